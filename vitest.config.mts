@@ -1,0 +1,22 @@
+import { defineConfig } from "vitest/config";
+
+// Four projects: `npm test` runs the fast ones (unit, smoke, policy); `npm run test:e2e` runs the
+// end-to-end suite against the real engine and a local control plane.
+export default defineConfig({
+    test: {
+        projects: [
+            { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000 } },
+            { test: { name: "smoke", include: ["tests/smoke/**/*.test.ts"], testTimeout: 60_000 } },
+            { test: { name: "policy", include: ["tests/policy/**/*.test.ts"], testTimeout: 30_000 } },
+            {
+                test: {
+                    name: "e2e",
+                    include: ["tests/e2e/**/*.test.ts"],
+                    testTimeout: 30 * 60_000,
+                    hookTimeout: 30 * 60_000,
+                    fileParallelism: false,
+                },
+            },
+        ],
+    },
+});
