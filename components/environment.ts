@@ -1,0 +1,98 @@
+import * as crypto from "node:crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ResolvedCluster } from "../config/cluster";
+import { EnvironmentConfig } from "../config/schema";
+import { AppDeployment } from "./app";
+import { NetworkIsolation } from "./isolation";
+import { appLabels } from "./labels";
+import { EnvironmentNamespace } from "./namespace";
+import { SmokeTest } from "./smokeTest";
+import type { Check } from "../smoke";
+
+export interface EnvironmentArgs {
+    /** The stack's validated configuration. */
+    readonly config: EnvironmentConfig;
+    /** The kubeconfig context the context guard verified; the provider is pinned to it. */
+    readonly cluster: ResolvedCluster;
+    /** Secret values by env var name (secret Outputs). @default - none */
+    readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
+    /** Smoke checks replacing the default set. @default - the engine's default four checks */
+    readonly checks?: readonly Check[];
+}
+
+/**
+ * What a smoke run verifies: the image, the config and secret digests and the replica count.
+ * Any change to them is a new rollout and must be checked again.
+ */
+export function smokeTrigger(image: string, replicas: number, configChecksum: string, secretChecksum: string): string {
+    return crypto.createHash("sha256").update(JSON.stringify([image, replicas, configChecksum, secretChecksum])).digest("hex");
+}
+
+/**
+ * One environment: namespace → isolation → app → smoke test, in that order, all through one
+ * Kubernetes provider pinned to the stack's own context.
+ */
+export class Environment extends pulumi.ComponentResource {
+    public readonly namespace: pulumi.Output<string>;
+    public readonly serviceName: pulumi.Output<string>;
+    /** In-cluster URL of the Service. */
+    public readonly serviceUrl: pulumi.Output<string>;
+    public readonly smoke: SmokeTest;
+
+    constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("progression:env:Environment", name, {}, opts);
+        const { config } = args;
+
+        const provider = new k8s.Provider(
+            `${name}-k8s`,
+            { kubeconfig: args.cluster.kubeconfig, context: args.cluster.context },
+            { parent: this },
+        );
+        const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
+        const isolation = new NetworkIsolation(
+            `${name}-isolation`,
+            {
+                input: {
+                    namespace: config.namespace,
+                    environment: config.environment,
+                    appSelector: appLabels(config.app.name, config.environment).selector,
+                    appPort: config.app.port,
+                    ingressNamespace: config.network.ingressNamespace,
+                    egress: config.network.egress,
+                },
+            },
+            { parent: this, provider, dependsOn: [ns] },
+        );
+        const app = new AppDeployment(
+            `${name}-app`,
+            { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {} },
+            // Isolation first: the app's pods never run a moment without their policies.
+            { parent: this, provider, dependsOn: [isolation] },
+        );
+
+        const trigger = pulumi
+            .all([app.configChecksum, app.secretChecksum])
+            .apply(([cfg, sec]) => smokeTrigger(config.app.image, config.app.replicas, cfg, sec));
+        this.smoke = new SmokeTest(
+            `${name}-smoke`,
+            {
+                baseUrl: config.smoke.baseUrl,
+                trigger,
+                ...(args.checks ? { checks: [...args.checks] } : {}),
+                timeoutMs: config.smoke.timeoutMs,
+                deadlineMs: config.smoke.deadlineMs,
+                intervalMs: config.smoke.intervalMs,
+                consecutivePasses: config.smoke.passes,
+                runOnEveryUp: config.smoke.runOnEveryUp,
+                ...(config.smoke.command !== undefined ? { command: config.smoke.command } : {}),
+            },
+            { parent: this, dependsOn: [app] },
+        );
+
+        this.namespace = ns.name;
+        this.serviceName = app.serviceName;
+        this.serviceUrl = pulumi.interpolate`http://${app.serviceName}.${ns.name}.svc.cluster.local:${config.app.port}`;
+        this.registerOutputs({ namespace: this.namespace, serviceName: this.serviceName, serviceUrl: this.serviceUrl });
+    }
+}

@@ -1,0 +1,61 @@
+// The one place that decides each per-environment fact. Config defaults, components, the policy
+// pack and the CLI all read this table, so "prod needs 3 replicas" is never written twice.
+
+export const ENVIRONMENTS = ["dev", "staging", "prod"] as const;
+export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+
+export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
+
+export interface EnvironmentRules {
+    /** The environment this progression deploys after, or undefined for the first one. */
+    readonly promotesFrom: EnvironmentName | undefined;
+    /** Fewest replicas the app may run with. */
+    readonly minReplicas: number;
+    /** Pod Security Admission: the level enforced, and the stricter level warned and audited. */
+    readonly podSecurity: { readonly enforce: PodSecurityLevel; readonly warn: PodSecurityLevel };
+    /** How the policy pack treats a violation in this environment. */
+    readonly enforcement: "advisory" | "mandatory";
+    /** Whether the image must carry an explicit, non-`latest` tag. */
+    readonly requireImageTag: boolean;
+    /** Whether the image must be pinned by digest (`@sha256:...`). */
+    readonly requireImageDigest: boolean;
+    /**
+     * PodDisruptionBudget maxUnavailable when replicas > 1. A percentage scales with the replica
+     * count, so a 50-replica prod drains a node a few pods at a time instead of one by one.
+     */
+    readonly pdbMaxUnavailable: number | string;
+}
+
+export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRules>> = {
+    dev: {
+        promotesFrom: undefined,
+        minReplicas: 1,
+        podSecurity: { enforce: "baseline", warn: "restricted" },
+        enforcement: "advisory",
+        requireImageTag: false,
+        requireImageDigest: false,
+        pdbMaxUnavailable: 1,
+    },
+    staging: {
+        promotesFrom: "dev",
+        minReplicas: 2,
+        podSecurity: { enforce: "restricted", warn: "restricted" },
+        enforcement: "mandatory",
+        requireImageTag: true,
+        requireImageDigest: false,
+        pdbMaxUnavailable: 1,
+    },
+    prod: {
+        promotesFrom: "staging",
+        minReplicas: 3,
+        podSecurity: { enforce: "restricted", warn: "restricted" },
+        enforcement: "mandatory",
+        requireImageTag: true,
+        requireImageDigest: true,
+        pdbMaxUnavailable: "10%",
+    },
+};
+
+export function isEnvironmentName(value: unknown): value is EnvironmentName {
+    return typeof value === "string" && (ENVIRONMENTS as readonly string[]).includes(value);
+}
