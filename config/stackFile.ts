@@ -15,7 +15,7 @@ export function readStackRaw(stack: string, file = path.join(PROJECT_DIR, `Pulum
     for (const [fullKey, value] of Object.entries(doc.config ?? {})) {
         const key = fullKey.startsWith(`${PROJECT}:`) ? fullKey.slice(PROJECT.length + 1) : undefined;
         if (key === undefined) continue;
-        if (value !== null && typeof value === "object" && "secure" in (value as object)) {
+        if (value !== null && typeof value === "object" && "secure" in value) {
             secretKeys.add(key);
             values[key] = "<secret>";
         } else {

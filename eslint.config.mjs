@@ -1,0 +1,33 @@
+// Type-aware lint: the rules that catch real Pulumi and async bugs (an Output in a template
+// string, a promise nobody awaits), not style; formatting is prettier's job.
+import js from "@eslint/js";
+import pulumi from "@pulumi/eslint-plugin";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+    { ignores: ["node_modules/", "dist/", ".local/", "**/*.mjs", "**/*.js", "bin/"] },
+    js.configs.recommended,
+    ...tseslint.configs.recommendedTypeChecked,
+    {
+        languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+        plugins: { "@pulumi": pulumi },
+        rules: {
+            "@pulumi/no-output-in-template-literal": "error",
+            "@pulumi/no-output-instance-in-template-literal": "error",
+            "@typescript-eslint/no-floating-promises": "error",
+            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+            // Tests assert on recorded mock inputs, which are untyped by nature.
+            "@typescript-eslint/no-explicit-any": "off",
+        },
+    },
+    {
+        files: ["tests/**/*.ts"],
+        rules: {
+            "@typescript-eslint/no-unsafe-member-access": "off",
+            "@typescript-eslint/no-unsafe-assignment": "off",
+            "@typescript-eslint/no-unsafe-argument": "off",
+            "@typescript-eslint/no-unsafe-call": "off",
+            "@typescript-eslint/no-unsafe-return": "off",
+        },
+    },
+);
