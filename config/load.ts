@@ -1,13 +1,18 @@
 // The program's edge: read the stack's pulumi.Config once, validate everything, and hand typed
 // plain values (and secret Outputs) to the components. Nothing else reads config.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
-import { EnvironmentConfig, KNOWN_KEYS, PROJECT, RawConfig, validateConfig } from "./schema";
+import { Check, parseChecks } from "../smoke";
+import { ConfigError, EnvironmentConfig, KNOWN_KEYS, PROJECT, RawConfig, validateConfig } from "./schema";
 
 export interface LoadedConfig {
     readonly config: EnvironmentConfig;
     /** Secret values by env var name, each a secret Output. */
     readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
+    /** Checks from smokeChecksFile, or undefined for the engine's default set. */
+    readonly checks: Check[] | undefined;
 }
 
 export function loadConfig(): LoadedConfig {
@@ -30,7 +35,25 @@ export function loadConfig(): LoadedConfig {
     const config = validateConfig(raw, pulumi.getStack());
     const cfg = new pulumi.Config(PROJECT);
     const secrets = Object.fromEntries(config.app.secretEnv.map((name) => [name, cfg.requireSecret(name)]));
-    return { config, secrets };
+    return { config, secrets, checks: readChecksFile(config) };
+}
+
+/** Reads and validates smokeChecksFile, relative to the project directory. */
+export function readChecksFile(config: EnvironmentConfig, cwd = process.cwd()): Check[] | undefined {
+    const file = config.smoke.checksFile;
+    if (file === undefined) return undefined;
+    const fix = `Fix: correct the file, or pulumi config rm smokeChecksFile -s ${config.stack} to use the default checks`;
+    let text: string;
+    try {
+        text = fs.readFileSync(path.resolve(cwd, file), "utf8");
+    } catch (err) {
+        throw new ConfigError(config.stack, [`${PROJECT}:smokeChecksFile: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}). ${fix}`]);
+    }
+    try {
+        return parseChecks(text, file);
+    } catch (err) {
+        throw new ConfigError(config.stack, [`${PROJECT}:smokeChecksFile: ${(err as Error).message}. ${fix}`]);
+    }
 }
 
 // Telling a `secure:` value from a plaintext one is the only way to reject a secret committed in

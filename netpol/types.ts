@@ -182,6 +182,8 @@ export interface Finding {
     readonly kind: FindingKind;
     readonly from: string;
     readonly to: string;
-    readonly probe: string;
+    /** Probe names concerned, e.g. ["app", "dns-udp"]. */
+    readonly probes: readonly string[];
+    /** What is wrong, the policy and rule responsible (or the isolating policies), and the fix. */
     readonly message: string;
 }

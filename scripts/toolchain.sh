@@ -152,8 +152,203 @@ run_group() {
   esac
 }
 
-ensure_pulumi() { :; }
-ensure_kubernetes() { :; }
+# --- pulumi: CLI, Node language host, dynamic-provider shim ------------------------------------
+build_pulumi_cli() {
+  local v=$PULUMI_VERSION dir=$pulumi_dir
+  log "building pulumi CLI $v (github.com/pulumi/pulumi/pkg/v3; cold build takes long)"
+  mkdir -p "$dir"
+  # pkg/v3's own go.mod replaces sdk/v3 with ../sdk and atotto/clipboard with a fork; as a
+  # dependency those are ignored, so the wrapper pins sdk/v3 to the same release and mirrors the
+  # clipboard replace (`go install pkg@version` refuses modules with replaces).
+  local clip
+  clip=$(sed -n 's#^replace github.com/atotto/clipboard => \(.*\)$#\1#p' "$(go list -m -f '{{.GoMod}}' "github.com/pulumi/pulumi/pkg/v3@v$v")")
+  wrapper_module "$dir" "module local.invalid/toolchain/pulumi
+
+go 1.26
+${clip:+
+replace github.com/atotto/clipboard => $clip}" \
+    "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$v" "github.com/pulumi/pulumi/sdk/v3@v$v"
+  build_into "$dir" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  touch "$dir/.built"
+}
+
+# The Node language host: scripts/langhost/main.go, our own (the release's host module is untagged
+# and not served by the Go module proxy reachable here; see scripts/README.md). Built inside the
+# CLI's wrapper module, so it uses the same sdk/v3. Rebuilt when its source changes.
+build_langhost() {
+  local dir=$pulumi_dir sum=$1
+  log "building pulumi-language-nodejs (scripts/langhost, sdk/v3 v$PULUMI_VERSION)"
+  mkdir -p "$dir/src/langhost"
+  cp -f "$repo/scripts/langhost/main.go" "$dir/src/langhost/main.go"
+  (cd "$dir/src" && go build -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    -o "$dir/bin/pulumi-language-nodejs" ./langhost) || return 1
+  echo "$sum" >"$dir/.langhost"
+}
+
+# An installed pulumi of the right version with its Node language host and the kubernetes plugin
+# of the pinned version is used as is.
+external_pulumi() {
+  local p dir
+  p=$(command -v pulumi 2>/dev/null) || return 1
+  case "$p" in "$T"/*) return 1 ;; esac
+  [ "$("$p" version 2>/dev/null)" = "v$PULUMI_VERSION" ] || return 1
+  dir=$(dirname "$p")
+  [ -x "$dir/pulumi-language-nodejs" ] || command -v pulumi-language-nodejs >/dev/null || return 1
+  "$p" plugin ls 2>/dev/null | grep -Eq "^kubernetes +resource +$K8S_PLUGIN_VERSION " || return 1
+  echo "$dir"
+}
+
+ensure_pulumi() {
+  if ext=$(external_pulumi); then
+    log "using the installed pulumi v$PULUMI_VERSION in $ext (building nothing for it)"
+    pulumi_bin_dir=$ext; pulumi_external=1; return 0
+  fi
+  done_stamp "$pulumi_dir" || timed "pulumi-$PULUMI_VERSION" build_pulumi_cli
+  local sum
+  sum=$(cksum <"$repo/scripts/langhost/main.go")
+  [ -x "$pulumi_dir/bin/pulumi-language-nodejs" ] && [ "$(cat "$pulumi_dir/.langhost" 2>/dev/null)" = "$sum" ] ||
+    timed "pulumi-language-nodejs" build_langhost "$sum"
+  # The dynamic-provider shim ships, executable, at the root of the npm package @pulumi/pulumi.
+  local shim="$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+  if [ -f "$shim" ]; then
+    cmp -s "$shim" "$pulumi_dir/bin/pulumi-resource-pulumi-nodejs" 2>/dev/null || install -m 0755 "$shim" "$pulumi_dir/bin/"
+  elif [ ! -x "$pulumi_dir/bin/pulumi-resource-pulumi-nodejs" ]; then
+    log "warning: $shim is missing (run npm ci); dynamic providers will not work until it is copied"
+  fi
+}
+
+# --- pulumi-resource-kubernetes at exactly the @pulumi/kubernetes version ------------------------
+build_kubernetes() {
+  local v=$K8S_PLUGIN_VERSION dir=$kubernetes_dir var pseudo mod
+  var="PULUMI_KUBERNETES_PSEUDO_${v//./_}"
+  pseudo=${!var:-}
+  if [ -z "$pseudo" ]; then
+    log "package.json pins @pulumi/kubernetes $v, but scripts/versions.env has no $var:"
+    log "the provider module github.com/pulumi/pulumi-kubernetes/provider/v4 is untagged; add the pseudo-version"
+    log "of the v$v release commit there (or pin @pulumi/kubernetes to a version listed there)"
+    return 1
+  fi
+  mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  log "building pulumi-resource-kubernetes $v ($mod@$pseudo; cold build takes long)"
+  mkdir -p "$dir"
+  wrapper_module "$dir" "module local.invalid/toolchain/pulumi-kubernetes
+
+go 1.26" "$mod/pkg/provider@$pseudo"
+  local src
+  src=$(cd "$dir/src" && go list -m -f '{{.Dir}}' "$mod")/cmd/pulumi-resource-kubernetes
+  # Upstream's main //go:embeds schema-embed.json and terraform-mapping-embed.json, generated from
+  # schema.json (with `version` set) and terraform-mapping.json, which the module zip carries. This
+  # wrapper does the same with its own generator and main.
+  grep -q 'func Serve(providerName, version string, pulumiSchema, terraformMapping \[\]byte)' \
+    "$(dirname "$src")/../pkg/provider/serve.go" || {
+    log "provider.Serve of $mod@$pseudo has a signature this wrapper does not know (4.31+ added an argument)"; return 1; }
+  mkdir -p "$dir/src/gen"
+  cat >"$dir/src/gen/main.go" <<'GO'
+// Generated by scripts/toolchain.sh: writes the two files the provider binary embeds.
+// Usage: gen SRC_DIR OUT_DIR VERSION
+package main
+
+import (
+	"encoding/json"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
+)
+
+func main() {
+	src, out, version := os.Args[1], os.Args[2], os.Args[3]
+	var spec schema.PackageSpec
+	must(json.Unmarshal(read(filepath.Join(src, "schema.json")), &spec))
+	spec.Version = version
+	write(filepath.Join(out, "schema-embed.json"), spec)
+	var mapping any
+	must(json.Unmarshal(read(filepath.Join(src, "terraform-mapping.json")), &mapping))
+	write(filepath.Join(out, "terraform-mapping-embed.json"), mapping)
+}
+
+func read(p string) []byte { b, err := os.ReadFile(p); must(err); return b }
+
+func write(p string, v any) { b, err := json.Marshal(v); must(err); must(os.WriteFile(p, b, 0o644)) }
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+GO
+  cat >"$dir/src/main.go" <<'GO'
+// Generated by scripts/toolchain.sh: the pulumi-resource-kubernetes entry point.
+package main
+
+import (
+	_ "embed"
+
+	"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/provider"
+	"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version"
+)
+
+//go:embed schema-embed.json
+var pulumiSchema []byte
+
+//go:embed terraform-mapping-embed.json
+var terraformMapping []byte
+
+func main() { provider.Serve("kubernetes", version.Version, pulumiSchema, terraformMapping) }
+GO
+  (cd "$dir/src" && go run ./gen "$src" . "$v") || return 1
+  build_into "$dir" "-X $mod/pkg/version.Version=$v" .
+  mv "$dir/bin/pulumi-kubernetes" "$dir/bin/pulumi-resource-kubernetes"
+  touch "$dir/.built"
+}
+
+ensure_kubernetes() {
+  [ -z "${pulumi_external:-}" ] || return 0
+  done_stamp "$kubernetes_dir" || timed "pulumi-kubernetes-$K8S_PLUGIN_VERSION" build_kubernetes
+  # The engine finds exact plugin versions under $PULUMI_HOME/plugins.
+  if [ ! -x "$pulumi_home/plugins/resource-kubernetes-v$K8S_PLUGIN_VERSION/pulumi-resource-kubernetes" ]; then
+    [ -x "$pulumi_dir/bin/pulumi" ] || { log "pulumi is not built yet: run scripts/toolchain.sh pulumi first"; return 1; }
+    log "installing plugin resource kubernetes $K8S_PLUGIN_VERSION into $pulumi_home"
+    PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$pulumi_dir/bin/pulumi" plugin install \
+      resource kubernetes "$K8S_PLUGIN_VERSION" --file "$kubernetes_dir/bin/pulumi-resource-kubernetes" >&2
+  fi
+}
+
+check_all() {
+  local ok=0
+  if ! external_pulumi >/dev/null; then
+    done_stamp "$pulumi_dir" && [ -x "$pulumi_dir/bin/pulumi-language-nodejs" ] || { log "missing: pulumi $PULUMI_VERSION"; ok=1; }
+    [ -x "$pulumi_home/plugins/resource-kubernetes-v$K8S_PLUGIN_VERSION/pulumi-resource-kubernetes" ] ||
+      { log "missing: plugin kubernetes $K8S_PLUGIN_VERSION"; ok=1; }
+  fi
+  done_stamp "$k8s_dir" || { log "missing: kubernetes $KUBE_VERSION binaries"; ok=1; }
+  done_stamp "$etcd_dir" || { log "missing: etcd $ETCD_VERSION"; ok=1; }
+  done_stamp "$kwok_dir" || { log "missing: kwok $KWOK_VERSION"; ok=1; }
+  return $ok
+}
+
+# Lines to eval: PATH with Node >= 22, pulumi and its bundled plugins, the cluster binaries.
+emit_env() {
+  local nodebin path
+  nodebin=$("$repo/scripts/node.sh")
+  path="$nodebin"
+  [ -n "${pulumi_external:-}" ] || path+=":$pulumi_dir/bin"
+  path+=":$k8s_dir/bin:$etcd_dir/bin:$kwok_dir/bin"
+  echo "export PATH=\"$path:\$PATH\""
+  [ -n "${pulumi_external:-}" ] || echo "export PULUMI_HOME=\"$pulumi_home\""
+  echo "export PULUMI_SKIP_UPDATE_CHECK=true"
+  echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
+}
 
 mkdir -p "$T"
+if [ "$mode" = check ]; then check_all; exit; fi
+t0=$SECONDS
 for g in "${groups[@]}"; do run_group "$g"; done
+if [ $# -eq 0 ] || [ "$mode" = env ]; then
+  emit_env >"$T/env.sh"
+  log "ready in $((SECONDS - t0))s; env: $T/env.sh (eval \"\$(scripts/toolchain.sh --print-env)\")"
+  if [ "$mode" = env ]; then cat "$T/env.sh"; else cat "$T/env.sh" >&2; fi
+fi

@@ -13,7 +13,7 @@
 // So a deterministic break (a 500, a cross-host redirect) costs the full deadline before the
 // verdict, and a flapping app (pass, fail, pass) never collects enough passes in a row.
 import { performance } from "node:perf_hooks";
-import { rootCertificates } from "node:tls";
+import { createSecureContext, rootCertificates } from "node:tls";
 import { Agent, request } from "undici";
 import { checkUrl, parseBaseUrl, resolveSmokeOptions, validateChecks } from "./checks";
 import { collectSecrets, redactDeep } from "./redact";
@@ -63,8 +63,9 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
     const dispatcher = new Agent({
         connect: {
             // A custom CA extends the system roots rather than replacing them, so a cluster CA
-            // and a public certificate both verify. Verification itself is never turned off.
-            ...(options.caPem ? { ca: [...rootCertificates, options.caPem] } : {}),
+            // and a public certificate both verify. One context per run: a `ca` list would be
+            // parsed again (150-odd roots) on every connection. Verification is never turned off.
+            ...(options.caPem ? { secureContext: createSecureContext({ ca: [...rootCertificates, options.caPem] }) } : {}),
             ...(options.lookup ? { lookup: options.lookup } : {}),
             timeout: settings.timeoutMs,
             // HTTP/1.1 only: with `reset` below, every attempt gets its own connection, so behind
@@ -225,7 +226,7 @@ async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: UR
             status = res.statusCode;
             const location = headerValue(res.headers["location"]);
             if (status >= 300 && status < 400 && location !== undefined) {
-                res.body.destroy();
+                discard(res.body);
                 let target: URL;
                 try {
                     target = new URL(location, url);
@@ -267,6 +268,12 @@ async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: UR
     }
 }
 
+/** Drops a body unread. undici reports the drop as an 'error' event, expected here. */
+function discard(body: { on(event: "error", fn: () => void): unknown; destroy(): unknown }): void {
+    body.on("error", () => undefined);
+    body.destroy();
+}
+
 function headerValue(v: string | string[] | undefined): string | undefined {
     return Array.isArray(v) ? v[0] : v;
 }
@@ -279,12 +286,12 @@ function sameHost(origin: URL, target: URL): boolean {
 }
 
 async function readCapped(
-    body: AsyncIterable<Buffer> & { destroy(): unknown },
+    body: AsyncIterable<Buffer> & Parameters<typeof discard>[0],
     contentLength: string | undefined,
     cap: number,
 ): Promise<{ text: string; overCap: boolean }> {
     if (contentLength !== undefined && Number(contentLength) > cap) {
-        body.destroy();
+        discard(body);
         return { text: "", overCap: true };
     }
     const chunks: Buffer[] = [];
@@ -293,7 +300,7 @@ async function readCapped(
         size += chunk.length;
         if (size > cap) {
             // Stops an endless body: the connection is dropped rather than drained.
-            body.destroy();
+            discard(body);
             chunks.push(chunk.subarray(0, cap - (size - chunk.length)));
             return { text: Buffer.concat(chunks).toString("utf8"), overCap: true };
         }

@@ -128,7 +128,7 @@ export async function smokeDiff(
     _id: string,
     olds: Partial<SmokeRunOutputs>,
     news: SmokeRunInputs,
-): Promise<{ changes: boolean; replaces: string[]; stables: string[] }> {
+): Promise<{ changes: boolean; replaces: string[] }> {
     const changed = VERIFIED_FIELDS.filter((k) => olds[k] !== news[k]);
     const caChanged = (olds.caSha256 ?? null) !== caHash(news.caPem);
     // A state written before an output existed, or a failed first run: run.
@@ -136,6 +136,5 @@ export async function smokeDiff(
     return {
         changes: news.runOnEveryUp === true || changed.length > 0 || caChanged || neverPassed,
         replaces: [],
-        stables: [],
     };
 }

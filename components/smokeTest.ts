@@ -1,0 +1,177 @@
+// SmokeTest: after a rollout, run the smoke checks and fail `pulumi up` when they fail, so the
+// next environment is never deployed. Two modes:
+//   - checks (default): a dynamic resource runs the smoke engine on create and update;
+//   - command: a `local.Command` runs the team's own script with the same trigger.
+// Neither runs during preview; both run again when `trigger` changes.
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import * as path from "node:path";
+import { local } from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { defaultChecks, resolveSmokeOptions, SmokeConfigError, validateChecks } from "../smoke/checks";
+import type { SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
+import type { Check } from "../smoke/types";
+
+export type { SmokeCheckOutcome } from "../smoke/provider";
+
+export interface SmokeTestArgs {
+    /** Where the checks send requests, e.g. the Service's in-cluster URL or the ingress URL. */
+    readonly baseUrl: pulumi.Input<string>;
+    /** What was deployed (e.g. a digest of image, config checksum and replicas); any change re-runs the checks. */
+    readonly trigger: pulumi.Input<string>;
+    /** Checks replacing the default set. @default - the engine's four default checks */
+    readonly checks?: readonly Check[];
+    /** Per-request timeout in ms. @default 5000 */
+    readonly timeoutMs?: number;
+    /** Overall deadline in ms; `up` fails when a check has not passed by then. @default 30000 */
+    readonly deadlineMs?: number;
+    /** Pause between attempts in ms, doubled after each failure up to 5 s. @default 1000 */
+    readonly intervalMs?: number;
+    /** Consecutive passes each check needs. @default 3 */
+    readonly consecutivePasses?: number;
+    /** Headers sent with every check (e.g. an auth header); always stored as a secret and redacted in reports. @default - none */
+    readonly headers?: pulumi.Input<Record<string, string>>;
+    /** PEM CA trusted in addition to the system roots. @default - system roots only */
+    readonly caPem?: pulumi.Input<string>;
+    /** Run on every `up`, not only when something changed; previews then always show an update. @default false */
+    readonly runOnEveryUp?: boolean;
+    /**
+     * Command mode: a shell command run instead of the HTTP checks, with SMOKE_BASE_URL and
+     * SMOKE_TRIGGER in its environment; a non-zero exit fails `up` with its output.
+     * @default - HTTP checks
+     */
+    readonly command?: string;
+}
+
+// The dynamic provider is serialized into state and run by `pulumi-resource-pulumi-nodejs`, a
+// separate Node process without a TypeScript loader. So the serialized code captures only these
+// two absolute paths (strings) and loads the real logic, through tsx, inside each method:
+// undici, the engine and any secret never become part of the serialized text.
+const PROVIDER_LOGIC = path.join(__dirname, "..", "smoke", "provider.ts");
+const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
+
+type ProviderLogic = typeof import("../smoke/provider");
+
+function loadProviderLogic(): ProviderLogic {
+    const tsx = require(TSX_API) as { require(id: string, fromFile: string): unknown };
+    return tsx.require(PROVIDER_LOGIC, PROVIDER_LOGIC) as ProviderLogic;
+}
+
+/** The serialized provider: thin delegates, see above. Exported for tests. */
+export const smokeProvider: pulumi.dynamic.ResourceProvider<SmokeRunInputs, SmokeRunOutputs> = {
+    async create(inputs) {
+        return loadProviderLogic().smokeCreate(inputs);
+    },
+    async update(id, olds, news) {
+        return loadProviderLogic().smokeUpdate(id, olds, news);
+    },
+    async diff(id, olds, news) {
+        return loadProviderLogic().smokeDiff(id, olds, news);
+    },
+};
+
+type SmokeRunProps = { [K in keyof SmokeRunInputs]: pulumi.Input<SmokeRunInputs[K]> };
+
+class SmokeRun extends pulumi.dynamic.Resource {
+    // `declare`: a class field would overwrite the outputs the base constructor just set.
+    declare public readonly results: pulumi.Output<SmokeCheckOutcome[]>;
+    declare public readonly passedAt: pulumi.Output<string>;
+    declare public readonly trigger: pulumi.Output<string>;
+
+    constructor(name: string, props: SmokeRunProps, opts: pulumi.CustomResourceOptions) {
+        // Outputs only the provider computes are registered as undefined so they come back.
+        super(smokeProvider, name, { ...props, results: undefined, passedAt: undefined, elapsedMs: undefined, caSha256: undefined }, opts, "progression", "SmokeRun");
+    }
+}
+
+/** stdout marker the command-mode wrapper prints after the command succeeded. */
+export const PASSED_AT_MARKER = "progression-smoke-passed-at=";
+
+// The user's command travels in an environment variable, so no quoting of it is needed here,
+// and `date` runs only when it exited 0.
+const COMMAND_WRAPPER = `/bin/sh -c "$PROGRESSION_SMOKE_COMMAND" && date -u +'${PASSED_AT_MARKER}%Y-%m-%dT%H:%M:%SZ'`;
+
+/** The time the command-mode wrapper recorded, or "" when the marker is absent. */
+export function passedAtFromStdout(stdout: string): string {
+    const lines = stdout.trimEnd().split("\n");
+    const last = lines[lines.length - 1] ?? "";
+    return last.startsWith(PASSED_AT_MARKER) ? last.slice(PASSED_AT_MARKER.length).trim() : "";
+}
+
+export class SmokeTest extends pulumi.ComponentResource {
+    /** Per-check results and latency of the run that passed (empty in command mode). */
+    public readonly results: pulumi.Output<SmokeCheckOutcome[]>;
+    /** ISO time the checks last passed. */
+    public readonly passedAt: pulumi.Output<string>;
+    /** The trigger those checks verified; resolves only once they passed. */
+    public readonly trigger: pulumi.Output<string>;
+
+    constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("progression:verify:SmokeTest", name, {}, opts);
+        const runOnEveryUp = args.runOnEveryUp ?? false;
+        // The component's own dependsOn (the app) is repeated on the child, so the ordering is
+        // visible in the child's state and holds even under `--target`.
+        const childOpts = { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) };
+
+        if (args.command !== undefined) {
+            if (args.command.trim() === "") {
+                throw new pulumi.ResourceError(`${name}: command is empty; allowed: a shell command such as "./scripts/smoke-test.sh"; fix: set the command or leave it unset to run the HTTP checks`, this);
+            }
+            if (args.checks !== undefined) {
+                throw new pulumi.ResourceError(`${name}: both command and checks are set; allowed: one of them; fix: drop the checks (the command replaces them) or drop the command`, this);
+            }
+            const cmd = new local.Command(
+                `${name}-command`,
+                {
+                    create: COMMAND_WRAPPER,
+                    environment: {
+                        PROGRESSION_SMOKE_COMMAND: args.command,
+                        SMOKE_BASE_URL: args.baseUrl,
+                        SMOKE_TRIGGER: args.trigger,
+                    },
+                    // A fresh value per program run makes every `up` replace, hence re-run, the command.
+                    triggers: runOnEveryUp ? [args.trigger, randomUUID()] : [args.trigger],
+                },
+                childOpts,
+            );
+            this.results = pulumi.output([]);
+            this.passedAt = cmd.stdout.apply(passedAtFromStdout);
+            this.trigger = pulumi.all([cmd.stdout, args.trigger]).apply(([, trigger]) => trigger);
+        } else {
+            let checks: Check[];
+            let settings: ReturnType<typeof resolveSmokeOptions>;
+            try {
+                checks = validateChecks(args.checks ?? defaultChecks, `${name}.checks`);
+                settings = resolveSmokeOptions({
+                    ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
+                    ...(args.deadlineMs !== undefined ? { deadlineMs: args.deadlineMs } : {}),
+                    ...(args.intervalMs !== undefined ? { intervalMs: args.intervalMs } : {}),
+                    ...(args.consecutivePasses !== undefined ? { consecutivePasses: args.consecutivePasses } : {}),
+                });
+            } catch (err) {
+                if (err instanceof SmokeConfigError) throw new pulumi.ResourceError(`${name}: ${err.message}`, this);
+                throw err;
+            }
+            const run = new SmokeRun(
+                `${name}-run`,
+                {
+                    baseUrl: args.baseUrl,
+                    trigger: args.trigger,
+                    checks: JSON.stringify(checks),
+                    timeoutMs: settings.timeoutMs,
+                    deadlineMs: settings.deadlineMs,
+                    intervalMs: settings.intervalMs,
+                    consecutivePasses: settings.consecutivePasses,
+                    runOnEveryUp,
+                    ...(args.headers !== undefined ? { headers: pulumi.secret(args.headers) } : {}),
+                    ...(args.caPem !== undefined ? { caPem: args.caPem } : {}),
+                },
+                childOpts,
+            );
+            this.results = run.results;
+            this.passedAt = run.passedAt;
+            this.trigger = run.trigger;
+        }
+        this.registerOutputs({ results: this.results, passedAt: this.passedAt, trigger: this.trigger });
+    }
+}

@@ -1,0 +1,29 @@
+// The NetworkPolicy evaluator: a pure core (no Pulumi, no I/O) shared by `progression netcheck`,
+// the policy pack and the tests. Typical use:
+//
+//   const model = defaultIsolationModel();              // or isolationModelFromManifests(objects)
+//   const report = checkIsolation(model, policies);      // plain NetworkPolicy objects
+//   if (!report.ok) for (const f of report.findings) console.log(f.message);
+export * from "./types";
+export { parseIp, parseCidr, cidrContains, cidrStrictlyWithin } from "./cidr";
+export type { IpAddress, Cidr } from "./cidr";
+export { compileSelector, labelSelectorMatches } from "./selector";
+export type { CompiledSelector } from "./selector";
+export { compilePolicies, PolicyValidationError } from "./policy";
+export type { CompiledPolicies, CompiledPolicy, CompiledRule, CompiledPeer, CompiledPort } from "./policy";
+export { createEvaluator, evaluateConnection, connectivityMatrix, cellOf, ModelError, NAMESPACE_NAME_LABEL } from "./evaluate";
+export type { Evaluator, ConnectionQuery, MatrixOptions } from "./evaluate";
+export {
+    defaultIsolationModel,
+    isolationModelFromManifests,
+    flattenObjects,
+    ManifestError,
+    DEFAULT_INGRESS_NAMESPACE,
+    DEFAULT_APP_PORT,
+    ENVIRONMENT_LABEL,
+    DNS_PROBES,
+} from "./model";
+export type { DefaultModelOptions, ManifestModelOptions, ManifestModel } from "./model";
+export { judgeIsolation, checkIsolation } from "./judge";
+export type { IsolationReport } from "./judge";
+export { renderMatrix, renderReport, reportJson, roleTags, SEMANTICS_NOTE } from "./render";

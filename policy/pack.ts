@@ -1,0 +1,64 @@
+// The pack's contents, kept apart from index.ts (which starts the analyzer server) so tests and
+// the config writer can build every policy without serving anything.
+import type { EnforcementLevel, PolicyPackArgs, PolicyPackConfig, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
+import { resourcePolicy, ResourceCheck, stackPolicy, StackCheck } from "./define";
+import { pdbAllowsDrain, pdbAllowsDrainAtReplicas } from "./disruption";
+import { enforcementFor, PackContext } from "./environment";
+import { stackEnvironment } from "./identity";
+import { environmentIsolated } from "./isolation";
+import { namespaceLabels } from "./namespaces";
+import { defaultDeny, namespaceSelectors } from "./networkPolicies";
+import { noPlainSecrets } from "./secrets";
+import { serviceNotLoadBalancer } from "./services";
+import { smokeTestPerApp } from "./smoke";
+import { imagePinned, probesPresent, replicasMinimum, resourcesSet, restrictedSecurityContext } from "./workloads";
+
+export const PACK_NAME = "env-progression";
+
+// Checks are typed by their own config; the list only needs their shared shape.
+type AnyResourceCheck = ResourceCheck<any>;
+type AnyStackCheck = StackCheck<any>;
+
+export const RESOURCE_CHECKS: readonly AnyResourceCheck[] = [
+    namespaceLabels,
+    namespaceSelectors,
+    imagePinned,
+    replicasMinimum,
+    resourcesSet,
+    restrictedSecurityContext,
+    probesPresent,
+    pdbAllowsDrain,
+    serviceNotLoadBalancer,
+    noPlainSecrets,
+];
+
+export const STACK_CHECKS: readonly AnyStackCheck[] = [environmentIsolated, defaultDeny, pdbAllowsDrainAtReplicas, smokeTestPerApp, stackEnvironment];
+
+export function policies(ctx: PackContext): (ResourceValidationPolicy | StackValidationPolicy)[] {
+    return [...RESOURCE_CHECKS.map((c) => resourcePolicy(ctx, c)), ...STACK_CHECKS.map((c) => stackPolicy(ctx, c))];
+}
+
+export function packArgs(ctx: PackContext): PolicyPackArgs {
+    return {
+        policies: policies(ctx),
+        // Every policy takes the environment's level unless a config file says otherwise.
+        enforcementLevel: enforcementFor(ctx),
+        description: "Gates previews of env-progression stacks: what would hurt the environment, and how to fix it.",
+        tags: ["kubernetes", "environments"],
+    };
+}
+
+/**
+ * The policy config pinning a preview to `environment`: its enforcement level for every policy and
+ * the environment for each policy that judges by one. policy/config/<env>.json holds exactly this
+ * (tests/policy/config.test.ts keeps them in step; `scripts/run tsx policy/writeConfig.ts` rewrites them).
+ */
+export function packConfig(environment: EnvironmentName): PolicyPackConfig {
+    const level: EnforcementLevel = ENVIRONMENT_RULES[environment].enforcement;
+    const config: PolicyPackConfig = { all: level };
+    for (const check of [...RESOURCE_CHECKS, ...STACK_CHECKS]) {
+        if (check.configSchema && "environment" in check.configSchema) config[check.name] = { environment };
+    }
+    return config;
+}

@@ -1,0 +1,169 @@
+// Preview: fields the engine cannot know yet arrive as the wire sentinels behind @pulumi/policy's
+// unknown-checking proxy (reading one throws). Every policy must skip exactly those fields: no
+// false violation, no crash, and no "can't run policy during preview" noise, while the known
+// fields of the same resource are still judged.
+import { describe, expect, it } from "vitest";
+import { ENVIRONMENTS } from "../../config/environments";
+import { RESOURCE_CHECKS } from "../../policy/pack";
+import { plain, UNKNOWN } from "../../policy/unknown";
+import * as policyModule from "@pulumi/policy";
+import {
+    analyze,
+    manifestOf,
+    manifestsOf,
+    resourcePolicyNamed,
+    runResource,
+    runStack,
+    stackOf,
+    stackPolicyNamed,
+    UNKNOWN_ARRAY,
+    UNKNOWN_NUMBER,
+    UNKNOWN_OBJECT,
+    UNKNOWN_STRING,
+} from "./fixtures";
+
+const { unknownCheckingProxy } = policyModule as unknown as { unknownCheckingProxy: <T>(props: T) => T };
+
+const runAll = async (env: (typeof ENVIRONMENTS)[number], m: unknown) => {
+    const found: string[] = [];
+    for (const check of RESOURCE_CHECKS) {
+        const outcome = await runResource(resourcePolicyNamed(env, check.name), m);
+        found.push(...outcome.violations);
+    }
+    return found;
+};
+
+/** Deployments with one field unknown, as a preview would send them. */
+const unknownDeployments: [string, (d: any) => void][] = [
+    ["metadata.namespace", (d) => (d.metadata.namespace = UNKNOWN_STRING)],
+    ["spec.replicas", (d) => (d.spec.replicas = UNKNOWN_NUMBER)],
+    ["spec.template", (d) => (d.spec.template = UNKNOWN_OBJECT)],
+    ["containers", (d) => (d.spec.template.spec.containers = UNKNOWN_ARRAY)],
+    ["image", (d) => (d.spec.template.spec.containers[0].image = UNKNOWN_STRING)],
+    ["resources", (d) => (d.spec.template.spec.containers[0].resources = UNKNOWN_OBJECT)],
+    ["securityContext", (d) => (d.spec.template.spec.containers[0].securityContext = UNKNOWN_OBJECT)],
+    ["pod securityContext", (d) => (d.spec.template.spec.securityContext = UNKNOWN_OBJECT)],
+    ["readinessProbe", (d) => (d.spec.template.spec.containers[0].readinessProbe = UNKNOWN_OBJECT)],
+    ["env", (d) => (d.spec.template.spec.containers[0].env = UNKNOWN_ARRAY)],
+    ["an env value", (d) => (d.spec.template.spec.containers[0].env = [{ name: "API_TOKEN", value: UNKNOWN_STRING }])],
+];
+
+describe("unknown fields at preview", () => {
+    it("plain() marks what the proxy would throw on, and keeps the rest", () => {
+        const props = unknownCheckingProxy({ a: UNKNOWN_STRING, b: [1, UNKNOWN_NUMBER], c: { d: "x" } });
+        expect(() => (props as any).a).toThrow(/can't be known during preview/);
+        expect(plain(props)).toEqual({ a: UNKNOWN, b: [1, UNKNOWN], c: { d: "x" } });
+    });
+
+    for (const [field, makeUnknown] of unknownDeployments) {
+        it(`no policy reports or throws on a Deployment whose ${field} is unknown`, async () => {
+            for (const env of ENVIRONMENTS) {
+                const d = manifestOf(env, "Deployment");
+                makeUnknown(d);
+                expect(await runAll(env, d)).toEqual([]);
+            }
+        });
+    }
+
+    it("still judges the known fields of a resource with unknown ones", async () => {
+        const d = manifestOf("prod", "Deployment");
+        d.metadata.namespace = UNKNOWN_STRING;
+        d.spec.template.spec.containers[0].image = UNKNOWN_STRING;
+        d.spec.replicas = 1;
+        expect(await runAll("prod", d)).toEqual([
+            "Deployment web runs 1 replica; prod runs at least 3, so one node drain or crash must not take the app down. Fix: set spec.replicas to at least 3 (this program: pulumi config set replicas 3 -s prod).",
+        ]);
+    });
+
+    it.each([
+        ["Namespace labels", () => Object.assign(manifestOf("prod", "Namespace"), { metadata: { name: "web-prod", labels: UNKNOWN_OBJECT } })],
+        [
+            "a Namespace label value",
+            () => {
+                const ns = manifestOf("prod", "Namespace");
+                ns.metadata.labels.environment = UNKNOWN_STRING;
+                ns.metadata.labels["pod-security.kubernetes.io/enforce"] = UNKNOWN_STRING;
+                return ns;
+            },
+        ],
+        [
+            "a NetworkPolicy's ingress rules",
+            () => {
+                const np = manifestOf("prod", "NetworkPolicy", "allow-ingress-controller");
+                np.spec.ingress = UNKNOWN_ARRAY;
+                return np;
+            },
+        ],
+        [
+            "a namespaceSelector",
+            () => {
+                const np = manifestOf("prod", "NetworkPolicy", "allow-ingress-controller");
+                np.spec.ingress[0].from[0].namespaceSelector = { matchLabels: { "kubernetes.io/metadata.name": UNKNOWN_STRING } };
+                return np;
+            },
+        ],
+        [
+            "a PodDisruptionBudget's maxUnavailable",
+            () => {
+                const pdb = manifestOf("prod", "PodDisruptionBudget");
+                pdb.spec.maxUnavailable = UNKNOWN_NUMBER;
+                return pdb;
+            },
+        ],
+        [
+            "a Service's type",
+            () => {
+                const svc = manifestOf("prod", "Service");
+                svc.spec.type = UNKNOWN_STRING;
+                return svc;
+            },
+        ],
+        [
+            "a ConfigMap's data",
+            () => {
+                const cm = manifestOf("prod", "ConfigMap");
+                cm.data = UNKNOWN_OBJECT;
+                return cm;
+            },
+        ],
+    ])("no policy reports or throws when %s is unknown", async (_what, make) => {
+        expect(await runAll("prod", make())).toEqual([]);
+    });
+
+    it("through @pulumi/policy's analyzer: no diagnostic at all, not even the advisory 'can't run during preview'", async () => {
+        for (const [, makeUnknown] of unknownDeployments) {
+            const d = manifestOf("prod", "Deployment");
+            makeUnknown(d);
+            expect((await analyze("prod", d)).diagnostics).toEqual([]);
+        }
+    });
+
+    it("stack policies skip what they cannot judge yet and still judge the rest", async () => {
+        const resources = stackOf("prod");
+        const dep = resources.find((r) => r.type === "kubernetes:apps/v1:Deployment")!;
+        dep.props.metadata.namespace = UNKNOWN_STRING;
+        const isolation = await runStack(stackPolicyNamed("prod", "environment-isolated"), resources);
+        expect(isolation).toEqual({
+            violations: [],
+            urns: [],
+            notApplicable: "names, labels or NetworkPolicy specs are not known until the update; isolation is judged when they are",
+        });
+        for (const name of ["default-deny-per-namespace", "pdb-allows-drain-at-replicas", "smoke-test-per-app", "stack-environment"]) {
+            expect(await runStack(stackPolicyNamed("prod", name), resources)).toEqual({ violations: [], urns: [], notApplicable: undefined });
+        }
+    });
+
+    it("a NetworkPolicy whose namespace is unknown defers the default-deny verdict", async () => {
+        const resources = stackOf("prod").filter((r) => !r.name.endsWith("-default-deny"));
+        for (const r of resources) if (r.type.endsWith(":NetworkPolicy")) r.props.metadata.namespace = UNKNOWN_STRING;
+        expect((await runStack(stackPolicyNamed("prod", "default-deny-per-namespace"), resources)).violations).toEqual([]);
+    });
+
+    it("every committed stack's objects survive a fully unknown spec", async () => {
+        for (const env of ENVIRONMENTS) {
+            for (const m of manifestsOf(env)) {
+                expect(await runAll(env, { ...m, spec: UNKNOWN_OBJECT, data: UNKNOWN_OBJECT })).toEqual([]);
+            }
+        }
+    });
+});

@@ -1,0 +1,133 @@
+// `progression smoke` as a subprocess: exit codes, the text report and --json.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SmokeReport } from "../../smoke";
+import { closedPort, healthyRoutes, json, makePki, REPO, startServer, type Pki, type TestServer } from "./helpers/servers";
+
+// bin/progression registers tsx's CommonJS hooks only, and cli/main.ts loads each command with
+// import(), which Node sends through its ESM loader; `--import` adds tsx's ESM hooks until the
+// bin registers them itself.
+const TSX_LOADER = path.join(REPO, "node_modules", "tsx", "dist", "loader.mjs");
+const BIN = path.join(REPO, "bin", "progression");
+
+function progression(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        execFile(process.execPath, ["--import", TSX_LOADER, BIN, "smoke", ...args], { cwd: REPO, timeout: 30_000 }, (err, stdout, stderr) => {
+            const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+            resolve({ code, stdout, stderr });
+        });
+    });
+}
+
+// Looser than the engine tests: these runs share the CPU with several tsx start-ups at once.
+const FAST = ["--deadline", "2s", "--timeout", "1s", "--interval", "50ms", "--passes", "2"];
+
+describe.concurrent("progression smoke", () => {
+    let healthy: TestServer, broken: TestServer, tlsServer: TestServer;
+    let pki: Pki;
+    let dir: string;
+    beforeAll(async () => {
+        pki = makePki();
+        dir = mkdtempSync(path.join(tmpdir(), "smoke-cli-"));
+        [healthy, broken, tlsServer] = await Promise.all([
+            startServer(healthyRoutes()),
+            startServer({ ...healthyRoutes(), "/api/db-status": (req, res) => json(res, 200, { connected: false, echo: req.headers["authorization"] }) }),
+            startServer(healthyRoutes(), pki.valid),
+        ]);
+    });
+    afterAll(async () => {
+        await Promise.all([healthy, broken, tlsServer].map((s) => s?.close()));
+        pki?.cleanup();
+        if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("exits 0 and prints a PASSED report when every check passes", async () => {
+        const { code, stdout, stderr } = await progression(healthy.url, ...FAST);
+        expect(code, stdout + stderr).toBe(0);
+        expect(stdout).toMatch(/^smoke PASSED: 4 checks against http:\/\/127\.0\.0\.1:\d+\/ in \d+(\.\d+)? m?s\n/);
+        expect(stdout.match(/^ {2}PASS /gm)).toHaveLength(4);
+    });
+
+    it("exits 1 and names the failing check, its URL, class, expected and seen", async () => {
+        const { code, stdout } = await progression(broken.url, ...FAST, "--header", "Authorization: Bearer cli-secret-77");
+        expect(code).toBe(1);
+        expect(stdout).toMatch(/^smoke FAILED: 1 of 4 checks failed against/);
+        expect(stdout).toMatch(new RegExp(`FAIL  db-status +GET +${broken.url.replace(/\./g, "\\.")}/api/db-status  \\[body\\]`));
+        expect(stdout).toContain("expected: status 2xx; content-type application/json; JSON connected === true");
+        expect(stdout).toContain("seen:     JSON field connected is false, not true");
+        expect(stdout).not.toContain("cli-secret-77");
+    });
+
+    it("--json prints the report as JSON", async () => {
+        const { code, stdout } = await progression(broken.url, ...FAST, "--json");
+        expect(code).toBe(1);
+        const report = JSON.parse(stdout) as SmokeReport;
+        expect(report.ok).toBe(false);
+        expect(report.settings).toMatchObject({ deadlineMs: 2000, timeoutMs: 1000, intervalMs: 50, consecutivePasses: 2 });
+        const db = report.checks.find((c) => c.name === "db-status")!;
+        expect(db).toMatchObject({ passed: false, errorClass: "body", url: `${broken.url}/api/db-status`, method: "GET" });
+        expect(db.attempts).toBeGreaterThan(1);
+        expect(report.elapsedMs).toBeLessThan(2000 + 700);
+    });
+
+    it("exits 1 with class refused when nothing listens", async () => {
+        const { code, stdout } = await progression(`http://127.0.0.1:${await closedPort()}`, ...FAST);
+        expect(code).toBe(1);
+        expect(stdout.match(/\[refused\]/g)).toHaveLength(4);
+    });
+
+    it("--checks FILE adds to the defaults with includeDefaults", async () => {
+        const file = path.join(dir, "extra.json");
+        writeFileSync(file, JSON.stringify({ includeDefaults: true, checks: [{ name: "missing-page", path: "/nope", expect: { status: 404 } }] }));
+        const { code, stdout } = await progression(healthy.url, ...FAST, "--checks", file);
+        expect(code).toBe(0);
+        expect(stdout).toContain("smoke PASSED: 5 checks");
+        expect(stdout).toMatch(/PASS {2}missing-page/);
+    });
+
+    it("--ca FILE trusts a custom CA for HTTPS; without it the run fails with class tls", async () => {
+        const ca = path.join(dir, "ca.pem");
+        writeFileSync(ca, pki.caPem);
+        const withCa = await progression(tlsServer.url, ...FAST, "--ca", ca);
+        expect(withCa.code, withCa.stdout + withCa.stderr).toBe(0);
+        const without = await progression(tlsServer.url, ...FAST);
+        expect(without.code).toBe(1);
+        expect(without.stdout).toMatch(/FAIL {2}healthz .* \[tls\]/);
+    });
+
+    it.each([
+        [["--deadline", "soon", "http://x"], /^progression smoke: --deadline 'soon' is not a duration; use a number with ms, s or m/],
+        [[], /^progression smoke: expected exactly one <baseUrl>, got 0; fix: e\.g\. progression smoke http:\/\/127\.0\.0\.1:8080/],
+        [["http://a", "http://b"], /expected exactly one <baseUrl>, got 2/],
+        [["--bogus", "http://x"], /^progression smoke: Unknown option '--bogus'/],
+        [["--passes", "0", "http://x"], /--passes '0' is not a positive integer/],
+        [["ftp://x"], /baseUrl: scheme must be http or https; got "ftp:"/],
+        [["--checks", "/nonexistent/checks.json", "http://x"], /--checks '\/nonexistent\/checks\.json': cannot read the file \(ENOENT\)/],
+        [["--header", "no-colon", "http://x"], /--header expects 'Name: value'/],
+    ])("exits 2 on a usage error: %j", async (args, message) => {
+        const { code, stderr, stdout } = await progression(...(args as string[]));
+        expect(code).toBe(2);
+        expect(stderr).toMatch(message);
+        expect(stdout).toBe("");
+    });
+
+    it("exits 2 listing every problem of an invalid checks file", async () => {
+        const file = path.join(dir, "bad.json");
+        writeFileSync(file, JSON.stringify([{ name: "a", method: "FETCH", path: "/a" }, { name: "b" }]));
+        const { code, stderr } = await progression(healthy.url, "--checks", file);
+        expect(code).toBe(2);
+        expect(stderr).toContain(`invalid checks in ${file} (2 problems):`);
+        expect(stderr).toContain(`${file}[0].method: not a supported HTTP method; got "FETCH"; allowed: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS; fix: use one of the allowed methods`);
+        expect(stderr).toContain(`${file}[1].path: missing or invalid path`);
+    });
+
+    it("--help prints the usage and exits 0", async () => {
+        const { code, stdout } = await progression("--help");
+        expect(code).toBe(0);
+        expect(stdout).toMatch(/^usage: progression smoke <baseUrl> \[options\]/);
+        expect(stdout).toContain("exit status: 0 all checks passed, 1 a check failed, 2 usage error");
+    });
+});

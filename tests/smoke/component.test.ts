@@ -1,0 +1,156 @@
+// SmokeTest wiring under Pulumi mocks: which children it registers, with which inputs, and what
+// its outputs resolve to. The provider logic itself is tested in provider.test.ts.
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { defaultChecks } from "../../smoke";
+
+interface Recorded {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+}
+const recorded: Recorded[] = [];
+const PASSED_AT = "2026-05-01T10:00:00.000Z";
+
+let mod: typeof import("../../components/smokeTest");
+
+beforeAll(async () => {
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+                if (args.type === "pulumi-nodejs:dynamic/progression:SmokeRun") {
+                    // What the provider's create returns, minus the fields this test does not read.
+                    const results = [{ name: "healthz", method: "GET", url: `${args.inputs.baseUrl}healthz`, passed: true, status: 200, latencyMs: 3, attempts: 3 }];
+                    return { id: "smoke-1", state: { ...args.inputs, passedAt: PASSED_AT, results } };
+                }
+                if (args.type === "command:local:Command") {
+                    return { id: "cmd-1", state: { ...args.inputs, stdout: `all good\nprogression-smoke-passed-at=${PASSED_AT.replace(".000", "")}\n`, stderr: "" } };
+                }
+                return { id: `${args.name}-id`, state: args.inputs };
+            },
+            call(args) {
+                throw new Error(`unexpected call to ${args.token}: nothing in SmokeTest should invoke a provider function`);
+            },
+        },
+        "progression",
+        "dev",
+        false,
+    );
+    mod = await import("../../components/smokeTest");
+});
+
+// How the mock monitor shows a secret input: Pulumi's secret signature around the value.
+const secretValue = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
+const resolve = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
+const byName = (name: string) => {
+    const r = recorded.find((x) => x.name === name);
+    if (!r) throw new Error(`no resource ${name}; recorded: ${recorded.map((x) => x.name).join(", ")}`);
+    return r;
+};
+
+describe("SmokeTest (checks mode)", () => {
+    it("registers one dynamic SmokeRun child with the validated checks and timings, the headers as a secret", async () => {
+        const smoke = new mod.SmokeTest("dev-smoke", {
+            baseUrl: "http://app.dev.svc.cluster.local:8080/",
+            trigger: pulumi.output("abc123"),
+            deadlineMs: 60_000,
+            consecutivePasses: 2,
+            headers: { Authorization: "Bearer s3cr3t-value" },
+        });
+        expect(await resolve(smoke.passedAt)).toBe(PASSED_AT);
+        expect(await resolve(smoke.trigger)).toBe("abc123");
+        expect(await resolve(smoke.results)).toEqual([expect.objectContaining({ name: "healthz", passed: true, latencyMs: 3 })]);
+
+        expect(byName("dev-smoke").type).toBe("progression:verify:SmokeTest");
+        const run = byName("dev-smoke-run");
+        expect(run.type).toBe("pulumi-nodejs:dynamic/progression:SmokeRun");
+        const { __provider, headers, ...rest } = run.inputs;
+        expect(rest).toEqual({
+            baseUrl: "http://app.dev.svc.cluster.local:8080/",
+            trigger: "abc123",
+            checks: JSON.stringify(defaultChecks),
+            timeoutMs: 5000,
+            deadlineMs: 60000,
+            intervalMs: 1000,
+            consecutivePasses: 2,
+            runOnEveryUp: false,
+        });
+        expect(headers).toEqual(secretValue({ Authorization: "Bearer s3cr3t-value" }));
+        expect(typeof __provider).toBe("string");
+        expect(__provider as string).not.toContain("s3cr3t-value");
+        expect(__provider as string).toContain("smoke/provider.ts");
+    });
+
+    it("marks headers secret even when handed over as a plain Output", async () => {
+        const smoke = new mod.SmokeTest("plain-headers-smoke", { baseUrl: "http://a:1", trigger: "t", headers: pulumi.output({ "X-Api-Key": "k-1" }) });
+        await resolve(smoke.passedAt);
+        expect(byName("plain-headers-smoke-run").inputs["headers"]).toEqual(secretValue({ "X-Api-Key": "k-1" }));
+    });
+
+    it("passes custom checks through validation and the CA as an input", async () => {
+        const smoke = new mod.SmokeTest("custom-smoke", {
+            baseUrl: "https://app.example",
+            trigger: "t",
+            checks: [{ name: "ping", path: "/ping", expect: { status: 204 } }],
+            caPem: "-----BEGIN CERTIFICATE-----...",
+            runOnEveryUp: true,
+        });
+        await resolve(smoke.passedAt);
+        const run = byName("custom-smoke-run");
+        expect(JSON.parse(run.inputs["checks"] as string)).toEqual([{ name: "ping", method: "GET", path: "/ping", expect: { status: [204] } }]);
+        expect(run.inputs["caPem"]).toBe("-----BEGIN CERTIFICATE-----...");
+        expect(run.inputs["runOnEveryUp"]).toBe(true);
+        expect(run.inputs).not.toHaveProperty("headers");
+    });
+
+    it("rejects invalid checks and timings up front, naming every problem and the fix", () => {
+        expect(
+            () =>
+                new mod.SmokeTest("bad-smoke", {
+                    baseUrl: "http://a",
+                    trigger: "t",
+                    checks: [{ name: "x", path: "nope" }],
+                    consecutivePasses: 0,
+                }),
+        ).toThrow(/bad-smoke: invalid smoke configuration \(1 problem\):\n {2}- bad-smoke\.checks\[0\]\.path: missing or invalid path; got "nope"; allowed: .*; fix: /);
+        expect(() => new mod.SmokeTest("bad-timing", { baseUrl: "http://a", trigger: "t", consecutivePasses: 0, timeoutMs: -1 })).toThrow(
+            /invalid smoke options \(2 problems\):\n {2}- timeoutMs: .*\n {2}- consecutivePasses: must be an integer from 1 to 100/,
+        );
+    });
+});
+
+describe("SmokeTest (command mode)", () => {
+    it("runs the command through local.Command, triggered by the same trigger, with the URL in its environment", async () => {
+        const smoke = new mod.SmokeTest("cmd-smoke", { baseUrl: "http://app:8080", trigger: pulumi.output("abc123"), command: "./scripts/smoke-test.sh" });
+        expect(await resolve(smoke.passedAt)).toBe("2026-05-01T10:00:00Z");
+        expect(await resolve(smoke.trigger)).toBe("abc123");
+        expect(await resolve(smoke.results)).toEqual([]);
+        const cmd = byName("cmd-smoke-command");
+        expect(cmd.type).toBe("command:local:Command");
+        expect(cmd.inputs["triggers"]).toEqual(["abc123"]);
+        expect(cmd.inputs["environment"]).toEqual({ PROGRESSION_SMOKE_COMMAND: "./scripts/smoke-test.sh", SMOKE_BASE_URL: "http://app:8080", SMOKE_TRIGGER: "abc123" });
+        expect(cmd.inputs["create"]).toBe(`/bin/sh -c "$PROGRESSION_SMOKE_COMMAND" && date -u +'progression-smoke-passed-at=%Y-%m-%dT%H:%M:%SZ'`);
+        expect(recorded.some((r) => r.name === "cmd-smoke-run")).toBe(false);
+    });
+
+    it("with runOnEveryUp adds a per-run value to the triggers so every up replaces (re-runs) it", async () => {
+        const smoke = new mod.SmokeTest("every-smoke", { baseUrl: "http://app:8080", trigger: "abc", command: "true", runOnEveryUp: true });
+        await resolve(smoke.passedAt);
+        const triggers = byName("every-smoke-command").inputs["triggers"] as string[];
+        expect(triggers).toHaveLength(2);
+        expect(triggers[0]).toBe("abc");
+        expect(triggers[1]).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it("refuses command together with checks, and an empty command", () => {
+        expect(() => new mod.SmokeTest("both", { baseUrl: "http://a", trigger: "t", command: "x", checks: [...defaultChecks] })).toThrow(/both command and checks are set; allowed: one of them; fix: /);
+        expect(() => new mod.SmokeTest("empty", { baseUrl: "http://a", trigger: "t", command: "  " })).toThrow(/command is empty/);
+    });
+
+    it("reads passedAt from the wrapper's marker line only", () => {
+        expect(mod.passedAtFromStdout("ok\nprogression-smoke-passed-at=2026-01-02T03:04:05Z\n")).toBe("2026-01-02T03:04:05Z");
+        expect(mod.passedAtFromStdout("progression-smoke-passed-at=2026-01-02T03:04:05Z\nlater output")).toBe("");
+        expect(mod.passedAtFromStdout("")).toBe("");
+    });
+});
