@@ -231,17 +231,19 @@ export async function readCluster(file: string, context: string | undefined, war
 // --stack
 
 async function stackObjects(stacks: string[], warn: (m: string) => void): Promise<{ objects: unknown[]; ingressNamespace: string | undefined }> {
-    // Loaded only here: the builders pull in @pulumi/*, which the other sources do not need.
-    const { readStackConfig, PROJECT_DIR } = await import("../config/stackFile");
+    const projectDir = path.resolve(__dirname, "..");
+    for (const stack of stacks) {
+        if (!fs.existsSync(path.join(projectDir, `Pulumi.${stack}.yaml`))) {
+            const known = fs.readdirSync(projectDir).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
+            throw new UsageError(`--stack '${stack}': no Pulumi.${stack}.yaml; known stacks: ${known.join(", ") || "none"}`);
+        }
+    }
+    // Loaded only now: the builders pull in @pulumi/*, which the other sources do not need.
+    const { readStackConfig } = await import("../config/stackFile");
     const { environmentManifests } = await import("../components/manifests");
     const objects: unknown[] = [];
     const ingress = new Set<string>();
     for (const stack of stacks) {
-        const file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`);
-        if (!fs.existsSync(file)) {
-            const known = fs.readdirSync(PROJECT_DIR).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
-            throw new UsageError(`--stack '${stack}': no ${path.basename(file)}; known stacks: ${known.join(", ") || "none"}`);
-        }
         let config;
         try {
             config = readStackConfig(stack);

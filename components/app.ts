@@ -36,8 +36,8 @@ export function checksum(data: Readonly<Record<string, string>>): string {
 }
 
 /**
- * The Deployment. `secretChecksum` is generic so the component can pass a secret Output (the
- * digest of secret values stays secret) while tests pass a string.
+ * The Deployment. `secretChecksum` is generic so the component can pass an Output while tests
+ * pass a string.
  */
 export function deploymentManifest<S = string>(input: AppInput, secretChecksum: S) {
     const { app } = input;
@@ -149,7 +149,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
     /** Digest of the ConfigMap data on the pod template. */
     public readonly configChecksum: pulumi.Output<string>;
-    /** Digest of the secret values on the pod template (a secret itself). */
+    /** Digest of the secret values on the pod template (a one-way digest, not a secret). */
     public readonly secretChecksum: pulumi.Output<string>;
 
     constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -167,8 +167,9 @@ export class AppDeployment extends pulumi.ComponentResource {
             args.app.secretEnv.length > 0
                 ? new k8s.core.v1.Secret(`${name}-secrets`, { metadata: meta(names.secret), type: "Opaque", stringData: secretValues }, { parent: this })
                 : undefined;
-        // The digest is over secret values, so it stays a secret output.
-        this.secretChecksum = pulumi.secret(secretValues.apply((v) => checksum(v)));
+        // A one-way digest, published as plain text like Helm's `checksum/secret` convention:
+        // kept secret, it would mark the Deployment's whole spec secret and blind every diff.
+        this.secretChecksum = pulumi.unsecret(secretValues.apply((v) => checksum(v)));
 
         const deployment = deploymentManifest(input, this.secretChecksum);
         const dep = new k8s.apps.v1.Deployment(

@@ -147,8 +147,10 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
         if (v === undefined || v === "") return fallback;
         const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
         if (!Number.isInteger(n) || n < min || n > max) {
+            // Config from the engine arrives as text; show "1" as 1, as the user typed it.
+            const seen = typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v.trim()) ? v.trim() : show(v);
             problems.push(
-                `${PROJECT}:${key}: ${show(v)} is not allowed. Allowed: an integer from ${min} to ${max}${why}. ` +
+                `${PROJECT}:${key}: ${seen} is not allowed. Allowed: an integer from ${min} to ${max}${why}. ` +
                     `Fix: ${set(key, String(Math.max(min, Math.min(max, fallback))))}`,
             );
             return fallback;

@@ -20,10 +20,14 @@ export function pdbProblems(pdb: Manifest, environment: EnvironmentName): string
     const maxUnavailable = get(pdb, "spec", "maxUnavailable");
     const minAvailable = get(pdb, "spec", "minAvailable");
     if (maxUnavailable === 0 || percent(maxUnavailable) === 0) {
-        return [`${subject(pdb)} sets maxUnavailable ${JSON.stringify(maxUnavailable)}, which allows no eviction: node drains and cluster upgrades hang. ${fix(environment)}`];
+        return [
+            `${subject(pdb)} sets maxUnavailable ${JSON.stringify(maxUnavailable)}, which allows no eviction: node drains and cluster upgrades hang. ${fix(environment)}`,
+        ];
     }
     if (percent(minAvailable) !== undefined && (percent(minAvailable) as number) >= 100) {
-        return [`${subject(pdb)} sets minAvailable ${JSON.stringify(minAvailable)}, which allows no eviction: node drains and cluster upgrades hang. ${fix(environment)}`];
+        return [
+            `${subject(pdb)} sets minAvailable ${JSON.stringify(minAvailable)}, which allows no eviction: node drains and cluster upgrades hang. ${fix(environment)}`,
+        ];
     }
     return [];
 }

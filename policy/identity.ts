@@ -11,11 +11,7 @@ import { ENVIRONMENT_CONFIG, PackContext } from "./environment";
 import { get, stringMap, subject } from "./manifest";
 import { isUnknown } from "./unknown";
 
-export function stackEnvironmentProblems(
-    resources: readonly StackResource[],
-    configured: EnvironmentName | undefined,
-    ctx: PackContext,
-): StackViolation[] {
+export function stackEnvironmentProblems(resources: readonly StackResource[], configured: EnvironmentName | undefined, ctx: PackContext): StackViolation[] {
     const stack = ctx.stack === undefined ? "this stack" : `stack ${JSON.stringify(ctx.stack)}`;
     const out: StackViolation[] = [];
     const environment = configured ?? ctx.environment;

@@ -76,7 +76,8 @@ export function isolationProblems(resources: readonly { manifest: Manifest; urn?
         const labels = stringMap(get(r.manifest, "metadata", "labels"));
         const name = get(r.manifest, "metadata", "name");
         const env = isUnknown(labels) ? undefined : labels[ENVIRONMENT_LABEL];
-        if (r.manifest.kind === "Namespace" && typeof name === "string" && typeof env === "string") envNamespaces.set(name, { environment: env, urn: r.urn, manifest: r.manifest });
+        if (r.manifest.kind === "Namespace" && typeof name === "string" && typeof env === "string")
+            envNamespaces.set(name, { environment: env, urn: r.urn, manifest: r.manifest });
     }
     if (envNamespaces.size === 0) {
         throw new NotApplicable(`the stack has no Namespace labelled ${ENVIRONMENT_LABEL}; namespace-labels reports that`);

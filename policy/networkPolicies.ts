@@ -10,7 +10,10 @@ import { containsUnknown, isUnknown } from "./unknown";
 /** Every peer of a NetworkPolicy with where it sits, e.g. `spec.ingress[0].from[1]`. */
 function peers(np: Manifest): { where: string; peer: unknown }[] {
     const out: { where: string; peer: unknown }[] = [];
-    for (const [direction, field] of [["ingress", "from"], ["egress", "to"]] as const) {
+    for (const [direction, field] of [
+        ["ingress", "from"],
+        ["egress", "to"],
+    ] as const) {
         const rules = list(get(np, "spec", direction));
         if (isUnknown(rules)) continue;
         rules.forEach((rule, i) => {
@@ -83,9 +86,11 @@ function deniesAll(np: Manifest, direction: Direction): boolean | "unknown" {
     if (containsUnknown(podSelector) || isUnknown(types) || containsUnknown(types) || isUnknown(rules)) return "unknown";
     const selectsAll =
         podSelector === undefined ||
-        (isObject(podSelector) && Object.keys(stringMap(podSelector["matchLabels"])).length === 0 && (list(podSelector["matchExpressions"]) as unknown[]).length === 0);
+        (isObject(podSelector) &&
+            Object.keys(stringMap(podSelector["matchLabels"])).length === 0 &&
+            (list(podSelector["matchExpressions"]) as unknown[]).length === 0);
     // The API server defaults policyTypes to Ingress, plus Egress when egress rules exist.
-    const effective = types.length > 0 ? types : ["Ingress", ...(list(get(np, "spec", "egress")) as unknown[]).length > 0 ? ["Egress"] : []];
+    const effective = types.length > 0 ? types : ["Ingress", ...((list(get(np, "spec", "egress")) as unknown[]).length > 0 ? ["Egress"] : [])];
     return selectsAll && effective.includes(direction) && rules.length === 0;
 }
 

@@ -45,7 +45,11 @@ export function plainSecretProblems(m: Manifest, config: Partial<SecretConfig>):
         if (!isObject(data)) return [];
         return Object.entries(data).flatMap(([key, value]) => {
             const why = typeof value === "string" ? secretShape(key, value, allowed) : undefined;
-            return why ? [`${who} key ${key} ${why}; pods load this ConfigMap as plain env vars (envFrom), readable by anyone who can read the namespace's ConfigMaps. ${FIX_ENV(key)}`] : [];
+            return why
+                ? [
+                      `${who} key ${key} ${why}; pods load this ConfigMap as plain env vars (envFrom), readable by anyone who can read the namespace's ConfigMaps. ${FIX_ENV(key)}`,
+                  ]
+                : [];
         });
     }
     const spec = podSpec(m);
@@ -58,7 +62,11 @@ export function plainSecretProblems(m: Manifest, config: Partial<SecretConfig>):
             const value = get(e, "value");
             if (typeof name !== "string" || typeof value !== "string") return [];
             const why = secretShape(name, value, allowed);
-            return why ? [`${who} ${label} env ${name} ${why}; a plain env value is stored readable in the object, in Pulumi state and in kubectl describe. ${FIX_ENV(name)}`] : [];
+            return why
+                ? [
+                      `${who} ${label} env ${name} ${why}; a plain env value is stored readable in the object, in Pulumi state and in kubectl describe. ${FIX_ENV(name)}`,
+                  ]
+                : [];
         });
     });
 }

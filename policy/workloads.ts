@@ -23,7 +23,8 @@ export function imagePinProblems(m: Manifest, environment: EnvironmentName): str
         if (isUnknown(image)) return [];
         const problems = typeof image === "string" ? imageProblems(image, environment) : [`${JSON.stringify(image ?? null)} is not an image reference.`];
         return problems.map(
-            (p) => `${subject(m)} ${label}: ${p} Fix: pin the image as ${pinnedExample(environment)} (this program: pulumi config set image <ref> -s ${environment}).`,
+            (p) =>
+                `${subject(m)} ${label}: ${p} Fix: pin the image as ${pinnedExample(environment)} (this program: pulumi config set image <ref> -s ${environment}).`,
         );
     });
 }
@@ -47,7 +48,8 @@ export function replicaProblems(m: Manifest, environment: EnvironmentName): stri
     // The API server defaults an unset count to 1.
     const count = replicas === undefined ? 1 : replicas;
     if (typeof count === "number" && count >= min) return [];
-    const seen = replicas === undefined ? "runs 1 replica (spec.replicas unset defaults to 1)" : `runs ${JSON.stringify(count)} replica${count === 1 ? "" : "s"}`;
+    const seen =
+        replicas === undefined ? "runs 1 replica (spec.replicas unset defaults to 1)" : `runs ${JSON.stringify(count)} replica${count === 1 ? "" : "s"}`;
     return [
         `${subject(m)} ${seen}; ${environment} runs at least ${min}, so one node drain or crash must not take the app down. ` +
             `Fix: set spec.replicas to at least ${min} (this program: pulumi config set replicas ${min} -s ${environment}).`,
@@ -56,7 +58,8 @@ export function replicaProblems(m: Manifest, environment: EnvironmentName): stri
 
 export const replicasMinimum: ResourceCheck<{ environment: EnvironmentName }> = {
     name: "replicas-minimum",
-    description: "Replicated workloads run at least the environment's minimum replicas (config/environments.ts minReplicas), so a node drain or a crash leaves the app serving.",
+    description:
+        "Replicated workloads run at least the environment's minimum replicas (config/environments.ts minReplicas), so a node drain or a crash leaves the app serving.",
     configSchema: ENVIRONMENT_CONFIG,
     kinds: REPLICATED_KINDS,
     check: (m, environment) => replicaProblems(m, environment),
@@ -107,10 +110,14 @@ export function securityContextProblems(m: Manifest): string[] {
     }
     const hostPaths = list(get(spec, "volumes"));
     if (!isUnknown(hostPaths)) {
-        for (const v of hostPaths) if (isObject(get(v, "hostPath"))) podIssues.push([`volume ${JSON.stringify(get(v, "name"))} is a hostPath`, "an emptyDir or a PersistentVolumeClaim instead"]);
+        for (const v of hostPaths)
+            if (isObject(get(v, "hostPath")))
+                podIssues.push([`volume ${JSON.stringify(get(v, "name"))} is a hostPath`, "an emptyDir or a PersistentVolumeClaim instead"]);
     }
     if (podIssues.length > 0) {
-        out.push(`${who} pod spec breaks Pod Security "restricted": ${podIssues.map(([p]) => p).join(", ")}. Fix: use ${podIssues.map(([, f]) => f).join(", ")}.`);
+        out.push(
+            `${who} pod spec breaks Pod Security "restricted": ${podIssues.map(([p]) => p).join(", ")}. Fix: use ${podIssues.map(([, f]) => f).join(", ")}.`,
+        );
     }
 
     for (const { label, container } of containersOf(spec)) {
@@ -138,7 +145,11 @@ export function securityContextProblems(m: Manifest): string[] {
         check(extra.length > 0, `capabilities.add has ${extra.map((c) => JSON.stringify(c)).join(", ")}`, 'capabilities.add: at most ["NET_BIND_SERVICE"]');
         const seccomp = either("seccompProfile");
         const seccompType = get(seccomp, "type");
-        check(!isUnknown(seccompType) && seccompType !== "RuntimeDefault" && seccompType !== "Localhost", "seccompProfile.type is not RuntimeDefault", 'seccompProfile: {type: "RuntimeDefault"}');
+        check(
+            !isUnknown(seccompType) && seccompType !== "RuntimeDefault" && seccompType !== "Localhost",
+            "seccompProfile.type is not RuntimeDefault",
+            'seccompProfile: {type: "RuntimeDefault"}',
+        );
         const readOnly = get(ctx, "readOnlyRootFilesystem");
         check(!isUnknown(readOnly) && readOnly !== true, "readOnlyRootFilesystem is not true", "readOnlyRootFilesystem: true (with an emptyDir for /tmp)");
         if (issues.length > 0) {
@@ -180,7 +191,9 @@ export function probeProblems(m: Manifest): string[] {
             why.push("without liveness, a hung process is never restarted");
         }
         if (missing.length === 0) return [];
-        return [`${subject(m)} ${label} has no ${missing.join(" and no ")}: ${why.join("; ")}. Fix: add httpGet probes on the app's health endpoint (e.g. /healthz on the http port).`];
+        return [
+            `${subject(m)} ${label} has no ${missing.join(" and no ")}: ${why.join("; ")}. Fix: add httpGet probes on the app's health endpoint (e.g. /healthz on the http port).`,
+        ];
     });
 }
 

@@ -58,7 +58,11 @@ describe("enforcement derived from the stack", () => {
     it("reads the stack name and config the engine passes to a policy pack process", () => {
         const out = execFileSync(process.execPath, ["--import", "tsx", "-e", 'console.log(JSON.stringify(require("./policy/environment").engineContext()))'], {
             cwd: ROOT,
-            env: { ...process.env, PULUMI_NODEJS_STACK: "preview-7", PULUMI_CONFIG: JSON.stringify({ "env-progression:environment": "staging", "env-progression:ingressNamespace": "traefik" }) },
+            env: {
+                ...process.env,
+                PULUMI_NODEJS_STACK: "preview-7",
+                PULUMI_CONFIG: JSON.stringify({ "env-progression:environment": "staging", "env-progression:ingressNamespace": "traefik" }),
+            },
             encoding: "utf8",
         });
         expect(JSON.parse(out)).toEqual({

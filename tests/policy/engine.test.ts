@@ -34,7 +34,17 @@ describe("the pack behind the analyzer RPC", () => {
         const { diagnostics, notApplicable } = await analyze("prod", manifestOf("prod", "Service"));
         expect(diagnostics).toEqual([]);
         expect(notApplicable.map((n) => n.policy).sort()).toEqual(
-            ["image-pinned", "namespace-labels", "networkpolicy-namespace-selector", "pdb-allows-drain", "probes-present", "replicas-minimum", "resources-set", "restricted-security-context", "no-plain-secrets"].sort(),
+            [
+                "image-pinned",
+                "namespace-labels",
+                "networkpolicy-namespace-selector",
+                "pdb-allows-drain",
+                "probes-present",
+                "replicas-minimum",
+                "resources-set",
+                "restricted-security-context",
+                "no-plain-secrets",
+            ].sort(),
         );
     });
 

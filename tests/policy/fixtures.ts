@@ -78,7 +78,12 @@ export interface Outcome {
 class NotApplicableSignal extends Error {}
 
 /** Runs one resource policy on one manifest, with engine-shaped args. */
-export async function runResource(policy: ResourceValidationPolicy, manifest: any, config: Record<string, unknown> = {}, type = pulumiType(manifest)): Promise<Outcome> {
+export async function runResource(
+    policy: ResourceValidationPolicy,
+    manifest: any,
+    config: Record<string, unknown> = {},
+    type = pulumiType(manifest),
+): Promise<Outcome> {
     const violations: string[] = [];
     const props = unknownCheckingProxy(manifest);
     const args: ResourceValidationArgs = {
@@ -86,7 +91,13 @@ export async function runResource(policy: ResourceValidationPolicy, manifest: an
         props,
         urn: `urn:pulumi:test::env-progression::${type}::${String(manifest?.metadata?.name)}`,
         name: String(manifest?.metadata?.name),
-        opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
+        opts: {
+            protect: false,
+            ignoreChanges: [],
+            aliases: [],
+            customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+            additionalSecretOutputs: [],
+        },
         stackTags: new Map(),
         isType: () => false,
         asType: () => undefined,
@@ -118,7 +129,11 @@ export function urnOf(r: FakeResource, stack = "test"): string {
 }
 
 /** Runs one stack policy over resources, with engine-shaped args. */
-export async function runStack(policy: StackValidationPolicy, resources: readonly FakeResource[], config: Record<string, unknown> = {}): Promise<Outcome & { urns: (string | undefined)[] }> {
+export async function runStack(
+    policy: StackValidationPolicy,
+    resources: readonly FakeResource[],
+    config: Record<string, unknown> = {},
+): Promise<Outcome & { urns: (string | undefined)[] }> {
     const violations: string[] = [];
     const urns: (string | undefined)[] = [];
     const byUrn = new Map<string, PolicyResource>();
@@ -128,7 +143,13 @@ export async function runStack(policy: StackValidationPolicy, resources: readonl
             name: r.name,
             urn: urnOf(r),
             props: unknownCheckingProxy(r.props ?? {}),
-            opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
+            opts: {
+                protect: false,
+                ignoreChanges: [],
+                aliases: [],
+                customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+                additionalSecretOutputs: [],
+            },
             dependencies: [],
             propertyDependencies: {},
             isType: () => false,
@@ -175,11 +196,22 @@ export function stackOf(env: EnvironmentName): FakeResource[] {
     const appC: FakeResource = { type: "progression:app:AppDeployment", name: `${env}-app`, props: {}, parent: urnOf(envC) };
     const k8s = objects.map((o): FakeResource => {
         const parent = o.kind === "Namespace" ? nsC : o.kind === "NetworkPolicy" ? isoC : appC;
-        const name = o.kind === "Namespace" ? `${env}-namespace` : o.kind === "NetworkPolicy" ? `${env}-isolation-${o.metadata.name}` : `${env}-app-${o.kind.toLowerCase()}`;
+        const name =
+            o.kind === "Namespace"
+                ? `${env}-namespace`
+                : o.kind === "NetworkPolicy"
+                  ? `${env}-isolation-${o.metadata.name}`
+                  : `${env}-app-${o.kind.toLowerCase()}`;
         return { type: pulumiType(o), name, props: o, parent: urnOf(parent) };
     });
     const appChildren = k8s.filter((r) => r.parent === urnOf(appC)).map((r) => urnOf(r));
-    const smoke: FakeResource = { type: "progression:verify:SmokeTest", name: `${env}-smoke`, props: {}, parent: urnOf(envC), dependencies: [urnOf(appC), ...appChildren] };
+    const smoke: FakeResource = {
+        type: "progression:verify:SmokeTest",
+        name: `${env}-smoke`,
+        props: {},
+        parent: urnOf(envC),
+        dependencies: [urnOf(appC), ...appChildren],
+    };
     const run: FakeResource = {
         type: "pulumi-nodejs:dynamic/progression:SmokeRun",
         name: `${env}-smoke-run`,
@@ -194,8 +226,18 @@ export function stackOf(env: EnvironmentName): FakeResource[] {
 
 type Callback<R> = (err: Error | undefined, response: R | undefined) => void;
 interface ServerApi {
-    makeAnalyzeRpcFun(pack: string, version: string, level: EnforcementLevel, policies: unknown[]): (call: { request: analyzerproto.AnalyzeRequest }, cb: Callback<analyzerproto.AnalyzeResponse>) => Promise<void>;
-    makeAnalyzeStackRpcFun(pack: string, version: string, level: EnforcementLevel, policies: unknown[]): (call: { request: analyzerproto.AnalyzeStackRequest }, cb: Callback<analyzerproto.AnalyzeResponse>) => Promise<void>;
+    makeAnalyzeRpcFun(
+        pack: string,
+        version: string,
+        level: EnforcementLevel,
+        policies: unknown[],
+    ): (call: { request: analyzerproto.AnalyzeRequest }, cb: Callback<analyzerproto.AnalyzeResponse>) => Promise<void>;
+    makeAnalyzeStackRpcFun(
+        pack: string,
+        version: string,
+        level: EnforcementLevel,
+        policies: unknown[],
+    ): (call: { request: analyzerproto.AnalyzeStackRequest }, cb: Callback<analyzerproto.AnalyzeResponse>) => Promise<void>;
 }
 // Exported at runtime for the library's own tests; untyped.
 const server = policyServer as unknown as ServerApi;

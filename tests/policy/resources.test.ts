@@ -32,12 +32,22 @@ describe("every resource policy on the committed stacks", () => {
         const service = manifestOf("prod", "Service");
         const outcome = await runResource(resourcePolicyNamed("prod", "replicas-minimum"), service);
         expect(outcome).toEqual({ violations: [], notApplicable: "applies to Kubernetes Deployment, StatefulSet, ReplicaSet, ReplicationController only" });
-        const job = { apiVersion: "batch/v1", kind: "Job", metadata: { name: "migrate", namespace: "web-prod" }, spec: { template: { spec: { containers: [{ name: "m", image: "x" }] } } } };
+        const job = {
+            apiVersion: "batch/v1",
+            kind: "Job",
+            metadata: { name: "migrate", namespace: "web-prod" },
+            spec: { template: { spec: { containers: [{ name: "m", image: "x" }] } } },
+        };
         expect((await runResource(resourcePolicyNamed("prod", "probes-present"), job)).notApplicable).toBe(
             "applies to Kubernetes Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Pod only",
         );
         // Not Kubernetes at all, e.g. the smoke test's dynamic resource.
-        const smoke = await runResource(resourcePolicyNamed("prod", "image-pinned"), { baseUrl: "http://web" }, {}, "pulumi-nodejs:dynamic/progression:SmokeRun");
+        const smoke = await runResource(
+            resourcePolicyNamed("prod", "image-pinned"),
+            { baseUrl: "http://web" },
+            {},
+            "pulumi-nodejs:dynamic/progression:SmokeRun",
+        );
         expect(smoke.notApplicable).toMatch(/^applies to Kubernetes Deployment/);
     });
 });
@@ -280,7 +290,7 @@ describe("pdb-allows-drain", () => {
         const pdb = manifestOf("staging", "PodDisruptionBudget");
         pdb.spec.maxUnavailable = "0%";
         expect(await violations("staging", "pdb-allows-drain", pdb)).toEqual([
-            "PodDisruptionBudget web-staging/web sets maxUnavailable \"0%\", which allows no eviction: node drains and cluster upgrades hang. Fix: allow at least one disruption, e.g. maxUnavailable: 1 (staging's value in config/environments.ts).",
+            'PodDisruptionBudget web-staging/web sets maxUnavailable "0%", which allows no eviction: node drains and cluster upgrades hang. Fix: allow at least one disruption, e.g. maxUnavailable: 1 (staging\'s value in config/environments.ts).',
         ]);
     });
 
@@ -333,7 +343,10 @@ describe("no-plain-secrets", () => {
 
     it("accepts a secretKeyRef and an allowed name", async () => {
         const d = manifestOf("prod", "Deployment");
-        app(d).env.push({ name: "API_TOKEN", valueFrom: { secretKeyRef: { name: "web-secrets", key: "API_TOKEN" } } }, { name: "TOKEN_URL", value: "https://auth/token" });
+        app(d).env.push(
+            { name: "API_TOKEN", valueFrom: { secretKeyRef: { name: "web-secrets", key: "API_TOKEN" } } },
+            { name: "TOKEN_URL", value: "https://auth/token" },
+        );
         expect(await violations("prod", "no-plain-secrets", d, { allowedNames: ["TOKEN_URL"] })).toEqual([]);
     });
 

@@ -46,28 +46,38 @@ describe("environment-isolated", () => {
             expect.stringMatching(
                 /^Environment prod is not isolated: namespace attacker, which copies web-prod's labels \(environment=prod\) but is no environment, is admitted to web-prod\/web \(prod\) on TCP 8080 \(app\), UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\)\. .*allow-all-namespaces/,
             ),
-            expect.stringMatching(/^Environment prod is not isolated: peer-dev\/web \(dev\) can reach web-prod\/web \(prod\) on TCP 8080 \(app\), UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): environments must be isolated\. .*allow-all-namespaces/),
-            expect.stringMatching(/^Environment prod is not isolated: peer-staging\/web \(staging\) can reach web-prod\/web \(prod\) on TCP 8080 \(app\), UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): environments must be isolated\. .*allow-all-namespaces/),
+            expect.stringMatching(
+                /^Environment prod is not isolated: peer-dev\/web \(dev\) can reach web-prod\/web \(prod\) on TCP 8080 \(app\), UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): environments must be isolated\. .*allow-all-namespaces/,
+            ),
+            expect.stringMatching(
+                /^Environment prod is not isolated: peer-staging\/web \(staging\) can reach web-prod\/web \(prod\) on TCP 8080 \(app\), UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): environments must be isolated\. .*allow-all-namespaces/,
+            ),
         ]);
         expect(out.urns).toEqual([nsUrn(resources), nsUrn(resources), nsUrn(resources)]);
     });
 
     it("reports a selector on the environment label: only the spoofing namespace gets in", async () => {
         const resources = stackOf("staging");
-        k8s(resources, "NetworkPolicy", "allow-ingress-controller").props.spec.ingress[0].from[0].namespaceSelector = { matchLabels: { environment: "staging" } };
+        k8s(resources, "NetworkPolicy", "allow-ingress-controller").props.spec.ingress[0].from[0].namespaceSelector = {
+            matchLabels: { environment: "staging" },
+        };
         const out = await runStack(stackPolicyNamed("staging", "environment-isolated"), resources);
         expect(out.violations).toEqual([
             expect.stringMatching(
                 /^Environment staging is not isolated: namespace attacker, which copies web-staging's labels \(environment=staging\) but is no environment, is admitted to web-staging\/web \(staging\) on TCP 8080 \(app\)\. /,
             ),
             // The ingress controller's namespace lacks the label, so it is locked out as well.
-            expect.stringMatching(/^Environment staging is not isolated: the ingress controller ingress-nginx\/controller cannot reach web-staging\/web \(staging\) on TCP 8080 \(app\): the app is unreachable from outside\. /),
+            expect.stringMatching(
+                /^Environment staging is not isolated: the ingress controller ingress-nginx\/controller cannot reach web-staging\/web \(staging\) on TCP 8080 \(app\): the app is unreachable from outside\. /,
+            ),
         ]);
     });
 
     it("reports egress to another environment opened by a shared custom label", async () => {
         const resources = stackOf("dev");
-        k8s(resources, "NetworkPolicy", "allow-same-environment").props.spec.egress[0].to = [{ namespaceSelector: { matchLabels: { "app.kubernetes.io/part-of": "env-progression" } } }];
+        k8s(resources, "NetworkPolicy", "allow-same-environment").props.spec.egress[0].to = [
+            { namespaceSelector: { matchLabels: { "app.kubernetes.io/part-of": "env-progression" } } },
+        ];
         const out = await runStack(stackPolicyNamed("dev", "environment-isolated"), resources);
         expect(out.violations).toEqual(
             expect.arrayContaining([
@@ -81,21 +91,30 @@ describe("environment-isolated", () => {
         const resources = stackOf("prod");
         const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), without(resources, k8s(resources, "NetworkPolicy", "allow-dns")));
         expect(out.violations).toEqual([
-            expect.stringMatching(/^Environment prod is not isolated: web-prod\/web \(prod\) cannot reach DNS at kube-system\/kube-dns on UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): name resolution fails\. /),
+            expect.stringMatching(
+                /^Environment prod is not isolated: web-prod\/web \(prod\) cannot reach DNS at kube-system\/kube-dns on UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): name resolution fails\. /,
+            ),
         ]);
     });
 
     it("reports the ingress controller locked out when its allowance is gone", async () => {
         const resources = stackOf("prod");
-        const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), without(resources, k8s(resources, "NetworkPolicy", "allow-ingress-controller")));
+        const out = await runStack(
+            stackPolicyNamed("prod", "environment-isolated"),
+            without(resources, k8s(resources, "NetworkPolicy", "allow-ingress-controller")),
+        );
         expect(out.violations).toEqual([
-            expect.stringMatching(/^Environment prod is not isolated: the ingress controller ingress-nginx\/controller cannot reach web-prod\/web \(prod\) on TCP 8080 \(app\): the app is unreachable from outside\. /),
+            expect.stringMatching(
+                /^Environment prod is not isolated: the ingress controller ingress-nginx\/controller cannot reach web-prod\/web \(prod\) on TCP 8080 \(app\): the app is unreachable from outside\. /,
+            ),
         ]);
     });
 
     it("takes the ingress controller's namespace from policy config", async () => {
         const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), stackOf("prod"), { ingressNamespace: "traefik" });
-        expect(out.violations).toEqual([expect.stringMatching(/^Environment prod is not isolated: the ingress controller traefik\/controller cannot reach web-prod\/web \(prod\)/)]);
+        expect(out.violations).toEqual([
+            expect.stringMatching(/^Environment prod is not isolated: the ingress controller traefik\/controller cannot reach web-prod\/web \(prod\)/),
+        ]);
     });
 
     it("is not applicable to a stack without an environment namespace", async () => {

@@ -57,7 +57,7 @@ describe("validateConfig", () => {
     });
 
     it.each([
-        ["replicas not an integer", { replicas: "2.5" }, 'env-progression:replicas: "2.5" is not allowed. Allowed: an integer from 2 to 1000 (staging runs at least 2). Fix: pulumi config set replicas 2 -s staging'],
+        ["replicas not an integer", { replicas: "2.5" }, 'env-progression:replicas: 2.5 is not allowed. Allowed: an integer from 2 to 1000 (staging runs at least 2). Fix: pulumi config set replicas 2 -s staging'],
         ["replicas below the environment minimum", { replicas: 1 }, "env-progression:replicas: 1 is not allowed. Allowed: an integer from 2 to 1000 (staging runs at least 2). Fix: pulumi config set replicas 2 -s staging"],
         ["port out of range", { port: 0 }, "env-progression:port: 0 is not allowed. Allowed: an integer from 1 to 65535. Fix: pulumi config set port 8080 -s staging"],
         ["invalid smoke URL", { smokeBaseUrl: "staging.example.com" }, 'env-progression:smokeBaseUrl: "staging.example.com" is not an http(s) URL. Allowed: e.g. https://app.staging.example.com. Fix: pulumi config set smokeBaseUrl https://<host> -s staging'],

@@ -5,7 +5,7 @@ import { cidrContains, cidrStrictlyWithin, compilePolicies, labelSelectorMatches
 
 describe("label selectors", () => {
     const labels = { app: "web", tier: "frontend" };
-    it.each([
+    it.each<[unknown, boolean, string]>([
         [{}, true, "empty selects everything"],
         [{ matchLabels: { app: "web" } }, true, "matchLabels equal"],
         [{ matchLabels: { app: "web", tier: "backend" } }, false, "matchLabels are ANDed"],

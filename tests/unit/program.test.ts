@@ -10,6 +10,8 @@ import { checksum, configData, CONFIG_CHECKSUM } from "../../components/app";
 import { readStackConfig } from "../../config/stackFile";
 
 const ROOT = path.resolve(__dirname, "../..");
+// The dynamic resource SmokeTest registers (module "progression", type "SmokeRun").
+const SMOKE_TYPE = "pulumi-nodejs:dynamic/progression:SmokeRun";
 
 interface Recorded {
     type: string;
@@ -53,15 +55,14 @@ function engineConfig(stack: EnvironmentName, overrides: Record<string, unknown>
     return { config, secretKeys: ["env-progression:DATABASE_URL", "env-progression:API_TOKEN"] };
 }
 
-async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}) {
+async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}, recorded: Recorded[] = []) {
     vi.resetModules();
     const pulumi = await import("@pulumi/pulumi");
-    const recorded: Recorded[] = [];
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
                 recorded.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
-                const state = args.type.startsWith("pulumi-nodejs:dynamic")
+                const state = args.type === SMOKE_TYPE
                     ? { ...args.inputs, passedAt: "2026-01-01T00:00:00Z", results: [] }
                     : args.inputs;
                 return { id: `${args.name}-id`, state };
@@ -84,8 +85,14 @@ async function runProgram(stack: EnvironmentName, overrides: Record<string, unkn
         serviceUrl: await settle<string>(program.serviceUrl),
         passedAt: await settle<string>(program.smoke.passedAt),
     };
+    // Drain this run's outstanding registrations before the next run installs new mocks.
+    await pulumi.runtime.disconnect();
     return { recorded, outputs, program };
 }
+
+// How the mock monitor hands over a secret input: a wrapper carrying Pulumi's secret signature.
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const isSecret = (v: unknown) => typeof v === "object" && v !== null && Object.values(v).includes(SECRET_SIG);
 
 const of = (recorded: Recorded[], type: string) => recorded.filter((r) => r.type === type);
 const one = (recorded: Recorded[], type: string) => {
@@ -129,7 +136,7 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         const last = (t: string) => order.lastIndexOf(t);
         expect(last("kubernetes:core/v1:Namespace")).toBeLessThan(first("kubernetes:networking.k8s.io/v1:NetworkPolicy"));
         expect(last("kubernetes:networking.k8s.io/v1:NetworkPolicy")).toBeLessThan(first("kubernetes:apps/v1:Deployment"));
-        expect(last("kubernetes:apps/v1:Deployment")).toBeLessThan(first("pulumi-nodejs:dynamic:Resource"));
+        expect(last("kubernetes:apps/v1:Deployment")).toBeLessThan(first(SMOKE_TYPE));
     });
 
     it("deploys the configured replicas, a checksum of its config, and a PDB only when replicated", () => {
@@ -145,7 +152,8 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         expect(cm.data).toEqual(configData(readStackConfig(stack).app));
         expect(JSON.stringify(cm)).not.toContain(`${stack}-token`);
         const secret = one(run.recorded, "kubernetes:core/v1:Secret").inputs;
-        expect(secret.stringData).toEqual({ DATABASE_URL: `postgres://app:${stack}-pw@db.${stack}:5432/app`, API_TOKEN: `${stack}-token` });
+        expect(isSecret(secret.stringData), "stringData is a secret in state").toBe(true);
+        expect(secret.stringData.value).toEqual({ DATABASE_URL: `postgres://app:${stack}-pw@db.${stack}:5432/app`, API_TOKEN: `${stack}-token` });
     });
 
     it("registers the isolation policies in the environment's namespace", () => {
@@ -155,7 +163,7 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
     });
 
     it("gates the environment on a smoke test of its base URL", () => {
-        const smoke = one(run.recorded, "pulumi-nodejs:dynamic:Resource");
+        const smoke = one(run.recorded, SMOKE_TYPE);
         expect(smoke.inputs["baseUrl"]).toBe(readStackConfig(stack).smoke.baseUrl);
         expect(typeof smoke.inputs["trigger"]).toBe("string");
     });
@@ -165,7 +173,7 @@ describe("the smoke trigger", () => {
     it("changes when a feature flag changes, so the checks run again", async () => {
         const a = await runProgram("staging");
         const b = await runProgram("staging", { featureFlags: { newCheckout: true, searchV2: true } });
-        const trigger = (r: typeof a) => one(r.recorded, "pulumi-nodejs:dynamic:Resource").inputs["trigger"];
+        const trigger = (r: typeof a) => one(r.recorded, SMOKE_TYPE).inputs["trigger"];
         expect(trigger(b)).not.toBe(trigger(a));
         const again = await runProgram("staging");
         expect(trigger(again)).toBe(trigger(a));
@@ -179,13 +187,17 @@ describe("the program's edge", () => {
         );
     });
 
+    it("registers nothing at all when the config is wrong", async () => {
+        const recorded: Recorded[] = [];
+        await expect(runProgram("staging", { replicas: 0 }, recorded)).rejects.toThrow(/replicas: 0 is not allowed/);
+        expect(recorded).toEqual([]);
+    });
+
     it("refuses a prod stack pointed at the dev context before creating anything", async () => {
-        const recorded: string[] = [];
-        await expect(
-            runProgram("prod", { kubeContext: "dev", kubeServer: "" }).catch((err: Error) => {
-                recorded.push(err.message);
-                throw err;
-            }),
-        ).rejects.toThrow(/pointed at context "dev" \(cluster "dev-cluster"\), which is named for dev\. Refusing before creating anything/);
+        const recorded: Recorded[] = [];
+        await expect(runProgram("prod", { kubeContext: "dev", kubeServer: "" }, recorded)).rejects.toThrow(
+            /pointed at context "dev" \(cluster "dev-cluster"\), which is named for dev\. Refusing before creating anything/,
+        );
+        expect(recorded).toEqual([]);
     });
 });
