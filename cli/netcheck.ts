@@ -9,15 +9,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
-import {
-    checkIsolation,
-    isolationModelFromManifests,
-    ManifestError,
-    ModelError,
-    PolicyValidationError,
-    renderReport,
-    reportJson,
-} from "../netpol";
+import { checkIsolation, isolationModelFromManifests, ManifestError, ModelError, PolicyValidationError, renderReport, reportJson } from "../netpol";
 import { UsageError } from "./args";
 
 const ALL_STACKS = ["dev", "staging", "prod"];
@@ -110,7 +102,7 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 
 function named(list: unknown, name: string, field: string): Obj | undefined {
     if (!Array.isArray(list)) return undefined;
-    const entry = list.find((e: unknown) => isObj(e) && e["name"] === name);
+    const entry: unknown = list.find((e: unknown) => isObj(e) && e["name"] === name);
     return isObj(entry) && isObj(entry[field]) ? entry[field] : undefined;
 }
 
@@ -120,7 +112,9 @@ export function kubeTarget(file: string, contextName?: string): KubeTarget {
         doc = parseYaml(fs.readFileSync(file, "utf8"));
     } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        throw new SourceError(`--kubeconfig '${file}': ${code ? `cannot read the file (${code})` : `not valid YAML (${(err as Error).message.split("\n")[0]})`}`);
+        throw new SourceError(
+            `--kubeconfig '${file}': ${code ? `cannot read the file (${code})` : `not valid YAML (${(err as Error).message.split("\n")[0]})`}`,
+        );
     }
     if (!isObj(doc)) throw new SourceError(`--kubeconfig '${file}': empty or not a kubeconfig; fix: point at a kubeconfig with clusters, users and contexts`);
     const context = contextName ?? (typeof doc["current-context"] === "string" ? doc["current-context"] : undefined);
@@ -129,12 +123,15 @@ export function kubeTarget(file: string, contextName?: string): KubeTarget {
     if (!ctx) throw new SourceError(`--kubeconfig '${file}': context '${context}' not found`);
     const cluster = named(doc["clusters"], String(ctx["cluster"]), "cluster");
     const user = named(doc["users"], String(ctx["user"]), "user") ?? {};
-    if (!cluster || typeof cluster["server"] !== "string") throw new SourceError(`--kubeconfig '${file}': cluster '${String(ctx["cluster"])}' of context '${context}' has no server`);
+    if (!cluster || typeof cluster["server"] !== "string")
+        throw new SourceError(`--kubeconfig '${file}': cluster '${String(ctx["cluster"])}' of context '${context}' has no server`);
     const base = path.dirname(path.resolve(file));
     const bytes = (dataKey: string, fileKey: string, from: Obj): Buffer | undefined => {
-        if (typeof from[dataKey] === "string") return Buffer.from(from[dataKey] as string, "base64");
-        if (typeof from[fileKey] === "string") {
-            const p = path.resolve(base, from[fileKey] as string);
+        const data = from[dataKey];
+        const fileName = from[fileKey];
+        if (typeof data === "string") return Buffer.from(data, "base64");
+        if (typeof fileName === "string") {
+            const p = path.resolve(base, fileName);
             try {
                 return fs.readFileSync(p);
             } catch (err) {
@@ -144,10 +141,17 @@ export function kubeTarget(file: string, contextName?: string): KubeTarget {
         return undefined;
     };
     if (user["exec"] !== undefined || user["auth-provider"] !== undefined) {
-        throw new SourceError(`--kubeconfig '${file}': user '${String(ctx["user"])}' authenticates with an exec or auth-provider plugin, which netcheck does not run; fix: use a kubeconfig with client certificates or a token`);
+        throw new SourceError(
+            `--kubeconfig '${file}': user '${String(ctx["user"])}' authenticates with an exec or auth-provider plugin, which netcheck does not run; fix: use a kubeconfig with client certificates or a token`,
+        );
     }
-    const token = typeof user["token"] === "string" ? user["token"] : typeof user["tokenFile"] === "string" ? fs.readFileSync(path.resolve(base, user["tokenFile"]), "utf8").trim() : undefined;
-    const target: KubeTarget = { server: (cluster["server"] as string).replace(/\/+$/, ""), insecure: cluster["insecure-skip-tls-verify"] === true, context };
+    const token =
+        typeof user["token"] === "string"
+            ? user["token"]
+            : typeof user["tokenFile"] === "string"
+              ? fs.readFileSync(path.resolve(base, user["tokenFile"]), "utf8").trim()
+              : undefined;
+    const target: KubeTarget = { server: cluster["server"].replace(/\/+$/, ""), insecure: cluster["insecure-skip-tls-verify"] === true, context };
     const ca = bytes("certificate-authority-data", "certificate-authority", cluster);
     const cert = bytes("client-certificate-data", "client-certificate", user);
     const key = bytes("client-key-data", "client-key", user);
@@ -172,7 +176,8 @@ function getJson(target: KubeTarget, apiPath: string, timeoutMs: number): Promis
                 if (res.statusCode !== 200) {
                     let message = body.slice(0, 200);
                     try {
-                        message = String((JSON.parse(body) as Obj)["message"] ?? message);
+                        const status = (JSON.parse(body) as Obj)["message"];
+                        if (typeof status === "string") message = status;
                     } catch {
                         // not a Status object: keep the raw start of the body
                     }
@@ -190,19 +195,28 @@ function getJson(target: KubeTarget, apiPath: string, timeoutMs: number): Promis
         const common = { method: "GET", headers, timeout: timeoutMs };
         const req =
             url.protocol === "https:"
-                ? https.request(url, {
-                      ...common,
-                      ...(target.ca ? { ca: target.ca } : {}),
-                      ...(target.cert ? { cert: target.cert } : {}),
-                      ...(target.key ? { key: target.key } : {}),
-                      ...(target.servername ? { servername: target.servername } : {}),
-                      // Only ever off when the kubeconfig itself says insecure-skip-tls-verify (warned).
-                      rejectUnauthorized: !target.insecure,
-                  }, onResponse)
+                ? https.request(
+                      url,
+                      {
+                          ...common,
+                          ...(target.ca ? { ca: target.ca } : {}),
+                          ...(target.cert ? { cert: target.cert } : {}),
+                          ...(target.key ? { key: target.key } : {}),
+                          ...(target.servername ? { servername: target.servername } : {}),
+                          // Only ever off when the kubeconfig itself says insecure-skip-tls-verify (warned).
+                          rejectUnauthorized: !target.insecure,
+                      },
+                      onResponse,
+                  )
                 : http.request(url, common, onResponse);
         req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
         req.on("error", (err: NodeJS.ErrnoException) => {
-            reject(new SourceError(`cannot read ${url.href} (context '${target.context}'): ${err.code ?? ""} ${err.message}`.replace(/\s+/g, " ") + "; is the cluster running and the kubeconfig current?"));
+            reject(
+                new SourceError(
+                    `cannot read ${url.href} (context '${target.context}'): ${err.code ?? ""} ${err.message}`.replace(/\s+/g, " ") +
+                        "; is the cluster running and the kubeconfig current?",
+                ),
+            );
         });
         req.end();
     });
@@ -211,12 +225,7 @@ function getJson(target: KubeTarget, apiPath: string, timeoutMs: number): Promis
 export async function readCluster(file: string, context: string | undefined, warn: (m: string) => void): Promise<{ objects: unknown[]; server: string }> {
     const target = kubeTarget(file, context);
     if (target.insecure) warn(`kubeconfig context '${target.context}' sets insecure-skip-tls-verify: the API server's certificate is not checked`);
-    const paths = [
-        "/api/v1/namespaces",
-        "/apis/networking.k8s.io/v1/networkpolicies",
-        "/apis/apps/v1/deployments",
-        "/api/v1/services",
-    ];
+    const paths = ["/api/v1/namespaces", "/apis/networking.k8s.io/v1/networkpolicies", "/apis/apps/v1/deployments", "/api/v1/services"];
     const lists = await Promise.all(paths.map((p) => getJson(target, p, 15_000)));
     // List items come without kind; name it from the list's kind (NamespaceList -> Namespace).
     const objects = lists.flatMap((list) => {
@@ -253,7 +262,10 @@ async function stackObjects(stacks: string[], warn: (m: string) => void): Promis
         ingress.add(config.network.ingressNamespace);
         objects.push(...environmentManifests(config));
     }
-    if (ingress.size > 1) warn(`the stacks name different ingress namespaces (${[...ingress].join(", ")}); checking against ${[...ingress][0]}; use --ingress-namespace to choose`);
+    if (ingress.size > 1)
+        warn(
+            `the stacks name different ingress namespaces (${[...ingress].join(", ")}); checking against ${[...ingress][0]}; use --ingress-namespace to choose`,
+        );
     return { objects, ingressNamespace: [...ingress][0] };
 }
 
@@ -283,7 +295,9 @@ export async function run(argv: string[]): Promise<number> {
         process.stdout.write(usage + "\n");
         return 0;
     }
-    const sources = [v.manifests !== undefined && "--manifests", v.kubeconfig !== undefined && "--kubeconfig", v.stack !== undefined && "--stack"].filter(Boolean);
+    const sources = [v.manifests !== undefined && "--manifests", v.kubeconfig !== undefined && "--kubeconfig", v.stack !== undefined && "--stack"].filter(
+        Boolean,
+    );
     if (sources.length > 1) throw new UsageError(`give one source, not ${sources.join(" and ")}`);
     if (v.context !== undefined && v.kubeconfig === undefined) throw new UsageError("--context needs --kubeconfig");
     const ingressFlag = v["ingress-namespace"];
@@ -305,7 +319,10 @@ export async function run(argv: string[]): Promise<number> {
             objects = cluster.objects;
             source = `the policies stored in the API server at ${cluster.server}`;
         } else {
-            const requested = (v.stack ?? ["all"]).flatMap((s) => s.split(",")).map((s) => s.trim()).filter((s) => s !== "");
+            const requested = (v.stack ?? ["all"])
+                .flatMap((s) => s.split(","))
+                .map((s) => s.trim())
+                .filter((s) => s !== "");
             const stacks = [...new Set(requested.flatMap((s) => (s === "all" ? ALL_STACKS : [s])))];
             if (stacks.length === 0) throw new UsageError("--stack needs a stack name (dev, staging, prod or all)");
             const built = await stackObjects(stacks, warn);

@@ -86,7 +86,7 @@ export function parseCidr(text: string): Cidr | undefined {
     if (!ip) return undefined;
     const prefix = Number(m[2]);
     const bits = bitsOf(ip.family);
-    if (prefix > bits || (m[2] as string).length > 1 && (m[2] as string).startsWith("0")) return undefined;
+    if (prefix > bits || ((m[2] as string).length > 1 && (m[2] as string).startsWith("0"))) return undefined;
     const hostBits = BigInt(bits - prefix);
     const network = (ip.value >> hostBits) << hostBits;
     return { family: ip.family, network, prefix, text };

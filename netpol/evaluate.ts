@@ -147,7 +147,15 @@ function judgeDirection(
     const peer = direction === "egress" ? destination : source;
     const what = direction === "egress" ? `egress from ${subject.id}` : `ingress to ${subject.id}`;
     if (subject.kind !== "pod") {
-        return { direction, endpoint: subject.id, allowed: true, isolated: false, isolatedBy: [], allowedBy: [], reason: `${what}: outside the cluster, no policy applies` };
+        return {
+            direction,
+            endpoint: subject.id,
+            allowed: true,
+            isolated: false,
+            isolatedBy: [],
+            allowedBy: [],
+            reason: `${what}: outside the cluster, no policy applies`,
+        };
     }
     const selecting = policies.filter(
         (p) => p.namespace === subject.namespace && (direction === "ingress" ? p.ingress : p.egress) && p.podSelector.matches(subject.labels),
@@ -209,7 +217,10 @@ export function createEvaluator(model: ClusterModel, policies: readonly unknown[
         const allowed = egress.allowed && ingress.allowed;
         const reason = allowed
             ? `allowed: ${egress.reason}; ${ingress.reason}`
-            : `denied: ${[egress, ingress].filter((d) => !d.allowed).map((d) => d.reason).join("; ")}`;
+            : `denied: ${[egress, ingress]
+                  .filter((d) => !d.allowed)
+                  .map((d) => d.reason)
+                  .join("; ")}`;
         return { from: source.id, to: destination.id, port: q.port, protocol, allowed, egress, ingress, reason };
     };
     const matrix = (probes: readonly Probe[], opts: MatrixOptions = {}): ConnectivityMatrix => {

@@ -63,7 +63,13 @@ export function judgeIsolation(model: IsolationModel, matrix: ConnectivityMatrix
             for (const from of a.pods) {
                 for (const to of b.pods) {
                     const open = cellsOf(from, to).filter((c) => c.allowed);
-                    add("cross-environment", from, to, open, `${from} (${a.environment}) can reach ${to} (${b.environment}) on ${describe(open)}: environments must be isolated`);
+                    add(
+                        "cross-environment",
+                        from,
+                        to,
+                        open,
+                        `${from} (${a.environment}) can reach ${to} (${b.environment}) on ${describe(open)}: environments must be isolated`,
+                    );
                 }
             }
         }
@@ -93,7 +99,13 @@ export function judgeIsolation(model: IsolationModel, matrix: ConnectivityMatrix
         for (const app of env.apps) {
             for (const from of model.ingressController.pods) {
                 const blocked = cellsOf(from, app.pod).filter((c) => c.probe === app.probe.name && !c.allowed);
-                add("ingress-blocked", from, app.pod, blocked, `the ingress controller ${from} cannot reach ${app.pod} (${env.environment}) on ${describe(blocked)}: the app is unreachable from outside`);
+                add(
+                    "ingress-blocked",
+                    from,
+                    app.pod,
+                    blocked,
+                    `the ingress controller ${from} cannot reach ${app.pod} (${env.environment}) on ${describe(blocked)}: the app is unreachable from outside`,
+                );
             }
         }
     }

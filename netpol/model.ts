@@ -225,7 +225,13 @@ function containerPorts(template: unknown): ContainerPort[] {
                   if (typeof n !== "number") return [];
                   const name = get(p, "name");
                   const protocol = get(p, "protocol");
-                  return [{ containerPort: n, ...(typeof name === "string" ? { name } : {}), protocol: protocol === "UDP" || protocol === "SCTP" ? protocol : "TCP" }];
+                  return [
+                      {
+                          containerPort: n,
+                          ...(typeof name === "string" ? { name } : {}),
+                          protocol: protocol === "UDP" || protocol === "SCTP" ? protocol : "TCP",
+                      },
+                  ];
               })
             : [];
     });
@@ -244,7 +250,11 @@ export function isolationModelFromManifests(objects: readonly unknown[], opts: M
         const ns = get(o, "metadata", "namespace");
         return typeof ns === "string" && ns !== "" ? ns : "default";
     };
-    const nameOf = (o: Obj): string => String(get(o, "metadata", "name") ?? "");
+    const nameOf = (o: Obj): string => {
+        const name = get(o, "metadata", "name");
+        return typeof name === "string" ? name : "";
+    };
+    const kindOf = (o: Obj): string => (typeof o["kind"] === "string" ? o["kind"] : "?");
 
     const nsLabels = new Map<string, Labels>();
     for (const o of all) if (o["kind"] === "Namespace") nsLabels.set(nameOf(o), labelsOf(get(o, "metadata", "labels")));
@@ -267,7 +277,8 @@ export function isolationModelFromManifests(objects: readonly unknown[], opts: M
         all
             .filter((o) => typeof o["kind"] === "string" && o["kind"] in WORKLOAD_TEMPLATE && nsOf(o) === ns)
             .map((o) => {
-                const template = (WORKLOAD_TEMPLATE[o["kind"] as string] as string[]).length === 0 ? o : get(o, ...(WORKLOAD_TEMPLATE[o["kind"] as string] as string[]));
+                const template =
+                    (WORKLOAD_TEMPLATE[o["kind"] as string] as string[]).length === 0 ? o : get(o, ...(WORKLOAD_TEMPLATE[o["kind"] as string] as string[]));
                 const labels = labelsOf(get(template, "metadata", "labels"));
                 const ports = containerPorts(template);
                 const apps: { port: number; protocol: Protocol }[] = [];
@@ -278,9 +289,12 @@ export function isolationModelFromManifests(objects: readonly unknown[], opts: M
                     for (const sp of Array.isArray(svcPorts) ? svcPorts : []) {
                         const target = get(sp, "targetPort") ?? get(sp, "port");
                         const protocol = (get(sp, "protocol") ?? "TCP") as Protocol;
-                        const port = typeof target === "number" ? target : ports.find((p) => p.name === target && (p.protocol ?? "TCP") === protocol)?.containerPort;
+                        const port =
+                            typeof target === "number" ? target : ports.find((p) => p.name === target && (p.protocol ?? "TCP") === protocol)?.containerPort;
                         if (port === undefined) {
-                            warnings.push(`Service ${ns}/${nameOf(svc)}: targetPort ${JSON.stringify(target)} names no container port of ${o["kind"]} ${ns}/${nameOf(o)}; ignored`);
+                            warnings.push(
+                                `Service ${ns}/${nameOf(svc)}: targetPort ${JSON.stringify(target)} names no container port of ${kindOf(o)} ${ns}/${nameOf(o)}; ignored`,
+                            );
                         } else if (!apps.some((a) => a.port === port && a.protocol === protocol)) {
                             apps.push({ port, protocol });
                         }
@@ -290,9 +304,13 @@ export function isolationModelFromManifests(objects: readonly unknown[], opts: M
                     const first = ports.find((p) => (p.protocol ?? "TCP") === "TCP");
                     if (first) {
                         apps.push({ port: first.containerPort, protocol: "TCP" });
-                        warnings.push(`${o["kind"]} ${ns}/${nameOf(o)}: no Service selects it; its first TCP container port ${first.containerPort} is taken as the app port`);
+                        warnings.push(
+                            `${kindOf(o)} ${ns}/${nameOf(o)}: no Service selects it; its first TCP container port ${first.containerPort} is taken as the app port`,
+                        );
                     } else {
-                        warnings.push(`${o["kind"]} ${ns}/${nameOf(o)}: no Service selects it and it declares no TCP container port; the ingress controller's access to it is not checked`);
+                        warnings.push(
+                            `${kindOf(o)} ${ns}/${nameOf(o)}: no Service selects it and it declares no TCP container port; the ingress controller's access to it is not checked`,
+                        );
                     }
                 }
                 return { name: nameOf(o), labels, ports, apps };
@@ -305,7 +323,7 @@ export function isolationModelFromManifests(objects: readonly unknown[], opts: M
     for (const o of [...policies, ...all.filter((x) => typeof x["kind"] === "string" && x["kind"] in WORKLOAD_TEMPLATE)]) {
         const ns = nsOf(o);
         if (!nsLabels.has(ns) && ns !== "kube-system" && ns !== ingressName) {
-            warnings.push(`${String(o["kind"])} ${ns}/${nameOf(o)}: its namespace ${ns} is not among the manifests; modelled with no labels but its name`);
+            warnings.push(`${kindOf(o)} ${ns}/${nameOf(o)}: its namespace ${ns} is not among the manifests; modelled with no labels but its name`);
             nsLabels.set(ns, {});
         }
     }

@@ -94,11 +94,15 @@ function compilePort(raw: unknown, at: string, problems: string[]): CompiledPort
     }
     if (typeof port === "string") {
         if (/^\d+$/.test(port)) {
-            problems.push(`${at}.port: "${port}" is a string, so the API reads it as a port name, and a port name needs a letter. Fix: write the number unquoted (port: ${port})`);
+            problems.push(
+                `${at}.port: "${port}" is a string, so the API reads it as a port name, and a port name needs a letter. Fix: write the number unquoted (port: ${port})`,
+            );
             return undefined;
         }
         if (!PORT_NAME.test(port)) {
-            problems.push(`${at}.port: ${show(port)} is not a port name. Allowed: 1-15 lower-case letters, digits and single hyphens (IANA service name), or a number 1-65535`);
+            problems.push(
+                `${at}.port: ${show(port)} is not a port name. Allowed: 1-15 lower-case letters, digits and single hyphens (IANA service name), or a number 1-65535`,
+            );
             return undefined;
         }
         if (endPort !== undefined && endPort !== null) {
@@ -128,7 +132,9 @@ function compilePeer(raw: unknown, at: string, problems: string[], warnings: str
     const has = (k: string) => raw[k] !== undefined && raw[k] !== null;
     if (has("ipBlock")) {
         if (has("podSelector") || has("namespaceSelector")) {
-            problems.push(`${at}: ipBlock cannot be combined with podSelector or namespaceSelector in one peer. Fix: make them separate peers (which ORs them)`);
+            problems.push(
+                `${at}: ipBlock cannot be combined with podSelector or namespaceSelector in one peer. Fix: make them separate peers (which ORs them)`,
+            );
             return undefined;
         }
         const block = raw["ipBlock"];
@@ -157,7 +163,9 @@ function compilePeer(raw: unknown, at: string, problems: string[], warnings: str
             if (!c) {
                 problems.push(`${at}.ipBlock.except[${j}]: ${show(e)} is not a CIDR`);
             } else if (!cidrStrictlyWithin(c, cidr)) {
-                problems.push(`${at}.ipBlock.except[${j}]: ${show(e)} must be a strict subset of cidr ${show(cidrText)} (same family, longer prefix, inside it)`);
+                problems.push(
+                    `${at}.ipBlock.except[${j}]: ${show(e)} must be a strict subset of cidr ${show(cidrText)} (same family, longer prefix, inside it)`,
+                );
             } else {
                 except.push(c);
             }
@@ -166,7 +174,9 @@ function compilePeer(raw: unknown, at: string, problems: string[], warnings: str
         return { kind: "ipBlock", cidr, except, text };
     }
     if (!has("podSelector") && !has("namespaceSelector")) {
-        problems.push(`${at}: an empty peer selects nothing the API accepts. Fix: give podSelector, namespaceSelector or ipBlock (to allow everything, leave out from/to)`);
+        problems.push(
+            `${at}: an empty peer selects nothing the API accepts. Fix: give podSelector, namespaceSelector or ipBlock (to allow everything, leave out from/to)`,
+        );
         return undefined;
     }
     const pods = compileSelector(raw["podSelector"] ?? {}, `${at}.podSelector`, problems);

@@ -69,7 +69,12 @@ export function reportJson(model: IsolationModel, report: IsolationReport, sourc
         source,
         semantics: SEMANTICS_NOTE,
         ok: report.ok,
-        environments: model.environments.map((e) => ({ environment: e.environment, namespace: e.namespace, pods: e.pods, apps: e.apps.map((a) => ({ pod: a.pod, probe: a.probe.name })) })),
+        environments: model.environments.map((e) => ({
+            environment: e.environment,
+            namespace: e.namespace,
+            pods: e.pods,
+            apps: e.apps.map((a) => ({ pod: a.pod, probe: a.probe.name })),
+        })),
         dns: model.dns,
         ingressController: model.ingressController,
         attacker: model.attacker ?? null,

@@ -22,7 +22,9 @@ const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
 export function unknownFields(obj: Record<string, unknown>, known: readonly string[], where: string, problems: string[]): void {
     for (const key of Object.keys(obj)) {
         if (!known.includes(key)) {
-            problems.push(`${where}: unknown field '${key}'. Allowed: ${known.join(", ")}. Fix: correct the spelling or remove it (the API server rejects unknown fields)`);
+            problems.push(
+                `${where}: unknown field '${key}'. Allowed: ${known.join(", ")}. Fix: correct the spelling or remove it (the API server rejects unknown fields)`,
+            );
         }
     }
 }

@@ -81,7 +81,8 @@ export function parseQueryTraffic(output: string): OracleVerdict[] {
         const dir = (d: string) => actions[d]?.has("Allow") === true || actions[d]?.has("Deny") !== true;
         const ingress = dir("Ingress");
         const egress = dir("Egress");
-        if ((ingress && egress) !== footer) throw new Error(`cyclonus block parsed inconsistently (ingress ${ingress}, egress ${egress}, verdict ${footer}):\n${table}`);
+        if ((ingress && egress) !== footer)
+            throw new Error(`cyclonus block parsed inconsistently (ingress ${ingress}, egress ${egress}, verdict ${footer}):\n${table}`);
         return { ingress, egress, allowed: footer, text: table.trim() };
     });
 }

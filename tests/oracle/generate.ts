@@ -50,26 +50,81 @@ export const ORACLE_MODEL: ClusterModel = {
         { name: "attacker", labels: { environment: "prod", tier: "app" } },
     ],
     pods: [
-        { namespace: "dev", name: "web", ip: "10.244.1.10", labels: { app: "web", tier: "frontend", environment: "dev" }, ports: [{ name: "http", containerPort: 8080 }, { name: "metrics", containerPort: 9090 }] },
-        { namespace: "dev", name: "db", ip: "10.244.1.11", labels: { app: "db", tier: "backend", role: "primary" }, ports: [{ name: "pg", containerPort: 5432 }] },
-        { namespace: "staging", name: "web", ip: "10.244.2.10", labels: { app: "web", tier: "frontend", environment: "staging" }, ports: [{ name: "http", containerPort: 8080 }, { name: "metrics", containerPort: 9090 }] },
-        { namespace: "prod", name: "web", ip: "10.244.3.10", labels: { app: "web", tier: "frontend", environment: "prod" }, ports: [{ name: "http", containerPort: 8081 }, { name: "metrics", containerPort: 9090 }] },
+        {
+            namespace: "dev",
+            name: "web",
+            ip: "10.244.1.10",
+            labels: { app: "web", tier: "frontend", environment: "dev" },
+            ports: [
+                { name: "http", containerPort: 8080 },
+                { name: "metrics", containerPort: 9090 },
+            ],
+        },
+        {
+            namespace: "dev",
+            name: "db",
+            ip: "10.244.1.11",
+            labels: { app: "db", tier: "backend", role: "primary" },
+            ports: [{ name: "pg", containerPort: 5432 }],
+        },
+        {
+            namespace: "staging",
+            name: "web",
+            ip: "10.244.2.10",
+            labels: { app: "web", tier: "frontend", environment: "staging" },
+            ports: [
+                { name: "http", containerPort: 8080 },
+                { name: "metrics", containerPort: 9090 },
+            ],
+        },
+        {
+            namespace: "prod",
+            name: "web",
+            ip: "10.244.3.10",
+            labels: { app: "web", tier: "frontend", environment: "prod" },
+            ports: [
+                { name: "http", containerPort: 8081 },
+                { name: "metrics", containerPort: 9090 },
+            ],
+        },
         {
             namespace: "prod",
             name: "worker",
             ip: "fd00:10:244:3::20",
             labels: { app: "worker", tier: "backend" },
-            ports: [{ name: "sig", containerPort: 3868, protocol: "SCTP" }, { name: "stats", containerPort: 8125, protocol: "UDP" }],
+            ports: [
+                { name: "sig", containerPort: 3868, protocol: "SCTP" },
+                { name: "stats", containerPort: 8125, protocol: "UDP" },
+            ],
         },
         {
             namespace: "kube-system",
             name: "kube-dns",
             ip: "10.96.0.10",
             labels: { app: "dns", tier: "system", "k8s-app": "kube-dns" },
-            ports: [{ name: "dns", containerPort: 53, protocol: "UDP" }, { name: "dns-tcp", containerPort: 53, protocol: "TCP" }, { name: "metrics", containerPort: 9153 }],
+            ports: [
+                { name: "dns", containerPort: 53, protocol: "UDP" },
+                { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
+                { name: "metrics", containerPort: 9153 },
+            ],
         },
-        { namespace: "ingress-nginx", name: "controller", ip: "10.244.5.10", labels: { app: "ingress", tier: "edge" }, ports: [{ name: "http", containerPort: 80 }, { name: "https", containerPort: 443 }] },
-        { namespace: "attacker", name: "web", ip: "10.244.6.10", labels: { app: "web", tier: "frontend", environment: "prod" }, ports: [{ name: "http", containerPort: 8080 }] },
+        {
+            namespace: "ingress-nginx",
+            name: "controller",
+            ip: "10.244.5.10",
+            labels: { app: "ingress", tier: "edge" },
+            ports: [
+                { name: "http", containerPort: 80 },
+                { name: "https", containerPort: 443 },
+            ],
+        },
+        {
+            namespace: "attacker",
+            name: "web",
+            ip: "10.244.6.10",
+            labels: { app: "web", tier: "frontend", environment: "prod" },
+            ports: [{ name: "http", containerPort: 8080 }],
+        },
     ],
     externals: [
         { name: "internet", ip: "203.0.113.7" },
@@ -155,7 +210,9 @@ function ipBlock(rng: Rng): Record<string, unknown> {
     if (parsed.prefix < bits && rng() < 0.5) {
         for (let n = int(rng, 1, 2); n > 0; n--) {
             // Mostly carve out a model address inside the block, so except decides real cells.
-            const inside = ADDRESSES.map((a) => parseIp(a)).filter((a) => a && a.family === parsed.family && parseCidr(`${formatIp(a.family, a.value)}/${parsed.prefix}`)?.network === parsed.network);
+            const inside = ADDRESSES.map((a) => parseIp(a)).filter(
+                (a) => a && a.family === parsed.family && parseCidr(`${formatIp(a.family, a.value)}/${parsed.prefix}`)?.network === parsed.network,
+            );
             const base = inside.length > 0 && rng() < 0.8 ? (pick(rng, inside) as { value: bigint }).value : parsed.network;
             const prefix = int(rng, parsed.prefix + 1, Math.min(bits, parsed.prefix + (rng() < 0.5 ? 4 : bits)));
             except.push(`${formatIp(parsed.family, base)}/${prefix}`);

@@ -117,7 +117,14 @@ describe("oracle: cyclonus v0.5.6 agrees with our evaluator", () => {
 
     it("parses cyclonus's answer the way it means it (sanity: a deny-all and an allow-all)", async () => {
         const model = parseYaml(JSON.stringify(ORACLE_MODEL)) as ClusterModel;
-        const denyAll = [{ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "deny", namespace: "prod" }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } }];
+        const denyAll = [
+            {
+                apiVersion: "networking.k8s.io/v1",
+                kind: "NetworkPolicy",
+                metadata: { name: "deny", namespace: "prod" },
+                spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+            },
+        ];
         const probes = ORACLE_PROBES.slice(0, 1);
         const cells = createEvaluator(model, denyAll).matrix(probes, { from: ["dev/web"], to: ["prod/web"] }).cells;
         const [verdict] = await runCyclonus(bin, model, denyAll, cells);

@@ -251,7 +251,7 @@ export interface Diagnostic {
 
 const LEVELS = ["advisory", "mandatory", "disabled", "remediate"] as const;
 
-function toDiagnostics(resp: analyzerproto.AnalyzeResponse): { diagnostics: Diagnostic[]; notApplicable: { policy: string; reason: string }[] } {
+export function toDiagnostics(resp: analyzerproto.AnalyzeResponse): { diagnostics: Diagnostic[]; notApplicable: { policy: string; reason: string }[] } {
     return {
         diagnostics: resp.getDiagnosticsList().map((d) => ({
             policy: d.getPolicyname(),
@@ -269,23 +269,19 @@ function call<Req, R>(fn: (call: { request: Req }, cb: Callback<R>) => Promise<v
     });
 }
 
-/** Analyzes one resource the way the engine's Analyze RPC does, with the pack for `env`. */
-export async function analyze(env: EnvironmentName, manifest: any, type = pulumiType(manifest)) {
-    const ctx = contextFor(env);
-    const fn = server.makeAnalyzeRpcFun("env-progression", "0.1.0", enforcementFor(ctx), policies(ctx));
+/** An Analyze request as the engine sends it for one resource. */
+export function analyzeRequest(stack: string, manifest: any, type = pulumiType(manifest)): analyzerproto.AnalyzeRequest {
     const req = new analyzerproto.AnalyzeRequest();
     req.setType(type);
-    req.setUrn(`urn:pulumi:${env}::env-progression::${type}::${String(manifest?.metadata?.name)}`);
+    req.setUrn(`urn:pulumi:${stack}::env-progression::${type}::${String(manifest?.metadata?.name)}`);
     req.setName(String(manifest?.metadata?.name));
     req.setProperties(structproto.Struct.fromJavaScript(manifest));
     req.setOptions(new analyzerproto.AnalyzerResourceOptions());
-    return toDiagnostics(await call(fn, req));
+    return req;
 }
 
-/** Analyzes a stack the way the engine's AnalyzeStack RPC does, with the pack for `env`. */
-export async function analyzeStack(env: EnvironmentName, resources: readonly FakeResource[]) {
-    const ctx = contextFor(env);
-    const fn = server.makeAnalyzeStackRpcFun("env-progression", "0.1.0", enforcementFor(ctx), policies(ctx));
+/** An AnalyzeStack request as the engine sends it at the end of a preview. */
+export function analyzeStackRequest(resources: readonly FakeResource[]): analyzerproto.AnalyzeStackRequest {
     const req = new analyzerproto.AnalyzeStackRequest();
     req.setResourcesList(
         resources.map((r) => {
@@ -302,5 +298,19 @@ export async function analyzeStack(env: EnvironmentName, resources: readonly Fak
             return res;
         }),
     );
-    return toDiagnostics(await call(fn, req));
+    return req;
+}
+
+/** Analyzes one resource the way the engine's Analyze RPC does, with the pack for `env`. */
+export async function analyze(env: EnvironmentName, manifest: any, type = pulumiType(manifest)) {
+    const ctx = contextFor(env);
+    const fn = server.makeAnalyzeRpcFun("env-progression", "0.1.0", enforcementFor(ctx), policies(ctx));
+    return toDiagnostics(await call(fn, analyzeRequest(env, manifest, type)));
+}
+
+/** Analyzes a stack the way the engine's AnalyzeStack RPC does, with the pack for `env`. */
+export async function analyzeStack(env: EnvironmentName, resources: readonly FakeResource[]) {
+    const ctx = contextFor(env);
+    const fn = server.makeAnalyzeStackRpcFun("env-progression", "0.1.0", enforcementFor(ctx), policies(ctx));
+    return toDiagnostics(await call(fn, analyzeStackRequest(resources)));
 }

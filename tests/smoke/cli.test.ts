@@ -25,7 +25,8 @@ function progression(...args: string[]): Promise<{ code: number; stdout: string;
 // Looser than the engine tests: these runs share the CPU with several tsx start-ups at once.
 const FAST = ["--deadline", "2s", "--timeout", "1s", "--interval", "50ms", "--passes", "2"];
 
-describe.concurrent("progression smoke", () => {
+// Sequential: each case starts Node and tsx, and five at once starve the other test files' servers.
+describe("progression smoke", () => {
     let healthy: TestServer, broken: TestServer, tlsServer: TestServer;
     let pki: Pki;
     let dir: string;

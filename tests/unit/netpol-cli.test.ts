@@ -52,7 +52,9 @@ describe.concurrent("progression netcheck --manifests", () => {
         const r = await progression(["netcheck", "--manifests", SEED]);
         expect(r.code).toBe(1);
         expect(r.stdout).toContain("FAILED: 7 findings:");
-        expect(r.stdout).toContain("[spoof-admitted] namespace attacker, which copies prod's labels (environment=prod) but is no environment, is admitted to prod/web (prod)");
+        expect(r.stdout).toContain(
+            "[spoof-admitted] namespace attacker, which copies prod's labels (environment=prod) but is no environment, is admitted to prod/web (prod)",
+        );
         expect(r.stdout).toContain("[dns-blocked] prod/web (prod) cannot reach DNS at kube-system/kube-dns on UDP 53 (dns-udp), TCP 53 (dns-tcp)");
         expect(r.stdout).toContain("[ingress-blocked] the ingress controller ingress-nginx/controller cannot reach prod/web (prod)");
     });
@@ -60,10 +62,23 @@ describe.concurrent("progression netcheck --manifests", () => {
     it("--json gives the same verdicts as data", async () => {
         const r = await progression(["netcheck", "--manifests", SEED, "--json"]);
         expect(r.code).toBe(1);
-        const report = JSON.parse(r.stdout) as { ok: boolean; cells: { from: string; to: string; probe: string; allowed: boolean; ingress: { allowedBy: unknown[] } }[]; findings: { kind: string }[]; semantics: string };
+        const report = JSON.parse(r.stdout) as {
+            ok: boolean;
+            cells: { from: string; to: string; probe: string; allowed: boolean; ingress: { allowedBy: unknown[] } }[];
+            findings: { kind: string }[];
+            semantics: string;
+        };
         expect(report.ok).toBe(false);
         expect(report.cells).toHaveLength(6 * 5 * 3);
-        expect(report.findings.map((f) => f.kind).sort()).toEqual(["dns-blocked", "dns-blocked", "dns-blocked", "ingress-blocked", "ingress-blocked", "ingress-blocked", "spoof-admitted"]);
+        expect(report.findings.map((f) => f.kind).sort()).toEqual([
+            "dns-blocked",
+            "dns-blocked",
+            "dns-blocked",
+            "ingress-blocked",
+            "ingress-blocked",
+            "ingress-blocked",
+            "spoof-admitted",
+        ]);
         const spoof = report.cells.find((c) => c.from === "attacker/web" && c.to === "prod/web" && c.probe === "app");
         expect(spoof?.allowed).toBe(true);
         expect(spoof?.ingress.allowedBy).toEqual([{ policy: "prod/deny-cross-env", direction: "ingress", rule: 0 }]);
@@ -82,7 +97,12 @@ describe.concurrent("progression netcheck --manifests", () => {
         fs.copyFileSync(path.join(REPO, GOOD, "00-namespaces.yaml"), path.join(dir, "00-namespaces.yaml"));
         fs.writeFileSync(
             path.join(dir, "policy.yaml"),
-            stringify({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "typo", namespace: "prod" }, spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelectr: {} }] }] } }),
+            stringify({
+                apiVersion: "networking.k8s.io/v1",
+                kind: "NetworkPolicy",
+                metadata: { name: "typo", namespace: "prod" },
+                spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelectr: {} }] }] },
+            }),
         );
         const r = await progression(["netcheck", "--manifests", dir]);
         expect(r.code).toBe(1);
@@ -134,7 +154,10 @@ describe("progression netcheck --kubeconfig", () => {
         const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
         ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=netcheck-test-ca");
         fs.writeFileSync(path.join(tmp, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-        for (const [name, subject, ext] of [["server", "/CN=127.0.0.1", ["-extfile", "san.ext"]], ["client", "/O=system:masters/CN=admin", []]] as const) {
+        for (const [name, subject, ext] of [
+            ["server", "/CN=127.0.0.1", ["-extfile", "san.ext"]],
+            ["client", "/O=system:masters/CN=admin", []],
+        ] as const) {
             ssl("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
             ssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "1", ...ext);
         }
@@ -142,19 +165,27 @@ describe("progression netcheck --kubeconfig", () => {
         const objects = fs
             .readdirSync(path.join(REPO, GOOD))
             .flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(REPO, GOOD, f), "utf8")).map((d) => d.toJS() as Record<string, unknown>));
-        const list = (kind: string) => JSON.stringify({ kind: `${kind}List`, apiVersion: "v1", items: objects.filter((o) => o["kind"] === kind).map(({ kind: _k, apiVersion: _a, ...rest }) => rest) });
+        const list = (kind: string) =>
+            JSON.stringify({
+                kind: `${kind}List`,
+                apiVersion: "v1",
+                items: objects.filter((o) => o["kind"] === kind).map(({ kind: _k, apiVersion: _a, ...rest }) => rest),
+            });
         const routes: Record<string, string> = {
             "/api/v1/namespaces": list("Namespace"),
             "/apis/networking.k8s.io/v1/networkpolicies": list("NetworkPolicy"),
             "/apis/apps/v1/deployments": list("Deployment"),
             "/api/v1/services": list("Service"),
         };
-        server = https.createServer({ key: read("server.key"), cert: read("server.crt"), ca: read("ca.crt"), requestCert: true, rejectUnauthorized: true }, (req, res) => {
-            requested.push(req.url ?? "");
-            const body = routes[req.url ?? ""];
-            res.writeHead(body ? 200 : 404, { "content-type": "application/json" });
-            res.end(body ?? JSON.stringify({ kind: "Status", message: "not found" }));
-        });
+        server = https.createServer(
+            { key: read("server.key"), cert: read("server.crt"), ca: read("ca.crt"), requestCert: true, rejectUnauthorized: true },
+            (req, res) => {
+                requested.push(req.url ?? "");
+                const body = routes[req.url ?? ""];
+                res.writeHead(body ? 200 : 404, { "content-type": "application/json" });
+                res.end(body ?? JSON.stringify({ kind: "Status", message: "not found" }));
+            },
+        );
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
         const port = (server.address() as AddressInfo).port;
         const b64 = (f: string) => read(f).toString("base64");
@@ -180,7 +211,12 @@ describe("progression netcheck --kubeconfig", () => {
         expect(r.code).toBe(0);
         expect(r.stdout).toMatch(/NetworkPolicy connectivity from the policies stored in the API server at https:\/\/127\.0\.0\.1:\d+/);
         expect(r.stdout).toContain("not a probe of live traffic");
-        expect([...requested].sort()).toEqual(["/api/v1/namespaces", "/api/v1/services", "/apis/apps/v1/deployments", "/apis/networking.k8s.io/v1/networkpolicies"]);
+        expect([...requested].sort()).toEqual([
+            "/api/v1/namespaces",
+            "/api/v1/services",
+            "/apis/apps/v1/deployments",
+            "/apis/networking.k8s.io/v1/networkpolicies",
+        ]);
     });
 
     it("exits 2 with a clear message when the server is unreachable or the context unknown", async () => {

@@ -31,17 +31,35 @@ const seedPolicy = (env: string) => ({
 
 /** What the seed should have said: default deny, same namespace, DNS, ingress controller. */
 const goodPolicies = (env: string, ingressNamespace = "ingress-nginx") => {
-    const np = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name, namespace: env }, spec });
+    const np = (name: string, spec: Record<string, unknown>) => ({
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name, namespace: env },
+        spec,
+    });
     return [
         np("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
-        np("allow-same-environment", { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }] }),
+        np("allow-same-environment", {
+            podSelector: {},
+            policyTypes: ["Ingress", "Egress"],
+            ingress: [{ from: [{ podSelector: {} }] }],
+            egress: [{ to: [{ podSelector: {} }] }],
+        }),
         np("allow-dns", {
             podSelector: {},
             policyTypes: ["Egress"],
             egress: [
                 {
-                    to: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
-                    ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+                    to: [
+                        {
+                            namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: "kube-system" } },
+                            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                        },
+                    ],
+                    ports: [
+                        { protocol: "UDP", port: 53 },
+                        { protocol: "TCP", port: 53 },
+                    ],
                 },
             ],
         }),
@@ -89,7 +107,9 @@ describe("the seed's policy", () => {
                 expect(v.allowed).toBe(false);
                 expect(v.egress).toMatchObject({ allowed: false, isolated: true, isolatedBy: [`${env}/deny-cross-env`], allowedBy: [] });
                 expect(v.ingress.allowed).toBe(true); // kube-system is not isolated: the block is ours
-                expect(v.reason).toBe(`denied: egress from ${env}/app: isolated by ${env}/deny-cross-env; no egress rule allows ${protocol} 53 to kube-system/kube-dns`);
+                expect(v.reason).toBe(
+                    `denied: egress from ${env}/app: isolated by ${env}/deny-cross-env; no egress rule allows ${protocol} 53 to kube-system/kube-dns`,
+                );
             }
             // Not just DNS: nothing leaves, not even to the environment's own namespace's peers.
             const out = evaluator.matrix(model.probes, { from: [`${env}/app`] }).cells;
@@ -101,7 +121,9 @@ describe("the seed's policy", () => {
         const v = evaluator.evaluate({ from: "attacker/app", to: "prod/app", port: 8080 });
         expect(v.allowed).toBe(true);
         expect(v.ingress.allowedBy).toEqual([{ policy: "prod/deny-cross-env", direction: "ingress", rule: 0 }]);
-        expect(v.reason).toBe("allowed: egress from attacker/app: not isolated (no policy selects it for Egress); ingress to prod/app: allowed by prod/deny-cross-env ingress[0]");
+        expect(v.reason).toBe(
+            "allowed: egress from attacker/app: not isolated (no policy selects it for Egress); ingress to prod/app: allowed by prod/deny-cross-env ingress[0]",
+        );
         // The real environments stay out of each other: the flaw is the label, not the shape.
         expect(evaluator.evaluate({ from: "staging/app", to: "prod/app", port: 8080 }).allowed).toBe(false);
     });
@@ -119,7 +141,9 @@ describe("the seed's policy", () => {
             "ingress-blocked ingress-nginx/controller -> prod/app [app]",
         ]);
         const spoof = report.findings[0]!.message;
-        expect(spoof).toContain("namespace attacker, which copies prod's labels (environment=prod) but is no environment, is admitted to prod/app (prod) on TCP 8080 (app)");
+        expect(spoof).toContain(
+            "namespace attacker, which copies prod's labels (environment=prod) but is no environment, is admitted to prod/app (prod) on TCP 8080 (app)",
+        );
         expect(spoof).toContain("allowed by prod/deny-cross-env ingress[0]");
         expect(spoof).toContain("Fix: select namespaces by `kubernetes.io/metadata.name`");
         const dns = report.findings[1]!.message;
@@ -149,9 +173,15 @@ describe("a correct policy set", () => {
         const ev = createEvaluator(model, policies);
         const spoof = ev.evaluate({ from: "attacker/app", to: "prod/app", port: 8080 });
         expect(spoof.allowed).toBe(false);
-        expect(spoof.reason).toBe("denied: ingress to prod/app: isolated by prod/default-deny, prod/allow-same-environment, prod/allow-ingress-controller; no ingress rule allows TCP 8080 from attacker/app");
-        expect(ev.evaluate({ from: "prod/app", to: "kube-system/kube-dns", port: 53, protocol: "UDP" }).egress.allowedBy).toEqual([{ policy: "prod/allow-dns", direction: "egress", rule: 0 }]);
-        expect(ev.evaluate({ from: "ingress-nginx/controller", to: "prod/app", port: 8080 }).ingress.allowedBy).toEqual([{ policy: "prod/allow-ingress-controller", direction: "ingress", rule: 0 }]);
+        expect(spoof.reason).toBe(
+            "denied: ingress to prod/app: isolated by prod/default-deny, prod/allow-same-environment, prod/allow-ingress-controller; no ingress rule allows TCP 8080 from attacker/app",
+        );
+        expect(ev.evaluate({ from: "prod/app", to: "kube-system/kube-dns", port: 53, protocol: "UDP" }).egress.allowedBy).toEqual([
+            { policy: "prod/allow-dns", direction: "egress", rule: 0 },
+        ]);
+        expect(ev.evaluate({ from: "ingress-nginx/controller", to: "prod/app", port: 8080 }).ingress.allowedBy).toEqual([
+            { policy: "prod/allow-ingress-controller", direction: "ingress", rule: 0 },
+        ]);
         // The ingress controller gets the app port only.
         expect(ev.evaluate({ from: "ingress-nginx/controller", to: "prod/app", port: 53, protocol: "TCP" }).allowed).toBe(false);
     });
@@ -165,7 +195,12 @@ describe("a correct policy set", () => {
     it("breaks when one environment admits every namespace (empty namespaceSelector)", () => {
         const open = [
             ...policies,
-            { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "allow-all-ns", namespace: "prod" }, spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }] }] } },
+            {
+                apiVersion: "networking.k8s.io/v1",
+                kind: "NetworkPolicy",
+                metadata: { name: "allow-all-ns", namespace: "prod" },
+                spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }] }] },
+            },
         ];
         const findings = checkIsolation(model, open).findings;
         // dev and staging cannot leave (their egress is isolated); the attacker is not isolated.
@@ -176,8 +211,18 @@ describe("a correct policy set", () => {
     it("breaks both ways when egress is open too", () => {
         const open = [
             ...policies,
-            { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "allow-all-ns", namespace: "prod" }, spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }] }] } },
-            { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "egress-anywhere", namespace: "dev" }, spec: { podSelector: {}, policyTypes: ["Egress"], egress: [{}] } },
+            {
+                apiVersion: "networking.k8s.io/v1",
+                kind: "NetworkPolicy",
+                metadata: { name: "allow-all-ns", namespace: "prod" },
+                spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {} }] }] },
+            },
+            {
+                apiVersion: "networking.k8s.io/v1",
+                kind: "NetworkPolicy",
+                metadata: { name: "egress-anywhere", namespace: "dev" },
+                spec: { podSelector: {}, policyTypes: ["Egress"], egress: [{}] },
+            },
         ];
         const kinds = checkIsolation(model, open).findings.map((f) => `${f.kind} ${f.from} -> ${f.to} [${f.probes.join(",")}]`);
         expect(kinds).toContain("cross-environment dev/app -> prod/app [app,dns-udp,dns-tcp]");
@@ -193,7 +238,9 @@ describe("a correct policy set", () => {
     it("renders a table that says what the verdicts are", () => {
         const text = renderReport(model, checkIsolation(model, policies), "a test");
         expect(text).toContain(" 6 attacker/app [attacker, spoofs prod]");
-        expect(text).toContain("OK: the dev, staging, prod environments are isolated from each other, the spoofing namespace attacker is denied, DNS and the ingress controller (ingress-nginx) are allowed.");
+        expect(text).toContain(
+            "OK: the dev, staging, prod environments are isolated from each other, the spoofing namespace attacker is denied, DNS and the ingress controller (ingress-nginx) are allowed.",
+        );
         expect(text).toContain("not a probe of live traffic");
         expect(text).not.toMatch(/enforced|proven/i);
     });

@@ -11,13 +11,21 @@ const deployment = (namespace: string, name: string, labels: Record<string, stri
     metadata: { name, namespace },
     spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: "c", image: "x:1", ports }] } } },
 });
-const service = (namespace: string, name: string, selector: Record<string, string>, ports: unknown[]) => ({ apiVersion: "v1", kind: "Service", metadata: { name, namespace }, spec: { selector, ports } });
+const service = (namespace: string, name: string, selector: Record<string, string>, ports: unknown[]) => ({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace },
+    spec: { selector, ports },
+});
 
 describe("isolationModelFromManifests", () => {
     const objects = [
         ns("web-prod", { environment: "prod", "app.kubernetes.io/part-of": "shop", "pod-security.kubernetes.io/enforce": "restricted" }),
         ns("web-dev", { environment: "dev" }),
-        deployment("web-prod", "web", { app: "web" }, [{ name: "http", containerPort: 8080 }, { name: "metrics", containerPort: 9090 }]),
+        deployment("web-prod", "web", { app: "web" }, [
+            { name: "http", containerPort: 8080 },
+            { name: "metrics", containerPort: 9090 },
+        ]),
         service("web-prod", "web", { app: "web" }, [{ port: 80, targetPort: "http" }]),
         deployment("web-dev", "web", { app: "web" }, [{ containerPort: 3000 }]),
         { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "p", namespace: "web-prod" }, spec: { podSelector: {} } },
@@ -25,7 +33,10 @@ describe("isolationModelFromManifests", () => {
     const { model, policies, warnings } = isolationModelFromManifests(objects);
 
     it("finds the environments by their label, in promotion order", () => {
-        expect(model.environments.map((e) => `${e.environment}:${e.namespace}:${e.pods.join(",")}`)).toEqual(["dev:web-dev:web-dev/web", "prod:web-prod:web-prod/web"]);
+        expect(model.environments.map((e) => `${e.environment}:${e.namespace}:${e.pods.join(",")}`)).toEqual([
+            "dev:web-dev:web-dev/web",
+            "prod:web-prod:web-prod/web",
+        ]);
         expect(policies).toHaveLength(1);
     });
 
@@ -56,7 +67,10 @@ describe("isolationModelFromManifests", () => {
     it("adds kube-system's kube-dns and the ingress controller when absent", () => {
         expect(model.dns).toEqual(["kube-system/kube-dns"]);
         expect(model.ingressController.namespace).toBe("ingress-nginx");
-        expect(isolationModelFromManifests(objects, { ingressNamespace: "traefik" }).model.ingressController).toEqual({ namespace: "traefik", pods: ["traefik/controller"] });
+        expect(isolationModelFromManifests(objects, { ingressNamespace: "traefik" }).model.ingressController).toEqual({
+            namespace: "traefik",
+            pods: ["traefik/controller"],
+        });
     });
 
     it("uses the real DNS and controller workloads when the manifests (or the cluster) have them", () => {
@@ -97,6 +111,8 @@ describe("isolationModelFromManifests", () => {
 
     it("refuses manifests without any environment namespace, saying what to include", () => {
         expect(() => isolationModelFromManifests([deployment("default", "web", { app: "web" }, [])])).toThrow(ManifestError);
-        expect(() => isolationModelFromManifests([])).toThrow(/no Namespace with an 'environment' label was found.*Fix: include the environments' Namespace objects/);
+        expect(() => isolationModelFromManifests([])).toThrow(
+            /no Namespace with an 'environment' label was found.*Fix: include the environments' Namespace objects/,
+        );
     });
 });

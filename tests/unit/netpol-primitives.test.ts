@@ -22,7 +22,9 @@ describe("label selectors", () => {
     });
 
     it("rejects malformed requirements with the fix", () => {
-        expect(() => labelSelectorMatches({ matchExpressions: [{ key: "a", operator: "in", values: ["x"] }] }, {})).toThrow(/"in" is not an operator. Allowed: In, NotIn, Exists, DoesNotExist/);
+        expect(() => labelSelectorMatches({ matchExpressions: [{ key: "a", operator: "in", values: ["x"] }] }, {})).toThrow(
+            /"in" is not an operator. Allowed: In, NotIn, Exists, DoesNotExist/,
+        );
         expect(() => labelSelectorMatches({ matchExpressions: [{ key: "a", operator: "In", values: [] }] }, {})).toThrow(/needs at least one value/);
         expect(() => labelSelectorMatches({ matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] }, {})).toThrow(/takes no values/);
         expect(() => labelSelectorMatches({ matchlabels: { a: "b" } }, {})).toThrow(/unknown field 'matchlabels'/);
@@ -82,7 +84,12 @@ describe("IP addresses and CIDRs", () => {
 });
 
 describe("policy validation: what the API server would reject, all problems at once", () => {
-    const wrap = (spec: Record<string, unknown>, name = "p") => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name, namespace: "prod" }, spec });
+    const wrap = (spec: Record<string, unknown>, name = "p") => ({
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name, namespace: "prod" },
+        spec,
+    });
     const problemsOf = (policies: unknown[]): string[] => {
         try {
             compilePolicies(policies);
@@ -96,7 +103,13 @@ describe("policy validation: what the API server would reject, all problems at o
     it("reports every problem of every policy together, each with where, value and fix", () => {
         const problems = problemsOf([
             wrap({ podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/8", except: ["11.0.0.0/16"] } }] }] }, "a"),
-            wrap({ podSelector: {}, egress: [{ ports: [{ port: "80" }, { port: 70000 }, { protocol: "tcp" }, { port: "http", endPort: 90 }, { port: 90, endPort: 80 }] }] }, "b"),
+            wrap(
+                {
+                    podSelector: {},
+                    egress: [{ ports: [{ port: "80" }, { port: 70000 }, { protocol: "tcp" }, { port: "http", endPort: 90 }, { port: 90, endPort: 80 }] }],
+                },
+                "b",
+            ),
             wrap({ podSelector: {}, ingress: [{ from: [{}, { ipBlock: { cidr: "10.0.0.0/8" }, podSelector: {} }] }] }, "c"),
             wrap({ podSelector: {}, policyTypes: ["ingress"] }, "d"),
             wrap({ podselector: {} }, "e"),

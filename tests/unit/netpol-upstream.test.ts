@@ -19,7 +19,9 @@ function upstreamModel(extraNsLabels: Record<string, Record<string, string>> = {
                 name: pod,
                 labels: { pod },
                 ip: `192.168.${i + 1}.${j + 10}`,
-                ports: [80, 81].flatMap((port) => PROTOCOLS.map((protocol) => ({ name: `serve-${port}-${protocol.toLowerCase()}`, containerPort: port, protocol }))),
+                ports: [80, 81].flatMap((port) =>
+                    PROTOCOLS.map((protocol) => ({ name: `serve-${port}-${protocol.toLowerCase()}`, containerPort: port, protocol })),
+                ),
             })),
         ),
     };
@@ -28,13 +30,21 @@ const ipOf = (id: string) => upstreamModel().pods.find((p) => `${p.namespace}/${
 const ALL = NS.flatMap((ns) => PODS.map((p) => `${ns}/${p}`));
 
 type Spec = Record<string, unknown>;
-const policy = (namespace: string, name: string, spec: Spec) => ({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name, namespace }, spec });
+const policy = (namespace: string, name: string, spec: Spec) => ({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name, namespace },
+    spec,
+});
 const podA = { matchLabels: { pod: "a" } };
 
 /** Allowed pairs "from->to" for one port/protocol, self excluded. */
 function reach(policies: unknown[], port = 80, protocol: Protocol = "TCP", model = upstreamModel()): string[] {
     const m = createEvaluator(model, policies).matrix([{ name: "p", port, protocol }]);
-    return m.cells.filter((c) => c.allowed).map((c) => `${c.from}->${c.to}`).sort();
+    return m.cells
+        .filter((c) => c.allowed)
+        .map((c) => `${c.from}->${c.to}`)
+        .sort();
 }
 /** The pairs an expectation allows. */
 function expected(allow: (from: string, to: string) => boolean): string[] {
@@ -63,10 +73,7 @@ describe("upstream NetworkPolicy e2e cases", () => {
     });
 
     it("allows ingress to a target with an empty rule, on top of a namespace deny", () => {
-        const p = [
-            policy("x", "deny", { podSelector: {}, policyTypes: ["Ingress"] }),
-            policy("x", "allow-all-to-a", { podSelector: podA, ingress: [{}] }),
-        ];
+        const p = [policy("x", "deny", { podSelector: {}, policyTypes: ["Ingress"] }), policy("x", "allow-all-to-a", { podSelector: podA, ingress: [{}] })];
         expect(reach(p)).toEqual(expected((_, to) => ns(to) !== "x" || to === "x/a"));
     });
 
@@ -81,12 +88,22 @@ describe("upstream NetworkPolicy e2e cases", () => {
     });
 
     it("PodSelector with MatchExpressions", () => {
-        const p = [policy("x", "expr", { podSelector: podA, ingress: [{ from: [{ podSelector: { matchExpressions: [{ key: "pod", operator: "In", values: ["b"] }] } }] }] })];
+        const p = [
+            policy("x", "expr", {
+                podSelector: podA,
+                ingress: [{ from: [{ podSelector: { matchExpressions: [{ key: "pod", operator: "In", values: ["b"] }] } }] }],
+            }),
+        ];
         expect(reach(p)).toEqual(expected((from, to) => to !== "x/a" || from === "x/b"));
     });
 
     it("NamespaceSelector with MatchExpressions", () => {
-        const p = [policy("x", "expr", { podSelector: podA, ingress: [{ from: [{ namespaceSelector: { matchExpressions: [{ key: "ns", operator: "In", values: ["y"] }] } }] }] })];
+        const p = [
+            policy("x", "expr", {
+                podSelector: podA,
+                ingress: [{ from: [{ namespaceSelector: { matchExpressions: [{ key: "ns", operator: "In", values: ["y"] }] } }] }],
+            }),
+        ];
         expect(reach(p)).toEqual(expected((from, to) => to !== "x/a" || ns(from) === "y"));
     });
 
@@ -94,7 +111,14 @@ describe("upstream NetworkPolicy e2e cases", () => {
         const p = [
             policy("x", "or", {
                 podSelector: podA,
-                ingress: [{ from: [{ namespaceSelector: { matchExpressions: [{ key: "ns", operator: "NotIn", values: ["x"] }] } }, { podSelector: { matchLabels: { pod: "b" } } }] }],
+                ingress: [
+                    {
+                        from: [
+                            { namespaceSelector: { matchExpressions: [{ key: "ns", operator: "NotIn", values: ["x"] }] } },
+                            { podSelector: { matchLabels: { pod: "b" } } },
+                        ],
+                    },
+                ],
             }),
         ];
         expect(reach(p)).toEqual(expected((from, to) => to !== "x/a" || ns(from) !== "x" || from === "x/b"));
@@ -104,7 +128,16 @@ describe("upstream NetworkPolicy e2e cases", () => {
         const p = [
             policy("x", "and", {
                 podSelector: podA,
-                ingress: [{ from: [{ namespaceSelector: { matchExpressions: [{ key: "ns", operator: "NotIn", values: ["x"] }] }, podSelector: { matchLabels: { pod: "b" } } }] }],
+                ingress: [
+                    {
+                        from: [
+                            {
+                                namespaceSelector: { matchExpressions: [{ key: "ns", operator: "NotIn", values: ["x"] }] },
+                                podSelector: { matchLabels: { pod: "b" } },
+                            },
+                        ],
+                    },
+                ],
             }),
         ];
         expect(reach(p)).toEqual(expected((from, to) => to !== "x/a" || from === "y/b" || from === "z/b"));
@@ -130,7 +163,12 @@ describe("upstream NetworkPolicy e2e cases", () => {
     });
 
     it("any of several PodSelectors", () => {
-        const p = [policy("x", "any", { podSelector: podA, ingress: [{ from: [{ podSelector: { matchLabels: { pod: "b" } } }, { podSelector: { matchLabels: { pod: "c" } } }] }] })];
+        const p = [
+            policy("x", "any", {
+                podSelector: podA,
+                ingress: [{ from: [{ podSelector: { matchLabels: { pod: "b" } } }, { podSelector: { matchLabels: { pod: "c" } } }] }],
+            }),
+        ];
         expect(reach(p)).toEqual(expected((from, to) => to !== "x/a" || from === "x/b" || from === "x/c"));
     });
 
@@ -140,12 +178,22 @@ describe("upstream NetworkPolicy e2e cases", () => {
     });
 
     it("the default namespace label kubernetes.io/metadata.name selects a namespace", () => {
-        const p = [policy("x", "by-name", { podSelector: podA, ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "y" } } }] }] })];
+        const p = [
+            policy("x", "by-name", {
+                podSelector: podA,
+                ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "y" } } }] }],
+            }),
+        ];
         expect(reach(p)).toEqual(expected((from, to) => to !== "x/a" || ns(from) === "y"));
     });
 
     it("Ports: only port 81 from y", () => {
-        const p = [policy("x", "81", { podSelector: podA, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: "y" } } }], ports: [{ port: 81, protocol: "TCP" }] }] })];
+        const p = [
+            policy("x", "81", {
+                podSelector: podA,
+                ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: "y" } } }], ports: [{ port: 81, protocol: "TCP" }] }],
+            }),
+        ];
         expect(reach(p, 80)).toEqual(expected((_, to) => to !== "x/a"));
         expect(reach(p, 81)).toEqual(expected((from, to) => to !== "x/a" || ns(from) === "y"));
     });
@@ -171,7 +219,12 @@ describe("upstream NetworkPolicy e2e cases", () => {
     });
 
     it("ingress from a namespace on one named port", () => {
-        const p = [policy("x", "named", { podSelector: podA, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: "y" } } }], ports: [{ port: "serve-80-tcp" }] }] })];
+        const p = [
+            policy("x", "named", {
+                podSelector: podA,
+                ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: "y" } } }], ports: [{ port: "serve-80-tcp" }] }],
+            }),
+        ];
         expect(reach(p, 80)).toEqual(expected((from, to) => to !== "x/a" || ns(from) === "y"));
         expect(reach(p, 81)).toEqual(expected((_, to) => to !== "x/a"));
     });
@@ -223,14 +276,24 @@ describe("upstream NetworkPolicy e2e cases", () => {
 
     it("denies egress on the client side even if the server allows it", () => {
         const p = [
-            policy("x", "egress-to-y-b", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: { matchLabels: { ns: "y" } }, podSelector: { matchLabels: { pod: "b" } } }] }] }),
+            policy("x", "egress-to-y-b", {
+                podSelector: podA,
+                policyTypes: ["Egress"],
+                egress: [{ to: [{ namespaceSelector: { matchLabels: { ns: "y" } }, podSelector: { matchLabels: { pod: "b" } } }] }],
+            }),
             policy("y", "allow-all", { podSelector: {}, ingress: [{}] }),
         ];
         expect(reach(p)).toEqual(expected((from, to) => from !== "x/a" || to === "y/b"));
     });
 
     it("egress to a server in a different namespace based on PodSelector and NamespaceSelector", () => {
-        const p = [policy("x", "egress", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ namespaceSelector: { matchLabels: { ns: "y" } }, podSelector: podA }] }] })];
+        const p = [
+            policy("x", "egress", {
+                podSelector: podA,
+                policyTypes: ["Egress"],
+                egress: [{ to: [{ namespaceSelector: { matchLabels: { ns: "y" } }, podSelector: podA }] }],
+            }),
+        ];
         expect(reach(p)).toEqual(expected((from, to) => from !== "x/a" || to === "y/a"));
     });
 
@@ -263,7 +326,13 @@ describe("upstream NetworkPolicy e2e cases", () => {
     });
 
     it("enforces the except clause of a CIDR block", () => {
-        const p = [policy("x", "except", { podSelector: podA, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "192.168.0.0/16", except: [`${ipOf("y/b")}/32`] } }] }] })];
+        const p = [
+            policy("x", "except", {
+                podSelector: podA,
+                policyTypes: ["Egress"],
+                egress: [{ to: [{ ipBlock: { cidr: "192.168.0.0/16", except: [`${ipOf("y/b")}/32`] } }] }],
+            }),
+        ];
         expect(reach(p)).toEqual(expected((from, to) => from !== "x/a" || to !== "y/b"));
     });
 
@@ -279,7 +348,10 @@ describe("upstream NetworkPolicy e2e cases", () => {
     });
 
     it("ingress and egress isolation are independent", () => {
-        const p = [policy("x", "egress-only", { podSelector: podA, policyTypes: ["Egress"] }), policy("y", "ingress-only", { podSelector: { matchLabels: { pod: "b" } }, policyTypes: ["Ingress"] })];
+        const p = [
+            policy("x", "egress-only", { podSelector: podA, policyTypes: ["Egress"] }),
+            policy("y", "ingress-only", { podSelector: { matchLabels: { pod: "b" } }, policyTypes: ["Ingress"] }),
+        ];
         expect(reach(p)).toEqual(expected((from, to) => from !== "x/a" && to !== "y/b"));
     });
 
@@ -315,7 +387,14 @@ describe("upstream NetworkPolicy e2e cases", () => {
     });
 
     it("ingress rules are ignored when policyTypes lists only Egress", () => {
-        const p = [policy("x", "egress-typed", { podSelector: podA, policyTypes: ["Egress"], ingress: [{ from: [{ podSelector: { matchLabels: { pod: "nobody" } } }] }], egress: [{}] })];
+        const p = [
+            policy("x", "egress-typed", {
+                podSelector: podA,
+                policyTypes: ["Egress"],
+                ingress: [{ from: [{ podSelector: { matchLabels: { pod: "nobody" } } }] }],
+                egress: [{}],
+            }),
+        ];
         const evaluator = createEvaluator(upstreamModel(), p);
         expect(evaluator.policies.warnings.join("\n")).toMatch(/has ingress rules but policyTypes \["Egress"\] lacks Ingress, so they are ignored/);
         expect(reach(p)).toEqual(expected(() => true));

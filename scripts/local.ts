@@ -1,0 +1,245 @@
+// The local progression: the real Pulumi engine (built by scripts/toolchain.sh), a local control
+// plane (scripts/cluster.sh), a file state backend, and the reference app as each environment's
+// smoke target. `npm run demo` drives it; the end-to-end suite reuses every piece.
+//
+// The committed stack files are never rewritten: each run lays out a project directory under
+// .local/ whose Pulumi.yaml points `main` back at this repository, and whose stack files are the
+// committed ones plus local values (context, smoke URL, generated secrets).
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { parse, stringify } from "yaml";
+import { ENVIRONMENTS, EnvironmentName } from "../config/environments";
+
+export const REPO = path.resolve(__dirname, "..");
+
+/** `export K=V` lines from `scripts/toolchain.sh --print-env`, applied to this process. */
+export function useToolchain(): Record<string, string> {
+    const out = execFileSync(path.join(REPO, "scripts", "toolchain.sh"), ["--print-env"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const env: Record<string, string> = {};
+    for (const line of out.split("\n")) {
+        const m = /^export ([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
+        if (!m) continue;
+        // Values are single-quoted or bare; expand $PATH the way the shell would.
+        const value = m[2]!.replace(/^'(.*)'$/, "$1").replace(/^"(.*)"$/, "$1").replace(/\$\{?PATH\}?/g, process.env["PATH"] ?? "");
+        env[m[1]!] = value;
+        process.env[m[1]!] = value;
+    }
+    return env;
+}
+
+export interface Cluster {
+    readonly kubeconfig: string;
+    readonly context: string;
+    readonly server: string;
+}
+
+/** Starts (or finds running) the local control plane named `name`; its kubeconfig path. */
+export function clusterUp(name: string, kubeconfig: string): Cluster {
+    execFileSync(path.join(REPO, "scripts", "cluster.sh"), ["up"], {
+        stdio: ["ignore", "inherit", "inherit"],
+        env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig },
+    });
+    const doc = parse(fs.readFileSync(kubeconfig, "utf8")) as {
+        "current-context": string;
+        contexts: { name: string; context: { cluster: string } }[];
+        clusters: { name: string; cluster: { server: string } }[];
+    };
+    const context = doc["current-context"];
+    const cluster = doc.contexts.find((c) => c.name === context)!.context.cluster;
+    return { kubeconfig, context, server: doc.clusters.find((c) => c.name === cluster)!.cluster.server };
+}
+
+export function clusterDown(name: string, kubeconfig: string): void {
+    execFileSync(path.join(REPO, "scripts", "cluster.sh"), ["down"], {
+        stdio: ["ignore", "inherit", "inherit"],
+        env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig },
+    });
+}
+
+/** kubectl against a cluster, parsed from JSON. */
+export function kubectlJson<T = any>(cluster: Cluster, args: string[]): T {
+    const out = execFileSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "--context", cluster.context, ...args, "-o", "json"], { encoding: "utf8" });
+    return JSON.parse(out) as T;
+}
+
+export interface RunningApp {
+    readonly url: string;
+    readonly pid: number;
+    stop(): Promise<void>;
+}
+
+/**
+ * Starts the reference app on 127.0.0.1 (`fail` as in `app/server.ts --fail`). With `pidFile`,
+ * the app outlives this process (the demo leaves it running for curl); without, it is a child.
+ */
+export async function startApp(opts: { port: number; fail?: string; version?: string; pidFile?: string; logFile?: string }): Promise<RunningApp> {
+    const args = [path.join(REPO, "app", "server.ts"), "--host", "127.0.0.1", "--port", String(opts.port)];
+    if (opts.fail) args.push("--fail", opts.fail);
+    if (opts.version) args.push("--version", opts.version);
+    const detached = opts.pidFile !== undefined;
+    const log = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
+    const child: ChildProcess = spawn(process.execPath, args, { detached, stdio: ["ignore", log, log] });
+    if (detached) {
+        child.unref();
+        fs.writeFileSync(opts.pidFile!, String(child.pid));
+    }
+    const url = `http://127.0.0.1:${opts.port}`;
+    await waitForPort(opts.port, 10_000);
+    return {
+        url,
+        pid: child.pid!,
+        stop: async () => {
+            try {
+                process.kill(child.pid!, "SIGTERM");
+            } catch {
+                return;
+            }
+            await new Promise((r) => setTimeout(r, 100));
+        },
+    };
+}
+
+/** Stops an app started with a pid file, if it is still running. */
+export function stopApp(pidFile: string): void {
+    if (!fs.existsSync(pidFile)) return;
+    const pid = Number(fs.readFileSync(pidFile, "utf8"));
+    try {
+        process.kill(pid, "SIGTERM");
+    } catch {
+        /* already gone */
+    }
+    fs.rmSync(pidFile, { force: true });
+}
+
+export function waitForPort(port: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+        const attempt = () => {
+            const socket = net.connect({ host: "127.0.0.1", port });
+            socket.once("connect", () => {
+                socket.destroy();
+                resolve();
+            });
+            socket.once("error", () => {
+                socket.destroy();
+                if (Date.now() > deadline) reject(new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs}ms`));
+                else setTimeout(attempt, 100);
+            });
+        };
+        attempt();
+    });
+}
+
+export interface Workspace {
+    /** Directory holding the generated Pulumi.yaml and stack files. */
+    readonly projectDir: string;
+    /** file:// state backend directory. */
+    readonly stateDir: string;
+    readonly envVars: Record<string, string>;
+}
+
+/**
+ * Lays out a project directory whose program is this repository, a file backend and a
+ * passphrase (generated once and kept, so re-runs can decrypt).
+ */
+export function workspace(dir: string, extraEnv: Record<string, string> = {}): Workspace {
+    const projectDir = path.join(dir, "project");
+    const stateDir = path.join(dir, "state");
+    fs.mkdirSync(projectDir, { recursive: true });
+    fs.mkdirSync(stateDir, { recursive: true });
+    const project = parse(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    project["main"] = path.relative(projectDir, REPO) || ".";
+    fs.writeFileSync(path.join(projectDir, "Pulumi.yaml"), `# Generated by scripts/local.ts from ${path.join(REPO, "Pulumi.yaml")}; do not edit.\n${stringify(project)}`);
+    const passphraseFile = path.join(dir, "passphrase");
+    if (!fs.existsSync(passphraseFile)) fs.writeFileSync(passphraseFile, crypto.randomBytes(24).toString("base64url"), { mode: 0o600 });
+    return {
+        projectDir,
+        stateDir,
+        envVars: {
+            PULUMI_BACKEND_URL: `file://${stateDir}`,
+            PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            ...extraEnv,
+        },
+    };
+}
+
+/** Local values layered over a committed stack file. */
+export interface LocalStackValues {
+    readonly cluster: Cluster;
+    readonly smokeBaseUrl: string;
+    /** Extra config (key without namespace -> value). */
+    readonly overrides?: Record<string, unknown>;
+    /** Secret values by key, set encrypted. */
+    readonly secrets: Record<string, string>;
+    /** Stack name. @default - the environment's name */
+    readonly stackName?: string;
+}
+
+/** Creates or selects the stack and writes its config: the committed file plus local values. */
+export async function prepareStack(ws: Workspace, environment: EnvironmentName, values: LocalStackValues): Promise<Stack> {
+    const stackName = values.stackName ?? environment;
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ws.projectDir }, { envVars: ws.envVars });
+    const file = path.join(ws.projectDir, `Pulumi.${stackName}.yaml`);
+    const committed = parse(fs.readFileSync(path.join(REPO, `Pulumi.${environment}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    const existing = fs.existsSync(file) ? ((parse(fs.readFileSync(file, "utf8")) ?? {}) as Record<string, unknown>) : {};
+    const config: Record<string, unknown> = { ...committed.config };
+    const local: Record<string, unknown> = {
+        kubeContext: values.cluster.context,
+        kubeServer: values.cluster.server,
+        kubeconfig: values.cluster.kubeconfig,
+        smokeBaseUrl: values.smokeBaseUrl,
+        ...(stackName !== environment ? { allowStackMismatch: true } : {}),
+        ...values.overrides,
+    };
+    for (const [k, v] of Object.entries(local)) {
+        if (v === undefined) delete config[`env-progression:${k}`];
+        else config[`env-progression:${k}`] = v;
+    }
+    const doc: Record<string, unknown> = { ...(existing["encryptionsalt"] ? { encryptionsalt: existing["encryptionsalt"] } : {}), config };
+    fs.writeFileSync(file, `# Generated from ${path.join(REPO, `Pulumi.${environment}.yaml`)} plus local values; do not edit.\n${stringify(doc)}`);
+    await stack.setAllConfig(Object.fromEntries(Object.entries(values.secrets).map(([k, v]) => [`env-progression:${k}`, { value: v, secret: true }])));
+    return stack;
+}
+
+/** Secrets for local stacks: random, different per environment, kept across runs. */
+export function localSecrets(file: string): Record<EnvironmentName, Record<string, string>> {
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as Record<EnvironmentName, Record<string, string>>;
+    const make = (env: string) => ({
+        DATABASE_URL: `postgres://app:${crypto.randomBytes(12).toString("base64url")}@db.${env}.internal:5432/app`,
+        API_TOKEN: crypto.randomBytes(24).toString("base64url"),
+    });
+    const secrets = Object.fromEntries(ENVIRONMENTS.map((e) => [e, make(e)])) as unknown as Record<EnvironmentName, Record<string, string>>;
+    fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+    return secrets;
+}
+
+export interface ProgressionResult {
+    /** Environments whose `up` succeeded, in order. */
+    readonly deployed: EnvironmentName[];
+    /** The environment that failed, with the engine's output; the rest were not attempted. */
+    readonly failed?: { readonly environment: EnvironmentName; readonly output: string };
+    readonly outputs: Partial<Record<EnvironmentName, Record<string, unknown>>>;
+}
+
+/** `pulumi up` each stack in order, stopping at the first failure: the progression's gate. */
+export async function progress(stacks: readonly (readonly [EnvironmentName, Stack])[], onOutput?: (text: string) => void): Promise<ProgressionResult> {
+    const deployed: EnvironmentName[] = [];
+    const outputs: Partial<Record<EnvironmentName, Record<string, unknown>>> = {};
+    for (const [env, stack] of stacks) {
+        let output = "";
+        try {
+            const result = await stack.up({ color: "never", onOutput: (s) => ((output += s), onOutput?.(s)) });
+            outputs[env] = Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value]));
+            deployed.push(env);
+        } catch (err) {
+            return { deployed, outputs, failed: { environment: env, output: `${output}\n${(err as Error).message}` } };
+        }
+    }
+    return { deployed, outputs };
+}
