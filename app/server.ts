@@ -53,7 +53,10 @@ function settings(argv: string[]): Settings {
     if (!/^\d+$/.test(portText) || port > 65535) die(`port '${portText}' is not 0-65535`);
 
     const fail = new Set<Failure>();
-    for (const f of (get("--fail", "FAIL") ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    for (const f of (get("--fail", "FAIL") ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         if (!(FAILURES as readonly string[]).includes(f)) die(`--fail '${f}' is not a failure mode; allowed: ${FAILURES.join(", ")}`);
         fail.add(f as Failure);
     }

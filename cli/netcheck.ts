@@ -317,6 +317,10 @@ export async function run(argv: string[]): Promise<number> {
         } else if (v.kubeconfig !== undefined) {
             const cluster = await readCluster(v.kubeconfig, v.context, warn);
             objects = cluster.objects;
+            // FAULTS 12: stored policies are not enforced policies.
+            warn(
+                "these are the stored policies' semantics; whether this cluster's network plugin enforces NetworkPolicy is not checked (a kwok cluster runs none)",
+            );
             source = `the policies stored in the API server at ${cluster.server}`;
         } else {
             const requested = (v.stack ?? ["all"])

@@ -53,6 +53,9 @@ const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
 type ProviderLogic = typeof import("../smoke/provider");
 
 function loadProviderLogic(): ProviderLogic {
+    // `require`, not `import`: the closure serializer leaves `require` free, so it resolves in
+    // the provider process at call time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const tsx = require(TSX_API) as { require(id: string, fromFile: string): unknown };
     return tsx.require(PROVIDER_LOGIC, PROVIDER_LOGIC) as ProviderLogic;
 }
@@ -65,8 +68,8 @@ export const smokeProvider: pulumi.dynamic.ResourceProvider<SmokeRunInputs, Smok
     async update(id, olds, news) {
         return loadProviderLogic().smokeUpdate(id, olds, news);
     },
-    async diff(id, olds, news) {
-        return loadProviderLogic().smokeDiff(id, olds, news);
+    diff(id, olds, news) {
+        return Promise.resolve(loadProviderLogic().smokeDiff(id, olds, news));
     },
 };
 
@@ -80,7 +83,14 @@ class SmokeRun extends pulumi.dynamic.Resource {
 
     constructor(name: string, props: SmokeRunProps, opts: pulumi.CustomResourceOptions) {
         // Outputs only the provider computes are registered as undefined so they come back.
-        super(smokeProvider, name, { ...props, results: undefined, passedAt: undefined, elapsedMs: undefined, caSha256: undefined }, opts, "progression", "SmokeRun");
+        super(
+            smokeProvider,
+            name,
+            { ...props, results: undefined, passedAt: undefined, elapsedMs: undefined, caSha256: undefined },
+            opts,
+            "progression",
+            "SmokeRun",
+        );
     }
 }
 
@@ -115,10 +125,16 @@ export class SmokeTest extends pulumi.ComponentResource {
 
         if (args.command !== undefined) {
             if (args.command.trim() === "") {
-                throw new pulumi.ResourceError(`${name}: command is empty; allowed: a shell command such as "./scripts/smoke-test.sh"; fix: set the command or leave it unset to run the HTTP checks`, this);
+                throw new pulumi.ResourceError(
+                    `${name}: command is empty; allowed: a shell command such as "./scripts/smoke-test.sh"; fix: set the command or leave it unset to run the HTTP checks`,
+                    this,
+                );
             }
             if (args.checks !== undefined) {
-                throw new pulumi.ResourceError(`${name}: both command and checks are set; allowed: one of them; fix: drop the checks (the command replaces them) or drop the command`, this);
+                throw new pulumi.ResourceError(
+                    `${name}: both command and checks are set; allowed: one of them; fix: drop the checks (the command replaces them) or drop the command`,
+                    this,
+                );
             }
             const cmd = new local.Command(
                 `${name}-command`,

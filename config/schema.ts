@@ -381,7 +381,7 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
         timeoutMs,
         deadlineMs,
         intervalMs: duration("smokeInterval", "1s"),
-        passes: int("smokePasses", 2, 1, 20),
+        passes: int("smokePasses", 3, 1, 20),
         checksFile: str("smokeChecksFile"),
         command: str("smokeCommand"),
         runOnEveryUp: bool("smokeEveryUp", false),

@@ -63,11 +63,6 @@ export function subject(m: Manifest): string {
     return typeof ns === "string" && ns !== "" ? `${m.kind} ${ns}/${shownName}` : `${m.kind} ${shownName}`;
 }
 
-export function nameOf(m: Manifest): string | Unknown | undefined {
-    const name = get(m, "metadata", "name");
-    return isUnknown(name) || typeof name === "string" ? name : undefined;
-}
-
 /** Where each workload kind keeps its pod spec. */
 const POD_SPEC_PATH: Readonly<Record<string, readonly string[]>> = {
     Deployment: ["spec", "template", "spec"],
@@ -122,10 +117,4 @@ export function containersOf(spec: unknown, which: readonly string[] = ["initCon
         });
     }
     return out;
-}
-
-/** Is the field set to exactly this value, unset, or unknown? */
-export function tri(value: unknown, expected: unknown): "yes" | "no" | "unknown" {
-    if (isUnknown(value)) return "unknown";
-    return value === expected ? "yes" : "no";
 }

@@ -14,6 +14,8 @@
 #   scripts/toolchain.sh GROUP...        build only these groups: pulumi kubernetes k8s etcd kwok
 # Cache: ${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}/toolchain
 set -euo pipefail
+{ # the whole script is one compound command: bash parses it completely before running it, so
+  # editing this file while a long build runs cannot derail that build.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=versions.env
 . "$repo/scripts/versions.env"
@@ -352,3 +354,5 @@ if [ $# -eq 0 ] || [ "$mode" = env ]; then
   log "ready in $((SECONDS - t0))s; env: $T/env.sh (eval \"\$(scripts/toolchain.sh --print-env)\")"
   if [ "$mode" = env ]; then cat "$T/env.sh"; else cat "$T/env.sh" >&2; fi
 fi
+exit
+}

@@ -52,7 +52,10 @@ export const DEFAULTS = {
 /** Invalid checks or options. `problems` holds one line per problem; the message joins them. */
 export class SmokeConfigError extends Error {
     override name = "SmokeConfigError";
-    constructor(readonly problems: readonly string[], context = "invalid smoke configuration") {
+    constructor(
+        readonly problems: readonly string[],
+        context = "invalid smoke configuration",
+    ) {
         super(`${context} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  - ${problems.join("\n  - ")}`);
     }
 }
@@ -136,7 +139,13 @@ function validateExpect(p: Problems, where: string, value: unknown): CheckExpect
     if (status !== undefined) {
         const list = Array.isArray(status) ? status : [status];
         if (list.length === 0 || !list.every(isStatus)) {
-            p.add(`${where}.status`, "not an HTTP status or list of statuses", status, "integers 100-599, e.g. 200 or [200, 204]", "list the statuses a healthy app answers");
+            p.add(
+                `${where}.status`,
+                "not an HTTP status or list of statuses",
+                status,
+                "integers 100-599, e.g. 200 or [200, 204]",
+                "list the statuses a healthy app answers",
+            );
         } else {
             out.status = [...list];
         }
@@ -145,7 +154,13 @@ function validateExpect(p: Problems, where: string, value: unknown): CheckExpect
     const json = value["json"];
     if (json !== undefined) {
         if (!Array.isArray(json) || json.length === 0) {
-            p.add(`${where}.json`, "must be a non-empty array of field expectations", json, `[{"path": "version", "nonEmpty": true}]`, "list at least one field, or remove 'json'");
+            p.add(
+                `${where}.json`,
+                "must be a non-empty array of field expectations",
+                json,
+                `[{"path": "version", "nonEmpty": true}]`,
+                "list at least one field, or remove 'json'",
+            );
         } else {
             out.json = [];
             json.forEach((field: unknown, i) => {
@@ -204,7 +219,13 @@ function validateCheck(p: Problems, where: string, value: unknown): Check | unde
 
     const name = value["name"];
     if (typeof name !== "string" || !NAME_RE.test(name)) {
-        p.add(`${where}.name`, "missing or invalid name", name, "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", "give every check a short unique name");
+        p.add(
+            `${where}.name`,
+            "missing or invalid name",
+            name,
+            "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            "give every check a short unique name",
+        );
     }
 
     let method: HttpMethod = "GET";
@@ -220,14 +241,26 @@ function validateCheck(p: Problems, where: string, value: unknown): Check | unde
 
     const path = value["path"];
     if (typeof path !== "string" || !path.startsWith("/") || /[\s#]/.test(path) || path.length > 2048) {
-        p.add(`${where}.path`, "missing or invalid path", path, "a path starting with '/', no spaces or '#', e.g. \"/api/version\"", "give the path relative to the base URL");
+        p.add(
+            `${where}.path`,
+            "missing or invalid path",
+            path,
+            "a path starting with '/', no spaces or '#', e.g. \"/api/version\"",
+            "give the path relative to the base URL",
+        );
     }
 
     const headers = validateHeaders(p, `${where}.headers`, value["headers"]);
 
     const hasBody = "body" in value && value["body"] !== undefined;
     if (hasBody && (method === "GET" || method === "HEAD")) {
-        p.add(`${where}.body`, `a ${method} request cannot carry a body`, undefined, "a body with POST, PUT, PATCH, DELETE or OPTIONS", `set "method": "POST" or remove "body"`);
+        p.add(
+            `${where}.body`,
+            `a ${method} request cannot carry a body`,
+            undefined,
+            "a body with POST, PUT, PATCH, DELETE or OPTIONS",
+            `set "method": "POST" or remove "body"`,
+        );
     }
 
     const expect = validateExpect(p, `${where}.expect`, value["expect"]);
@@ -314,7 +347,13 @@ export function parseChecks(input: unknown, source = "checks"): Check[] {
             }
         }
     } else {
-        p.add(source, "must be an array of checks or an object with 'checks'", value, `[...] or {"includeDefaults": true, "checks": [...]}`, "wrap the checks in a JSON array");
+        p.add(
+            source,
+            "must be an array of checks or an object with 'checks'",
+            value,
+            `[...] or {"includeDefaults": true, "checks": [...]}`,
+            "wrap the checks in a JSON array",
+        );
     }
     p.throwIfAny(`invalid checks in ${source}`);
     return result;
@@ -331,7 +370,13 @@ function validateCa(p: Problems, pem: string | undefined): void {
     if (pem === undefined) return;
     const blocks = typeof pem === "string" ? pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) : null;
     if (!blocks) {
-        p.add("caPem", "no PEM certificate found", typeof pem === "string" ? pem.slice(0, 40) : pem, "one or more '-----BEGIN CERTIFICATE-----' blocks", "pass the CA certificate in PEM form");
+        p.add(
+            "caPem",
+            "no PEM certificate found",
+            typeof pem === "string" ? pem.slice(0, 40) : pem,
+            "one or more '-----BEGIN CERTIFICATE-----' blocks",
+            "pass the CA certificate in PEM form",
+        );
         return;
     }
     for (const block of blocks) {
@@ -360,13 +405,26 @@ export function resolveSmokeOptions(options: SmokeOptions = {}): ResolvedSmokeOp
     if (maxIntervalMs < intervalMs) {
         p.add("maxIntervalMs", `must not be below intervalMs (${intervalMs})`, maxIntervalMs, `>= ${intervalMs}`, "raise maxIntervalMs or lower intervalMs");
     }
+    const deadlineMs = options.deadlineMs ?? DEFAULTS.deadlineMs;
+    const passes = options.consecutivePasses ?? DEFAULTS.consecutivePasses;
+    // Even a healthy app needs (passes - 1) intervals; a shorter deadline could never pass.
+    const minimum = (passes - 1) * intervalMs;
+    if (p.list.length === 0 && deadlineMs <= minimum) {
+        p.add(
+            "deadlineMs",
+            `leaves no time for ${passes} consecutive passes ${intervalMs} ms apart`,
+            deadlineMs,
+            `more than ${minimum} ms`,
+            "raise the deadline, or lower consecutivePasses or intervalMs",
+        );
+    }
     p.throwIfAny("invalid smoke options");
     return {
         timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
-        deadlineMs: options.deadlineMs ?? DEFAULTS.deadlineMs,
+        deadlineMs,
         intervalMs,
         maxIntervalMs,
-        consecutivePasses: options.consecutivePasses ?? DEFAULTS.consecutivePasses,
+        consecutivePasses: passes,
         maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
         maxRedirects: options.maxRedirects ?? DEFAULTS.maxRedirects,
     };
@@ -381,17 +439,31 @@ export function parseBaseUrl(baseUrl: string): URL {
     try {
         url = new URL(baseUrl);
     } catch {
-        throw new SmokeConfigError([`baseUrl: not a URL; got ${show(baseUrl)}; allowed: http(s)://host[:port][/prefix]; fix: give the app's address, e.g. http://127.0.0.1:8080`]);
+        throw new SmokeConfigError([
+            `baseUrl: not a URL; got ${show(baseUrl)}; allowed: http(s)://host[:port][/prefix]; fix: give the app's address, e.g. http://127.0.0.1:8080`,
+        ]);
     }
     const p = new Problems();
     if (url.protocol !== "http:" && url.protocol !== "https:") {
         p.add("baseUrl", "scheme must be http or https", url.protocol, "http:, https:", "use an http:// or https:// URL");
     }
     if (url.username || url.password) {
-        p.add("baseUrl", "credentials in the URL would leak into reports", undefined, "a URL without user:password@", "send credentials as a secret header instead");
+        p.add(
+            "baseUrl",
+            "credentials in the URL would leak into reports",
+            undefined,
+            "a URL without user:password@",
+            "send credentials as a secret header instead",
+        );
     }
     if (url.search || url.hash) {
-        p.add("baseUrl", "query or fragment not allowed", url.search + url.hash, "scheme, host, port and path prefix only", "move the query into a check's path");
+        p.add(
+            "baseUrl",
+            "query or fragment not allowed",
+            url.search + url.hash,
+            "scheme, host, port and path prefix only",
+            "move the query into a check's path",
+        );
     }
     p.throwIfAny();
     return url;

@@ -17,17 +17,7 @@ import { createSecureContext, rootCertificates } from "node:tls";
 import { Agent, request } from "undici";
 import { checkUrl, parseBaseUrl, resolveSmokeOptions, validateChecks } from "./checks";
 import { collectSecrets, redactDeep } from "./redact";
-import type {
-    Check,
-    CheckReport,
-    ErrorClass,
-    HttpMethod,
-    JsonFieldExpectation,
-    JsonValue,
-    ResolvedSmokeOptions,
-    SmokeOptions,
-    SmokeReport,
-} from "./types";
+import type { Check, CheckReport, ErrorClass, HttpMethod, JsonFieldExpectation, ResolvedSmokeOptions, SmokeOptions, SmokeReport } from "./types";
 
 type Outcome =
     | { readonly ok: true; readonly status: number; readonly latencyMs: number }
@@ -169,9 +159,10 @@ async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
 
     const need = `${settings.consecutivePasses} consecutive passes required`;
     if (!lastFailure) {
-        const seen = attempts === 0
-            ? `no attempt fitted in the ${settings.deadlineMs} ms deadline`
-            : `only ${streak} consecutive pass${streak === 1 ? "" : "es"} before the ${settings.deadlineMs} ms deadline; ${need}`;
+        const seen =
+            attempts === 0
+                ? `no attempt fitted in the ${settings.deadlineMs} ms deadline`
+                : `only ${streak} consecutive pass${streak === 1 ? "" : "es"} before the ${settings.deadlineMs} ms deadline; ${need}`;
         return { ...common, errorClass: "deadline", seen };
     }
     const tail = streak > 0 ? ` (then ${streak} pass${streak === 1 ? "" : "es"}; ${need})` : "";
@@ -410,7 +401,7 @@ export function describeExpectation(check: Check): string {
             const conds: string[] = [];
             if (f.type !== undefined) conds.push(`a ${f.type}`);
             if (f.nonEmpty) conds.push("non-empty");
-            if ("equals" in f) conds.push(`=== ${showJson(f.equals as JsonValue)}`);
+            if ("equals" in f) conds.push(`=== ${showJson(f.equals)}`);
             parts.push(`JSON ${f.path} ${conds.length > 0 ? conds.join(", ") : "present"}`);
         }
     }
@@ -435,7 +426,7 @@ export function classify(err: unknown, url: URL): [ErrorClass, string] {
             if (typeof o.code === "string") codes.push(o.code);
             if (typeof o.message === "string" && o.message) messages.push(o.message);
             queue.push(o.cause);
-            if (Array.isArray(o.errors)) queue.push(...o.errors);
+            if (Array.isArray(o.errors)) queue.push(...(o.errors as unknown[]));
         }
     }
     const detail = `${messages[0] ?? String(err)}${codes.length > 0 ? ` [${[...new Set(codes)].join(", ")}]` : ""}`;
@@ -443,8 +434,10 @@ export function classify(err: unknown, url: URL): [ErrorClass, string] {
     const host = url.host;
     if (has("ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA")) return ["dns", `DNS lookup of ${url.hostname} failed: ${detail}`];
     if (has("ECONNREFUSED")) return ["refused", `connection to ${host} refused: ${detail}`];
-    if (has("UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT")) return ["timeout", `timed out talking to ${host}: ${detail}`];
+    if (has("UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"))
+        return ["timeout", `timed out talking to ${host}: ${detail}`];
     if (codes.some((c) => TLS_CODE.test(c))) return ["tls", `TLS verification of ${host} failed: ${detail}`];
-    if (has("ECONNRESET", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CLOSED")) return ["reset", `connection to ${host} reset or closed early: ${detail}`];
+    if (has("ECONNRESET", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CLOSED"))
+        return ["reset", `connection to ${host} reset or closed early: ${detail}`];
     return ["network", `request to ${host} failed: ${detail}`];
 }

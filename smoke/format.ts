@@ -33,7 +33,9 @@ export function formatReport(report: SmokeReport): string {
         const cls = c.passed ? "" : `  [${c.errorClass}]`;
         const latency = c.latencyMs !== undefined ? `, last ${c.latencyMs} ms` : "";
         lines.push(`  ${verdict}  ${pad(c.name, nameWidth)}  ${pad(c.method, methodWidth)}  ${c.url}${cls}`);
-        lines.push(`        ${c.attempts} attempt${c.attempts === 1 ? "" : "s"}, ${c.failures} failed${classes(c)}${latency}, settled after ${seconds(c.elapsedMs)}`);
+        lines.push(
+            `        ${c.attempts} attempt${c.attempts === 1 ? "" : "s"}, ${c.failures} failed${classes(c)}${latency}, settled after ${seconds(c.elapsedMs)}`,
+        );
         if (!c.passed) {
             lines.push(`        expected: ${c.expected}`);
             lines.push(`        seen:     ${c.seen ?? "-"}`);

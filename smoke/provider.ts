@@ -62,7 +62,10 @@ export interface SmokeRunOutputs {
 /** A failed smoke run; the message is the formatted report. */
 export class SmokeFailedError extends Error {
     override name = "SmokeFailedError";
-    constructor(readonly report: SmokeReport, trigger: string) {
+    constructor(
+        readonly report: SmokeReport,
+        trigger: string,
+    ) {
         super(`smoke checks failed (trigger ${trigger.slice(0, 12)}); nothing was rolled back, the next 'pulumi up' runs them again\n${formatReport(report)}`);
     }
 }
@@ -124,11 +127,7 @@ const VERIFIED_FIELDS = ["trigger", "baseUrl", "checks", "timeoutMs", "deadlineM
  * with `runOnEveryUp`. Header changes alone do not re-run: they are secrets and not kept in
  * outputs to compare. Unknown values during preview compare unequal and so show as changes.
  */
-export async function smokeDiff(
-    _id: string,
-    olds: Partial<SmokeRunOutputs>,
-    news: SmokeRunInputs,
-): Promise<{ changes: boolean; replaces: string[] }> {
+export function smokeDiff(_id: string, olds: Partial<SmokeRunOutputs>, news: SmokeRunInputs): { changes: boolean; replaces: string[] } {
     const changed = VERIFIED_FIELDS.filter((k) => olds[k] !== news[k]);
     const caChanged = (olds.caSha256 ?? null) !== caHash(news.caPem);
     // A state written before an output existed, or a failed first run: run.

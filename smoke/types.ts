@@ -95,17 +95,7 @@ export interface ResolvedSmokeOptions {
  * other socket error). Assertion classes: status, body, redirect. `deadline`: the check never
  * failed but did not reach its consecutive passes before the deadline.
  */
-export type ErrorClass =
-    | "dns"
-    | "refused"
-    | "reset"
-    | "timeout"
-    | "tls"
-    | "network"
-    | "status"
-    | "body"
-    | "redirect"
-    | "deadline";
+export type ErrorClass = "dns" | "refused" | "reset" | "timeout" | "tls" | "network" | "status" | "body" | "redirect" | "deadline";
 
 export interface CheckReport {
     readonly name: string;

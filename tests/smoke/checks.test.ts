@@ -16,12 +16,7 @@ function problems(fn: () => unknown): string[] {
 
 describe("default checks", () => {
     it("are the seed's four critical paths", () => {
-        expect(defaultChecks.map((c) => `${c.method} ${c.path}`)).toEqual([
-            "GET /healthz",
-            "GET /api/version",
-            "GET /api/db-status",
-            "POST /api/test-action",
-        ]);
+        expect(defaultChecks.map((c) => `${c.method} ${c.path}`)).toEqual(["GET /healthz", "GET /api/version", "GET /api/db-status", "POST /api/test-action"]);
         expect(defaultChecks[3]!.body).toEqual({ test: true });
         expect(validateChecks(defaultChecks)).toEqual(defaultChecks);
     });
@@ -41,11 +36,19 @@ describe("parseChecks", () => {
                 { name: "metrics", path: "/metrics", expect: { bodyContains: "up 1" } },
             ],
         });
-        expect(checks.map((c) => `${c.name} ${c.path}`)).toEqual(["healthz /healthz", "version /api/version", "test-action /api/test-action", "db-status /api/db", "metrics /metrics"]);
+        expect(checks.map((c) => `${c.name} ${c.path}`)).toEqual([
+            "healthz /healthz",
+            "version /api/version",
+            "test-action /api/test-action",
+            "db-status /api/db",
+            "metrics /metrics",
+        ]);
     });
 
     it("reports invalid JSON with the parser's position and the accepted shapes", () => {
-        expect(problems(() => parseChecks("[{", "checks.json"))[0]).toMatch(/^checks\.json: not valid JSON \(.+\); allowed: a JSON array of checks or .*; fix: correct the JSON syntax$/);
+        expect(problems(() => parseChecks("[{", "checks.json"))[0]).toMatch(
+            /^checks\.json: not valid JSON \(.+\); allowed: a JSON array of checks or .*; fix: correct the JSON syntax$/,
+        );
     });
 
     it("reports every problem of every check in one error", () => {
@@ -80,7 +83,11 @@ describe("parseChecks", () => {
             /^file\.json\[5\]\.headers\.Authorization: header value must be a string, not number; allowed: a string; fix: quote the value$/,
             /^file\.json\[6\]: a check must be an object; got "not an object"/,
         ];
-        for (const re of expected) expect(list.some((p) => re.test(p)), `${re}\nin:\n${list.join("\n")}`).toBe(true);
+        for (const re of expected)
+            expect(
+                list.some((p) => re.test(p)),
+                `${re}\nin:\n${list.join("\n")}`,
+            ).toBe(true);
         expect(list).toHaveLength(expected.length);
     });
 
@@ -98,17 +105,35 @@ describe("parseChecks", () => {
 
 describe("options and base URL", () => {
     it("applies defaults", () => {
-        expect(resolveSmokeOptions()).toEqual({ timeoutMs: 5000, deadlineMs: 30000, intervalMs: 1000, maxIntervalMs: 5000, consecutivePasses: 3, maxBodyBytes: 262144, maxRedirects: 3 });
+        expect(resolveSmokeOptions()).toEqual({
+            timeoutMs: 5000,
+            deadlineMs: 30000,
+            intervalMs: 1000,
+            maxIntervalMs: 5000,
+            consecutivePasses: 3,
+            maxBodyBytes: 262144,
+            maxRedirects: 3,
+        });
     });
 
     it("reports every bad option at once", () => {
-        const list = problems(() => resolveSmokeOptions({ timeoutMs: 0, deadlineMs: 1.5, consecutivePasses: 0, intervalMs: 100, maxIntervalMs: 50, caPem: "nope" }));
+        const list = problems(() =>
+            resolveSmokeOptions({ timeoutMs: 0, deadlineMs: 1.5, consecutivePasses: 0, intervalMs: 100, maxIntervalMs: 50, caPem: "nope" }),
+        );
         expect(list.map((p) => p.split(":")[0])).toEqual(["timeoutMs", "deadlineMs", "consecutivePasses", "caPem", "maxIntervalMs"]);
         expect(list[0]).toBe("timeoutMs: must be an integer from 1 to 3600000 ms; got 0; allowed: 1..3600000; fix: set timeoutMs within range");
     });
 
+    it("rejects a deadline too short for the consecutive passes at the interval", () => {
+        expect(problems(() => resolveSmokeOptions({ deadlineMs: 2000, intervalMs: 1000, consecutivePasses: 3 }))).toEqual([
+            "deadlineMs: leaves no time for 3 consecutive passes 1000 ms apart; got 2000; allowed: more than 2000 ms; fix: raise the deadline, or lower consecutivePasses or intervalMs",
+        ]);
+    });
+
     it("rejects a base URL with credentials, a query, or another scheme", () => {
-        expect(problems(() => parseBaseUrl("https://u:p@app.example"))[0]).toMatch(/credentials in the URL would leak into reports.*fix: send credentials as a secret header instead/);
+        expect(problems(() => parseBaseUrl("https://u:p@app.example"))[0]).toMatch(
+            /credentials in the URL would leak into reports.*fix: send credentials as a secret header instead/,
+        );
         expect(problems(() => parseBaseUrl("http://app.example/?a=1"))[0]).toMatch(/query or fragment not allowed/);
         expect(problems(() => parseBaseUrl("ftp://app.example"))[0]).toMatch(/scheme must be http or https; got "ftp:"/);
         expect(problems(() => parseBaseUrl("app.example"))[0]).toMatch(/^baseUrl: not a URL; got "app.example"/);
@@ -118,7 +143,9 @@ describe("options and base URL", () => {
 
 describe("redaction", () => {
     it("redacts shared header values, credential-like check headers, and the token part of 'Scheme token'", () => {
-        const secrets = collectSecrets({ Authorization: "Bearer abc123" }, [{ name: "a", path: "/", headers: { "X-Session-Id": "s-9", Accept: "text/plain" } }]);
+        const secrets = collectSecrets({ Authorization: "Bearer abc123" }, [
+            { name: "a", path: "/", headers: { "X-Session-Id": "s-9", Accept: "text/plain" } },
+        ]);
         expect(secrets).toEqual(["Bearer abc123", "abc123", "s-9"]);
         expect(redactDeep({ a: ["echo abc123", "s-9 text/plain"] }, secrets)).toEqual({ a: ["echo [redacted]", "[redacted] text/plain"] });
     });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SmokeReport } from "../../smoke";
+import { main } from "../../cli/main";
 import { closedPort, healthyRoutes, json, makePki, REPO, startServer, type Pki, type TestServer } from "./helpers/servers";
 
 // bin/progression registers tsx's CommonJS hooks only, and cli/main.ts loads each command with
@@ -23,7 +24,29 @@ function progression(...args: string[]): Promise<{ code: number; stdout: string;
 }
 
 // Looser than the engine tests: these runs share the CPU with several tsx start-ups at once.
-const FAST = ["--deadline", "2s", "--timeout", "1s", "--interval", "50ms", "--passes", "2"];
+/** The same dispatcher in this process, for the many usage errors: starting Node each time is slow. */
+async function inProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out = { stdout: "", stderr: "" };
+    const spy = (key: "stdout" | "stderr") => {
+        const original = process[key].write.bind(process[key]);
+        process[key].write = (chunk: string | Uint8Array) => {
+            out[key] += chunk.toString();
+            return true;
+        };
+        return () => {
+            process[key].write = original;
+        };
+    };
+    const restore = [spy("stdout"), spy("stderr")];
+    try {
+        const code = await main(["smoke", ...args]);
+        return { code, ...out };
+    } finally {
+        restore.forEach((r) => r());
+    }
+}
+
+const FAST = ["--deadline", "3s", "--timeout", "2500ms", "--interval", "50ms", "--passes", "2"];
 
 // Sequential: each case starts Node and tsx, and five at once starve the other test files' servers.
 describe("progression smoke", () => {
@@ -67,11 +90,11 @@ describe("progression smoke", () => {
         expect(code).toBe(1);
         const report = JSON.parse(stdout) as SmokeReport;
         expect(report.ok).toBe(false);
-        expect(report.settings).toMatchObject({ deadlineMs: 2000, timeoutMs: 1000, intervalMs: 50, consecutivePasses: 2 });
+        expect(report.settings).toMatchObject({ deadlineMs: 3000, timeoutMs: 2500, intervalMs: 50, consecutivePasses: 2 });
         const db = report.checks.find((c) => c.name === "db-status")!;
         expect(db).toMatchObject({ passed: false, errorClass: "body", url: `${broken.url}/api/db-status`, method: "GET" });
         expect(db.attempts).toBeGreaterThan(1);
-        expect(report.elapsedMs).toBeLessThan(2000 + 700);
+        expect(report.elapsedMs).toBeLessThan(3000 + 1000);
     });
 
     it("exits 1 with class refused when nothing listens", async () => {
@@ -99,30 +122,40 @@ describe("progression smoke", () => {
         expect(without.stdout).toMatch(/FAIL {2}healthz .* \[tls\]/);
     });
 
-    it.each([
-        [["--deadline", "soon", "http://x"], /^progression smoke: --deadline 'soon' is not a duration; use a number with ms, s or m/],
-        [[], /^progression smoke: expected exactly one <baseUrl>, got 0; fix: e\.g\. progression smoke http:\/\/127\.0\.0\.1:8080/],
-        [["http://a", "http://b"], /expected exactly one <baseUrl>, got 2/],
-        [["--bogus", "http://x"], /^progression smoke: Unknown option '--bogus'/],
-        [["--passes", "0", "http://x"], /--passes '0' is not a positive integer/],
-        [["ftp://x"], /baseUrl: scheme must be http or https; got "ftp:"/],
-        [["--checks", "/nonexistent/checks.json", "http://x"], /--checks '\/nonexistent\/checks\.json': cannot read the file \(ENOENT\)/],
-        [["--header", "no-colon", "http://x"], /--header expects 'Name: value'/],
-    ])("exits 2 on a usage error: %j", async (args, message) => {
-        const { code, stderr, stdout } = await progression(...(args as string[]));
+    it("exits 2 on a usage error, message on stderr, nothing on stdout", async () => {
+        const { code, stderr, stdout } = await progression("--deadline", "soon", "http://x");
         expect(code).toBe(2);
-        expect(stderr).toMatch(message);
+        expect(stderr).toBe("progression smoke: --deadline 'soon' is not a duration; use a number with ms, s or m (e.g. 500ms, 5s, 2m)\n");
         expect(stdout).toBe("");
     });
 
     it("exits 2 listing every problem of an invalid checks file", async () => {
         const file = path.join(dir, "bad.json");
         writeFileSync(file, JSON.stringify([{ name: "a", method: "FETCH", path: "/a" }, { name: "b" }]));
-        const { code, stderr } = await progression(healthy.url, "--checks", file);
+        const { code, stderr } = await inProcess(healthy.url, "--checks", file);
         expect(code).toBe(2);
         expect(stderr).toContain(`invalid checks in ${file} (2 problems):`);
-        expect(stderr).toContain(`${file}[0].method: not a supported HTTP method; got "FETCH"; allowed: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS; fix: use one of the allowed methods`);
+        expect(stderr).toContain(
+            `${file}[0].method: not a supported HTTP method; got "FETCH"; allowed: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS; fix: use one of the allowed methods`,
+        );
         expect(stderr).toContain(`${file}[1].path: missing or invalid path`);
+    });
+
+    it.each([
+        [[], /^progression smoke: expected exactly one <baseUrl>, got 0; fix: e\.g\. progression smoke http:\/\/127\.0\.0\.1:8080/],
+        [["http://a", "http://b"], /expected exactly one <baseUrl>, got 2/],
+        [["--bogus", "http://x"], /^progression smoke: Unknown option '--bogus'/],
+        [["--passes", "0", "http://x"], /--passes '0' is not a positive integer/],
+        [["--timeout", "0", "http://x"], /timeoutMs: must be an integer from 1 to 3600000 ms; got 0/],
+        [["ftp://x"], /baseUrl: scheme must be http or https; got "ftp:"/],
+        [["--checks", "/nonexistent/checks.json", "http://x"], /--checks '\/nonexistent\/checks\.json': cannot read the file \(ENOENT\)/],
+        [["--ca", "/nonexistent/ca.pem", "http://x"], /--ca '\/nonexistent\/ca\.pem': cannot read the file \(ENOENT\)/],
+        [["--header", "no-colon", "http://x"], /--header expects 'Name: value'/],
+    ])("usage error %j exits 2 with the problem and the fix", async (args, message) => {
+        const { code, stderr, stdout } = await inProcess(...args);
+        expect(code).toBe(2);
+        expect(stderr).toMatch(message);
+        expect(stdout).toBe("");
     });
 
     it("--help prints the usage and exits 0", async () => {

@@ -21,11 +21,16 @@ beforeAll(async () => {
                 recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
                 if (args.type === "pulumi-nodejs:dynamic/progression:SmokeRun") {
                     // What the provider's create returns, minus the fields this test does not read.
-                    const results = [{ name: "healthz", method: "GET", url: `${args.inputs.baseUrl}healthz`, passed: true, status: 200, latencyMs: 3, attempts: 3 }];
+                    const results = [
+                        { name: "healthz", method: "GET", url: `${args.inputs.baseUrl}healthz`, passed: true, status: 200, latencyMs: 3, attempts: 3 },
+                    ];
                     return { id: "smoke-1", state: { ...args.inputs, passedAt: PASSED_AT, results } };
                 }
                 if (args.type === "command:local:Command") {
-                    return { id: "cmd-1", state: { ...args.inputs, stdout: `all good\nprogression-smoke-passed-at=${PASSED_AT.replace(".000", "")}\n`, stderr: "" } };
+                    return {
+                        id: "cmd-1",
+                        state: { ...args.inputs, stdout: `all good\nprogression-smoke-passed-at=${PASSED_AT.replace(".000", "")}\n`, stderr: "" },
+                    };
                 }
                 return { id: `${args.name}-id`, state: args.inputs };
             },
@@ -113,7 +118,9 @@ describe("SmokeTest (checks mode)", () => {
                     checks: [{ name: "x", path: "nope" }],
                     consecutivePasses: 0,
                 }),
-        ).toThrow(/bad-smoke: invalid smoke configuration \(1 problem\):\n {2}- bad-smoke\.checks\[0\]\.path: missing or invalid path; got "nope"; allowed: .*; fix: /);
+        ).toThrow(
+            /bad-smoke: invalid smoke configuration \(1 problem\):\n {2}- bad-smoke\.checks\[0\]\.path: missing or invalid path; got "nope"; allowed: .*; fix: /,
+        );
         expect(() => new mod.SmokeTest("bad-timing", { baseUrl: "http://a", trigger: "t", consecutivePasses: 0, timeoutMs: -1 })).toThrow(
             /invalid smoke options \(2 problems\):\n {2}- timeoutMs: .*\n {2}- consecutivePasses: must be an integer from 1 to 100/,
         );
@@ -129,7 +136,11 @@ describe("SmokeTest (command mode)", () => {
         const cmd = byName("cmd-smoke-command");
         expect(cmd.type).toBe("command:local:Command");
         expect(cmd.inputs["triggers"]).toEqual(["abc123"]);
-        expect(cmd.inputs["environment"]).toEqual({ PROGRESSION_SMOKE_COMMAND: "./scripts/smoke-test.sh", SMOKE_BASE_URL: "http://app:8080", SMOKE_TRIGGER: "abc123" });
+        expect(cmd.inputs["environment"]).toEqual({
+            PROGRESSION_SMOKE_COMMAND: "./scripts/smoke-test.sh",
+            SMOKE_BASE_URL: "http://app:8080",
+            SMOKE_TRIGGER: "abc123",
+        });
         expect(cmd.inputs["create"]).toBe(`/bin/sh -c "$PROGRESSION_SMOKE_COMMAND" && date -u +'progression-smoke-passed-at=%Y-%m-%dT%H:%M:%SZ'`);
         expect(recorded.some((r) => r.name === "cmd-smoke-run")).toBe(false);
     });
@@ -144,7 +155,9 @@ describe("SmokeTest (command mode)", () => {
     });
 
     it("refuses command together with checks, and an empty command", () => {
-        expect(() => new mod.SmokeTest("both", { baseUrl: "http://a", trigger: "t", command: "x", checks: [...defaultChecks] })).toThrow(/both command and checks are set; allowed: one of them; fix: /);
+        expect(() => new mod.SmokeTest("both", { baseUrl: "http://a", trigger: "t", command: "x", checks: [...defaultChecks] })).toThrow(
+            /both command and checks are set; allowed: one of them; fix: /,
+        );
         expect(() => new mod.SmokeTest("empty", { baseUrl: "http://a", trigger: "t", command: "  " })).toThrow(/command is empty/);
     });
 

@@ -11,9 +11,12 @@ describe.concurrent("TLS", () => {
     let valid: TestServer, wrongHost: TestServer, expired: TestServer, selfSigned: TestServer;
     beforeAll(async () => {
         pki = makePki();
-        [valid, wrongHost, expired, selfSigned] = await Promise.all(
-            [pki.valid, pki.wrongHost, pki.expired, pki.selfSigned].map((tls) => startServer(healthyRoutes(), tls)),
-        );
+        [valid, wrongHost, expired, selfSigned] = await Promise.all([
+            startServer(healthyRoutes(), pki.valid),
+            startServer(healthyRoutes(), pki.wrongHost),
+            startServer(healthyRoutes(), pki.expired),
+            startServer(healthyRoutes(), pki.selfSigned),
+        ]);
     });
     afterAll(async () => {
         await Promise.all([valid, wrongHost, expired, selfSigned].map((s) => s?.close()));

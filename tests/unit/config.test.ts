@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
-import { ConfigError, imageProblems, parseImage, RawConfig, validateConfig } from "../../config/schema";
-import { readStackConfig, readStackRaw } from "../../config/stackFile";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { ConfigError, imageProblems, KNOWN_KEYS, parseDurationMs, parseImage, RawConfig, validateConfig } from "../../config/schema";
+import { PROJECT_DIR, readStackConfig, readStackRaw } from "../../config/stackFile";
 
 const DIGEST = "sha256:" + "ab".repeat(32);
 
@@ -36,7 +39,7 @@ describe("validateConfig", () => {
         expect(cfg.environment).toBe("staging");
         expect(cfg.namespace).toBe("web-staging");
         expect(cfg.app).toMatchObject({ name: "web", port: 8080, replicas: 3, serviceType: "ClusterIP", secretEnv: ["DATABASE_URL"] });
-        expect(cfg.smoke).toMatchObject({ baseUrl: "http://web.web-staging.svc.cluster.local:8080", timeoutMs: 5000, deadlineMs: 120_000, passes: 2 });
+        expect(cfg.smoke).toMatchObject({ baseUrl: "http://web.web-staging.svc.cluster.local:8080", timeoutMs: 5000, deadlineMs: 120_000, passes: 3 });
         expect(cfg.network).toEqual({ ingressNamespace: "ingress-nginx", egress: [] });
     });
 
@@ -139,6 +142,35 @@ describe("images (FAULTS 13)", () => {
         expect(imageProblems("web:1.2.3", "prod")).toEqual(['"web:1.2.3" has no digest; prod runs exactly the bytes staging verified. Allowed: name:tag@sha256:<64 hex>.']);
         expect(imageProblems(`web:1.2.3@${DIGEST}`, "prod")).toEqual([]);
         expect(imageProblems("web:1.2.3@sha256:abc", "prod")[0]).toContain("malformed digest");
+    });
+});
+
+describe("Pulumi.yaml", () => {
+    const project = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as { name: string; config: Record<string, { default?: unknown }> };
+
+    it("declares exactly the keys the program reads", () => {
+        expect(project.name).toBe("env-progression");
+        expect(Object.keys(project.config).sort()).toEqual([...KNOWN_KEYS].sort());
+    });
+
+    it("declares the defaults the validator applies", () => {
+        const defaults = Object.fromEntries(Object.entries(project.config).filter(([, d]) => d.default !== undefined && d.default !== "").map(([k, d]) => [k, d.default]));
+        const cfg = validateConfig(staging(), "staging");
+        expect(defaults).toMatchObject({
+            appName: cfg.app.name,
+            port: cfg.app.port,
+            cpuRequest: cfg.app.resources.requests.cpu,
+            cpuLimit: cfg.app.resources.limits.cpu,
+            memoryRequest: cfg.app.resources.requests.memory,
+            memoryLimit: cfg.app.resources.limits.memory,
+            serviceType: cfg.app.serviceType,
+            ingressNamespace: cfg.network.ingressNamespace,
+            smokePasses: cfg.smoke.passes,
+            smokeEveryUp: cfg.smoke.runOnEveryUp,
+        });
+        expect(parseDurationMs(String(defaults["smokeTimeout"]))).toBe(cfg.smoke.timeoutMs);
+        expect(parseDurationMs(String(defaults["smokeDeadline"]))).toBe(cfg.smoke.deadlineMs);
+        expect(parseDurationMs(String(defaults["smokeInterval"]))).toBe(cfg.smoke.intervalMs);
     });
 });
 

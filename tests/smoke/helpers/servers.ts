@@ -120,8 +120,23 @@ export function makePki(): Pki {
     const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
     const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
-    ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=smoke test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    ssl(
+        "req",
+        "-x509",
+        ...ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=smoke test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    );
 
     const leaf = (name: string, san: string, dates?: [string, string]) => {
         ssl("req", "-new", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
@@ -130,12 +145,49 @@ export function makePki(): Pki {
             // Only `openssl ca` can back-date a certificate on OpenSSL 3.0.
             writeFileSync(path.join(dir, "index.txt"), "");
             writeFileSync(path.join(dir, "serial"), "1000\n");
-            writeFileSync(path.join(dir, "ca.cnf"), "[ca]\ndefault_ca=x\n[x]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n");
-            ssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", `${name}.csr`, "-out", `${name}.pem`,
-                "-startdate", dates[0], "-enddate", dates[1], "-extfile", `${name}.ext`, "-notext");
+            writeFileSync(
+                path.join(dir, "ca.cnf"),
+                "[ca]\ndefault_ca=x\n[x]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n",
+            );
+            ssl(
+                "ca",
+                "-batch",
+                "-config",
+                "ca.cnf",
+                "-cert",
+                "ca.pem",
+                "-keyfile",
+                "ca.key",
+                "-in",
+                `${name}.csr`,
+                "-out",
+                `${name}.pem`,
+                "-startdate",
+                dates[0],
+                "-enddate",
+                dates[1],
+                "-extfile",
+                `${name}.ext`,
+                "-notext",
+            );
         } else {
-            ssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-                "-extfile", `${name}.ext`, "-out", `${name}.pem`);
+            ssl(
+                "x509",
+                "-req",
+                "-in",
+                `${name}.csr`,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                `${name}.ext`,
+                "-out",
+                `${name}.pem`,
+            );
         }
         return { key: read(`${name}.key`), cert: read(`${name}.pem`) };
     };
@@ -143,8 +195,21 @@ export function makePki(): Pki {
     const valid = leaf("valid", "DNS:localhost,DNS:app.test,IP:127.0.0.1");
     const wrongHost = leaf("wrong", "DNS:other.example");
     const expired = leaf("expired", "DNS:localhost,IP:127.0.0.1", ["20200101000000Z", "20200102000000Z"]);
-    ssl("req", "-x509", ...ec, "-keyout", "self.key", "-out", "self.pem", "-days", "2", "-subj", "/CN=self",
-        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1");
+    ssl(
+        "req",
+        "-x509",
+        ...ec,
+        "-keyout",
+        "self.key",
+        "-out",
+        "self.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=self",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    );
     return {
         dir,
         caPem: read("ca.pem"),
@@ -169,11 +234,11 @@ export async function startApp(args: string[] = [], env: Record<string, string> 
         stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
-    child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const url = await new Promise<string>((resolve, reject) => {
         let out = "";
         const timer = setTimeout(() => reject(new Error(`app did not start within 10 s; stderr: ${stderr}`)), 10_000);
-        child.stdout!.on("data", (c: Buffer) => {
+        child.stdout.on("data", (c: Buffer) => {
             out += c.toString();
             const m = /listening on (http:\/\/\S+)/.exec(out);
             if (m?.[1]) {

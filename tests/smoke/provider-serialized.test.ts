@@ -1,0 +1,80 @@
+// The serialized SmokeTest provider, run the way `pulumi-resource-pulumi-nodejs` runs it: the
+// text Pulumi stores in `__provider`, loaded with require-from-string in a plain Node process
+// (no TypeScript loader) from another working directory.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { smokeProvider } from "../../components/smokeTest";
+import type { SmokeRunOutputs } from "../../smoke/provider";
+import { providerInputs as inputs, TOKEN } from "./helpers/provider";
+import { healthyRoutes, json, REPO, startServer, type TestServer } from "./helpers/servers";
+
+let healthy: TestServer;
+let broken: TestServer;
+beforeAll(async () => {
+    healthy = await startServer(healthyRoutes());
+    broken = await startServer({ ...healthyRoutes(), "/api/db-status": (_q, res) => json(res, 200, { connected: false }) });
+});
+afterAll(async () => {
+    await Promise.all([healthy.close(), broken.close()]);
+});
+
+describe.concurrent("serialized provider", () => {
+    let dir: string;
+    let providerText: string;
+    beforeAll(async () => {
+        dir = mkdtempSync(path.join(tmpdir(), "smoke-provider-"));
+        // Exactly what pulumi.dynamic.Resource stores in `__provider`.
+        const serialized = await pulumi.runtime.serializeFunction(() => smokeProvider, { allowSecrets: true });
+        providerText = serialized.text;
+        writeFileSync(path.join(dir, "provider.js"), providerText);
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("captures only paths: no engine, no undici, no secrets in the serialized text", () => {
+        expect(providerText).toContain(JSON.stringify(path.join(REPO, "smoke", "provider.ts")));
+        expect(providerText).toMatch(/tsx[\\/]+dist[\\/]+cjs[\\/]+api[\\/]+index\.cjs/);
+        expect(providerText).not.toMatch(/undici|runSmoke|Authorization/);
+        expect(providerText.length).toBeLessThan(4000);
+    });
+
+    // The driver mimics the dynamic provider host: require-from-string, `.handler()`, call a method.
+    async function inPlainNode(method: "create" | "diff", args: unknown[]): Promise<{ ok: boolean; value: unknown }> {
+        const driver = `
+            const requireFromString = require(${JSON.stringify(require.resolve("require-from-string", { paths: [path.join(REPO, "node_modules", "@pulumi", "pulumi")] }))});
+            const fs = require("node:fs");
+            const provider = requireFromString(fs.readFileSync(${JSON.stringify(path.join(dir, "provider.js"))}, "utf8")).handler();
+            provider[${JSON.stringify(method)}](...${JSON.stringify(args)}).then(
+                (v) => process.stdout.write(JSON.stringify({ ok: true, value: v })),
+                (e) => process.stdout.write(JSON.stringify({ ok: false, value: { message: e.message, hasId: "id" in e } })),
+            );`;
+        const { stdout } = await promisify(execFile)(process.execPath, ["-e", driver], { cwd: dir, env: { PATH: process.env["PATH"] ?? "" } });
+        return JSON.parse(stdout) as { ok: boolean; value: unknown };
+    }
+
+    it("create runs in a plain Node process from another directory", async () => {
+        const result = await inPlainNode("create", [inputs(healthy.url)]);
+        expect(result.ok).toBe(true);
+        const { outs } = result.value as { outs: SmokeRunOutputs };
+        expect(outs.trigger).toBe("trigger-1");
+        expect(outs.results.every((r) => r.passed)).toBe(true);
+    });
+
+    it("a failing create there rejects with the report and no id", async () => {
+        const result = await inPlainNode("create", [inputs(broken.url)]);
+        expect(result.ok).toBe(false);
+        const { message, hasId } = result.value as { message: string; hasId: boolean };
+        expect(message).toMatch(/FAIL\s+db-status.*\[body\]/);
+        expect(message).not.toContain(TOKEN);
+        expect(hasId).toBe(false);
+    });
+
+    it("diff runs there too", async () => {
+        const result = await inPlainNode("diff", ["id", { trigger: "a", passedAt: "x" }, inputs(healthy.url, { trigger: "b" })]);
+        expect(result).toEqual({ ok: true, value: { changes: true, replaces: [] } });
+    });
+});
