@@ -69,13 +69,13 @@ function buildModel(spec: ModelSpec): IsolationModel {
     const namespaces: NamespaceModel[] = [];
     const pods: PodModel[] = [];
     const used = new Set<string>([...spec.environments, ...spec.others, spec.kubeSystem, spec.ingress].map((n) => n.name));
-    let nsIndex = 0;
+    let podIndex = 266;
     const place = (ns: NamespaceSpec): string[] => {
-        nsIndex++;
         namespaces.push({ name: ns.name, labels: withoutName(ns.labels) });
-        return ns.workloads.map((w, i) => {
-            // Synthetic, distinct, and inside 10.244.0.0/16 like a kind/kwok pod network.
-            pods.push({ namespace: ns.name, name: w.name, labels: w.labels, ip: `10.244.${nsIndex}.${10 + i}`, ports: w.ports });
+        return ns.workloads.map((w) => {
+            // Synthetic, distinct, and inside 10.244.0.0/16 like a kind/kwok pod network (room for 65k pods).
+            const n = podIndex++;
+            pods.push({ namespace: ns.name, name: w.name, labels: w.labels, ip: `10.244.${(n >> 8) & 255}.${n & 255}`, ports: w.ports });
             return `${ns.name}/${w.name}`;
         });
     };

@@ -8,7 +8,10 @@
 #   up      create (or restart) the cluster, add the simulated nodes, write .local/kubeconfig
 #   down    delete the cluster (nothing to do when there is none)
 #   status  print whether it is up, its nodes and the kubeconfig path; exit 1 when it is not up
-# Env: CLUSTER_NODES (default 3), PROGRESSION_CACHE (toolchain and cluster state live under it).
+# Env: PROGRESSION_CLUSTER (cluster name, default env-progression; the kubeconfig context is
+#      kwok-<name>), PROGRESSION_KUBECONFIG (default .local/kubeconfig), CLUSTER_NODES (default 3),
+#      PROGRESSION_CACHE (toolchain and cluster files live under it). Several clusters with
+#      different names can run at once: each gets its own free ports.
 set -euo pipefail
 { # parsed whole before it runs (see toolchain.sh)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,10 +19,10 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$repo/scripts/versions.env"
 cache=${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}
 T="$cache/toolchain"
-name=env-progression
+name=${PROGRESSION_CLUSTER:-env-progression}
 context="kwok-$name"
 nodes=${CLUSTER_NODES:-3}
-kubeconfig="$repo/.local/kubeconfig"
+kubeconfig=${PROGRESSION_KUBECONFIG:-$repo/.local/kubeconfig}
 
 log() { echo "cluster: $*" >&2; }
 
@@ -38,6 +41,8 @@ export KWOK_KUBE_SCHEDULER_BINARY="$k8s_bin/kube-scheduler"
 export KWOK_CONTROLLER_BINARY="$kwok_bin/kwok"
 export KWOK_ETCD_BINARY="$etcd_bin/etcd"
 export KWOK_RUNTIME=binary
+# kwokctl also runs a bare `kubectl` for some checks: make it ours, not another one on PATH.
+export PATH="$k8s_bin:$PATH"
 kwokctl() { "$kwok_bin/kwokctl" --name "$name" "$@"; }
 kubectl() { "$k8s_bin/kubectl" --kubeconfig "$kubeconfig" --context "$context" "$@"; }
 
@@ -51,6 +56,20 @@ ensure_binaries() {
 }
 
 exists() { [ -d "$KWOK_WORKDIR/clusters/$name" ]; }
+
+# kwokctl decides a component is running from its pid file alone. After the processes were killed
+# (a session or CI run ends), a pid may be a zombie or reused by another program: forget those.
+forget_stale_pids() {
+  local f pid comp
+  for f in "$KWOK_WORKDIR/clusters/$name/pids/"*.pid; do
+    [ -f "$f" ] || continue
+    pid=$(tr -dc '0-9' <"$f"); comp=$(basename "$f" .pid); comp=${comp%-controller}
+    if [ -z "$pid" ] || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$comp" ||
+      [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+      rm -f "$f"
+    fi
+  done
+}
 healthy() { [ -f "$kubeconfig" ] && kubectl get --raw /readyz >/dev/null 2>&1; }
 
 # kwokctl's own defaults bind every component to 0.0.0.0: this configuration keeps them on loopback.
@@ -81,7 +100,7 @@ up() {
   mkdir -p "$(dirname "$kubeconfig")"
   if exists && healthy; then
     log "already up"
-  elif exists && kwokctl start cluster --timeout 120s --wait 120s >&2 && healthy; then
+  elif exists && forget_stale_pids && kwokctl start cluster --timeout 60s --wait 60s >&2 && healthy; then
     log "restarted the stopped cluster"
   else
     if exists; then

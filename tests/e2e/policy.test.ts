@@ -190,24 +190,33 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack policy (real CLI, local c
     let cluster: import("../../scripts/local").Cluster;
     const name = `e2e-policy-${crypto.randomBytes(3).toString("hex")}`;
 
+    let home: string;
+
     beforeAll(async () => {
         if (missing) throw new Error(`the local toolchain is not ready: ${missing}. Fix: scripts/toolchain.sh`);
         local = await import("../../scripts/local");
-        local.useToolchain();
-        // Under the repository (.local/ is ignored) so generated programs resolve node_modules.
+        const toolEnv = local.useToolchain();
+        // Under the repository (.local/ is ignored) so the generated wrapper program resolves node_modules.
         dir = path.join(REPO, ".local", name);
         fs.mkdirSync(dir, { recursive: true });
+        // A PULUMI_HOME of the test's own, sharing only the plugins the toolchain installed.
+        home = path.join(dir, "pulumi-home");
+        fs.mkdirSync(home);
+        if (toolEnv["PULUMI_HOME"]) fs.symlinkSync(path.join(toolEnv["PULUMI_HOME"], "plugins"), path.join(home, "plugins"));
         cluster = local.clusterUp(name, path.join(dir, "kubeconfig"));
     }, 15 * 60_000);
     afterAll(() => {
-        if (local && cluster) local.clusterDown(name, cluster.kubeconfig);
-        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        try {
+            if (local && cluster) local.clusterDown(name, cluster.kubeconfig);
+        } finally {
+            if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     /** `pulumi preview` of `env` with the pack: exit status, output, and the policy events. */
     async function preview(env: EnvironmentName, opts: { program?: string; overrides?: Record<string, unknown>; policyConfig?: string } = {}) {
         const wsDir = path.join(dir, `${env}-${opts.program ? "violating" : "clean"}-${crypto.randomBytes(2).toString("hex")}`);
-        const ws = local.workspace(wsDir);
+        const ws = local.workspace(wsDir, { PATH: process.env["PATH"] ?? "", PULUMI_HOME: home });
         if (opts.program) {
             // Point the project at a wrapper entry point next to a tsconfig like the repository's.
             const programDir = path.join(wsDir, "program");
