@@ -300,7 +300,11 @@ export function isolationModelFromManifests(objects: readonly unknown[], opts: M
                         }
                     }
                 }
-                if (apps.length === 0 && nsLabels.get(ns)?.[ENVIRONMENT_LABEL] !== undefined) {
+                // A workload no Service selects, beside Services that select others, is internal
+                // (a worker, a job): nothing outside should reach it. Only when a namespace has no
+                // Service at all is its first TCP port taken as the app port.
+                const namespaceHasServices = services.some((s) => nsOf(s) === ns);
+                if (apps.length === 0 && !namespaceHasServices && nsLabels.get(ns)?.[ENVIRONMENT_LABEL] !== undefined) {
                     const first = ports.find((p) => (p.protocol ?? "TCP") === "TCP");
                     if (first) {
                         apps.push({ port: first.containerPort, protocol: "TCP" });

@@ -22,8 +22,9 @@ const allowed = (from: string, to: string, port: number, protocol: "TCP" | "UDP"
 
 describe("the environments' NetworkPolicies", () => {
     it("isolate all three environments, deny the spoofer, and keep DNS and the ingress controller open", () => {
-        const stacks = isolationModelFromManifests(ENVIRONMENTS.flatMap((env) => environmentManifests(readStackConfig(env))));
-        const report = checkIsolation(stacks.model, stacks.policies);
+        // The worker has no Service: it is internal, so no finding says the ingress controller
+        // cannot reach it.
+        const report = checkIsolation(model, policies);
         expect(report.findings.map((f) => f.message)).toEqual([]);
         expect(report.ok).toBe(true);
     });
