@@ -5,7 +5,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "dist/", ".local/", "**/*.mjs", "**/*.js", "bin/"] },
+    { ignores: ["node_modules/", "dist/", ".local/", "**/*.mjs", "**/*.mts", "**/*.js", "bin/"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {

@@ -30,7 +30,7 @@ function parseFailures(argv: string[]): Partial<Record<EnvironmentName, string>>
     return failures;
 }
 
-async function down(): Promise<void> {
+function down(): void {
     for (const env of ENVIRONMENTS) stopApp(path.join(LOCAL, "apps", `${env}.pid`));
     useToolchain();
     clusterDown(CLUSTER, KUBECONFIG);
@@ -38,7 +38,7 @@ async function down(): Promise<void> {
 
 async function main(argv: string[]): Promise<number> {
     if (argv[0] === "down") {
-        await down();
+        down();
         return 0;
     }
     const failures = parseFailures(argv);
