@@ -12,7 +12,8 @@ import { clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progre
 
 const LOCAL = path.join(REPO, ".local");
 const KUBECONFIG = path.join(LOCAL, "kubeconfig");
-const CLUSTER = "progression";
+// The same cluster `npm run cluster:up` starts.
+const CLUSTER = "env-progression";
 const PORTS: Record<EnvironmentName, number> = { dev: 18081, staging: 18082, prod: 18083 };
 
 function parseFailures(argv: string[]): Partial<Record<EnvironmentName, string>> {

@@ -28,7 +28,7 @@ for a in "$@"; do
   case "$a" in
     --print-env) mode=env ;;
     --check) mode=check ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
     pulumi|kubernetes|k8s|etcd|kwok) groups+=("$a") ;;
     *) echo "toolchain: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
@@ -347,6 +347,13 @@ emit_env() {
 
 mkdir -p "$T"
 if [ "$mode" = check ]; then check_all; exit; fi
+# One build at a time: concurrent runs (a test suite and a demo, say) wait for each other instead
+# of building the same wrapper module twice.
+exec 9>"$T/.lock"
+if ! flock -n 9; then
+  log "another toolchain.sh is building; waiting for it"
+  flock 9
+fi
 t0=$SECONDS
 for g in "${groups[@]}"; do run_group "$g"; done
 if [ $# -eq 0 ] || [ "$mode" = env ]; then

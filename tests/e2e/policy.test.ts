@@ -218,11 +218,19 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack policy (real CLI, local c
         const wsDir = path.join(dir, `${env}-${opts.program ? "violating" : "clean"}-${crypto.randomBytes(2).toString("hex")}`);
         const ws = local.workspace(wsDir, { PATH: process.env["PATH"] ?? "", PULUMI_HOME: home });
         if (opts.program) {
-            // Point the project at a wrapper entry point next to a tsconfig like the repository's.
+            // Point the project at a wrapper entry point. Its own package.json, or the SDK would find
+            // the repository's and run its main; its own tsconfig, or ts-node would compile for ES2020.
             const programDir = path.join(wsDir, "program");
             fs.mkdirSync(programDir, { recursive: true });
             fs.writeFileSync(path.join(programDir, "index.ts"), opts.program);
-            fs.copyFileSync(path.join(POLICY_DIR, "tsconfig.json"), path.join(programDir, "tsconfig.json"));
+            fs.writeFileSync(path.join(programDir, "package.json"), JSON.stringify({ name: "e2e-violations", version: "0.0.0", private: true, main: "index.ts" }));
+            fs.writeFileSync(
+                path.join(programDir, "tsconfig.json"),
+                JSON.stringify({
+                    extends: path.join(REPO, "tsconfig.json"),
+                    compilerOptions: { target: "es2023", lib: ["es2023"], module: "commonjs", moduleResolution: "node10", strict: true, esModuleInterop: true, skipLibCheck: true, types: ["node"] },
+                }),
+            );
             const projectFile = path.join(ws.projectDir, "Pulumi.yaml");
             const text = fs.readFileSync(projectFile, "utf8").replace(/^main: .*$/m, `main: ${path.relative(ws.projectDir, programDir)}`);
             fs.writeFileSync(projectFile, text);
