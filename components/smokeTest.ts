@@ -1,15 +1,16 @@
 // SmokeTest: after a rollout, run the smoke checks and fail `pulumi up` when they fail, so the
-// next environment is never deployed. Two modes:
-//   - checks (default): a dynamic resource runs the smoke engine on create and update;
-//   - command: a `local.Command` runs the team's own script with the same trigger.
-// Neither runs during preview; both run again when `trigger` changes.
-import { randomUUID } from "node:crypto";
+// next environment is never deployed. One dynamic resource (SmokeRun), two modes:
+//   - checks (default): it runs the smoke engine on create and update;
+//   - command: it runs the team's own script instead, with the same trigger and state rules.
+// Command mode used to be a `@pulumi/command` `local.Command`, but its plugin
+// (pulumi-resource-command) cannot be built on these machines: the Go module proxy serves none of
+// its modules. A dynamic provider needs no plugin of its own and so works wherever the program runs.
+// Neither mode runs during preview; both run again when `trigger` changes.
 import { createRequire } from "node:module";
 import * as path from "node:path";
-import { local } from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultChecks, resolveSmokeOptions, SmokeConfigError, validateChecks } from "../smoke/checks";
-import type { SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
+import type { ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
 import type { Check } from "../smoke/types";
 
 export type { SmokeCheckOutcome } from "../smoke/provider";
@@ -23,21 +24,23 @@ export interface SmokeTestArgs {
     readonly checks?: readonly Check[];
     /** Per-request timeout in ms. @default 5000 */
     readonly timeoutMs?: number;
-    /** Overall deadline in ms; `up` fails when a check has not passed by then. @default 30000 */
+    /** Overall deadline in ms; `up` fails when a check has not passed by then (command mode: the command is killed). @default 30000 */
     readonly deadlineMs?: number;
     /** Pause between attempts in ms, doubled after each failure up to 5 s. @default 1000 */
     readonly intervalMs?: number;
     /** Consecutive passes each check needs. @default 3 */
     readonly consecutivePasses?: number;
-    /** Headers sent with every check (e.g. an auth header); always stored as a secret and redacted in reports. @default - none */
+    /** Headers sent with every check (e.g. an auth header); always stored as a secret and redacted in reports. Not given to a command. @default - none */
     readonly headers?: pulumi.Input<Record<string, string>>;
     /** PEM CA trusted in addition to the system roots. @default - system roots only */
     readonly caPem?: pulumi.Input<string>;
     /** Run on every `up`, not only when something changed; previews then always show an update. @default false */
     readonly runOnEveryUp?: boolean;
     /**
-     * Command mode: a shell command run instead of the HTTP checks, with SMOKE_BASE_URL and
-     * SMOKE_TRIGGER in its environment; a non-zero exit fails `up` with its output.
+     * Command mode: a shell command run instead of the HTTP checks (`/bin/sh -c`, in the project
+     * directory), with SMOKE_BASE_URL and SMOKE_TRIGGER in its environment; a non-zero exit, or
+     * still running at `deadlineMs`, fails `up` with its output. Only `deadlineMs` and
+     * `runOnEveryUp` apply to it.
      * @default - HTTP checks
      */
     readonly command?: string;
@@ -73,7 +76,8 @@ export const smokeProvider: pulumi.dynamic.ResourceProvider<SmokeRunInputs, Smok
     },
 };
 
-type SmokeRunProps = { [K in keyof SmokeRunInputs]: pulumi.Input<SmokeRunInputs[K]> };
+type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+type SmokeRunProps = InputsOf<ChecksRunInputs> | InputsOf<CommandRunInputs>;
 
 class SmokeRun extends pulumi.dynamic.Resource {
     // `declare`: a class field would overwrite the outputs the base constructor just set.
@@ -86,7 +90,7 @@ class SmokeRun extends pulumi.dynamic.Resource {
         super(
             smokeProvider,
             name,
-            { ...props, results: undefined, passedAt: undefined, elapsedMs: undefined, caSha256: undefined },
+            { ...props, results: undefined, passedAt: undefined, elapsedMs: undefined, caSha256: undefined, commandOutput: undefined },
             opts,
             "progression",
             "SmokeRun",
@@ -94,24 +98,10 @@ class SmokeRun extends pulumi.dynamic.Resource {
     }
 }
 
-/** stdout marker the command-mode wrapper prints after the command succeeded. */
-export const PASSED_AT_MARKER = "progression-smoke-passed-at=";
-
-// The user's command travels in an environment variable, so no quoting of it is needed here,
-// and `date` runs only when it exited 0.
-const COMMAND_WRAPPER = `/bin/sh -c "$PROGRESSION_SMOKE_COMMAND" && date -u +'${PASSED_AT_MARKER}%Y-%m-%dT%H:%M:%SZ'`;
-
-/** The time the command-mode wrapper recorded, or "" when the marker is absent. */
-export function passedAtFromStdout(stdout: string): string {
-    const lines = stdout.trimEnd().split("\n");
-    const last = lines[lines.length - 1] ?? "";
-    return last.startsWith(PASSED_AT_MARKER) ? last.slice(PASSED_AT_MARKER.length).trim() : "";
-}
-
 export class SmokeTest extends pulumi.ComponentResource {
     /** Per-check results and latency of the run that passed (empty in command mode). */
     public readonly results: pulumi.Output<SmokeCheckOutcome[]>;
-    /** ISO time the checks last passed. */
+    /** ISO time the checks (or the command) last passed. */
     public readonly passedAt: pulumi.Output<string>;
     /** The trigger those checks verified; resolves only once they passed. */
     public readonly trigger: pulumi.Output<string>;
@@ -123,71 +113,66 @@ export class SmokeTest extends pulumi.ComponentResource {
         // visible in the child's state and holds even under `--target`.
         const childOpts = { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) };
 
-        if (args.command !== undefined) {
-            if (args.command.trim() === "") {
-                throw new pulumi.ResourceError(
-                    `${name}: command is empty; allowed: a shell command such as "./scripts/smoke-test.sh"; fix: set the command or leave it unset to run the HTTP checks`,
-                    this,
-                );
-            }
-            if (args.checks !== undefined) {
-                throw new pulumi.ResourceError(
-                    `${name}: both command and checks are set; allowed: one of them; fix: drop the checks (the command replaces them) or drop the command`,
-                    this,
-                );
-            }
-            const cmd = new local.Command(
-                `${name}-command`,
-                {
-                    create: COMMAND_WRAPPER,
-                    environment: {
-                        PROGRESSION_SMOKE_COMMAND: args.command,
-                        SMOKE_BASE_URL: args.baseUrl,
-                        SMOKE_TRIGGER: args.trigger,
-                    },
-                    // A fresh value per program run makes every `up` replace, hence re-run, the command.
-                    triggers: runOnEveryUp ? [args.trigger, randomUUID()] : [args.trigger],
-                },
-                childOpts,
-            );
-            this.results = pulumi.output([]);
-            this.passedAt = cmd.stdout.apply(passedAtFromStdout);
-            this.trigger = pulumi.all([cmd.stdout, args.trigger]).apply(([, trigger]) => trigger);
-        } else {
-            let checks: Check[];
-            let settings: ReturnType<typeof resolveSmokeOptions>;
-            try {
-                checks = validateChecks(args.checks ?? defaultChecks, `${name}.checks`);
-                settings = resolveSmokeOptions({
-                    ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
-                    ...(args.deadlineMs !== undefined ? { deadlineMs: args.deadlineMs } : {}),
-                    ...(args.intervalMs !== undefined ? { intervalMs: args.intervalMs } : {}),
-                    ...(args.consecutivePasses !== undefined ? { consecutivePasses: args.consecutivePasses } : {}),
-                });
-            } catch (err) {
-                if (err instanceof SmokeConfigError) throw new pulumi.ResourceError(`${name}: ${err.message}`, this);
-                throw err;
-            }
-            const run = new SmokeRun(
-                `${name}-run`,
-                {
-                    baseUrl: args.baseUrl,
-                    trigger: args.trigger,
-                    checks: JSON.stringify(checks),
-                    timeoutMs: settings.timeoutMs,
-                    deadlineMs: settings.deadlineMs,
-                    intervalMs: settings.intervalMs,
-                    consecutivePasses: settings.consecutivePasses,
-                    runOnEveryUp,
-                    ...(args.headers !== undefined ? { headers: pulumi.secret(args.headers) } : {}),
-                    ...(args.caPem !== undefined ? { caPem: args.caPem } : {}),
-                },
-                childOpts,
-            );
-            this.results = run.results;
-            this.passedAt = run.passedAt;
-            this.trigger = run.trigger;
+        let props: SmokeRunProps;
+        try {
+            props = args.command !== undefined ? this.commandProps(name, args, args.command, runOnEveryUp) : checksProps(name, args, runOnEveryUp);
+        } catch (err) {
+            if (err instanceof SmokeConfigError) throw new pulumi.ResourceError(`${name}: ${err.message}`, this);
+            throw err;
         }
+        const run = new SmokeRun(`${name}-run`, props, childOpts);
+        this.results = run.results;
+        this.passedAt = run.passedAt;
+        this.trigger = run.trigger;
         this.registerOutputs({ results: this.results, passedAt: this.passedAt, trigger: this.trigger });
     }
+
+    private commandProps(name: string, args: SmokeTestArgs, command: string, runOnEveryUp: boolean): InputsOf<CommandRunInputs> {
+        if (command.trim() === "") {
+            throw new pulumi.ResourceError(
+                `${name}: command is empty; allowed: a shell command such as "./scripts/smoke-test.sh"; fix: set the command or leave it unset to run the HTTP checks`,
+                this,
+            );
+        }
+        if (args.checks !== undefined) {
+            throw new pulumi.ResourceError(
+                `${name}: both command and checks are set; allowed: one of them; fix: drop the checks (the command replaces them) or drop the command`,
+                this,
+            );
+        }
+        // The command runs once, so only the deadline itself is judged (no passes to fit in it).
+        const { deadlineMs } = resolveSmokeOptions({ consecutivePasses: 1, ...(args.deadlineMs !== undefined ? { deadlineMs: args.deadlineMs } : {}) });
+        return {
+            baseUrl: args.baseUrl,
+            trigger: args.trigger,
+            command,
+            // The provider process is not guaranteed to start in the project directory, and the
+            // command's relative paths (./scripts/smoke-test.sh) mean that one.
+            cwd: process.cwd(),
+            deadlineMs,
+            runOnEveryUp,
+        };
+    }
+}
+
+function checksProps(name: string, args: SmokeTestArgs, runOnEveryUp: boolean): InputsOf<ChecksRunInputs> {
+    const checks = validateChecks(args.checks ?? defaultChecks, `${name}.checks`);
+    const settings = resolveSmokeOptions({
+        ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
+        ...(args.deadlineMs !== undefined ? { deadlineMs: args.deadlineMs } : {}),
+        ...(args.intervalMs !== undefined ? { intervalMs: args.intervalMs } : {}),
+        ...(args.consecutivePasses !== undefined ? { consecutivePasses: args.consecutivePasses } : {}),
+    });
+    return {
+        baseUrl: args.baseUrl,
+        trigger: args.trigger,
+        checks: JSON.stringify(checks),
+        timeoutMs: settings.timeoutMs,
+        deadlineMs: settings.deadlineMs,
+        intervalMs: settings.intervalMs,
+        consecutivePasses: settings.consecutivePasses,
+        runOnEveryUp,
+        ...(args.headers !== undefined ? { headers: pulumi.secret(args.headers) } : {}),
+        ...(args.caPem !== undefined ? { caPem: args.caPem } : {}),
+    };
 }

@@ -93,6 +93,9 @@ export const KNOWN_KEYS: readonly string[] = [
     "smokeCommand", "smokeEveryUp",
 ];
 
+/** A name that says it holds a secret; config validation and the policy pack share it. */
+export const SECRET_NAME = /(password|passwd|secret|token|api_?key|private_?key|credential|access_?key)/i;
+
 const RFC1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FLAG_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
@@ -121,8 +124,6 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
     const has = (key: string) => raw.values[key] !== undefined && raw.values[key] !== "";
     const plainKeys = Object.keys(raw.values);
 
-    // Plaintext where a secret belongs is reported before anything reads the value.
-    const secretShaped = /(password|passwd|secret|token|apikey|api_key|private_?key|credential)/i;
 
     const str = (key: string, fallback?: string): string | undefined => {
         const v = raw.values[key];
@@ -284,7 +285,7 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
             problems.push(`${PROJECT}:env.${k}: ${show(k)} is not an environment variable name. Allowed: letters, digits and '_', not starting with a digit. Fix: rename it in Pulumi.${stack}.yaml`);
         } else if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") {
             problems.push(`${PROJECT}:env.${k}: ${show(v)} is not a scalar. Allowed: a string, number or boolean. Fix: pulumi config set --path 'env.${k}' <value> -s ${stack}`);
-        } else if (secretShaped.test(k)) {
+        } else if (SECRET_NAME.test(k)) {
             problems.push(
                 `${PROJECT}:env.${k}: looks like a secret but is plain config (stored readable in Pulumi.${stack}.yaml and the ConfigMap). ` +
                     `Fix: pulumi config rm --path 'env.${k}' -s ${stack} && pulumi config set --secret ${k} <value> -s ${stack}, and add ${k} to secretEnv`,
@@ -323,7 +324,7 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
     }
     for (const key of plainKeys) {
         if (KNOWN_KEYS.includes(key) || secretEnv.includes(key)) continue;
-        if (secretShaped.test(key) && !raw.secretKeys.has(key)) {
+        if (SECRET_NAME.test(key) && !raw.secretKeys.has(key)) {
             problems.push(`${PROJECT}:${key}: looks like a secret but is stored in plaintext. Fix: ${set(key, "<value>", true)} and add it to secretEnv`);
         } else if (!raw.secretKeys.has(key)) {
             const near = KNOWN_KEYS.find((k) => k.toLowerCase().startsWith(key.toLowerCase().slice(0, 4)));

@@ -111,8 +111,19 @@ export function isolationProblems(resources: readonly { manifest: Manifest; urn?
             );
             findings.push(...cross);
         }
-        const seen = new Set<string>();
-        return findings.filter((f) => !seen.has(f.message) && seen.add(f.message)).map(toViolation);
+        // The evaluator reports each pod pair; one violation per kind and pair of namespaces reads
+        // better, the other pod pairs listed after the first one's explanation.
+        const groups = new Map<string, Finding[]>();
+        for (const f of findings) {
+            const key = `${f.kind}|${f.from.split("/")[0]}|${f.to.split("/")[0]}`;
+            const group = groups.get(key) ?? [];
+            if (!group.some((g) => g.message === f.message)) group.push(f);
+            groups.set(key, group);
+        }
+        return [...groups.values()].map(([first, ...rest]) => {
+            const v = toViolation(first!);
+            return rest.length === 0 ? v : { ...v, message: `${v.message} Same for: ${rest.map((f) => `${f.from} -> ${f.to}`).join(", ")}.` };
+        });
     } catch (err) {
         if (err instanceof ManifestError) throw new NotApplicable(describeError(err));
         if (err instanceof PolicyValidationError || err instanceof ModelError) {
@@ -126,9 +137,8 @@ export function isolationProblems(resources: readonly { manifest: Manifest; urn?
 export const environmentIsolated: StackCheck<IsolationConfig> = {
     name: "environment-isolated",
     description:
-        "The stack's NetworkPolicies, evaluated with the project's NetworkPolicy evaluator, isolate its environment: no path to or from another environment " +
-        `(modelled as namespaces ${PEER_PREFIX}<env> copying this environment's labels), nothing admitted from a namespace that copies its labels, ` +
-        "and DNS and the ingress controller still allowed.",
+        "The stack's NetworkPolicies, judged by the project's NetworkPolicy evaluator, isolate its environment: no path to or from other environments " +
+        `(modelled as ${PEER_PREFIX}<env> namespaces with this one's labels) or from a namespace copying its labels, while DNS and the ingress controller still get through.`,
     configSchema: {
         ingressNamespace: { type: "string", description: "The ingress controller's namespace. @default - stack config ingressNamespace, then ingress-nginx" },
     },

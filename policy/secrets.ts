@@ -2,6 +2,7 @@
 // envFrom) is stored readable in the object, in Pulumi state and in `kubectl describe`. Secrets
 // belong in a Secret referenced by secretKeyRef / secretRef. Messages name the variable and the
 // kind of secret, never the value.
+import { SECRET_NAME } from "../config/schema";
 import { ResourceCheck } from "./define";
 import { containersOf, get, isObject, list, Manifest, podSpec, subject, WORKLOAD_KINDS } from "./manifest";
 import { isUnknown } from "./unknown";
@@ -11,8 +12,6 @@ export interface SecretConfig {
     readonly allowedNames: readonly string[];
 }
 
-/** Names that usually hold a credential. */
-const SECRET_NAME = /(password|passwd|secret|token|api_?key|private_?key|credential|access_?key)/i;
 
 /** Value shapes that are a credential whatever the name says. */
 const SECRET_VALUES: readonly (readonly [RegExp, string])[] = [

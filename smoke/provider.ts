@@ -3,32 +3,67 @@
 // (through tsx, inside each method) and delegates; no Pulumi import here, and this file is what
 // pulls undici into the provider process, never the Pulumi program.
 //
-// State rules (issue 3, FAULTS 30): a failing run throws, so
+// Two modes: HTTP checks through the smoke engine, or (command mode) the team's own shell command.
+//
+// State rules (issue 3, FAULTS 30), the same in both modes: a failing run throws, so
 //   - a failed create records nothing, and the next `up` creates (and runs) again;
 //   - a failed update leaves the previous outputs, whose `trigger` differs from the new one, so
 //     the next `up` diffs as changed and runs again.
 // The thrown error must never carry an `id`: the Pulumi dynamic provider host would turn it into
 // a "created but failed to initialise" result and record the new inputs as verified.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { parseChecks } from "./checks";
 import { runSmoke } from "./engine";
 import { formatReport } from "./format";
 import type { SmokeReport } from "./types";
 
-/** Inputs of the dynamic resource, as the provider receives them (secrets already unwrapped). */
-export interface SmokeRunInputs {
+interface SmokeRunCommon {
     readonly baseUrl: string;
     readonly trigger: string;
+    /** HTTP mode: by when every check must have passed. Command mode: when the command is killed. */
+    readonly deadlineMs: number;
+    readonly runOnEveryUp: boolean;
+}
+
+/**
+ * Inputs of the dynamic resource, as the provider receives them (secrets already unwrapped).
+ * HTTP mode: the smoke engine runs `checks`.
+ */
+export interface ChecksRunInputs extends SmokeRunCommon {
     /** The checks as JSON text: one string keeps state and diffs simple. */
     readonly checks: string;
     readonly timeoutMs: number;
-    readonly deadlineMs: number;
     readonly intervalMs: number;
     readonly consecutivePasses: number;
-    readonly runOnEveryUp: boolean;
     readonly headers?: Record<string, string>;
     readonly caPem?: string;
+    readonly command?: undefined;
+    readonly cwd?: undefined;
 }
+
+/**
+ * Command mode: the team's own shell command instead of the HTTP checks. It runs here, in the
+ * dynamic provider, rather than through `@pulumi/command`: that package's plugin
+ * (pulumi-resource-command) cannot be built on these machines, the Go module proxy serving none
+ * of its modules, while a dynamic provider runs wherever the program itself runs.
+ */
+export interface CommandRunInputs extends SmokeRunCommon {
+    /** Run as `/bin/sh -c <command>`; kept in outputs (it is no secret) and verified. */
+    readonly command: string;
+    /** The Pulumi project directory at program time; where the command runs. Not verified. */
+    readonly cwd: string;
+    readonly checks?: undefined;
+    readonly timeoutMs?: undefined;
+    readonly intervalMs?: undefined;
+    readonly consecutivePasses?: undefined;
+    /** Never set: headers may be secrets and are not handed to the command. */
+    readonly headers?: undefined;
+    readonly caPem?: undefined;
+}
+
+export type SmokeRunInputs = ChecksRunInputs | CommandRunInputs;
 
 /** One check's result as stored in state: enough for promotion and dashboards. */
 export interface SmokeCheckOutcome {
@@ -41,23 +76,43 @@ export interface SmokeCheckOutcome {
     readonly attempts: number;
 }
 
-/** Outputs stored in state. No header values, not even hashed: they are secrets. */
-export interface SmokeRunOutputs {
+interface SmokeRunOutputsCommon {
     readonly baseUrl: string;
     readonly trigger: string;
-    readonly checks: string;
-    readonly timeoutMs: number;
     readonly deadlineMs: number;
-    readonly intervalMs: number;
-    readonly consecutivePasses: number;
     readonly runOnEveryUp: boolean;
-    /** sha256 of the CA PEM, so a CA change re-runs without storing the PEM twice. */
-    readonly caSha256: string | null;
-    /** ISO time the checks last passed. */
+    /** ISO time the checks (or the command) last passed. */
     readonly passedAt: string;
     readonly elapsedMs: number;
+    /** Per-check results; empty in command mode. */
     readonly results: SmokeCheckOutcome[];
 }
+
+/** Outputs stored in state. No header values, not even hashed: they are secrets. */
+export interface ChecksRunOutputs extends SmokeRunOutputsCommon {
+    readonly checks: string;
+    readonly timeoutMs: number;
+    readonly intervalMs: number;
+    readonly consecutivePasses: number;
+    /** sha256 of the CA PEM, so a CA change re-runs without storing the PEM twice. */
+    readonly caSha256: string | null;
+    readonly command?: undefined;
+    readonly commandOutput?: undefined;
+}
+
+/** Command-mode outputs. No `cwd`: a machine's path is not what was verified. */
+export interface CommandRunOutputs extends SmokeRunOutputsCommon {
+    readonly command: string;
+    /** The last ~1 KiB of the passing run's output, for a look at what it checked. */
+    readonly commandOutput: string;
+    readonly checks?: undefined;
+    readonly timeoutMs?: undefined;
+    readonly intervalMs?: undefined;
+    readonly consecutivePasses?: undefined;
+    readonly caSha256?: undefined;
+}
+
+export type SmokeRunOutputs = ChecksRunOutputs | CommandRunOutputs;
 
 /** A failed smoke run; the message is the formatted report. */
 export class SmokeFailedError extends Error {
@@ -74,7 +129,7 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 const caHash = (pem: string | undefined): string | null => (pem ? sha256(pem) : null);
 
-async function verify(inputs: SmokeRunInputs): Promise<SmokeRunOutputs> {
+async function verifyChecks(inputs: ChecksRunInputs): Promise<ChecksRunOutputs> {
     const checks = parseChecks(inputs.checks, "checks");
     const report = await runSmoke(inputs.baseUrl, checks, {
         timeoutMs: inputs.timeoutMs,
@@ -109,6 +164,183 @@ async function verify(inputs: SmokeRunInputs): Promise<SmokeRunOutputs> {
     };
 }
 
+// --- command mode ---------------------------------------------------------------------------
+
+/**
+ * Output kept for the error message: the end, where a script says why it failed. Bounded because
+ * the message travels back to the engine as a gRPC status (an HTTP/2 trailer, percent-encoded);
+ * 64 KiB of even random bytes still arrives intact (checked with pulumi 3.274.1).
+ */
+export const OUTPUT_CAP_BYTES = 64 * 1024;
+/** Output kept in state after a pass: a glance, not a log. */
+const STATE_OUTPUT_CHARS = 1024;
+/** After SIGTERM at the deadline, how long the command may take to exit before SIGKILL. */
+const KILL_GRACE_MS = 3_000;
+/**
+ * After the shell exited, how long to wait for its pipes to close. A process it left in the
+ * background may hold them open indefinitely; the shell's exit status is what counts.
+ */
+const DRAIN_AFTER_EXIT_MS = 500;
+
+/** A failed command-mode run; the message names the command, how it ended and its output tail. */
+export class SmokeCommandError extends Error {
+    override name = "SmokeCommandError";
+    constructor(
+        readonly command: string,
+        /** e.g. "exited with status 3", "killed at the deadline after 30s". */
+        readonly outcome: string,
+        /** The captured stdout and stderr, interleaved, at most OUTPUT_CAP_BYTES. */
+        readonly output: string,
+        trigger: string,
+    ) {
+        const shown = output.trim() === "" ? "(no output)" : output.replace(/\n$/, "");
+        super(
+            `smoke command failed (trigger ${trigger.slice(0, 12)}): \`${command}\` ${outcome}; nothing was rolled back, the next 'pulumi up' runs it again\n` +
+                `output (stdout and stderr, last ${OUTPUT_CAP_BYTES / 1024} KiB at most):\n${shown}`,
+        );
+    }
+}
+
+/** The last `cap` bytes of everything pushed, in arrival order. */
+class OutputTail {
+    private chunks: Buffer[] = [];
+    private size = 0;
+    constructor(private readonly cap: number) {}
+
+    push(chunk: Buffer): void {
+        this.chunks.push(chunk);
+        this.size += chunk.length;
+        while (this.size > this.cap) {
+            const first = this.chunks[0]!;
+            const excess = this.size - this.cap;
+            if (first.length <= excess) {
+                this.chunks.shift();
+                this.size -= first.length;
+            } else {
+                this.chunks[0] = first.subarray(excess);
+                this.size -= excess;
+            }
+        }
+    }
+
+    /** The tail as text; a multi-byte character cut at the front shows as U+FFFD. */
+    text(): string {
+        return Buffer.concat(this.chunks).toString("utf8");
+    }
+}
+
+interface CommandResult {
+    readonly code: number | null;
+    readonly signal: NodeJS.Signals | null;
+    readonly timedOut: boolean;
+    readonly output: string;
+    readonly elapsedMs: number;
+}
+
+/**
+ * Runs `/bin/sh -c command` in its own process group, so the deadline's SIGTERM (then SIGKILL)
+ * reaches what the script started too (a `sleep` or `curl` would otherwise outlive the shell and
+ * keep the pipes open). Rejects only when the shell cannot be started.
+ */
+function runCommand(command: string, cwd: string, env: NodeJS.ProcessEnv, deadlineMs: number): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+        const started = Date.now();
+        const tail = new OutputTail(OUTPUT_CAP_BYTES);
+        const child = spawn("/bin/sh", ["-c", command], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+        let timedOut = false;
+        let settled = false;
+        const timers: NodeJS.Timeout[] = [];
+
+        const killGroup = (signal: NodeJS.Signals) => {
+            if (child.pid === undefined) return;
+            try {
+                process.kill(-child.pid, signal);
+            } catch {
+                // ESRCH: the whole group is gone already.
+            }
+        };
+        const finish = () => {
+            if (settled) return;
+            settled = true;
+            for (const t of timers) clearTimeout(t);
+            // Whatever of the group ignored SIGTERM goes now, before the SIGKILL timer is lost.
+            if (timedOut) killGroup("SIGKILL");
+            child.stdout.destroy();
+            child.stderr.destroy();
+            resolve({ code: exit?.code ?? null, signal: exit?.signal ?? null, timedOut, output: tail.text(), elapsedMs: Date.now() - started });
+        };
+
+        child.stdout.on("data", (chunk: Buffer) => tail.push(chunk));
+        child.stderr.on("data", (chunk: Buffer) => tail.push(chunk));
+        child.on("error", (err) => {
+            // Emitted when the shell cannot be spawned; once it ran, 'exit' and 'close' decide.
+            if (settled || exit !== undefined) return;
+            settled = true;
+            for (const t of timers) clearTimeout(t);
+            reject(err);
+        });
+        child.on("exit", (code, signal) => {
+            exit = { code, signal };
+            timers.push(setTimeout(finish, DRAIN_AFTER_EXIT_MS));
+        });
+        child.on("close", finish);
+        timers.push(
+            setTimeout(() => {
+                // The shell already exited and only its pipes are draining: it met the deadline.
+                if (exit !== undefined) return;
+                timedOut = true;
+                killGroup("SIGTERM");
+                timers.push(setTimeout(() => killGroup("SIGKILL"), KILL_GRACE_MS));
+            }, deadlineMs),
+        );
+    });
+}
+
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`;
+
+async function verifyCommand(inputs: CommandRunInputs): Promise<CommandRunOutputs> {
+    const { command, cwd, trigger } = inputs;
+    if (!existsSync(cwd)) {
+        throw new SmokeCommandError(
+            command,
+            `could not start: its working directory ${cwd} (the Pulumi project directory when the program ran) does not exist here; run 'pulumi up' from the project directory`,
+            "",
+            trigger,
+        );
+    }
+    // Headers are deliberately not passed: they are secrets, and the command has its own ways.
+    const env = { ...process.env, SMOKE_BASE_URL: inputs.baseUrl, SMOKE_TRIGGER: trigger };
+    let result: CommandResult;
+    try {
+        result = await runCommand(command, cwd, env, inputs.deadlineMs);
+    } catch (err) {
+        throw new SmokeCommandError(command, `could not start: ${(err as Error).message}`, "", trigger);
+    }
+    if (result.timedOut) {
+        throw new SmokeCommandError(command, `killed at the deadline after ${seconds(inputs.deadlineMs)}`, result.output, trigger);
+    }
+    if (result.code !== 0) {
+        const outcome = result.code === null ? `was killed by signal ${result.signal ?? "(unknown)"}` : `exited with status ${result.code}`;
+        throw new SmokeCommandError(command, outcome, result.output, trigger);
+    }
+    return {
+        baseUrl: inputs.baseUrl,
+        trigger,
+        command,
+        deadlineMs: inputs.deadlineMs,
+        runOnEveryUp: inputs.runOnEveryUp,
+        passedAt: new Date().toISOString(),
+        elapsedMs: result.elapsedMs,
+        results: [],
+        commandOutput: result.output.slice(-STATE_OUTPUT_CHARS),
+    };
+}
+
+function verify(inputs: SmokeRunInputs): Promise<SmokeRunOutputs> {
+    return inputs.command !== undefined ? verifyCommand(inputs) : verifyChecks(inputs);
+}
+
 export async function smokeCreate(inputs: SmokeRunInputs): Promise<{ id: string; outs: SmokeRunOutputs }> {
     const outs = await verify(inputs);
     // The id only has to be stable for the resource's life; updates keep it.
@@ -119,13 +351,17 @@ export async function smokeUpdate(_id: string, _olds: SmokeRunOutputs, news: Smo
     return { outs: await verify(news) };
 }
 
-/** The fields whose change means "what was verified is no longer what is deployed". */
-const VERIFIED_FIELDS = ["trigger", "baseUrl", "checks", "timeoutMs", "deadlineMs", "intervalMs", "consecutivePasses"] as const;
+/**
+ * The fields whose change means "what was verified is no longer what is deployed". Switching
+ * modes changes `command` (and `checks`), so it runs too; `cwd` is where, not what, and is left out.
+ */
+const VERIFIED_FIELDS = ["trigger", "baseUrl", "checks", "command", "timeoutMs", "deadlineMs", "intervalMs", "consecutivePasses"] as const;
 
 /**
- * An update (same id, checks run again) when any verified field or the CA changed, or always
- * with `runOnEveryUp`. Header changes alone do not re-run: they are secrets and not kept in
- * outputs to compare. Unknown values during preview compare unequal and so show as changes.
+ * An update (same id, checks or command run again) when any verified field or the CA changed,
+ * or always with `runOnEveryUp`. Header changes alone do not re-run: they are secrets and not
+ * kept in outputs to compare. Unknown values during preview compare unequal and so show as
+ * changes.
  */
 export function smokeDiff(_id: string, olds: Partial<SmokeRunOutputs>, news: SmokeRunInputs): { changes: boolean; replaces: string[] } {
     const changed = VERIFIED_FIELDS.filter((k) => olds[k] !== news[k]);

@@ -56,6 +56,26 @@ describe("environment-isolated", () => {
         expect(out.urns).toEqual([nsUrn(resources), nsUrn(resources), nsUrn(resources)]);
     });
 
+    it("reports one violation per pair of namespaces, listing the other pod pairs", async () => {
+        const resources = [...stackOf("prod"), admitAll("prod")];
+        const web = k8s(resources, "Deployment");
+        const canary = structuredClone(web.props);
+        canary.metadata.name = "canary";
+        canary.spec.template.metadata.labels["app.kubernetes.io/name"] = "canary";
+        resources.push({ type: web.type, name: "prod-canary", props: canary });
+        const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), resources);
+        expect(out.violations).toEqual([
+            expect.stringMatching(
+                /^Environment prod is not isolated: namespace attacker, which copies web-prod's labels .* is admitted to web-prod\/web \(prod\)/,
+            ),
+            expect.stringMatching(/^Environment prod is not isolated: peer-dev\/web \(dev\) can reach web-prod\/web \(prod\)/),
+            expect.stringMatching(/^Environment prod is not isolated: peer-staging\/web \(staging\) can reach web-prod\/web \(prod\)/),
+        ]);
+        expect(out.violations[1]).toMatch(
+            / Same for: peer-dev\/web -> web-prod\/canary, peer-dev\/canary -> web-prod\/web, peer-dev\/canary -> web-prod\/canary\.$/,
+        );
+    });
+
     it("reports a selector on the environment label: only the spoofing namespace gets in", async () => {
         const resources = stackOf("staging");
         k8s(resources, "NetworkPolicy", "allow-ingress-controller").props.spec.ingress[0].from[0].namespaceSelector = {

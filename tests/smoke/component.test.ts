@@ -26,12 +26,6 @@ beforeAll(async () => {
                     ];
                     return { id: "smoke-1", state: { ...args.inputs, passedAt: PASSED_AT, results } };
                 }
-                if (args.type === "command:local:Command") {
-                    return {
-                        id: "cmd-1",
-                        state: { ...args.inputs, stdout: `all good\nprogression-smoke-passed-at=${PASSED_AT.replace(".000", "")}\n`, stderr: "" },
-                    };
-                }
                 return { id: `${args.name}-id`, state: args.inputs };
             },
             call(args) {
@@ -128,42 +122,52 @@ describe("SmokeTest (checks mode)", () => {
 });
 
 describe("SmokeTest (command mode)", () => {
-    it("runs the command through local.Command, triggered by the same trigger, with the URL in its environment", async () => {
-        const smoke = new mod.SmokeTest("cmd-smoke", { baseUrl: "http://app:8080", trigger: pulumi.output("abc123"), command: "./scripts/smoke-test.sh" });
-        expect(await resolve(smoke.passedAt)).toBe("2026-05-01T10:00:00Z");
+    it("registers the same dynamic SmokeRun child with the command, the project directory and the deadline, and no checks or headers", async () => {
+        const smoke = new mod.SmokeTest(
+            "cmd-smoke",
+            {
+                baseUrl: "http://app:8080",
+                trigger: pulumi.output("abc123"),
+                command: "./scripts/smoke-test.sh",
+                deadlineMs: 500,
+                // Ignored in command mode: the command gets no secrets, and runs once.
+                headers: { Authorization: "Bearer s3cr3t-value" },
+                consecutivePasses: 5,
+            },
+            { dependsOn: [] },
+        );
+        expect(await resolve(smoke.passedAt)).toBe(PASSED_AT);
         expect(await resolve(smoke.trigger)).toBe("abc123");
-        expect(await resolve(smoke.results)).toEqual([]);
-        const cmd = byName("cmd-smoke-command");
-        expect(cmd.type).toBe("command:local:Command");
-        expect(cmd.inputs["triggers"]).toEqual(["abc123"]);
-        expect(cmd.inputs["environment"]).toEqual({
-            PROGRESSION_SMOKE_COMMAND: "./scripts/smoke-test.sh",
-            SMOKE_BASE_URL: "http://app:8080",
-            SMOKE_TRIGGER: "abc123",
+        const runs = recorded.filter((r) => r.name.startsWith("cmd-smoke-"));
+        expect(runs.map((r) => [r.type, r.name])).toEqual([["pulumi-nodejs:dynamic/progression:SmokeRun", "cmd-smoke-run"]]);
+        const { __provider, ...rest } = runs[0]!.inputs;
+        expect(rest).toEqual({
+            baseUrl: "http://app:8080",
+            trigger: "abc123",
+            command: "./scripts/smoke-test.sh",
+            cwd: process.cwd(),
+            deadlineMs: 500,
+            runOnEveryUp: false,
         });
-        expect(cmd.inputs["create"]).toBe(`/bin/sh -c "$PROGRESSION_SMOKE_COMMAND" && date -u +'progression-smoke-passed-at=%Y-%m-%dT%H:%M:%SZ'`);
-        expect(recorded.some((r) => r.name === "cmd-smoke-run")).toBe(false);
+        expect(__provider as string).not.toContain("s3cr3t-value");
+        expect(recorded.some((r) => r.type.startsWith("command:"))).toBe(false);
     });
 
-    it("with runOnEveryUp adds a per-run value to the triggers so every up replaces (re-runs) it", async () => {
+    it("defaults the deadline and passes runOnEveryUp on, for the provider's diff to re-run every up", async () => {
         const smoke = new mod.SmokeTest("every-smoke", { baseUrl: "http://app:8080", trigger: "abc", command: "true", runOnEveryUp: true });
         await resolve(smoke.passedAt);
-        const triggers = byName("every-smoke-command").inputs["triggers"] as string[];
-        expect(triggers).toHaveLength(2);
-        expect(triggers[0]).toBe("abc");
-        expect(triggers[1]).toMatch(/^[0-9a-f-]{36}$/);
+        const run = byName("every-smoke-run");
+        expect(run.inputs["runOnEveryUp"]).toBe(true);
+        expect(run.inputs["deadlineMs"]).toBe(30_000);
     });
 
-    it("refuses command together with checks, and an empty command", () => {
+    it("refuses command together with checks, an empty command and an invalid deadline", () => {
         expect(() => new mod.SmokeTest("both", { baseUrl: "http://a", trigger: "t", command: "x", checks: [...defaultChecks] })).toThrow(
             /both command and checks are set; allowed: one of them; fix: /,
         );
         expect(() => new mod.SmokeTest("empty", { baseUrl: "http://a", trigger: "t", command: "  " })).toThrow(/command is empty/);
-    });
-
-    it("reads passedAt from the wrapper's marker line only", () => {
-        expect(mod.passedAtFromStdout("ok\nprogression-smoke-passed-at=2026-01-02T03:04:05Z\n")).toBe("2026-01-02T03:04:05Z");
-        expect(mod.passedAtFromStdout("progression-smoke-passed-at=2026-01-02T03:04:05Z\nlater output")).toBe("");
-        expect(mod.passedAtFromStdout("")).toBe("");
+        expect(() => new mod.SmokeTest("no-time", { baseUrl: "http://a", trigger: "t", command: "true", deadlineMs: 0 })).toThrow(
+            /no-time: invalid smoke options \(1 problem\):\n {2}- deadlineMs: must be an integer from 1 to 3600000 ms/,
+        );
     });
 });

@@ -9,8 +9,8 @@ import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { smokeProvider } from "../../components/smokeTest";
-import type { SmokeRunOutputs } from "../../smoke/provider";
-import { providerInputs as inputs, TOKEN } from "./helpers/provider";
+import type { CommandRunOutputs, SmokeRunOutputs } from "../../smoke/provider";
+import { commandInputs, providerInputs as inputs, TOKEN } from "./helpers/provider";
 import { healthyRoutes, json, REPO, startServer, type TestServer } from "./helpers/servers";
 
 let healthy: TestServer;
@@ -70,6 +70,18 @@ describe.concurrent("serialized provider", () => {
         const { message, hasId } = result.value as { message: string; hasId: boolean };
         expect(message).toMatch(/FAIL\s+db-status.*\[body\]/);
         expect(message).not.toContain(TOKEN);
+        expect(hasId).toBe(false);
+    });
+
+    it("command mode runs the shell command there, in the given cwd, and a failure rejects with its status and output, no id", async () => {
+        const ok = await inPlainNode("create", [commandInputs('echo "at $SMOKE_BASE_URL in $(pwd)"')]);
+        expect(ok.ok).toBe(true);
+        expect((ok.value as { outs: CommandRunOutputs }).outs.commandOutput).toBe(`at http://app.test:8080 in ${REPO}\n`);
+
+        const failed = await inPlainNode("create", [commandInputs("echo checking $SMOKE_BASE_URL; exit 3")]);
+        expect(failed.ok).toBe(false);
+        const { message, hasId } = failed.value as { message: string; hasId: boolean };
+        expect(message).toMatch(/`echo checking \$SMOKE_BASE_URL; exit 3` exited with status 3; .*\nchecking http:\/\/app\.test:8080$/s);
         expect(hasId).toBe(false);
     });
 
