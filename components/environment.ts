@@ -4,8 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ResolvedCluster } from "../config/cluster";
 import { EnvironmentConfig } from "../config/schema";
 import { AppDeployment } from "./app";
-import { NetworkIsolation } from "./isolation";
-import { appLabels } from "./labels";
+import { isolationInput, NetworkIsolation } from "./isolation";
 import { EnvironmentNamespace } from "./namespace";
 import { SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
@@ -50,20 +49,7 @@ export class Environment extends pulumi.ComponentResource {
             { parent: this },
         );
         const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
-        const isolation = new NetworkIsolation(
-            `${name}-isolation`,
-            {
-                input: {
-                    namespace: config.namespace,
-                    environment: config.environment,
-                    appSelector: appLabels(config.app.name, config.environment).selector,
-                    appPort: config.app.port,
-                    ingressNamespace: config.network.ingressNamespace,
-                    egress: config.network.egress,
-                },
-            },
-            { parent: this, provider, dependsOn: [ns] },
-        );
+        const isolation = new NetworkIsolation(`${name}-isolation`, { input: isolationInput(config) }, { parent: this, provider, dependsOn: [ns] });
         const app = new AppDeployment(
             `${name}-app`,
             { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {} },

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { EnvironmentName } from "../config/environments";
-import { EgressRule } from "../config/schema";
-import { commonLabels, NAMESPACE_NAME_LABEL } from "./labels";
+import { EgressRule, EnvironmentConfig } from "../config/schema";
+import { appLabels, commonLabels, NAMESPACE_NAME_LABEL } from "./labels";
 import { Labels, NetworkPolicyManifest, NetworkPolicyPeer } from "./manifests";
 
 export interface IsolationInput {
@@ -15,6 +15,18 @@ export interface IsolationInput {
     readonly ingressNamespace: string;
     /** Extra egress, e.g. a managed database outside the cluster. */
     readonly egress: readonly EgressRule[];
+}
+
+/** What an environment's config says about its isolation. */
+export function isolationInput(config: EnvironmentConfig): IsolationInput {
+    return {
+        namespace: config.namespace,
+        environment: config.environment,
+        appSelector: appLabels(config.app.name, config.environment).selector,
+        appPort: config.app.port,
+        ingressNamespace: config.network.ingressNamespace,
+        egress: config.network.egress,
+    };
 }
 
 /**

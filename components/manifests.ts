@@ -4,7 +4,7 @@
 
 import { EnvironmentConfig } from "../config/schema";
 import { appNames, configData, deploymentManifest, pdbManifest, serviceManifest } from "./app";
-import { isolationPolicies } from "./isolation";
+import { isolationInput, isolationPolicies } from "./isolation";
 import { appLabels } from "./labels";
 import { namespaceManifest } from "./namespace";
 
@@ -63,14 +63,7 @@ export function environmentManifests(config: EnvironmentConfig): KubernetesObjec
     const labels = appLabels(config.app.name, config.environment).all;
     const objects: KubernetesObject[] = [
         namespaceManifest(config.namespace, config.environment),
-        ...isolationPolicies({
-            namespace: config.namespace,
-            environment: config.environment,
-            appSelector: appLabels(config.app.name, config.environment).selector,
-            appPort: config.app.port,
-            ingressNamespace: config.network.ingressNamespace,
-            egress: config.network.egress,
-        }),
+        ...isolationPolicies(isolationInput(config)),
         { apiVersion: "v1", kind: "ConfigMap", metadata: { name: names.configMap, namespace: config.namespace, labels }, data: configData(config.app) },
     ];
     if (config.app.secretEnv.length > 0) {
