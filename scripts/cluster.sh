@@ -43,7 +43,16 @@ export KWOK_ETCD_BINARY="$etcd_bin/etcd"
 export KWOK_RUNTIME=binary
 # kwokctl also runs a bare `kubectl` for some checks: make it ours, not another one on PATH.
 export PATH="$k8s_bin:$PATH"
-kwokctl() { "$kwok_bin/kwokctl" --name "$name" "$@"; }
+# kwokctl logs a JSON line per step; keep them in a file and show them only when it fails.
+kwokctl() {
+  local out="$KWOK_WORKDIR/$name-kwokctl.log"
+  mkdir -p "$KWOK_WORKDIR"
+  "$kwok_bin/kwokctl" --name "$name" "$@" >>"$out" 2>&1 && return 0
+  local rc=$?
+  log "kwokctl $1 $2 failed (exit $rc); its last lines ($out):"
+  tail -n 30 "$out" >&2
+  return "$rc"
+}
 kubectl() { "$k8s_bin/kubectl" --kubeconfig "$kubeconfig" --context "$context" "$@"; }
 
 ensure_binaries() {
