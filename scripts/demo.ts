@@ -15,6 +15,9 @@ const KUBECONFIG = path.join(LOCAL, "kubeconfig");
 // The same cluster `npm run cluster:up` starts.
 const CLUSTER = "env-progression";
 const PORTS: Record<EnvironmentName, number> = { dev: 18081, staging: 18082, prod: 18083 };
+// The demo shows the gate on every run, so `--fail staging=db` stops a re-run too; a real stack
+// checks only when what is deployed changes (smokeEveryUp defaults to false).
+const DEMO_OVERRIDES = { smokeDeadline: "20s", smokeEveryUp: true };
 
 function parseFailures(argv: string[]): Partial<Record<EnvironmentName, string>> {
     const failures: Partial<Record<EnvironmentName, string>> = {};
@@ -66,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
     const stacks = [];
     for (const env of ENVIRONMENTS) {
-        stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides: { smokeDeadline: "30s" } })] as const);
+        stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides: DEMO_OVERRIDES })] as const);
     }
     step("pulumi up -s dev, then staging, then prod; each only if the one before passed its smoke checks");
     const result = await progress(stacks, (s) => process.stdout.write(s));
