@@ -27,7 +27,7 @@ export const image = config.app.image;
 export const replicas = config.app.replicas;
 export const smoke = {
     baseUrl: config.smoke.baseUrl,
-    passedAt: env.smoke.passedAt,
-    trigger: env.smoke.trigger,
-    results: env.smoke.results,
+    passedAt: env.smokePassedAt,
+    trigger: env.verifiedTrigger,
+    results: env.smokeResults,
 };

@@ -6,7 +6,7 @@ import { EnvironmentConfig } from "../config/schema";
 import { AppDeployment } from "./app";
 import { isolationInput, NetworkIsolation } from "./isolation";
 import { EnvironmentNamespace } from "./namespace";
-import { SmokeTest } from "./smokeTest";
+import { SmokeCheckOutcome, SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
 
 export interface EnvironmentArgs {
@@ -37,7 +37,12 @@ export class Environment extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
     /** In-cluster URL of the Service. */
     public readonly serviceUrl: pulumi.Output<string>;
-    public readonly smoke: SmokeTest;
+    /** When the smoke checks last passed for what is deployed. */
+    public readonly smokePassedAt: pulumi.Output<string>;
+    /** The trigger (digest of what was deployed) those checks verified. */
+    public readonly verifiedTrigger: pulumi.Output<string>;
+    /** Per-check results of that run (empty in command mode). */
+    public readonly smokeResults: pulumi.Output<SmokeCheckOutcome[]>;
 
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:env:Environment", name, {}, opts);
@@ -60,7 +65,7 @@ export class Environment extends pulumi.ComponentResource {
         const trigger = pulumi
             .all([app.configChecksum, app.secretChecksum])
             .apply(([cfg, sec]) => smokeTrigger(config.app.image, config.app.replicas, cfg, sec));
-        this.smoke = new SmokeTest(
+        const smoke = new SmokeTest(
             `${name}-smoke`,
             {
                 baseUrl: config.smoke.baseUrl,
@@ -79,6 +84,15 @@ export class Environment extends pulumi.ComponentResource {
         this.namespace = ns.name;
         this.serviceName = app.serviceName;
         this.serviceUrl = pulumi.interpolate`http://${app.serviceName}.${ns.name}.svc.cluster.local:${config.app.port}`;
-        this.registerOutputs({ namespace: this.namespace, serviceName: this.serviceName, serviceUrl: this.serviceUrl });
+        this.smokePassedAt = smoke.passedAt;
+        this.verifiedTrigger = smoke.trigger;
+        this.smokeResults = smoke.results;
+        this.registerOutputs({
+            namespace: this.namespace,
+            serviceName: this.serviceName,
+            serviceUrl: this.serviceUrl,
+            smokePassedAt: this.smokePassedAt,
+            verifiedTrigger: this.verifiedTrigger,
+        });
     }
 }
