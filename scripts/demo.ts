@@ -71,6 +71,14 @@ async function main(argv: string[]): Promise<number> {
     for (const env of ENVIRONMENTS) {
         stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides: DEMO_OVERRIDES })] as const);
     }
+    // The local cluster may have been deleted (demo:down) or recreated since the last run while
+    // .local/state remembers its objects: refresh first, so `up` recreates whatever is gone.
+    step("pulumi refresh: align the state with the cluster");
+    for (const [env, stack] of stacks) {
+        const refreshed = await stack.refresh({ color: "never" });
+        const gone = refreshed.summary.resourceChanges?.["delete"] ?? 0;
+        process.stdout.write(`${env}: ${gone > 0 ? `${gone} resources no longer in the cluster; up recreates them` : "in step"}\n`);
+    }
     step("pulumi up -s dev, then staging, then prod; each only if the one before passed its smoke checks");
     const result = await progress(stacks, (s) => process.stdout.write(s));
     if (result.failed) {
