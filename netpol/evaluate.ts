@@ -146,30 +146,24 @@ function judgeDirection(
     const subject = direction === "egress" ? source : destination;
     const peer = direction === "egress" ? destination : source;
     const what = direction === "egress" ? `egress from ${subject.id}` : `ingress to ${subject.id}`;
+    // An endpoint no policy isolates is open in this direction.
+    const open = (why: string): DirectionVerdict => ({
+        direction,
+        endpoint: subject.id,
+        allowed: true,
+        isolated: false,
+        isolatedBy: [],
+        allowedBy: [],
+        reason: `${what}: ${why}`,
+    });
     if (subject.kind !== "pod") {
-        return {
-            direction,
-            endpoint: subject.id,
-            allowed: true,
-            isolated: false,
-            isolatedBy: [],
-            allowedBy: [],
-            reason: `${what}: outside the cluster, no policy applies`,
-        };
+        return open("outside the cluster, no policy applies");
     }
     const selecting = policies.filter(
         (p) => p.namespace === subject.namespace && (direction === "ingress" ? p.ingress : p.egress) && p.podSelector.matches(subject.labels),
     );
     if (selecting.length === 0) {
-        return {
-            direction,
-            endpoint: subject.id,
-            allowed: true,
-            isolated: false,
-            isolatedBy: [],
-            allowedBy: [],
-            reason: `${what}: not isolated (no policy selects it for ${typeName(direction)})`,
-        };
+        return open(`not isolated (no policy selects it for ${typeName(direction)})`);
     }
     const allowedBy: RuleRef[] = [];
     for (const policy of selecting) {
