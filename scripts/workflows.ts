@@ -7,7 +7,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../config/environments";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentRules } from "../config/environments";
+
+/** The environment table the workflows are generated from (a test may pass one of its own). */
+export interface Table {
+    readonly order: readonly string[];
+    readonly rules: Readonly<Record<string, Pick<EnvironmentRules, "promotesFrom">>>;
+}
+const TABLE: Table = { order: ENVIRONMENTS, rules: ENVIRONMENT_RULES };
 
 const REPO = path.resolve(__dirname, "..");
 export const WORKFLOW_DIR = path.join(REPO, ".github", "workflows");
@@ -91,7 +98,7 @@ function testJob(): Job {
     };
 }
 
-export function pullRequestWorkflow(): Workflow {
+export function pullRequestWorkflow(table: Table = TABLE): Workflow {
     return {
         name: "pull request",
         on: { pull_request: { branches: ["main"] } },
@@ -108,7 +115,7 @@ export function pullRequestWorkflow(): Workflow {
                 "runs-on": RUNNER,
                 // comment-on-pr writes the preview into the pull request.
                 permissions: { contents: "read", "pull-requests": "write" },
-                strategy: { "fail-fast": false, matrix: { stack: [...ENVIRONMENTS] } },
+                strategy: { "fail-fast": false, matrix: { stack: [...table.order] } },
                 env: tokenEnv,
                 steps: [checkout(), setupNode(["package-lock.json"]), install, pulumiStep("preview", "${{ matrix.stack }}", { "comment-on-pr": true })],
             },
@@ -116,10 +123,10 @@ export function pullRequestWorkflow(): Workflow {
     };
 }
 
-export function mainWorkflow(): Workflow {
+export function mainWorkflow(table: Table = TABLE): Workflow {
     const jobs: Record<string, Job> = { test: testJob() };
-    for (const env of ENVIRONMENTS) {
-        const from = ENVIRONMENT_RULES[env].promotesFrom;
+    for (const env of table.order) {
+        const from = table.rules[env]?.promotesFrom;
         jobs[upJob(env)] = {
             name: `up ${env}`,
             needs: from === undefined ? "test" : upJob(from),
@@ -134,13 +141,13 @@ export function mainWorkflow(): Workflow {
     return { name: "deliver", on: { push: { branches: ["main"] } }, permissions: { contents: "read" }, jobs };
 }
 
-export function promoteWorkflow(): Workflow {
+export function promoteWorkflow(table: Table = TABLE): Workflow {
     return {
         name: "promote",
         on: {
             workflow_dispatch: {
                 inputs: {
-                    stack: { description: "The stack to update", type: "choice", options: [...ENVIRONMENTS], required: true },
+                    stack: { description: "The stack to update", type: "choice", options: [...table.order], required: true },
                     commit: { description: "The commit to deploy: a full SHA on main", type: "string", required: true },
                 },
             },

@@ -9,7 +9,18 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
 import { packConfig } from "../../policy/pack";
-import { ACTIONS, pulumiVersion, render, stackGroup, TOKEN_SECRET, WORKFLOW_DIR, WORKFLOWS } from "../../scripts/workflows";
+import {
+    ACTIONS,
+    mainWorkflow,
+    promoteWorkflow,
+    pullRequestWorkflow,
+    pulumiVersion,
+    render,
+    stackGroup,
+    TOKEN_SECRET,
+    WORKFLOW_DIR,
+    WORKFLOWS,
+} from "../../scripts/workflows";
 
 const ROOT = path.resolve(__dirname, "../..");
 type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
@@ -137,6 +148,27 @@ describe("main: up dev, then staging, then prod", () => {
             }
         }
         expect(order).toEqual(["test", ...ENVIRONMENTS.map((e) => `up-${e}`)]);
+    });
+
+    it("grows with the table: an environment added to it gets its up job, in its place in the chain, and its preview", () => {
+        const table = {
+            order: ["dev", "qa", "staging", "prod"],
+            rules: { ...ENVIRONMENT_RULES, qa: { promotesFrom: "dev" }, staging: { promotesFrom: "qa" } },
+        };
+        const jobs = mainWorkflow(table).jobs;
+        expect(Object.entries(jobs).map(([name, j]) => [name, j["needs"]])).toEqual([
+            ["test", undefined],
+            ["up-dev", "test"],
+            ["up-qa", "up-dev"],
+            ["up-staging", "up-qa"],
+            ["up-prod", "up-staging"],
+        ]);
+        expect((jobs["up-qa"]!["steps"] as Step[]).at(-1)!.with).toMatchObject({
+            "stack-name": "${{ vars.PULUMI_ORGANIZATION }}/qa",
+            policyPackConfigs: "policy/config/qa.json",
+        });
+        expect((pullRequestWorkflow(table).jobs["preview"]!["strategy"] as Job["strategy"])!.matrix["stack"]).toEqual(table.order);
+        expect((promoteWorkflow(table).on["workflow_dispatch"] as any).inputs.stack.options).toEqual(table.order);
     });
 
     it("runs each stack's up in its GitHub environment and its own concurrency group, never cancelled midway", () => {
