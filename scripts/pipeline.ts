@@ -300,6 +300,8 @@ export interface LocalOptions {
     /** The port of each environment's reference app, the target of its smoke checks. */
     readonly ports: Readonly<Record<EnvironmentName, number>>;
     readonly failures?: Partial<Record<EnvironmentName, string>>;
+    /** Config values per stack over the committed stack file (key without namespace). */
+    readonly overrides?: Partial<Record<EnvironmentName, Record<string, unknown>>>;
     readonly log: (text: string) => void;
 }
 
@@ -325,7 +327,12 @@ export async function prepareLocal(plan: readonly PlanJob[], opts: LocalOptions)
         const pidFile = path.join(opts.dir, "apps", `${env}.pid`);
         local.stopApp(pidFile);
         const app = await local.startApp({ port: opts.ports[env], pidFile, logFile: path.join(opts.dir, "apps", `${env}.log`), ...(fail ? { fail } : {}) });
-        const stack = await local.prepareStack(ws, env, { cluster, smokeBaseUrl: app.url, secrets: secrets[env], overrides: { smokeDeadline: "20s" } });
+        const stack = await local.prepareStack(ws, env, {
+            cluster,
+            smokeBaseUrl: app.url,
+            secrets: secrets[env],
+            overrides: { smokeDeadline: "20s", ...opts.overrides?.[env] },
+        });
         // Not a workflow step: the local cluster may have been recreated since the state was written.
         await stack.refresh({ color: "never" });
         stacks[env] = stack;

@@ -7,12 +7,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentRules } from "../config/environments";
+import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../config/environments";
 
 /** The environment table the workflows are generated from (a test may pass one of its own). */
 export interface Table {
     readonly order: readonly string[];
-    readonly rules: Readonly<Record<string, Pick<EnvironmentRules, "promotesFrom">>>;
+    readonly rules: Readonly<Record<string, { readonly promotesFrom: string | undefined }>>;
 }
 const TABLE: Table = { order: ENVIRONMENTS, rules: ENVIRONMENT_RULES };
 

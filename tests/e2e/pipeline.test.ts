@@ -45,6 +45,7 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
     let ports: Record<EnvironmentName, number>;
     let kubeconfig: string;
     let local: typeof import("../../scripts/local");
+    let stagingOutputs: Record<string, unknown> | undefined;
 
     beforeAll(async () => {
         if (missing) throw new Error(`the local toolchain is not ready: ${missing}. Fix: scripts/toolchain.sh`);
@@ -104,6 +105,46 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
                 const outs = await stacks[env]!.outputs();
                 expect((outs["smoke"]!.value as { passedAt?: string }).passedAt, env).toMatch(/^\d{4}-/);
             }
+            stagingOutputs = Object.fromEntries(Object.entries(await stacks.staging!.outputs()).map(([k, v]) => [k, v.value]));
+        },
+        15 * 60_000,
+    );
+
+    // The promotion check's contract: a deployment webhook runs prod at its branch's head, which may
+    // name an image staging never verified; prod's preview must then fail, before anything changes.
+    it(
+        "refuses, in prod's preview, an image staging did not verify",
+        async (ctx) => {
+            if (!stagingOutputs || !("verified" in stagingOutputs)) {
+                ctx.skip("staging exports no `verified` output: the promotion check is not in this program yet");
+                return;
+            }
+            const newer = `ghcr.io/env-progression/web:9.9.9@sha256:${"ab".repeat(32)}`;
+            const image = () =>
+                execFileSync(
+                    "kubectl",
+                    ["--kubeconfig", kubeconfig, "-n", "web-prod", "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"],
+                    {
+                        encoding: "utf8",
+                    },
+                );
+            let log = "";
+            const stacks = await prepareLocal(
+                plan.filter((j) => j.id === "up-prod"),
+                { dir, cluster: name, ports, overrides: { prod: { image: newer } }, log: (t) => (log += t) },
+            );
+            const before = image();
+            let failed = false;
+            try {
+                await stacks.prod!.preview({ color: "never", onOutput: (t) => (log += t) });
+            } catch (err) {
+                failed = true;
+                log += (err as Error).message;
+            }
+            expect(failed).toBe(true);
+            expect(log).toMatch(/staging/);
+            expect(log).toContain(newer);
+            expect(image()).toBe(before);
         },
         15 * 60_000,
     );
