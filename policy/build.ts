@@ -49,9 +49,10 @@ const packageOf = (specifier: string) =>
         .slice(0, specifier.startsWith("@") ? 2 : 1)
         .join("/");
 
-export async function buildPack(out: string = DEFAULT_OUT): Promise<BuiltPack> {
+/** Builds the pack into `out`. `dependencies` stands in for policy/package.json's (for tests). */
+export async function buildPack(out: string = DEFAULT_OUT, opts: { dependencies?: Record<string, string> } = {}): Promise<BuiltPack> {
     const pkg = JSON.parse(fs.readFileSync(path.join(POLICY, "package.json"), "utf8")) as PolicyPackage;
-    const declared = pkg.dependencies ?? {};
+    const declared = opts.dependencies ?? pkg.dependencies ?? {};
     fs.rmSync(out, { recursive: true, force: true });
     fs.mkdirSync(out, { recursive: true });
 
