@@ -190,6 +190,8 @@ describe("pull requests: the tests, then a preview of every stack with the polic
         expect(Object.keys(doc.on)).toEqual(["pull_request"]);
         const preview = doc.jobs["preview"]!;
         expect(needsOf(preview)).toEqual(["test"]);
+        // A fork's pull request gets no secrets: it runs the tests, not the previews.
+        expect((preview as { if?: string }).if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
         expect(preview.strategy!.matrix["stack"]).toEqual([...ENVIRONMENTS]);
         const step = pulumiSteps(preview.steps)[0]!;
         expect(step.with).toMatchObject({
