@@ -378,7 +378,9 @@ export function localRunner(stacks: Partial<Record<EnvironmentName, Stack>>, log
                 else await stack.preview(opts);
                 return true;
             } catch (err) {
-                log(`\n${(err as Error).message.split("\n").slice(-12).join("\n")}\n`);
+                // The engine's output has streamed already: add only what it wrote to stderr, or the error.
+                const stderr = (err as { commandResult?: { stderr?: string } }).commandResult?.stderr?.trim();
+                log(`${stderr || (err as Error).message.split("\n")[0]}\n`);
                 return false;
             }
         },

@@ -99,8 +99,8 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
             );
             expect(outcome).toEqual({ test: "skipped by request", "up-dev": "passed", "up-staging": "passed", "up-prod": "passed" });
             expect(namespaces().sort()).toEqual(ENVIRONMENTS.map((e) => `web-${e}`).sort());
-            // The engine ran the pack on every update: its name is in each update's output.
-            expect(log.match(/Policies:|env-progression@v/g)?.length ?? 0).toBeGreaterThanOrEqual(ENVIRONMENTS.length);
+            // The engine ran the repository's pack on every update and reported it passed.
+            expect(log.match(/✅ env-progression@v\d+\.\d+\.\d+ \(local: \S+\/policy\)/g)?.length).toBe(ENVIRONMENTS.length);
             for (const env of ENVIRONMENTS) {
                 const outs = await stacks[env]!.outputs();
                 expect((outs["smoke"]!.value as { passedAt?: string }).passedAt, env).toMatch(/^\d{4}-/);
