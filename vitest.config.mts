@@ -10,10 +10,13 @@ export default defineConfig({
             { test: { name: "policy", include: ["tests/policy/**/*.test.ts"], testTimeout: 30_000 } },
             // `npm run test:oracle`: our NetworkPolicy evaluator against cyclonus (scripts/oracle.sh).
             { test: { name: "oracle", include: ["tests/oracle/**/*.test.ts"], testTimeout: 5 * 60_000 } },
+            // `npm run test:pack`: the policy pack as published, installed and run outside the repository.
+            { test: { name: "pack", include: ["tests/e2e/policy-packed.test.ts"], testTimeout: 30 * 60_000, hookTimeout: 30 * 60_000 } },
             {
                 test: {
                     name: "e2e",
                     include: ["tests/e2e/**/*.test.ts"],
+                    exclude: ["tests/e2e/policy-packed.test.ts"],
                     testTimeout: 30 * 60_000,
                     hookTimeout: 30 * 60_000,
                     fileParallelism: false,

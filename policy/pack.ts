@@ -7,6 +7,7 @@ import { pdbAllowsDrain, pdbAllowsDrainAtReplicas } from "./disruption";
 import { enforcementFor, PackContext } from "./environment";
 import { stackEnvironment } from "./identity";
 import { environmentIsolated } from "./isolation";
+import { PACK_NAME } from "./name";
 import { namespaceLabels } from "./namespaces";
 import { defaultDeny, namespaceSelectors } from "./networkPolicies";
 import { noPlainSecrets } from "./secrets";
@@ -14,7 +15,7 @@ import { serviceNotLoadBalancer } from "./services";
 import { smokeTestPerApp } from "./smoke";
 import { imagePinned, probesPresent, replicasMinimum, resourcesSet, restrictedSecurityContext } from "./workloads";
 
-export const PACK_NAME = "env-progression";
+export { PACK_NAME };
 
 // Checks are typed by their own config; the list only needs their shared shape.
 type AnyResourceCheck = ResourceCheck<any>;

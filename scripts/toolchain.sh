@@ -12,6 +12,7 @@
 #   scripts/toolchain.sh --print-env     same, but print only `export ...` lines (eval-able)
 #   scripts/toolchain.sh --check         exit 0 when everything is built, 1 otherwise (builds nothing)
 #   scripts/toolchain.sh GROUP...        build only these groups: pulumi kubernetes k8s etcd kwok
+#                                        (and actionlint, built only when asked for)
 # Cache: ${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}/toolchain
 set -euo pipefail
 { # the whole script is one compound command: bash parses it completely before running it, so
@@ -28,8 +29,8 @@ for a in "$@"; do
   case "$a" in
     --print-env) mode=env ;;
     --check) mode=check ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    pulumi|kubernetes|k8s|etcd|kwok) groups+=("$a") ;;
+    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    pulumi|kubernetes|k8s|etcd|kwok|actionlint) groups+=("$a") ;;
     *) echo "toolchain: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -144,6 +145,19 @@ go 1.26" "sigs.k8s.io/kwok/cmd/kwok@v$v" "sigs.k8s.io/kwok/cmd/kwokctl@v$v"
   touch "$dir/.built"
 }
 
+# --- actionlint: the GitHub Actions workflow linter ------------------------------------------------
+# Only on request (`scripts/toolchain.sh actionlint`; scripts/actionlint.sh runs it): the engine and
+# the cluster do not need it. github.com/rhysd/actionlint has no replace directives, so the tagged
+# release builds with go install as published.
+actionlint_dir="$T/actionlint-$ACTIONLINT_VERSION"
+build_actionlint() {
+  local v=$ACTIONLINT_VERSION dir=$actionlint_dir
+  log "building actionlint $v (github.com/rhysd/actionlint)"
+  mkdir -p "$dir"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@v$v" || return 1
+  touch "$dir/.built"
+}
+
 run_group() {
   case "$1" in
     k8s) done_stamp "$k8s_dir" || timed "k8s-$KUBE_VERSION" build_k8s ;;
@@ -151,6 +165,7 @@ run_group() {
     kwok) done_stamp "$kwok_dir" || timed "kwok-$KWOK_VERSION" build_kwok ;;
     pulumi) ensure_pulumi ;;
     kubernetes) ensure_kubernetes ;;
+    actionlint) done_stamp "$actionlint_dir" || timed "actionlint-$ACTIONLINT_VERSION" build_actionlint ;;
   esac
 }
 

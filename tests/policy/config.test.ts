@@ -111,8 +111,11 @@ describe("the pack", () => {
         const project = parse(fs.readFileSync(path.join(ROOT, "policy", "PulumiPolicy.yaml"), "utf8")) as { runtime: { name: string } };
         expect(project.runtime.name).toBe("nodejs");
         // PolicyPack reads the version from package.json in its working directory (the pack's).
-        const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "policy", "package.json"), "utf8")) as { version: string; dependencies?: unknown };
+        const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "policy", "package.json"), "utf8")) as { version: string; dependencies?: Record<string, string> };
         expect(pkg.version).toMatch(/^\d+\.\d+\.\d+$/);
-        expect(pkg.dependencies).toBeUndefined(); // everything resolves from the repository's node_modules
+        // Declared for the published form (policy/build.ts); in the repository they resolve from the
+        // root's node_modules, so they must be the root's exact pins.
+        const root = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+        expect(pkg.dependencies).toEqual({ "@pulumi/policy": root.dependencies["@pulumi/policy"], "@pulumi/pulumi": root.dependencies["@pulumi/pulumi"] });
     });
 });
