@@ -8,7 +8,7 @@ import { Finding, judgeKey, KeyClass, KeyValue, ParityRules, ResolvedRule, ruleF
 /** One config value as `pulumi config --json` (the Automation API's getAllConfig) gives it. */
 export interface RawConfigValue {
     readonly value: string;
-    readonly secret: boolean;
+    readonly secret?: boolean;
 }
 
 /** A key's value in one stack, ready to compare. */
@@ -40,7 +40,7 @@ export function flattenConfig(
     const entries = new Map<string, Entry>();
     for (const [fullKey, { value, secret }] of Object.entries(config)) {
         const key = fullKey.startsWith(`${project}:`) ? fullKey.slice(project.length + 1) : fullKey;
-        if (secret) {
+        if (secret === true) {
             entries.set(key, { secret: true, fingerprint: fingerprint(value) });
             continue;
         }
