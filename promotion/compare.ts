@@ -130,7 +130,7 @@ export function decidePromotion(candidate: Candidate, upstream: Upstream, rules:
         status: "refused",
         differences,
         message:
-            `${stack} refuses to deploy what ${upstream.stack} has not verified (promotion from ${upstream.source}); nothing was registered:\n${list}\n` +
+            `${stack} refuses to deploy what ${upstream.stack} has not verified (promotion from ${upstream.source}); nothing was created:\n${list}\n` +
             `In an emergency only: pulumi config set promotionOverride '<why, and who approved>' -s ${stack} (warned, exported and reported by the policy pack).`,
     };
 }

@@ -293,7 +293,7 @@ describe("promotion, checked before anything is registered", () => {
     it("refuses an image staging never verified, naming both and the fixes, and registers nothing but the reference", async () => {
         const recorded: Recorded[] = [];
         const err = await runProgram("prod", { image: unverified }, recorded).then(() => undefined, (e: unknown) => e as Error);
-        expect(err?.message).toContain(`prod refuses to deploy what staging has not verified (promotion from ${STAGING}); nothing was registered:`);
+        expect(err?.message).toContain(`prod refuses to deploy what staging has not verified (promotion from ${STAGING}); nothing was created:`);
         expect(err?.message).toContain(`image: prod would run ${unverified}, but staging verified ${prodImage} (checks passed 2026-01-01T00:00:00.000Z at commit ${"c".repeat(40)})`);
         expect(err?.message).toContain(`Fix: verify it in staging first: pulumi config set image ${unverified} -s staging && pulumi up -s staging; or deploy what staging verified: pulumi config set image ${prodImage} -s prod`);
         expect(registeredBesidesTheReference(recorded)).toEqual([]);

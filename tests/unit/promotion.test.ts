@@ -159,7 +159,7 @@ describe("decidePromotion", () => {
         expect(d.status).toBe("refused");
         expect(d.differences.map((x) => x.field)).toEqual(["image"]);
         expect(d.message).toBe(
-            "prod refuses to deploy what staging has not verified (promotion from organization/env-progression/staging); nothing was registered:\n" +
+            "prod refuses to deploy what staging has not verified (promotion from organization/env-progression/staging); nothing was created:\n" +
                 `  - image: prod would run ${IMAGE_B}, but staging verified ${IMAGE_A} (checks passed 2026-12-01T10:00:00.000Z at commit ${"c".repeat(40)}). ` +
                 `Fix: verify it in staging first: pulumi config set image ${IMAGE_B} -s staging && pulumi up -s staging; or deploy what staging verified: pulumi config set image ${IMAGE_A} -s prod\n` +
                 "In an emergency only: pulumi config set promotionOverride '<why, and who approved>' -s prod (warned, exported and reported by the policy pack).",
