@@ -137,7 +137,11 @@ export function formatParity(report: ParityReport): string {
     const lines = report.rows.map((r) => [
         r.key,
         classText(r.rule.class, r.rule.environments),
-        ...report.stacks.map((s) => cut(r.values[s.stack] ?? "-", 28)),
+        // `-` is unset; an empty value is shown as "" so the two never look alike.
+        ...report.stacks.map((s) => {
+            const v = r.values[s.stack];
+            return v === undefined ? "-" : v === "" ? '""' : cut(v, 28);
+        }),
         r.violation ? `${r.status}  VIOLATION` : r.status,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

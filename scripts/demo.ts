@@ -90,6 +90,10 @@ async function main(argv: string[]): Promise<number> {
     const result = await progress(stacks, (s) => process.stdout.write(s));
     if (result.failed) {
         const rest = ENVIRONMENTS.slice(ENVIRONMENTS.indexOf(result.failed.environment) + 1);
+        if (promoteUnverified && result.failed.environment === "prod") {
+            process.stdout.write(`\nprod refused an image staging never verified (above), before creating anything. 'npm run demo' without --promote-unverified deploys what staging verified.\n`);
+            return 1;
+        }
         process.stdout.write(`\n${result.failed.environment} failed${rest.length ? `: ${rest.join(" and ")} not deployed` : ""}. Fix it and run 'npm run demo' again.\n`);
         return 1;
     }

@@ -165,10 +165,15 @@ describe("the parity matrix", () => {
         );
     });
 
-    it("marks a key set in some stacks only as missing", () => {
-        const m = parityMatrix([entries("staging"), entries("prod", { [`${P}:smokeDeadline`]: { value: "300s", secret: false } })], committed);
+    it("marks a key set in some stacks only as missing, and never shows an empty value like an unset one", () => {
+        const m = parityMatrix(
+            [entries("staging", { [`${P}:kubeServer`]: { value: "", secret: false } }), entries("prod", { [`${P}:smokeDeadline`]: { value: "300s", secret: false } })],
+            committed,
+        );
         expect(m.rows.find((r) => r.key === "smokeDeadline")).toMatchObject({ status: "missing", values: { staging: undefined, prod: "300s" } });
         expect(m.violations).toEqual([]);
+        expect(formatParity(m)).toMatch(/\nkubeServer +free +"" +- +missing\n/);
+        expect(formatParity(m)).toMatch(/\nsmokeDeadline +free +- +300s +missing\n/);
     });
 
     it("prints a table and each violation with its fix, never a secret value or a fingerprint", () => {
