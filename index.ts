@@ -24,7 +24,13 @@ function edge() {
 export = async () => {
     const { config, secrets, checks, cluster, rules } = edge();
     const promotion = await checkPromotion(config, rules);
-    const env = new Environment(config.environment, { config, cluster, secrets, commit: commitOf(process.env, gitIn(__dirname)), ...(checks ? { checks } : {}) });
+    const env = new Environment(config.environment, {
+        config,
+        cluster,
+        secrets,
+        commit: commitOf(process.env, gitIn(__dirname)),
+        ...(checks ? { checks } : {}),
+    });
     return {
         environment: config.environment,
         namespace: env.namespace,

@@ -43,7 +43,7 @@ function cliFailure(err: unknown): string {
     }
     const e = err as NodeJS.ErrnoException;
     if (e?.code === "ENOENT" || /ENOENT|not found.*pulumi|spawn pulumi/i.test(String(e?.message))) {
-        return "the pulumi CLI is not on PATH (eval \"$(scripts/toolchain.sh --print-env)\" puts the built one there)";
+        return 'the pulumi CLI is not on PATH (eval "$(scripts/toolchain.sh --print-env)" puts the built one there)';
     }
     return e instanceof Error ? e.message.split("\n")[0]! : String(err);
 }
@@ -101,7 +101,9 @@ export async function run(argv: string[]): Promise<number> {
         try {
             config = await workspace.getAllConfig(stack);
         } catch (err) {
-            throw new UsageError(`stack '${stack}' cannot be read: ${cliFailure(err)}; fix: check the stack name (pulumi stack ls), the backend (pulumi login) and the secrets passphrase`);
+            throw new UsageError(
+                `stack '${stack}' cannot be read: ${cliFailure(err)}; fix: check the stack name (pulumi stack ls), the backend (pulumi login) and the secrets passphrase`,
+            );
         }
         const declared = config[`${PROJECT}:environment`]?.value;
         const environment = isEnvironmentName(declared) ? declared : isEnvironmentName(stack) ? stack : undefined;

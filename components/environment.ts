@@ -58,11 +58,7 @@ export class Environment extends pulumi.ComponentResource {
         super("progression:env:Environment", name, {}, opts);
         const { config } = args;
 
-        const provider = new k8s.Provider(
-            `${name}-k8s`,
-            { kubeconfig: args.cluster.kubeconfig, context: args.cluster.context },
-            { parent: this },
-        );
+        const provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.cluster.kubeconfig, context: args.cluster.context }, { parent: this });
         const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
         const isolation = new NetworkIsolation(`${name}-isolation`, { input: isolationInput(config) }, { parent: this, provider, dependsOn: [ns] });
         const app = new AppDeployment(
@@ -78,7 +74,9 @@ export class Environment extends pulumi.ComponentResource {
         const subject = verifiedSubject(config, args.commit ?? null);
         const key = new DigestKey(`${name}-digest-key`, { parent: this });
         const trigger = pulumi.unsecret(
-            pulumi.all([key.key, pulumi.all(args.secrets ?? {})]).apply(([k, values]) => smokeTrigger({ manifestDigest: subject.manifestDigest, secretDigest: keyedDigest(k, values) })),
+            pulumi
+                .all([key.key, pulumi.all(args.secrets ?? {})])
+                .apply(([k, values]) => smokeTrigger({ manifestDigest: subject.manifestDigest, secretDigest: keyedDigest(k, values) })),
         );
         const smoke = new SmokeTest(
             `${name}-smoke`,

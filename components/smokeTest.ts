@@ -134,7 +134,16 @@ class SmokeRun extends pulumi.dynamic.Resource {
         super(
             smokeProvider,
             name,
-            { subject: undefined, command: undefined, ...props, results: undefined, passedAt: undefined, elapsedMs: undefined, caSha256: undefined, commandOutput: undefined },
+            {
+                subject: undefined,
+                command: undefined,
+                ...props,
+                results: undefined,
+                passedAt: undefined,
+                elapsedMs: undefined,
+                caSha256: undefined,
+                commandOutput: undefined,
+            },
             opts,
             "progression",
             "SmokeRun",

@@ -36,7 +36,9 @@ export function validatePromotion(
         const v = raw.values[key];
         if (v === undefined || v === "") return undefined;
         if (raw.secretKeys.has(key)) {
-            problems.push(`${project}:${key} is stored as a secret, but it is shown in outputs and reports on purpose. Fix: pulumi config set ${key} <value> -s ${stack} (without --secret)`);
+            problems.push(
+                `${project}:${key} is stored as a secret, but it is shown in outputs and reports on purpose. Fix: pulumi config set ${key} <value> -s ${stack} (without --secret)`,
+            );
             return undefined;
         }
         if (typeof v !== "string") {
@@ -51,9 +53,13 @@ export function validatePromotion(
         const parts = from.split("/");
         const allowed = `a stack of this project (staging) or <org>/<project>/<stack> (organization/${project}/staging on a file:// backend, acme/${project}/staging on Pulumi Cloud)`;
         if ((parts.length !== 1 && parts.length !== 3) || !parts.every((p) => SEGMENT.test(p))) {
-            problems.push(`${project}:promoteFrom: ${JSON.stringify(from)} is not a stack name. Allowed: ${allowed}. Fix: pulumi config set promoteFrom organization/${project}/staging -s ${stack}`);
+            problems.push(
+                `${project}:promoteFrom: ${JSON.stringify(from)} is not a stack name. Allowed: ${allowed}. Fix: pulumi config set promoteFrom organization/${project}/staging -s ${stack}`,
+            );
         } else if (parts[parts.length - 1] === stack && (parts.length === 1 || parts[1] === project)) {
-            problems.push(`${project}:promoteFrom: ${JSON.stringify(from)} is this stack itself; a stack cannot verify its own promotion. Allowed: ${allowed}. Fix: pulumi config rm promoteFrom -s ${stack}`);
+            problems.push(
+                `${project}:promoteFrom: ${JSON.stringify(from)} is this stack itself; a stack cannot verify its own promotion. Allowed: ${allowed}. Fix: pulumi config rm promoteFrom -s ${stack}`,
+            );
         }
     }
     const promotes = from !== undefined || ENVIRONMENT_RULES[environment].promotesFrom !== undefined;

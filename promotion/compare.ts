@@ -113,7 +113,10 @@ export function decidePromotion(candidate: Candidate, upstream: Upstream, rules:
         return {
             status: "verified",
             differences,
-            message: override === undefined ? "" : `promotionOverride is set (${JSON.stringify(override)}) but ${stack} runs what ${upstream.stack} verified: nothing to override. Fix: ${remove}`,
+            message:
+                override === undefined
+                    ? ""
+                    : `promotionOverride is set (${JSON.stringify(override)}) but ${stack} runs what ${upstream.stack} verified: nothing to override. Fix: ${remove}`,
         };
     }
     const list = differences.map((d) => `  - ${d.message}`).join("\n");

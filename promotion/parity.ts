@@ -145,7 +145,11 @@ export function formatParity(report: ParityReport): string {
         r.violation ? `${r.status}  VIOLATION` : r.status,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-    const row = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+    const row = (cells: string[]) =>
+        cells
+            .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+            .join("  ")
+            .trimEnd();
     const out = [
         `parity of ${report.stacks.map((s) => `${s.stack}${s.environment && s.environment !== s.stack ? ` (${s.environment})` : ""}`).join(", ")}; rules: ${report.rules}`,
         "",

@@ -92,11 +92,14 @@ export function parseRules(text: string, source: string, base: ParityRules = DEF
     const rule = (where: string, v: unknown): KeyRule | undefined => {
         const r = typeof v === "string" ? { class: v } : v;
         if (typeof r !== "object" || r === null || Array.isArray(r)) {
-            problems.push(`${where}: ${JSON.stringify(v)} is not a rule. Allowed: {"class": "must-match" | "must-differ" | "free", "environments": [...], "reason": "..."}`);
+            problems.push(
+                `${where}: ${JSON.stringify(v)} is not a rule. Allowed: {"class": "must-match" | "must-differ" | "free", "environments": [...], "reason": "..."}`,
+            );
             return undefined;
         }
         const o = r as Record<string, unknown>;
-        for (const k of Object.keys(o)) if (!["class", "environments", "reason"].includes(k)) problems.push(`${where}.${k}: unknown field. Allowed: class, environments, reason`);
+        for (const k of Object.keys(o))
+            if (!["class", "environments", "reason"].includes(k)) problems.push(`${where}.${k}: unknown field. Allowed: class, environments, reason`);
         const cls = o["class"];
         if (typeof cls !== "string" || !(KEY_CLASSES as readonly string[]).includes(cls)) {
             problems.push(`${where}.class: ${JSON.stringify(cls)} is not a class. Allowed: ${KEY_CLASSES.join(", ")}`);
@@ -106,7 +109,9 @@ export function parseRules(text: string, source: string, base: ParityRules = DEF
         if (o["environments"] !== undefined) {
             const envs = o["environments"];
             if (!Array.isArray(envs) || envs.length < 2 || !envs.every(isEnvironmentName) || new Set(envs).size !== envs.length) {
-                problems.push(`${where}.environments: ${JSON.stringify(envs)} is not allowed. Allowed: two or more distinct environments of ${ENVIRONMENTS.join(", ")}, or leave it out for all`);
+                problems.push(
+                    `${where}.environments: ${JSON.stringify(envs)} is not allowed. Allowed: two or more distinct environments of ${ENVIRONMENTS.join(", ")}, or leave it out for all`,
+                );
             } else {
                 environments = envs;
             }
@@ -125,7 +130,9 @@ export function parseRules(text: string, source: string, base: ParityRules = DEF
         } else {
             for (const [pattern, v] of Object.entries(d["keys"] as Record<string, unknown>)) {
                 if (!PATTERN.test(pattern)) {
-                    problems.push(`keys."${pattern}": not a key or pattern. Allowed: a config key without the project prefix (replicas, featureFlags.newCheckout) or a prefix ending in .* (featureFlags.*)`);
+                    problems.push(
+                        `keys."${pattern}": not a key or pattern. Allowed: a config key without the project prefix (replicas, featureFlags.newCheckout) or a prefix ending in .* (featureFlags.*)`,
+                    );
                     continue;
                 }
                 const r = rule(`keys."${pattern}"`, v);
@@ -146,7 +153,9 @@ export function loadRules(file: string = RULES_FILE): ParityRules {
     try {
         text = fs.readFileSync(file, "utf8");
     } catch (err) {
-        throw new RulesError(shown, [`cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}). Fix: give the path of a rules file, e.g. ${path.relative(process.cwd(), RULES_FILE)}`]);
+        throw new RulesError(shown, [
+            `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}). Fix: give the path of a rules file, e.g. ${path.relative(process.cwd(), RULES_FILE)}`,
+        ]);
     }
     return parseRules(text, path.basename(file));
 }

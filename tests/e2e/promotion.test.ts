@@ -16,7 +16,19 @@ import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
 import { readStackConfig } from "../../config/stackFile";
 import type { PromotionOutput } from "../../promotion/compare";
 import type { VerifiedRecord } from "../../promotion/record";
-import { Cluster, clusterDown, clusterUp, kubectlJson, prepareStack, REPO, RunningApp, startApp, useToolchain, Workspace, workspace } from "../../scripts/local";
+import {
+    Cluster,
+    clusterDown,
+    clusterUp,
+    kubectlJson,
+    prepareStack,
+    REPO,
+    RunningApp,
+    startApp,
+    useToolchain,
+    Workspace,
+    workspace,
+} from "../../scripts/local";
 
 const CLUSTER = `progression-promo-${process.pid}`;
 const STAGING = "organization/env-progression/staging";
@@ -95,8 +107,10 @@ async function attempt(stack: Stack, op: "up" | "preview", opts: { policyPack?: 
 }
 
 const outputsOf = async (stack: Stack) => Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value])) as Record<string, unknown>;
-const kubernetesResources = async (stack: Stack) => ((await stack.exportStack()).deployment.resources ?? []).filter((r: { type: string }) => r.type.startsWith("kubernetes:"));
-const namespaceExists = (name: string) => kubectlJson<{ items: { metadata: { name: string } }[] }>(cluster, ["get", "namespaces"]).items.some((n) => n.metadata.name === name);
+const kubernetesResources = async (stack: Stack) =>
+    ((await stack.exportStack()).deployment.resources ?? []).filter((r: { type: string }) => r.type.startsWith("kubernetes:"));
+const namespaceExists = (name: string) =>
+    kubectlJson<{ items: { metadata: { name: string } }[] }>(cluster, ["get", "namespaces"]).items.some((n) => n.metadata.name === name);
 
 /** `progression parity` as a user runs it, in the project directory, with the backend's environment. */
 function parity(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -158,7 +172,9 @@ describe("promotion and parity on a real engine and API server", () => {
         );
         await stackFor("staging");
         const unverified = await attempt(prod, "preview");
-        expect(unverified.output).toContain(`prod promotes from staging (${STAGING}), and it has no verified record: nothing proves that what prod is about to run works. Fix: pulumi up -s staging first`);
+        expect(unverified.output).toContain(
+            `prod promotes from staging (${STAGING}), and it has no verified record: nothing proves that what prod is about to run works. Fix: pulumi up -s staging first`,
+        );
         // The message alone, as the program's RunError prints it: no stack trace.
         expect(unverified.output).not.toMatch(/\n\s+at .*\(.*\.ts:\d+:\d+\)/);
     });
@@ -191,7 +207,9 @@ describe("promotion and parity on a real engine and API server", () => {
             expect(r.ok, op).toBe(false);
             expect(r.output).toContain(`prod refuses to deploy what staging has not verified (promotion from ${STAGING}); nothing was created:`);
             expect(r.output).toContain(`image: prod would run ${UNVERIFIED}, but staging verified ${VERIFIED} (checks passed `);
-            expect(r.output).toContain(`Fix: verify it in staging first: pulumi config set image ${UNVERIFIED} -s staging && pulumi up -s staging; or deploy what staging verified: pulumi config set image ${VERIFIED} -s prod`);
+            expect(r.output).toContain(
+                `Fix: verify it in staging first: pulumi config set image ${UNVERIFIED} -s staging && pulumi up -s staging; or deploy what staging verified: pulumi config set image ${VERIFIED} -s prod`,
+            );
         }
         // The state holds the stack itself and its read of staging's outputs, nothing it created.
         const state = ((await prod.exportStack()).deployment.resources ?? []) as { type: string; external?: boolean }[];
@@ -244,7 +262,12 @@ describe("promotion and parity on a real engine and API server", () => {
         const up = await attempt(prod, "up");
         expect(up.ok).toBe(true);
         expect(up.output).toContain(`PROMOTION OVERRIDDEN for prod ("${REASON}"): deploying what staging did not verify:`);
-        expect(up.outputs["promotion"]).toMatchObject({ source: STAGING, status: "overridden", override: REASON, overridden: [expect.stringContaining(`image: prod would run ${FAILED}`)] });
+        expect(up.outputs["promotion"]).toMatchObject({
+            source: STAGING,
+            status: "overridden",
+            override: REASON,
+            overridden: [expect.stringContaining(`image: prod would run ${FAILED}`)],
+        });
         expect(kubectlJson(cluster, ["get", "deployment", "web", "-n", "web-prod"]).spec.template.spec.containers[0].image).toBe(FAILED);
         const preview = await attempt(prod, "preview", { policyPack: true });
         expect(preview.ok).toBe(true);
@@ -258,7 +281,9 @@ describe("promotion and parity on a real engine and API server", () => {
         expect(text.stderr).toBe("");
         expect(text.status).toBe(1);
         expect(text.stdout).toMatch(/\nAPI_TOKEN +must-differ +<secret> +<secret> +<secret> +secret-reused {2}VIOLATION\n/);
-        expect(text.stdout).toContain("API_TOKEN holds the same secret value in dev and prod (compared as keyed hashes in memory; neither the value nor a hash is shown)");
+        expect(text.stdout).toContain(
+            "API_TOKEN holds the same secret value in dev and prod (compared as keyed hashes in memory; neither the value nor a hash is shown)",
+        );
         const json = await parity(["--json"]);
         expect(json.status).toBe(1);
         const report = JSON.parse(json.stdout) as { ok: boolean; violations: { key: string; stacks: string[] }[] };

@@ -16,7 +16,9 @@ const fingerprint = (v: string) => createHmac("sha256", key).update(v).digest("h
 /** A stack's config as `pulumi config --show-secrets --json` gives it. */
 function stackConfig(env: EnvironmentName, over: Record<string, RawConfigValue> = {}): Record<string, RawConfigValue> {
     const plain = (v: unknown) => ({ value: typeof v === "string" ? v : JSON.stringify(v), secret: false });
-    const flags = { dev: { newCheckout: true, searchV2: true }, staging: { newCheckout: true, searchV2: false }, prod: { newCheckout: true, searchV2: false } }[env];
+    const flags = { dev: { newCheckout: true, searchV2: true }, staging: { newCheckout: true, searchV2: false }, prod: { newCheckout: true, searchV2: false } }[
+        env
+    ];
     return {
         [`${P}:environment`]: plain(env),
         [`${P}:replicas`]: plain(String({ dev: 1, staging: 3, prod: 50 }[env])),
@@ -68,7 +70,11 @@ describe("parity rules", () => {
     it("the committed file loads, states the flag rule with its reason, and lets log levels differ", () => {
         expect(RULES_FILE).toMatch(/parity-rules\.json$/);
         expect(JSON.parse(fs.readFileSync(RULES_FILE, "utf8"))).toHaveProperty("$comment");
-        expect(ruleFor(committed, "featureFlags.x", false)).toMatchObject({ class: "must-match", environments: ["staging", "prod"], reason: expect.stringContaining("staging rehearses prod") });
+        expect(ruleFor(committed, "featureFlags.x", false)).toMatchObject({
+            class: "must-match",
+            environments: ["staging", "prod"],
+            reason: expect.stringContaining("staging rehearses prod"),
+        });
         expect(ruleFor(committed, "env.LOG_LEVEL", false)).toMatchObject({ class: "free" });
         expect(committed.file).toBe("parity-rules.json");
     });
@@ -79,7 +85,12 @@ describe("parity rules", () => {
                 parseRules(
                     JSON.stringify({
                         key: {},
-                        keys: { "flags.**": "free", replicas: { class: "same" }, port: { class: "must-match", environments: ["prod"], reason: "fine reason here" }, "x.y": "free" },
+                        keys: {
+                            "flags.**": "free",
+                            replicas: { class: "same" },
+                            port: { class: "must-match", environments: ["prod"], reason: "fine reason here" },
+                            "x.y": "free",
+                        },
                     }),
                     "rules.json",
                 );
@@ -124,7 +135,17 @@ describe("flattenConfig", () => {
         const seen: string[] = [];
         const e = flattenConfig("dev", "dev", stackConfig("dev", { "aws:region": { value: "eu-west-1", secret: false } }), P, (v) => (seen.push(v), "fp"));
         expect([...e.entries.keys()].sort()).toEqual(
-            ["API_TOKEN", "DATABASE_URL", "aws:region", "env.LOG_LEVEL", "environment", "featureFlags.newCheckout", "featureFlags.searchV2", "replicas", "secretEnv"].sort(),
+            [
+                "API_TOKEN",
+                "DATABASE_URL",
+                "aws:region",
+                "env.LOG_LEVEL",
+                "environment",
+                "featureFlags.newCheckout",
+                "featureFlags.searchV2",
+                "replicas",
+                "secretEnv",
+            ].sort(),
         );
         expect(e.entries.get("featureFlags.searchV2")).toEqual({ secret: false, compare: "true", display: "true" });
         expect(e.entries.get("secretEnv")).toEqual({ secret: false, compare: '["DATABASE_URL","API_TOKEN"]', display: '["DATABASE_URL","API_TOKEN"]' });
@@ -167,7 +188,10 @@ describe("the parity matrix", () => {
 
     it("marks a key set in some stacks only as missing, and never shows an empty value like an unset one", () => {
         const m = parityMatrix(
-            [entries("staging", { [`${P}:kubeServer`]: { value: "", secret: false } }), entries("prod", { [`${P}:smokeDeadline`]: { value: "300s", secret: false } })],
+            [
+                entries("staging", { [`${P}:kubeServer`]: { value: "", secret: false } }),
+                entries("prod", { [`${P}:smokeDeadline`]: { value: "300s", secret: false } }),
+            ],
             committed,
         );
         expect(m.rows.find((r) => r.key === "smokeDeadline")).toMatchObject({ status: "missing", values: { staging: undefined, prod: "300s" } });
@@ -193,8 +217,21 @@ describe("the parity matrix", () => {
         }
         expect(JSON.parse(json)).toMatchObject({
             ok: false,
-            rows: expect.arrayContaining([{ key: "API_TOKEN", class: "must-differ", ruleFrom: "secrets", secret: true, values: { dev: "<secret>", staging: "<secret>", prod: "<secret>" }, status: "secret-reused", violation: expect.any(String) }]),
-            violations: [expect.objectContaining({ key: "API_TOKEN", kind: "secret-reused", stacks: ["dev", "prod"] }), expect.objectContaining({ key: "featureFlags.searchV2" })],
+            rows: expect.arrayContaining([
+                {
+                    key: "API_TOKEN",
+                    class: "must-differ",
+                    ruleFrom: "secrets",
+                    secret: true,
+                    values: { dev: "<secret>", staging: "<secret>", prod: "<secret>" },
+                    status: "secret-reused",
+                    violation: expect.any(String),
+                },
+            ]),
+            violations: [
+                expect.objectContaining({ key: "API_TOKEN", kind: "secret-reused", stacks: ["dev", "prod"] }),
+                expect.objectContaining({ key: "featureFlags.searchV2" }),
+            ],
         });
     });
 

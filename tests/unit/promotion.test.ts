@@ -21,7 +21,13 @@ const IMAGE_B = `registry.example.com/web:1.2.4@${DIGEST_B}`;
 function record(overrides: Partial<VerifiedRecord> = {}): VerifiedRecord {
     return {
         ...verifiedRecord({
-            subject: { environment: "staging", image: IMAGE_A, manifestDigest: "m".repeat(64), featureFlags: { newCheckout: true, searchV2: false }, commit: "c".repeat(40) },
+            subject: {
+                environment: "staging",
+                image: IMAGE_A,
+                manifestDigest: "m".repeat(64),
+                featureFlags: { newCheckout: true, searchV2: false },
+                commit: "c".repeat(40),
+            },
             passedAt: "2026-12-01T10:00:00.000Z",
             trigger: "t".repeat(64),
             checks: ["healthz", "version", "db-status", "test-action"],
@@ -54,7 +60,9 @@ describe("the verified record", () => {
             commit: "c".repeat(40),
         });
         expect(record().imageDigest).toBe(DIGEST_A);
-        expect(verifiedRecord({ subject: { ...record(), image: "registry.example.com/web:1.2.3" }, passedAt: "x", trigger: "y", checks: [] }).imageDigest).toBeNull();
+        expect(
+            verifiedRecord({ subject: { ...record(), image: "registry.example.com/web:1.2.3" }, passedAt: "x", trigger: "y", checks: [] }).imageDigest,
+        ).toBeNull();
     });
 
     it("keeps the migration version field absent until a migration gate sets it, and carries it when set", () => {
@@ -177,13 +185,21 @@ describe("decidePromotion", () => {
     });
 
     it("lets a flag differ when the rules file says it may", () => {
-        const relaxed = parseRules(JSON.stringify({ keys: { "featureFlags.newCheckout": { class: "free", reason: "rolled out in prod first, on purpose" } } }), "parity-rules.json");
+        const relaxed = parseRules(
+            JSON.stringify({ keys: { "featureFlags.newCheckout": { class: "free", reason: "rolled out in prod first, on purpose" } } }),
+            "parity-rules.json",
+        );
         expect(decidePromotion(candidate({ featureFlags: { newCheckout: false, searchV2: false } }), upstream(), relaxed, undefined).status).toBe("verified");
     });
 
     it("compares flags only where the rule applies: staging after dev runs its own flags", () => {
         const fromDev = upstream(record({ environment: "dev", image: "registry.example.com/web:1.2.3", featureFlags: { newCheckout: true, searchV2: true } }));
-        const d = decidePromotion(candidate({ stack: "staging", environment: "staging", featureFlags: { newCheckout: true, searchV2: false } }), fromDev, DEFAULT_RULES, undefined);
+        const d = decidePromotion(
+            candidate({ stack: "staging", environment: "staging", featureFlags: { newCheckout: true, searchV2: false } }),
+            fromDev,
+            DEFAULT_RULES,
+            undefined,
+        );
         expect(d).toMatchObject({ status: "verified", differences: [] });
     });
 
@@ -194,7 +210,12 @@ describe("decidePromotion", () => {
     });
 
     it("refuses when upstream has no record, saying what to run first", () => {
-        const d = decidePromotion(candidate(), { source: "organization/env-progression/staging", stack: "staging", problem: "it has no verified record" }, rules, undefined);
+        const d = decidePromotion(
+            candidate(),
+            { source: "organization/env-progression/staging", stack: "staging", problem: "it has no verified record" },
+            rules,
+            undefined,
+        );
         expect(d.status).toBe("refused");
         expect(d.differences).toEqual([
             {
@@ -210,7 +231,9 @@ describe("decidePromotion", () => {
         const reason = "INC-4711: checkout outage hotfix, approved by alice";
         const d = decidePromotion(candidate({ image: IMAGE_B }), upstream(), rules, reason);
         expect(d.status).toBe("overridden");
-        expect(d.message).toMatch(/^PROMOTION OVERRIDDEN for prod \("INC-4711: checkout outage hotfix, approved by alice"\): deploying what staging did not verify:\n {2}- image: prod would run /);
+        expect(d.message).toMatch(
+            /^PROMOTION OVERRIDDEN for prod \("INC-4711: checkout outage hotfix, approved by alice"\): deploying what staging did not verify:\n {2}- image: prod would run /,
+        );
         expect(d.message).toMatch(/Once staging has verified what prod runs: pulumi config rm promotionOverride -s prod$/);
         expect(promotionOutput(upstream(), d, reason)).toEqual({
             source: "organization/env-progression/staging",
@@ -227,7 +250,11 @@ describe("decidePromotion", () => {
         expect(d.message).toBe(
             'promotionOverride is set ("INC-4711: checkout outage hotfix") but prod runs what staging verified: nothing to override. Fix: pulumi config rm promotionOverride -s prod',
         );
-        expect(promotionOutput(upstream(), d, "INC-4711: checkout outage hotfix")).toMatchObject({ status: "verified", override: "INC-4711: checkout outage hotfix", overridden: [] });
+        expect(promotionOutput(upstream(), d, "INC-4711: checkout outage hotfix")).toMatchObject({
+            status: "verified",
+            override: "INC-4711: checkout outage hotfix",
+            overridden: [],
+        });
     });
 });
 
@@ -246,7 +273,10 @@ describe("the promotion config keys", () => {
     it.each([
         [{ promotionOverride: "yes" }, 'env-progression:promotionOverride: "yes" is not a reason.'],
         [{ promotionOverride: "true" }, 'env-progression:promotionOverride: "true" is not a reason.'],
-        [{ promotionOverride: "hotfix" }, "Allowed: a sentence of at least 12 characters. Fix: pulumi config set promotionOverride 'INC-4711: hotfix for the checkout outage, approved by alice' -s prod"],
+        [
+            { promotionOverride: "hotfix" },
+            "Allowed: a sentence of at least 12 characters. Fix: pulumi config set promotionOverride 'INC-4711: hotfix for the checkout outage, approved by alice' -s prod",
+        ],
         [{ promoteFrom: "env-progression/staging" }, 'env-progression:promoteFrom: "env-progression/staging" is not a stack name.'],
         [{ promoteFrom: "prod" }, 'env-progression:promoteFrom: "prod" is this stack itself'],
         [{ promoteFrom: "organization/env-progression/prod" }, "is this stack itself; a stack cannot verify its own promotion"],
@@ -260,7 +290,9 @@ describe("the promotion config keys", () => {
         expect(check({ promotionOverride: "INC-4711: hotfix approved by alice" }, "dev").problems).toEqual([
             "env-progression:promotionOverride is set, but dev promotes from no stack, so there is nothing to override. Fix: pulumi config rm promotionOverride -s dev",
         ]);
-        expect(check({ promotionOverride: "<secret>" }, "prod", ["promotionOverride"]).problems[0]).toContain("is stored as a secret, but it is shown in outputs and reports on purpose");
+        expect(check({ promotionOverride: "<secret>" }, "prod", ["promotionOverride"]).problems[0]).toContain(
+            "is stored as a secret, but it is shown in outputs and reports on purpose",
+        );
     });
 
     it("resolves the upstream: the table's, in this organization and project, or promoteFrom", () => {
@@ -269,14 +301,20 @@ describe("the promotion config keys", () => {
         expect(promotionSource(cfg("staging"), "organization", "env-progression")).toEqual({ name: "organization/env-progression/dev", stack: "dev" });
         expect(promotionSource(cfg("prod"), "acme", "env-progression")).toEqual({ name: "acme/env-progression/staging", stack: "staging" });
         expect(promotionSource(cfg("prod", "staging-eu"), "acme", "env-progression")).toEqual({ name: "acme/env-progression/staging-eu", stack: "staging-eu" });
-        expect(promotionSource(cfg("prod", "acme/env-progression/staging-eu"), "acme", "env-progression")).toEqual({ name: "acme/env-progression/staging-eu", stack: "staging-eu" });
+        expect(promotionSource(cfg("prod", "acme/env-progression/staging-eu"), "acme", "env-progression")).toEqual({
+            name: "acme/env-progression/staging-eu",
+            stack: "staging-eu",
+        });
         expect(promotionSource(cfg("prod", "other/web/staging"), "acme", "env-progression")).toEqual({ name: "other/web/staging", stack: "other/web/staging" });
     });
 });
 
 describe("commitOf", () => {
     const SHA = "0123456789abcdef0123456789abcdef01234567";
-    const git = (head: string | undefined, status = "") => (args: readonly string[]) => (args[0] === "rev-parse" ? head : status);
+    const git =
+        (head: string | undefined, status = "") =>
+        (args: readonly string[]) =>
+            args[0] === "rev-parse" ? head : status;
 
     it("takes GITHUB_SHA, then the checkout's HEAD, marks uncommitted changes, and is null otherwise", () => {
         expect(commitOf({ GITHUB_SHA: SHA.toUpperCase() }, git(undefined))).toBe(SHA);
