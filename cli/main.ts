@@ -5,6 +5,7 @@ import { UsageError } from "./args";
 const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
     smoke: () => import("./smoke"),
     netcheck: () => import("./netcheck"),
+    parity: () => import("./parity"),
 };
 
 const usage = `usage: progression <command> [options]
@@ -12,6 +13,7 @@ const usage = `usage: progression <command> [options]
 commands:
   smoke <baseUrl>   run the smoke checks against a deployed app
   netcheck          evaluate NetworkPolicies as a connectivity matrix
+  parity            compare the stacks' configuration against the parity rules
 
 Run 'progression <command> --help' for a command's options.`;
 

@@ -1,10 +1,13 @@
-import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedCluster } from "../config/cluster";
 import { EnvironmentConfig } from "../config/schema";
+import { keyedDigest, manifestDigest, smokeTrigger } from "../promotion/digest";
+import { VerifiedRecord, verifiedRecord, VerifiedSubject } from "../promotion/record";
 import { AppDeployment } from "./app";
+import { DigestKey } from "./digestKey";
 import { isolationInput, NetworkIsolation } from "./isolation";
+import { environmentManifests } from "./manifests";
 import { EnvironmentNamespace } from "./namespace";
 import { SmokeCheckOutcome, SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
@@ -18,14 +21,19 @@ export interface EnvironmentArgs {
     readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
     /** Smoke checks replacing the default set. @default - the engine's default four checks */
     readonly checks?: readonly Check[];
+    /** The commit of the program, recorded with what the checks verify. @default - null (unknown) */
+    readonly commit?: string | null;
 }
 
-/**
- * What a smoke run verifies: the image, the config and secret digests and the replica count.
- * Any change to them is a new rollout and must be checked again.
- */
-export function smokeTrigger(image: string, replicas: number, configChecksum: string, secretChecksum: string): string {
-    return crypto.createHash("sha256").update(JSON.stringify([image, replicas, configChecksum, secretChecksum])).digest("hex");
+/** What the smoke checks of this environment verify: everything rendered for it, by digest, and what promotion compares. */
+export function verifiedSubject(config: EnvironmentConfig, commit: string | null): VerifiedSubject {
+    return {
+        environment: config.environment,
+        image: config.app.image,
+        manifestDigest: manifestDigest(environmentManifests(config)),
+        featureFlags: { ...config.app.featureFlags },
+        commit,
+    };
 }
 
 /**
@@ -43,16 +51,14 @@ export class Environment extends pulumi.ComponentResource {
     public readonly verifiedTrigger: pulumi.Output<string>;
     /** Per-check results of that run (empty in command mode). */
     public readonly smokeResults: pulumi.Output<SmokeCheckOutcome[]>;
+    /** What the checks last verified, for the next environment: built from the smoke run's outputs only. */
+    public readonly verified: pulumi.Output<VerifiedRecord>;
 
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:env:Environment", name, {}, opts);
         const { config } = args;
 
-        const provider = new k8s.Provider(
-            `${name}-k8s`,
-            { kubeconfig: args.cluster.kubeconfig, context: args.cluster.context },
-            { parent: this },
-        );
+        const provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.cluster.kubeconfig, context: args.cluster.context }, { parent: this });
         const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
         const isolation = new NetworkIsolation(`${name}-isolation`, { input: isolationInput(config) }, { parent: this, provider, dependsOn: [ns] });
         const app = new AppDeployment(
@@ -62,21 +68,32 @@ export class Environment extends pulumi.ComponentResource {
             { parent: this, provider, dependsOn: [isolation] },
         );
 
-        const trigger = pulumi
-            .all([app.configChecksum, app.secretChecksum])
-            .apply(([cfg, sec]) => smokeTrigger(config.app.image, config.app.replicas, cfg, sec));
+        // The checks run again when anything rendered for the environment changes, or a secret
+        // value does. Secret values enter only through an HMAC under the stack's own key, so the
+        // trigger, kept in plain text in state and outputs, reveals nothing about them.
+        const subject = verifiedSubject(config, args.commit ?? null);
+        const key = new DigestKey(`${name}-digest-key`, { parent: this });
+        const trigger = pulumi.unsecret(
+            pulumi
+                .all([key.key, pulumi.all(args.secrets ?? {})])
+                .apply(([k, values]) => smokeTrigger({ manifestDigest: subject.manifestDigest, secretDigest: keyedDigest(k, values) })),
+        );
         const smoke = new SmokeTest(
             `${name}-smoke`,
             {
                 baseUrl: config.smoke.baseUrl,
                 trigger,
-                ...(args.checks ? { checks: [...args.checks] } : {}),
-                timeoutMs: config.smoke.timeoutMs,
+                subject: { ...subject },
                 deadlineMs: config.smoke.deadlineMs,
-                intervalMs: config.smoke.intervalMs,
-                consecutivePasses: config.smoke.passes,
                 runOnEveryUp: config.smoke.runOnEveryUp,
-                ...(config.smoke.command !== undefined ? { command: config.smoke.command } : {}),
+                ...(config.smoke.command !== undefined
+                    ? { command: config.smoke.command }
+                    : {
+                          ...(args.checks ? { checks: [...args.checks] } : {}),
+                          timeoutMs: config.smoke.timeoutMs,
+                          intervalMs: config.smoke.intervalMs,
+                          consecutivePasses: config.smoke.passes,
+                      }),
             },
             { parent: this, dependsOn: [app] },
         );
@@ -87,12 +104,17 @@ export class Environment extends pulumi.ComponentResource {
         this.smokePassedAt = smoke.passedAt;
         this.verifiedTrigger = smoke.trigger;
         this.smokeResults = smoke.results;
+        // Every field comes from the smoke run's outputs, which change only when its checks pass.
+        this.verified = pulumi
+            .all([smoke.subject, smoke.passedAt, smoke.trigger, smoke.verifiedBy])
+            .apply(([s, passedAt, t, checks]) => verifiedRecord({ subject: s as unknown as VerifiedSubject, passedAt, trigger: t, checks }));
         this.registerOutputs({
             namespace: this.namespace,
             serviceName: this.serviceName,
             serviceUrl: this.serviceUrl,
             smokePassedAt: this.smokePassedAt,
             verifiedTrigger: this.verifiedTrigger,
+            verified: this.verified,
         });
     }
 }

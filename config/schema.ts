@@ -2,6 +2,7 @@
 // at once. Pure: it sees plain values and which keys are secret, never pulumi.Config, so the
 // program, the CLI and the tests share one set of rules.
 import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentName, isEnvironmentName } from "./environments";
+import { PromotionConfig, validatePromotion } from "./promotion";
 
 export const PROJECT = "env-progression";
 
@@ -68,6 +69,8 @@ export interface EnvironmentConfig {
         readonly egress: readonly EgressRule[];
     };
     readonly smoke: SmokeConfig;
+    /** Where this stack's verified image comes from, and an emergency override (config/promotion.ts). */
+    readonly promotion: PromotionConfig;
 }
 
 export class ConfigError extends Error {
@@ -90,7 +93,7 @@ export const KNOWN_KEYS: readonly string[] = [
     "appName", "image", "port", "replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit",
     "env", "featureFlags", "secretEnv", "serviceType", "ingressNamespace", "egress",
     "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeChecksFile",
-    "smokeCommand", "smokeEveryUp",
+    "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride",
 ];
 
 /** A name that says it holds a secret; config validation and the policy pack share it. */
@@ -388,6 +391,9 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
         runOnEveryUp: bool("smokeEveryUp", false),
     };
 
+    const { promotion, problems: promotionProblems } = validatePromotion(raw, { stack, environment, project: PROJECT });
+    problems.push(...promotionProblems);
+
     if (problems.length > 0) {
         throw new ConfigError(stack, problems);
     }
@@ -399,6 +405,7 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
         app: { name: appName, image: image!, port, replicas, resources, env, featureFlags, secretEnv, serviceType: serviceType as AppConfig["serviceType"] },
         network: { ingressNamespace, egress },
         smoke,
+        promotion,
     };
 }
 

@@ -10,6 +10,7 @@ import { environmentIsolated } from "./isolation";
 import { PACK_NAME } from "./name";
 import { namespaceLabels } from "./namespaces";
 import { defaultDeny, namespaceSelectors } from "./networkPolicies";
+import { promotionOverride } from "./promotion";
 import { noPlainSecrets } from "./secrets";
 import { serviceNotLoadBalancer } from "./services";
 import { smokeTestPerApp } from "./smoke";
@@ -34,7 +35,7 @@ export const RESOURCE_CHECKS: readonly AnyResourceCheck[] = [
     noPlainSecrets,
 ];
 
-export const STACK_CHECKS: readonly AnyStackCheck[] = [environmentIsolated, defaultDeny, pdbAllowsDrainAtReplicas, smokeTestPerApp, stackEnvironment];
+export const STACK_CHECKS: readonly AnyStackCheck[] = [environmentIsolated, defaultDeny, pdbAllowsDrainAtReplicas, smokeTestPerApp, stackEnvironment, promotionOverride];
 
 export function policies(ctx: PackContext): (ResourceValidationPolicy | StackValidationPolicy)[] {
     return [...RESOURCE_CHECKS.map((c) => resourcePolicy(ctx, c)), ...STACK_CHECKS.map((c) => stackPolicy(ctx, c))];
@@ -60,6 +61,8 @@ export function packConfig(environment: EnvironmentName): PolicyPackConfig {
     const config: PolicyPackConfig = { all: level };
     for (const check of [...RESOURCE_CHECKS, ...STACK_CHECKS]) {
         if (check.configSchema && "environment" in check.configSchema) config[check.name] = { environment };
+        // A policy's own level would otherwise give way to `all`.
+        if (check.enforcementLevel) config[check.name] = { enforcementLevel: check.enforcementLevel };
     }
     return config;
 }

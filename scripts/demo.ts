@@ -4,6 +4,7 @@
 //
 //   npm run demo                    the progression
 //   npm run demo -- --fail staging=db   staging's app answers connected:false: staging fails, prod is not deployed
+//   npm run demo -- --promote-unverified   prod is configured with an image staging never verified: prod refuses
 //   npm run demo:down               stop the apps and the cluster (state is kept)
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -19,14 +20,18 @@ const PORTS: Record<EnvironmentName, number> = { dev: 18081, staging: 18082, pro
 // checks only when what is deployed changes (smokeEveryUp defaults to false).
 const DEMO_OVERRIDES = { smokeDeadline: "20s", smokeEveryUp: true };
 
+// An image staging never ran: with --promote-unverified, prod is configured with it and refuses.
+const UNVERIFIED_IMAGE = "ghcr.io/env-progression/web:1.5.0@sha256:" + "0d".repeat(32);
+
 function parseFailures(argv: string[]): Partial<Record<EnvironmentName, string>> {
     const failures: Partial<Record<EnvironmentName, string>> = {};
     for (let i = 0; i < argv.length; i += 1) {
         const arg = argv[i]!;
+        if (arg === "--promote-unverified") continue;
         const value = arg.startsWith("--fail=") ? arg.slice(7) : arg === "--fail" ? argv[++i] : undefined;
         const m = value === undefined ? null : /^(dev|staging|prod)=([a-z,]+)$/.exec(value);
         if (!m) {
-            process.stderr.write(`demo: unknown argument '${arg}'; allowed: --fail ENV=MODE (e.g. --fail staging=db; modes: db, action, healthz, version), or 'down'\n`);
+            process.stderr.write(`demo: unknown argument '${arg}'; allowed: --fail ENV=MODE (e.g. --fail staging=db; modes: db, action, healthz, version), --promote-unverified, or 'down'\n`);
             process.exit(2);
         }
         failures[m[1] as EnvironmentName] = m[2]!;
@@ -46,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
     }
     const failures = parseFailures(argv);
+    const promoteUnverified = argv.includes("--promote-unverified");
     const t0 = Date.now();
     const step = (what: string) => process.stdout.write(`\n=== ${what} (${((Date.now() - t0) / 1000).toFixed(0)}s)\n`);
 
@@ -69,7 +75,8 @@ async function main(argv: string[]): Promise<number> {
     const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
     const stacks = [];
     for (const env of ENVIRONMENTS) {
-        stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides: DEMO_OVERRIDES })] as const);
+        const overrides = env === "prod" && promoteUnverified ? { ...DEMO_OVERRIDES, image: UNVERIFIED_IMAGE } : DEMO_OVERRIDES;
+        stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides })] as const);
     }
     // The local cluster may have been deleted (demo:down) or recreated since the last run while
     // .local/state remembers its objects: refresh first, so `up` recreates whatever is gone.
@@ -83,6 +90,10 @@ async function main(argv: string[]): Promise<number> {
     const result = await progress(stacks, (s) => process.stdout.write(s));
     if (result.failed) {
         const rest = ENVIRONMENTS.slice(ENVIRONMENTS.indexOf(result.failed.environment) + 1);
+        if (promoteUnverified && result.failed.environment === "prod") {
+            process.stdout.write(`\nprod refused an image staging never verified (above), before creating anything. 'npm run demo' without --promote-unverified deploys what staging verified.\n`);
+            return 1;
+        }
         process.stdout.write(`\n${result.failed.environment} failed${rest.length ? `: ${rest.join(" and ")} not deployed` : ""}. Fix it and run 'npm run demo' again.\n`);
         return 1;
     }

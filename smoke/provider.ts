@@ -5,7 +5,7 @@
 //
 // Two modes: HTTP checks through the smoke engine, or (command mode) the team's own shell command.
 //
-// State rules (issue 3, FAULTS 30), the same in both modes: a failing run throws, so
+// State rules, the same in both modes: a failing run throws, so
 //   - a failed create records nothing, and the next `up` creates (and runs) again;
 //   - a failed update leaves the previous outputs, whose `trigger` differs from the new one, so
 //     the next `up` diffs as changed and runs again.
@@ -22,6 +22,11 @@ import type { SmokeReport } from "./types";
 interface SmokeRunCommon {
     readonly baseUrl: string;
     readonly trigger: string;
+    /**
+     * What the run verifies (the verified record's subject: image, manifests' digest, flags, commit),
+     * returned in the outputs only when the run passes, so a failed run never changes it.
+     */
+    readonly subject?: Readonly<Record<string, unknown>>;
     /** HTTP mode: by when every check must have passed. Command mode: when the command is killed. */
     readonly deadlineMs: number;
     readonly runOnEveryUp: boolean;
@@ -79,6 +84,8 @@ export interface SmokeCheckOutcome {
 interface SmokeRunOutputsCommon {
     readonly baseUrl: string;
     readonly trigger: string;
+    /** The inputs' `subject` of the run that passed, or null. */
+    readonly subject: Readonly<Record<string, unknown>> | null;
     readonly deadlineMs: number;
     readonly runOnEveryUp: boolean;
     /** ISO time the checks (or the command) last passed. */
@@ -143,6 +150,7 @@ async function verifyChecks(inputs: ChecksRunInputs): Promise<ChecksRunOutputs> 
     return {
         baseUrl: inputs.baseUrl,
         trigger: inputs.trigger,
+        subject: inputs.subject ?? null,
         checks: inputs.checks,
         timeoutMs: inputs.timeoutMs,
         deadlineMs: inputs.deadlineMs,
@@ -327,6 +335,7 @@ async function verifyCommand(inputs: CommandRunInputs): Promise<CommandRunOutput
     return {
         baseUrl: inputs.baseUrl,
         trigger,
+        subject: inputs.subject ?? null,
         command,
         deadlineMs: inputs.deadlineMs,
         runOnEveryUp: inputs.runOnEveryUp,
@@ -368,8 +377,12 @@ export function smokeDiff(_id: string, olds: Partial<SmokeRunOutputs>, news: Smo
     const caChanged = (olds.caSha256 ?? null) !== caHash(news.caPem);
     // A state written before an output existed, or a failed first run: run.
     const neverPassed = typeof olds.passedAt !== "string" || olds.passedAt === "";
+    // A subject asked for but never recorded (a state from before subjects existed): run, so the
+    // verified record exists. A subject that changed alone (say, the commit) does not re-run: the
+    // record keeps the subject of the run that last passed, which is what was verified.
+    const subjectMissing = news.subject !== undefined && (olds.subject === undefined || olds.subject === null);
     return {
-        changes: news.runOnEveryUp === true || changed.length > 0 || caChanged || neverPassed,
+        changes: news.runOnEveryUp === true || changed.length > 0 || caChanged || neverPassed || subjectMissing,
         replaces: [],
     };
 }

@@ -33,6 +33,8 @@ describe("policy/config/<env>.json", () => {
             ["pdb-allows-drain", { environment: "prod" }],
             ["pdb-allows-drain-at-replicas", { environment: "prod" }],
             ["stack-environment", { environment: "prod" }],
+            // Its own level survives `all: mandatory`: an override is reported, never blocked again.
+            ["promotion-override", { enforcementLevel: "advisory" }],
         ]);
     });
 });
@@ -61,7 +63,11 @@ describe("enforcement derived from the stack", () => {
             env: {
                 ...process.env,
                 PULUMI_NODEJS_STACK: "preview-7",
-                PULUMI_CONFIG: JSON.stringify({ "env-progression:environment": "staging", "env-progression:ingressNamespace": "traefik" }),
+                PULUMI_CONFIG: JSON.stringify({
+                    "env-progression:environment": "staging",
+                    "env-progression:ingressNamespace": "traefik",
+                    "env-progression:promotionOverride": " INC-4711: hotfix approved by alice ",
+                }),
             },
             encoding: "utf8",
         });
@@ -69,6 +75,7 @@ describe("enforcement derived from the stack", () => {
             stack: "preview-7",
             stackEnvironment: "staging",
             ingressNamespace: "traefik",
+            promotionOverride: "INC-4711: hotfix approved by alice",
             environment: "staging",
             source: "stack config env-progression:environment",
         });
@@ -104,6 +111,7 @@ describe("the pack", () => {
             ["pdb-allows-drain-at-replicas", "stack"],
             ["smoke-test-per-app", "stack"],
             ["stack-environment", "stack"],
+            ["promotion-override", "stack"],
         ]);
     });
 

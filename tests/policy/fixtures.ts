@@ -308,9 +308,8 @@ export async function analyze(env: EnvironmentName, manifest: any, type = pulumi
     return toDiagnostics(await call(fn, analyzeRequest(env, manifest, type)));
 }
 
-/** Analyzes a stack the way the engine's AnalyzeStack RPC does, with the pack for `env`. */
-export async function analyzeStack(env: EnvironmentName, resources: readonly FakeResource[]) {
-    const ctx = contextFor(env);
+/** Analyzes a stack the way the engine's AnalyzeStack RPC does, with the pack for `env` (or for `ctx`). */
+export async function analyzeStack(env: EnvironmentName, resources: readonly FakeResource[], ctx: PackContext = contextFor(env)) {
     const fn = server.makeAnalyzeStackRpcFun("env-progression", "0.1.0", enforcementFor(ctx), policies(ctx));
     return toDiagnostics(await call(fn, analyzeStackRequest(resources)));
 }

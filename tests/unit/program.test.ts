@@ -7,11 +7,33 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
 import { checksum, configData, CONFIG_CHECKSUM } from "../../components/app";
+import { verifiedSubject } from "../../components/environment";
 import { readStackConfig } from "../../config/stackFile";
+import { environmentManifests } from "../../components/manifests";
+import { keyedDigest, manifestDigest, smokeTrigger } from "../../promotion/digest";
+import { VerifiedRecord, verifiedRecord } from "../../promotion/record";
 
 const ROOT = path.resolve(__dirname, "../..");
 // The dynamic resource SmokeTest registers (module "progression", type "SmokeRun").
 const SMOKE_TYPE = "pulumi-nodejs:dynamic/progression:SmokeRun";
+const KEY_TYPE = "pulumi-nodejs:dynamic/progression:DigestKey";
+const REF_TYPE = "pulumi:pulumi:StackReference";
+const DIGEST_KEY = "0f".repeat(32);
+
+/** The `verified` output a committed stack would export after its checks passed. */
+function committedRecord(env: EnvironmentName) {
+    return verifiedRecord({
+        subject: verifiedSubject(readStackConfig(env), "c".repeat(40)),
+        passedAt: "2026-01-01T00:00:00.000Z",
+        trigger: `${env}-trigger`,
+        checks: ["healthz", "version", "db-status", "test-action"],
+    });
+}
+
+/** Outputs of the stacks a StackReference may read, by fully qualified name; the committed records by default. */
+type Upstreams = Record<string, Record<string, unknown>>;
+const committedUpstreams = (): Upstreams =>
+    Object.fromEntries(ENVIRONMENTS.map((e) => [`organization/env-progression/${e}`, { verified: committedRecord(e) }]));
 
 interface Recorded {
     type: string;
@@ -55,35 +77,56 @@ function engineConfig(stack: EnvironmentName, overrides: Record<string, unknown>
     return { config, secretKeys: ["env-progression:DATABASE_URL", "env-progression:API_TOKEN"] };
 }
 
-async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}, recorded: Recorded[] = []) {
+async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}, recorded: Recorded[] = [], upstreams: Upstreams = committedUpstreams()) {
     vi.resetModules();
     const pulumi = await import("@pulumi/pulumi");
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
                 recorded.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
-                const state = args.type === SMOKE_TYPE
-                    ? { ...args.inputs, passedAt: "2026-01-01T00:00:00Z", results: [] }
-                    : args.inputs;
+                if (args.type === REF_TYPE) {
+                    const outputs = upstreams[args.inputs["name"] as string];
+                    if (outputs === undefined) throw new Error(`unknown stack ${String(args.inputs["name"])}`);
+                    return { id: args.inputs["name"], state: { name: args.inputs["name"], outputs, secretOutputNames: [] } };
+                }
+                const state =
+                    args.type === SMOKE_TYPE
+                        ? { ...args.inputs, passedAt: "2026-01-01T00:00:00Z", results: [{ name: "healthz", passed: true }] }
+                        : args.type === KEY_TYPE
+                          ? { key: DIGEST_KEY }
+                          : args.inputs;
                 return { id: `${args.name}-id`, state };
             },
             call(args) {
+                // The promotion check asks the engine whether the upstream stack exists.
+                if (args.token === "pulumi:pulumi:readStackOutputs") {
+                    const outputs = upstreams[args.inputs["name"] as string];
+                    if (outputs === undefined) {
+                        // The engine's gRPC error: the SDK reads its `details`.
+                        const details = `invocation of pulumi:pulumi:readStackOutputs returned an error: unknown stack "${String(args.inputs["name"])}"`;
+                        throw Object.assign(new Error(details), { details });
+                    }
+                    return { name: args.inputs["name"], outputs, secretOutputNames: [] };
+                }
                 throw new Error(`unexpected call to ${args.token}: the program must not invoke functions`);
             },
         },
         "env-progression",
         stack,
         false,
+        "organization",
     );
     const { config, secretKeys } = engineConfig(stack, overrides);
     pulumi.runtime.setAllConfig(config, secretKeys);
-    const program = await import("../../index");
+    const program = await (await import("../../index")).default();
     const settle = <T>(o: { apply: (f: (v: T) => void) => unknown }) => new Promise<T>((resolve) => o.apply(resolve));
     const outputs = {
         namespace: await settle<string>(program.namespace),
         serviceName: await settle<string>(program.serviceName),
         serviceUrl: await settle<string>(program.serviceUrl),
         passedAt: await settle<string>(program.smoke.passedAt),
+        verified: await settle<VerifiedRecord>(program.verified),
+        promotion: program.promotion,
     };
     // Drain this run's outstanding registrations before the next run installs new mocks.
     await pulumi.runtime.disconnect();
@@ -200,4 +243,112 @@ describe("the program's edge", () => {
         );
         expect(recorded).toEqual([]);
     });
+});
+
+describe("promotion, checked before anything is registered", () => {
+    const STAGING = "organization/env-progression/staging";
+    const prodImage = readStackConfig("prod").app.image;
+    const unverified = "ghcr.io/env-progression/web:1.4.3@sha256:" + "9".repeat(64);
+    const registeredBesidesTheReference = (recorded: Recorded[]) => recorded.filter((r) => r.type !== REF_TYPE).map((r) => `${r.type} ${r.name}`);
+
+    it("exports the verified record from the smoke run's outputs: image, digests, flags, checks, trigger, commit", async () => {
+        const run = await runProgram("prod");
+        const config = readStackConfig("prod");
+        const smoke = one(run.recorded, SMOKE_TYPE).inputs;
+        expect(run.outputs.verified).toEqual({
+            format: 1,
+            environment: "prod",
+            image: prodImage,
+            imageDigest: prodImage.slice(prodImage.indexOf("@") + 1),
+            manifestDigest: manifestDigest(environmentManifests(config)),
+            featureFlags: { newCheckout: true, searchV2: false },
+            checks: ["healthz"],
+            passedAt: "2026-01-01T00:00:00Z",
+            trigger: smoke["trigger"],
+            commit: expect.stringMatching(/^[0-9a-f]{40}(-dirty)?$/),
+        });
+        expect(run.outputs.verified).not.toHaveProperty("migrationVersion");
+        expect(run.outputs.promotion).toEqual({
+            source: STAGING,
+            status: "verified",
+            override: null,
+            overridden: [],
+            checkedAgainst: { passedAt: "2026-01-01T00:00:00.000Z", trigger: "staging-trigger", image: prodImage },
+        });
+    }, 30_000);
+
+    it("the trigger is the rendered manifests' digest and a keyed digest of the secret values, the same digest the record carries", async () => {
+        const run = await runProgram("staging");
+        const trigger = one(run.recorded, SMOKE_TYPE).inputs["trigger"];
+        const secrets = { DATABASE_URL: "postgres://app:staging-pw@db.staging:5432/app", API_TOKEN: "staging-token" };
+        expect(trigger).toBe(smokeTrigger({ manifestDigest: run.outputs.verified.manifestDigest, secretDigest: keyedDigest(DIGEST_KEY, secrets) }));
+        // The key comes from the stack's DigestKey, a secret in state, so the trigger is no plain hash of the secrets.
+        expect(one(run.recorded, KEY_TYPE).name).toBe("staging-digest-key");
+        const changedSecret = await runProgram("staging", { API_TOKEN: "rotated-token" });
+        expect(one(changedSecret.recorded, SMOKE_TYPE).inputs["trigger"]).not.toBe(trigger);
+        const changedEgress = await runProgram("staging", { egress: ["10.20.0.0/16:5432"] });
+        expect(one(changedEgress.recorded, SMOKE_TYPE).inputs["trigger"]).not.toBe(trigger);
+    }, 60_000);
+
+    it("refuses an image staging never verified, naming both and the fixes, and registers nothing but the reference", async () => {
+        const recorded: Recorded[] = [];
+        const err = await runProgram("prod", { image: unverified }, recorded).then(() => undefined, (e: unknown) => e as Error);
+        expect(err?.message).toContain(`prod refuses to deploy what staging has not verified (promotion from ${STAGING}); nothing was created:`);
+        expect(err?.message).toContain(`image: prod would run ${unverified}, but staging verified ${prodImage} (checks passed 2026-01-01T00:00:00.000Z at commit ${"c".repeat(40)})`);
+        expect(err?.message).toContain(`Fix: verify it in staging first: pulumi config set image ${unverified} -s staging && pulumi up -s staging; or deploy what staging verified: pulumi config set image ${prodImage} -s prod`);
+        expect(registeredBesidesTheReference(recorded)).toEqual([]);
+        expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual([STAGING]);
+    });
+
+    it("refuses a flag that is on in what staging verified and off in prod, by the parity rules", async () => {
+        const recorded: Recorded[] = [];
+        await expect(runProgram("prod", { featureFlags: { newCheckout: false, searchV2: false } }, recorded)).rejects.toThrow(
+            "featureFlags.newCheckout must match in staging and prod, but staging (verified) has true, prod has false (staging rehearses prod: a flag on in staging and off in prod ships a path nobody tested). " +
+                "Fix: pulumi config set --path 'featureFlags.newCheckout' true -s prod, or allow the difference in parity-rules.json",
+        );
+        expect(registeredBesidesTheReference(recorded)).toEqual([]);
+    });
+
+    it("lets staging run flags dev does not: dev is outside the must-match rule", async () => {
+        const run = await runProgram("staging");
+        expect(run.outputs.promotion).toMatchObject({ source: "organization/env-progression/dev", status: "verified" });
+    }, 30_000);
+
+    it("refuses when upstream has no verified record, or does not exist, saying what to run first", async () => {
+        await expect(runProgram("prod", {}, [], { [STAGING]: { namespace: "web-staging" } })).rejects.toThrow(
+            `prod promotes from staging (${STAGING}), and it has no verified record: nothing proves that what prod is about to run works. Fix: pulumi up -s staging first`,
+        );
+        const recorded: Recorded[] = [];
+        await expect(runProgram("prod", {}, recorded, {})).rejects.toThrow(
+            `prod promotes from staging (${STAGING}), and it does not exist in this backend (create it first: pulumi stack init staging, and set its config): ` +
+                "nothing proves that what prod is about to run works. Fix: pulumi up -s staging first",
+        );
+        // Not even the reference: its failed read would fail the update with the engine's bare error.
+        expect(recorded).toEqual([]);
+        await expect(runProgram("prod", {}, [], { [STAGING]: { verified: { format: 0, image: prodImage } } })).rejects.toThrow(
+            "its verified record has format 0, and this program reads format 1",
+        );
+    });
+
+    it("lets an override through, warned and exported with its reason and what it let through", async () => {
+        const reason = "INC-4711: checkout outage hotfix, approved by alice";
+        const run = await runProgram("prod", { image: unverified, promotionOverride: reason });
+        expect(run.outputs.promotion).toMatchObject({ source: STAGING, status: "overridden", override: reason });
+        expect(run.outputs.promotion.overridden).toEqual([expect.stringContaining(`image: prod would run ${unverified}, but staging verified ${prodImage}`)]);
+        expect(one(run.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.containers[0].image).toBe(unverified);
+    }, 30_000);
+
+    it("reads the stack promoteFrom names instead of the table's", async () => {
+        const other = "acme/env-progression/staging-eu";
+        const recorded: Recorded[] = [];
+        const run = await runProgram("prod", { promoteFrom: other }, recorded, { [other]: { verified: committedRecord("staging") } });
+        expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual([other]);
+        expect(run.outputs.promotion).toMatchObject({ source: other, status: "verified" });
+    }, 30_000);
+
+    it("dev promotes from nothing: no reference is read", async () => {
+        const run = await runProgram("dev");
+        expect(of(run.recorded, REF_TYPE)).toEqual([]);
+        expect(run.outputs.promotion).toEqual({ source: null, status: "not-applicable", override: null, overridden: [], checkedAgainst: null });
+    }, 30_000);
 });
