@@ -18,6 +18,8 @@ export const PROGRAM_PATHS: readonly string[] = [
     "config/**",
     "smoke/**",
     "netpol/**",
+    "promotion/**",
+    "parity-rules.json",
     "package.json",
     "package-lock.json",
     "tsconfig.json",
