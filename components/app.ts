@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
 import { AppConfig } from "../config/schema";
 import { appLabels } from "./labels";
-import { ObjectMeta } from "./manifests";
+import type { ObjectMeta } from "./manifestTypes";
 
 /** Annotations on the pod template whose change rolls every pod. */
 export const CONFIG_CHECKSUM = "progression.dev/config-checksum";
