@@ -23,6 +23,9 @@ export default tseslint.config(
             "@pulumi/no-output-instance-in-template-literal": "error",
             "@typescript-eslint/no-floating-promises": "error",
             "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+            // A type-only import says so, and is erased: it can never form a runtime cycle.
+            "@typescript-eslint/consistent-type-imports": ["error", { prefer: "type-imports", fixStyle: "inline-type-imports", disallowTypeAnnotations: false }],
+            "@typescript-eslint/no-import-type-side-effects": "error",
             // Modules form a tree: a cycle means two modules that are really one, or a shared part
             // that wants its own module. (Type-only imports are erased, so they do not count.)
             "import-x/no-cycle": ["error", { ignoreExternal: true }],

@@ -1,8 +1,8 @@
 import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
-import { AppConfig } from "../config/schema";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
+import type { AppConfig } from "../config/schema";
 import { appLabels } from "./labels";
 import type { ObjectMeta } from "./manifestTypes";
 

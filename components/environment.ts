@@ -1,12 +1,12 @@
 import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ResolvedCluster } from "../config/cluster";
-import { EnvironmentConfig } from "../config/schema";
+import type { ResolvedCluster } from "../config/cluster";
+import type { EnvironmentConfig } from "../config/schema";
 import { AppDeployment } from "./app";
 import { isolationInput, NetworkIsolation } from "./isolation";
 import { EnvironmentNamespace } from "./namespace";
-import { SmokeCheckOutcome, SmokeTest } from "./smokeTest";
+import { type SmokeCheckOutcome, SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
 
 export interface EnvironmentArgs {

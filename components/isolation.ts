@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { EnvironmentName } from "../config/environments";
-import { EgressRule, EnvironmentConfig } from "../config/schema";
+import type { EnvironmentName } from "../config/environments";
+import type { EgressRule, EnvironmentConfig } from "../config/schema";
 import { appLabels, commonLabels, NAMESPACE_NAME_LABEL } from "./labels";
 import type { Labels, NetworkPolicyManifest, NetworkPolicyPeer } from "./manifestTypes";
 

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import { commonLabels } from "./labels";
 import type { NamespaceManifest } from "./manifestTypes";
 

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { ENVIRONMENTS } from "./environments";
-import { ConfigError, EnvironmentConfig, PROJECT } from "./schema";
+import { ConfigError, type EnvironmentConfig, PROJECT } from "./schema";
 
 export interface ResolvedCluster {
     /** The kubeconfig file's contents, handed to the provider. */

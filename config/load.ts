@@ -4,8 +4,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
-import { Check, parseChecks } from "../smoke";
-import { ConfigError, EnvironmentConfig, KNOWN_KEYS, PROJECT, RawConfig, validateConfig } from "./schema";
+import { type Check, parseChecks } from "../smoke";
+import { ConfigError, type EnvironmentConfig, KNOWN_KEYS, PROJECT, type RawConfig, validateConfig } from "./schema";
 
 export interface LoadedConfig {
     readonly config: EnvironmentConfig;

@@ -1,7 +1,7 @@
 // Validates a stack's raw configuration into a typed EnvironmentConfig, reporting every problem
 // at once. Pure: it sees plain values and which keys are secret, never pulumi.Config, so the
 // program, the CLI and the tests share one set of rules.
-import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentName, isEnvironmentName } from "./environments";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName, isEnvironmentName } from "./environments";
 
 export const PROJECT = "env-progression";
 

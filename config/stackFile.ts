@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { EnvironmentConfig, PROJECT, RawConfig, validateConfig } from "./schema";
+import { type EnvironmentConfig, PROJECT, type RawConfig, validateConfig } from "./schema";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 

@@ -7,7 +7,7 @@
 //      with deliberately violating objects is blocked with readable messages, while the same
 //      objects in dev only warn. Config the program itself rejects (latest, 1 replica in prod) is
 //      stopped earlier, by config validation, before any policy runs; that layer is shown too.
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,7 +17,7 @@ import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import * as analyzerrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentName } from "../../config/environments";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
 import { packConfig } from "../../policy/pack";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
 

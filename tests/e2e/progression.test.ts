@@ -8,8 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
-import { Cluster, clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progress, REPO, RunningApp, startApp, useToolchain, Workspace, workspace } from "../../scripts/local";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
+import { type Cluster, clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progress, REPO, type RunningApp, startApp, useToolchain, type Workspace, workspace } from "../../scripts/local";
 
 const CLUSTER = `progression-e2e-${process.pid}`;
 let tmp: string;

@@ -17,10 +17,10 @@ import type {
     StackValidationArgs,
     StackValidationPolicy,
 } from "@pulumi/policy";
-import { EnvironmentName } from "../../config/environments";
+import type { EnvironmentName } from "../../config/environments";
 import { readStackConfig } from "../../config/stackFile";
-import { environmentManifests, KubernetesObject } from "../../components/manifests";
-import { enforcementFor, PackContext, resolveContext } from "../../policy/environment";
+import { environmentManifests, type KubernetesObject } from "../../components/manifests";
+import { enforcementFor, type PackContext, resolveContext } from "../../policy/environment";
 import { policies } from "../../policy/pack";
 
 /** The pack as the engine builds it for a stack named after `env`. */

@@ -3,7 +3,7 @@ import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { ConfigError, imageProblems, KNOWN_KEYS, parseDurationMs, parseImage, RawConfig, validateConfig } from "../../config/schema";
+import { ConfigError, imageProblems, KNOWN_KEYS, parseDurationMs, parseImage, type RawConfig, validateConfig } from "../../config/schema";
 import { PROJECT_DIR, readStackConfig, readStackRaw } from "../../config/stackFile";
 
 const DIGEST = "sha256:" + "ab".repeat(32);

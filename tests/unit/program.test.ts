@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 import { checksum, configData, CONFIG_CHECKSUM } from "../../components/app";
 import { readStackConfig } from "../../config/stackFile";
 
