@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
+import { flagEnvName } from "../config/groups/envFlags";
 import type { AppConfig } from "../config/schema";
 import { appLabels } from "./labels";
 import type { ObjectMeta } from "./manifestTypes";
@@ -23,16 +24,48 @@ export function appNames(app: AppConfig) {
 /** ConfigMap data: plain env vars, and each feature flag as FLAG_<NAME>=true|false. */
 export function configData(app: AppConfig): Record<string, string> {
     const data: Record<string, string> = { ...app.env };
-    for (const [flag, on] of Object.entries(app.featureFlags)) {
-        data[`FLAG_${flag.replace(/[a-z](?=[A-Z])/g, "$&_").toUpperCase()}`] = String(on);
-    }
+    for (const [flag, on] of Object.entries(app.featureFlags)) data[flagEnvName(flag)] = String(on);
     return Object.fromEntries(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+const canonical = (data: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
+
 /** A stable digest of key/value data: key order does not matter, any value change does. */
 export function checksum(data: Readonly<Record<string, string>>): string {
-    const canonical = JSON.stringify(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
-    return crypto.createHash("sha256").update(canonical).digest("hex");
+    return crypto.createHash("sha256").update(canonical(data)).digest("hex");
+}
+
+/**
+ * The digest of the secret values on the pod template: HMAC-SHA256 under the stack's own random
+ * key (see SecretChecksumKey). It changes whenever a value does, so a secret change rolls the
+ * pods, yet without the key it says nothing about the values. A plain digest would not do: anyone
+ * who can read the Deployment could test guesses of a low-entropy secret against it offline.
+ */
+export function secretChecksum(key: string, values: Readonly<Record<string, string>>): string {
+    return crypto.createHmac("sha256", key).update(canonical(values)).digest("hex");
+}
+
+/**
+ * A random 256-bit key, made once per stack by `create` and then kept in the stack's state as a
+ * secret (encrypted by the stack's secrets provider, never in the cluster). It has no inputs, so
+ * nothing ever updates or replaces it. The serialized provider is self-contained: its methods
+ * require only node:crypto, so no path or secret is captured into state with it.
+ */
+const secretChecksumKeyProvider: pulumi.dynamic.ResourceProvider = {
+    create() {
+        // `require`, not `import`: the closure serializer leaves `require` free, so it resolves in the provider process.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { randomBytes } = require("node:crypto") as typeof import("node:crypto");
+        return Promise.resolve({ id: randomBytes(8).toString("hex"), outs: { key: randomBytes(32).toString("hex") } });
+    },
+};
+
+/** The key secretChecksum is made with; its only output is secret. */
+export class SecretChecksumKey extends pulumi.dynamic.Resource {
+    declare public readonly key: pulumi.Output<string>;
+    constructor(name: string, opts: pulumi.CustomResourceOptions) {
+        super(secretChecksumKeyProvider, name, { key: undefined }, { ...opts, additionalSecretOutputs: ["key"] }, "progression", "SecretChecksumKey");
+    }
 }
 
 /**
@@ -149,7 +182,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
     /** Digest of the ConfigMap data on the pod template. */
     public readonly configChecksum: pulumi.Output<string>;
-    /** Digest of the secret values on the pod template (a one-way digest, not a secret). */
+    /** Keyed digest of the secret values on the pod template ("none" without secrets); reveals nothing about them. */
     public readonly secretChecksum: pulumi.Output<string>;
 
     constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -167,9 +200,10 @@ export class AppDeployment extends pulumi.ComponentResource {
             args.app.secretEnv.length > 0
                 ? new k8s.core.v1.Secret(`${name}-secrets`, { metadata: meta(names.secret), type: "Opaque", stringData: secretValues }, { parent: this })
                 : undefined;
-        // A one-way digest, published as plain text like Helm's `checksum/secret` convention:
-        // kept secret, it would mark the Deployment's whole spec secret and blind every diff.
-        this.secretChecksum = pulumi.unsecret(secretValues.apply((v) => checksum(v)));
+        // Published as plain text like Helm's `checksum/secret` convention (kept secret, it would
+        // mark the Deployment's whole spec secret and blind every diff); keyed, so it reveals nothing.
+        const key = args.app.secretEnv.length > 0 ? new SecretChecksumKey(`${name}-secret-checksum-key`, { parent: this }).key : undefined;
+        this.secretChecksum = key ? pulumi.unsecret(pulumi.all([key, secretValues]).apply(([k, v]) => secretChecksum(k, v))) : pulumi.output("none");
 
         const deployment = deploymentManifest(input, this.secretChecksum);
         const dep = new k8s.apps.v1.Deployment(

@@ -140,8 +140,13 @@ export class SmokeTest extends pulumi.ComponentResource {
                 this,
             );
         }
-        // The command runs once, so only the deadline itself is judged (no passes to fit in it).
-        const { deadlineMs } = resolveSmokeOptions({ consecutivePasses: 1, ...(args.deadlineMs !== undefined ? { deadlineMs: args.deadlineMs } : {}) });
+        // The command runs once, with no request timeout or interval: only the deadline's range is judged.
+        const { deadlineMs } = resolveSmokeOptions({
+            consecutivePasses: 1,
+            timeoutMs: 1,
+            intervalMs: 1,
+            ...(args.deadlineMs !== undefined ? { deadlineMs: args.deadlineMs } : {}),
+        });
         return {
             baseUrl: args.baseUrl,
             trigger: args.trigger,
@@ -166,7 +171,8 @@ function checksProps(name: string, args: SmokeTestArgs, runOnEveryUp: boolean): 
     return {
         baseUrl: args.baseUrl,
         trigger: args.trigger,
-        checks: JSON.stringify(checks),
+        // A check's header values (e.g. a resolved {"secret": NAME}) stay secret in state.
+        checks: checks.some((c) => c.headers !== undefined) ? pulumi.secret(JSON.stringify(checks)) : JSON.stringify(checks),
         timeoutMs: settings.timeoutMs,
         deadlineMs: settings.deadlineMs,
         intervalMs: settings.intervalMs,
