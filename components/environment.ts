@@ -50,7 +50,8 @@ export class Environment extends pulumi.ComponentResource {
 
         const provider = new k8s.Provider(
             `${name}-k8s`,
-            { kubeconfig: args.cluster.kubeconfig, context: args.cluster.context },
+            // Secret: the one context's user may carry a token or a client key.
+            { kubeconfig: pulumi.secret(args.cluster.kubeconfig), context: args.cluster.context },
             { parent: this },
         );
         const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
