@@ -1,0 +1,175 @@
+// The config edge and secrets under the real engine (Pulumi CLI 3.274.1): what the engine itself
+// checks before the program runs (Pulumi.yaml's declarations), what the program's one report
+// says, and that state keeps no credential of the kubeconfig. Own cluster, torn down in afterAll.
+import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { parse, stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, clusterDown, clusterUp, prepareStack, type RunningApp, startApp, useToolchain, type Workspace, workspace } from "../../scripts/local";
+
+const CLUSTER = `progression-e2e-config-${process.pid}`;
+let tmp: string;
+let ws: Workspace;
+const stacks: Stack[] = [];
+
+/** A stack whose file is exactly `config` (keys without the namespace), plus secrets set encrypted. */
+async function rawStack(name: string, config: Record<string, unknown>, secrets: Record<string, string> = {}): Promise<Stack> {
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: ws.projectDir }, { envVars: ws.envVars });
+    stacks.push(stack);
+    const file = path.join(ws.projectDir, `Pulumi.${name}.yaml`);
+    const existing = (parse(fs.readFileSync(file, "utf8")) ?? {}) as Record<string, unknown>;
+    const doc = { ...(existing["encryptionsalt"] ? { encryptionsalt: existing["encryptionsalt"] } : {}), config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`env-progression:${k}`, v])) };
+    fs.writeFileSync(file, stringify(doc));
+    await stack.setAllConfig(Object.fromEntries(Object.entries(secrets).map(([k, v]) => [`env-progression:${k}`, { value: v, secret: true }])));
+    return stack;
+}
+
+/** Text written verbatim into the stack file (for YAML the engine would reinterpret). */
+function appendToStackFile(name: string, text: string): void {
+    fs.appendFileSync(path.join(ws.projectDir, `Pulumi.${name}.yaml`), text);
+}
+
+async function previewError(stack: Stack): Promise<string> {
+    try {
+        await stack.preview({ color: "never" });
+    } catch (err) {
+        return String((err as Error).message);
+    }
+    throw new Error(`preview of ${stack.name} succeeded`);
+}
+
+const SECRETS = { DATABASE_URL: "postgres://app:pw@db.dev.internal:5432/app", API_TOKEN: "tok" };
+const DEV = { environment: "dev", kubeContext: "dev", replicas: "1", smokeBaseUrl: "https://dev.web.example.com", secretEnv: ["DATABASE_URL", "API_TOKEN"] };
+
+beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "progression-e2e-config-"));
+    const toolEnv = useToolchain();
+    const home = path.join(tmp, "pulumi-home");
+    fs.mkdirSync(home);
+    if (toolEnv["PULUMI_HOME"]) fs.symlinkSync(path.join(toolEnv["PULUMI_HOME"], "plugins"), path.join(home, "plugins"));
+    ws = workspace(tmp, { PATH: process.env["PATH"] ?? "", PULUMI_HOME: home });
+});
+
+afterAll(async () => {
+    for (const stack of stacks.reverse()) {
+        await stack.destroy({ color: "never" }).catch(() => undefined);
+        await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("config under the real engine, before any resource", () => {
+    it("reports a missing image in the program's one report with its fix, not as the engine's bare error; env and featureFlags may be omitted", async () => {
+        const out = await previewError(await rawStack("dev", DEV, SECRETS));
+        expect(out).not.toContain("missing configuration value");
+        expect(out).toContain("stack 'dev' has 1 configuration problem:");
+        expect(out).toContain("env-progression:image is required and missing. Allowed: an image reference such as registry/app:1.2.3 or registry/app@sha256:<digest>. Fix: pulumi config set image registry.example.com/app:1.2.3 -s dev");
+    });
+
+    it("reports every problem together, each named by its key, before registering anything", async () => {
+        const stack = await rawStack("dev-many", { ...DEV, environment: "dev", allowStackMismatch: true, image: "web:1", smokeDeadline: "120m", cpuRequest: "2", egress: [":::/8"] }, SECRETS);
+        const out = await previewError(stack);
+        expect(out).toContain("stack 'dev-many' has 3 configuration problems:");
+        for (const key of ["cpuRequest", "egress", "smokeDeadline"]) expect(out).toContain(`- env-progression:${key}:`);
+        expect(out).not.toContain("__pulumiResourceError");
+    });
+
+    it("validates replicas as the stack file writes it: 0x10 is not 16", async () => {
+        const { replicas: _replicas, ...rest } = DEV;
+        await rawStack("dev-hex", { ...rest, allowStackMismatch: true, image: "web:1" }, SECRETS);
+        appendToStackFile("dev-hex", "  env-progression:replicas: 0x10\n");
+        const stack = await LocalWorkspace.selectStack({ stackName: "dev-hex", workDir: ws.projectDir }, { envVars: ws.envVars });
+        expect(await previewError(stack)).toContain('env-progression:replicas: "0x10" is not allowed.');
+    });
+
+    it("leaves a plaintext secret to the engine, which refuses it (Pulumi.yaml: secret: true)", async () => {
+        const stack = await rawStack("dev-plain", { ...DEV, allowStackMismatch: true, image: "web:1", DATABASE_URL: "postgres://plain" }, { API_TOKEN: "tok" });
+        expect(await previewError(stack)).toContain("Stack 'dev-plain' with configuration key 'DATABASE_URL' must be encrypted as it's secret");
+    });
+
+    it("has the engine require every declared secret on every stack, whatever its secretEnv lists", async () => {
+        const stack = await rawStack("dev-nosecrets", { ...DEV, allowStackMismatch: true, image: "web:1", secretEnv: [] });
+        expect(await previewError(stack)).toContain("Stack 'dev-nosecrets' is missing configuration values 'API_TOKEN' and 'DATABASE_URL'");
+    });
+
+    it("says plainly that a setting stored with --secret cannot stay secret", async () => {
+        const { smokeBaseUrl: _url, ...rest } = DEV;
+        const stack = await rawStack("dev-secret-url", { ...rest, allowStackMismatch: true, image: "web:1" }, { ...SECRETS, smokeBaseUrl: "https://dev.web.example.com" });
+        expect(await previewError(stack)).toContain("env-progression:smokeBaseUrl is stored as a secret, but it is a setting");
+    });
+});
+
+describe("state keeps no credential of the kubeconfig", () => {
+    let cluster: Cluster;
+    let app: RunningApp;
+    const canary = `leak-canary-${crypto.randomBytes(8).toString("hex")}`;
+
+    beforeAll(async () => {
+        cluster = clusterUp(CLUSTER, path.join(tmp, "kubeconfig"));
+        const port = await new Promise<number>((resolve) => {
+            const s = net.createServer().listen(0, "127.0.0.1", () => {
+                const { port: p } = s.address() as net.AddressInfo;
+                s.close(() => resolve(p));
+            });
+        });
+        app = await startApp({ port, logFile: path.join(tmp, "app.log") });
+    });
+    afterAll(async () => {
+        try {
+            for (const stack of stacks.reverse()) {
+                await stack.destroy({ color: "never" }).catch(() => undefined);
+                await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
+            }
+            stacks.length = 0;
+        } finally {
+            await app?.stop();
+            if (cluster) clusterDown(CLUSTER, cluster.kubeconfig);
+        }
+    });
+
+    it("keeps the provider's kubeconfig secret and holds only the stack's context in it", async () => {
+        // The cluster's kubeconfig plus another environment's context whose user carries a token,
+        // as a real kubeconfig with several clusters does.
+        const doc = parse(fs.readFileSync(cluster.kubeconfig, "utf8")) as Record<string, any[]>;
+        doc["clusters"]!.push({ name: "other-cluster", cluster: { server: "https://10.255.0.1:6443" } });
+        doc["users"] = [...(doc["users"] ?? []), { name: "other-admin", user: { token: canary } }];
+        doc["contexts"]!.push({ name: "other", context: { cluster: "other-cluster", user: "other-admin" } });
+        const kubeconfig = path.join(tmp, "kubeconfig-with-token");
+        fs.writeFileSync(kubeconfig, stringify(doc));
+        const ownUser = (doc["users"] ?? []).find((u) => u.name === doc["contexts"]!.find((c) => c.name === cluster.context)?.context.user)?.user ?? {};
+        const ownCredentials = Object.entries(ownUser as Record<string, unknown>)
+            .filter(([k, v]) => typeof v === "string" && /token|key-data|password/.test(k))
+            .map(([, v]) => v as string);
+
+        const stack = await prepareStack(ws, "dev", {
+            cluster: { ...cluster, kubeconfig },
+            stackName: "dev-state",
+            smokeBaseUrl: app.url,
+            secrets: SECRETS,
+            overrides: { namespace: "web-dev-state", smokeDeadline: "20s" },
+        });
+        stacks.push(stack);
+        await stack.up({ color: "never" });
+
+        const exported = JSON.stringify(await stack.exportStack());
+        expect(exported).not.toContain(canary);
+        for (const credential of ownCredentials) expect(exported).not.toContain(credential);
+        const provider = (await stack.exportStack()).deployment.resources.find((r: { type: string }) => r.type === "pulumi:providers:kubernetes");
+        for (const where of ["inputs", "outputs"] as const) {
+            const kube = provider[where]["kubeconfig"];
+            expect(kube, `${where}.kubeconfig`).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
+        }
+        // Decrypted, it holds the stack's context alone: the other context's token never reached state.
+        const shown = JSON.parse(
+            execFileSync("pulumi", ["stack", "export", "--show-secrets", "-s", "dev-state"], { cwd: ws.projectDir, env: { ...process.env, ...ws.envVars }, encoding: "utf8" }),
+        ) as { deployment: { resources: { type: string; inputs: Record<string, unknown> }[] } };
+        const decrypted = parse(String(shown.deployment.resources.find((r) => r.type === "pulumi:providers:kubernetes")!.inputs["kubeconfig"])) as Record<string, { name: string }[]>;
+        expect(decrypted["contexts"]!.map((c) => c.name)).toEqual([cluster.context]);
+        expect(JSON.stringify(shown)).not.toContain(canary);
+    });
+});
