@@ -132,7 +132,7 @@ describe("state keeps no credential of the kubeconfig", () => {
         }
     });
 
-    it("keeps the provider's kubeconfig secret and holds only the stack's context in it", async () => {
+    it("keeps the provider's kubeconfig secret, with only the stack's context, and a check header's secret", async () => {
         // The cluster's kubeconfig plus another environment's context whose user carries a token,
         // as a real kubeconfig with several clusters does.
         const doc = parse(fs.readFileSync(cluster.kubeconfig, "utf8")) as Record<string, any[]>;
@@ -146,23 +146,32 @@ describe("state keeps no credential of the kubeconfig", () => {
             .filter(([k, v]) => typeof v === "string" && /token|key-data|password/.test(k))
             .map(([, v]) => v as string);
 
+        // A check sending the API token, referenced from the stack's secrets.
+        const apiToken = `api-token-${canary}`;
+        const checks = path.join(tmp, "checks.json");
+        fs.writeFileSync(checks, JSON.stringify({ includeDefaults: true, checks: [{ name: "authorized", path: "/healthz", headers: { Authorization: { secret: "API_TOKEN" } } }] }));
+
         const stack = await prepareStack(ws, "dev", {
             cluster: { ...cluster, kubeconfig },
             stackName: "dev-state",
             smokeBaseUrl: app.url,
-            secrets: SECRETS,
-            overrides: { namespace: "web-dev-state", smokeDeadline: "20s" },
+            secrets: { ...SECRETS, API_TOKEN: apiToken },
+            overrides: { namespace: "web-dev-state", smokeDeadline: "20s", smokeChecksFile: checks },
         });
         stacks.push(stack);
         await stack.up({ color: "never" });
 
         const exported = JSON.stringify(await stack.exportStack());
         expect(exported).not.toContain(canary);
+        expect(exported).not.toContain(apiToken);
         for (const credential of ownCredentials) expect(exported).not.toContain(credential);
-        const provider = (await stack.exportStack()).deployment.resources.find((r: { type: string }) => r.type === "pulumi:providers:kubernetes");
+        const resources = (await stack.exportStack()).deployment.resources as { type: string; inputs: Record<string, unknown>; outputs: Record<string, unknown> }[];
+        const secretInState = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) };
+        const provider = resources.find((r) => r.type === "pulumi:providers:kubernetes")!;
+        const smokeRun = resources.find((r) => r.type === "pulumi-nodejs:dynamic/progression:SmokeRun")!;
         for (const where of ["inputs", "outputs"] as const) {
-            const kube = provider[where]["kubeconfig"];
-            expect(kube, `${where}.kubeconfig`).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
+            expect(provider[where]["kubeconfig"], `provider ${where}.kubeconfig`).toMatchObject(secretInState);
+            expect(smokeRun[where]["checks"], `smoke run ${where}.checks`).toMatchObject(secretInState);
         }
         // Decrypted, it holds the stack's context alone: the other context's token never reached state.
         const shown = JSON.parse(
