@@ -25,7 +25,7 @@ import { validateNetwork } from "./groups/network";
 import { validateSmoke } from "./groups/smoke";
 import { ConfigError, ConfigReader, PROJECT, type RawConfig } from "./reader";
 
-export { ConfigError, parseDurationMs, PROJECT, type RawConfig } from "./reader";
+export { ConfigError, ConfigReader, parseDurationMs, PROJECT, type RawConfig } from "./reader";
 export { imageProblems, parseImage } from "./image";
 export { SECRET_NAME } from "./groups/envFlags";
 export type { AppConfig } from "./groups/app";

@@ -1,6 +1,7 @@
 // The one config report: every group's problems together, the committed stack files, and
 // Pulumi.yaml in step with what the validator reads. Each group's own rules: config-<group>.test.ts.
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -178,7 +179,7 @@ describe("the committed stack files", () => {
     });
 
     it("read as the text written: replicas 0x10 is not 16", () => {
-        const file = path.join(fs.mkdtempSync(path.join(PROJECT_DIR, "tests", "unit", "tmp-")), "Pulumi.dev.yaml");
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "stack-file-")), "Pulumi.dev.yaml");
         try {
             fs.writeFileSync(file, fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.dev.yaml"), "utf8").replace("env-progression:replicas: 1", "env-progression:replicas: 0x10"));
             expect(readStackRaw("dev", file).values["replicas"]).toBe("0x10");
