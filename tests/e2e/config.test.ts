@@ -133,21 +133,21 @@ describe("state keeps no credential of the kubeconfig", () => {
     });
 
     it("keeps the provider's kubeconfig secret, with only the stack's context, and a check header's secret", async () => {
-        // The cluster's kubeconfig plus another environment's context whose user carries a token,
-        // as a real kubeconfig with several clusters does.
+        // The cluster's kubeconfig, its user given a token too (the API server authenticates the
+        // client certificate first), plus another environment's context whose user has a token, as
+        // a real kubeconfig with several clusters does.
+        const ownToken = `own-token-${crypto.randomBytes(8).toString("hex")}`;
         const doc = parse(fs.readFileSync(cluster.kubeconfig, "utf8")) as Record<string, any[]>;
+        const ownUserName = doc["contexts"]!.find((c) => c.name === cluster.context)!.context.user as string;
+        doc["users"] = (doc["users"] ?? []).map((u) => (u.name === ownUserName ? { ...u, user: { ...u.user, token: ownToken } } : u));
         doc["clusters"]!.push({ name: "other-cluster", cluster: { server: "https://10.255.0.1:6443" } });
-        doc["users"] = [...(doc["users"] ?? []), { name: "other-admin", user: { token: canary } }];
+        doc["users"].push({ name: "other-admin", user: { token: canary } });
         doc["contexts"]!.push({ name: "other", context: { cluster: "other-cluster", user: "other-admin" } });
         const kubeconfig = path.join(tmp, "kubeconfig-with-token");
         fs.writeFileSync(kubeconfig, stringify(doc));
-        const ownUser = (doc["users"] ?? []).find((u) => u.name === doc["contexts"]!.find((c) => c.name === cluster.context)?.context.user)?.user ?? {};
-        const ownCredentials = Object.entries(ownUser as Record<string, unknown>)
-            .filter(([k, v]) => typeof v === "string" && /token|key-data|password/.test(k))
-            .map(([, v]) => v as string);
 
         // A check sending the API token, referenced from the stack's secrets.
-        const apiToken = `api-token-${canary}`;
+        const apiToken = `api-token-${crypto.randomBytes(8).toString("hex")}`;
         const checks = path.join(tmp, "checks.json");
         fs.writeFileSync(checks, JSON.stringify({ includeDefaults: true, checks: [{ name: "authorized", path: "/healthz", headers: { Authorization: { secret: "API_TOKEN" } } }] }));
 
@@ -161,11 +161,14 @@ describe("state keeps no credential of the kubeconfig", () => {
         stacks.push(stack);
         await stack.up({ color: "never" });
 
-        const exported = JSON.stringify(await stack.exportStack());
-        expect(exported).not.toContain(canary);
-        expect(exported).not.toContain(apiToken);
-        for (const credential of ownCredentials) expect(exported).not.toContain(credential);
-        const resources = (await stack.exportStack()).deployment.resources as { type: string; inputs: Record<string, unknown>; outputs: Record<string, unknown> }[];
+        // What anyone with the state file sees: `pulumi stack export` (the Automation API's
+        // exportStack shows secrets decrypted, so the CLI is asked directly).
+        const exportStack = (...flags: string[]) =>
+            execFileSync("pulumi", ["stack", "export", "-s", "dev-state", ...flags], { cwd: ws.projectDir, env: { ...process.env, ...ws.envVars }, encoding: "utf8" });
+        const exported = exportStack();
+        for (const credential of [canary, ownToken, apiToken]) expect(exported).not.toContain(credential);
+        type State = { deployment: { resources: { type: string; inputs: Record<string, unknown>; outputs: Record<string, unknown> }[] } };
+        const resources = (JSON.parse(exported) as State).deployment.resources;
         const secretInState = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) };
         const provider = resources.find((r) => r.type === "pulumi:providers:kubernetes")!;
         const smokeRun = resources.find((r) => r.type === "pulumi-nodejs:dynamic/progression:SmokeRun")!;
@@ -173,12 +176,13 @@ describe("state keeps no credential of the kubeconfig", () => {
             expect(provider[where]["kubeconfig"], `provider ${where}.kubeconfig`).toMatchObject(secretInState);
             expect(smokeRun[where]["checks"], `smoke run ${where}.checks`).toMatchObject(secretInState);
         }
-        // Decrypted, it holds the stack's context alone: the other context's token never reached state.
-        const shown = JSON.parse(
-            execFileSync("pulumi", ["stack", "export", "--show-secrets", "-s", "dev-state"], { cwd: ws.projectDir, env: { ...process.env, ...ws.envVars }, encoding: "utf8" }),
-        ) as { deployment: { resources: { type: string; inputs: Record<string, unknown> }[] } };
-        const decrypted = parse(String(shown.deployment.resources.find((r) => r.type === "pulumi:providers:kubernetes")!.inputs["kubeconfig"])) as Record<string, { name: string }[]>;
+        // Decrypted, the provider's kubeconfig holds the stack's context alone, with its own user.
+        const shown = (JSON.parse(exportStack("--show-secrets")) as State).deployment.resources;
+        // Shown, a secret is {<signature>, plaintext: <the value as JSON>}.
+        const shownKubeconfig = shown.find((r) => r.type === "pulumi:providers:kubernetes")!.inputs["kubeconfig"] as { plaintext: string };
+        const decrypted = parse(JSON.parse(shownKubeconfig.plaintext) as string) as Record<string, { name: string }[]>;
         expect(decrypted["contexts"]!.map((c) => c.name)).toEqual([cluster.context]);
+        expect(decrypted["users"]!.map((u) => u.name)).toEqual([ownUserName]);
         expect(JSON.stringify(shown)).not.toContain(canary);
     });
 });
