@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { CommandError, LocalWorkspace } from "@pulumi/pulumi/automation";
 import { ENVIRONMENTS, isEnvironmentName } from "../config/environments";
 import { PROJECT } from "../config/schema";
-import { flattenConfig, formatParity, parityJson, parityMatrix, StackEntries } from "../promotion/parity";
+import { flattenConfig, formatParity, parityJson, parityMatrix, type StackEntries } from "../promotion/parity";
 import { loadRules, RULES_FILE, RulesError } from "../promotion/rules";
 import { UsageError } from "./args";
 

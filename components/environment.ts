@@ -1,15 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ResolvedCluster } from "../config/cluster";
-import { EnvironmentConfig } from "../config/schema";
-import { keyedDigest, manifestDigest, smokeTrigger } from "../promotion/digest";
-import { VerifiedRecord, verifiedRecord, VerifiedSubject } from "../promotion/record";
+import type { ResolvedCluster } from "../config/cluster";
+import type { EnvironmentConfig } from "../config/schema";
+import { manifestDigest, smokeTrigger } from "../promotion/digest";
+import { type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
 import { AppDeployment } from "./app";
 import { DigestKey } from "./digestKey";
 import { isolationInput, NetworkIsolation } from "./isolation";
 import { environmentManifests } from "./manifests";
 import { EnvironmentNamespace } from "./namespace";
-import { SmokeCheckOutcome, SmokeTest } from "./smokeTest";
+import { type SmokeCheckOutcome, SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
 
 export interface EnvironmentArgs {
@@ -58,26 +58,28 @@ export class Environment extends pulumi.ComponentResource {
         super("progression:env:Environment", name, {}, opts);
         const { config } = args;
 
-        const provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.cluster.kubeconfig, context: args.cluster.context }, { parent: this });
+        const provider = new k8s.Provider(
+            `${name}-k8s`,
+            // Secret: the one context's user may carry a token or a client key.
+            { kubeconfig: pulumi.secret(args.cluster.kubeconfig), context: args.cluster.context },
+            { parent: this },
+        );
         const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
         const isolation = new NetworkIsolation(`${name}-isolation`, { input: isolationInput(config) }, { parent: this, provider, dependsOn: [ns] });
+        // One random key per stack, kept only in state as a secret: the secret values' digest on
+        // the pod template and in the smoke trigger is an HMAC under it, so neither reveals them.
+        const digestKey = new DigestKey(`${name}-digest-key`, { parent: this });
         const app = new AppDeployment(
             `${name}-app`,
-            { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {} },
+            { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {}, digestKey: digestKey.key },
             // Isolation first: the app's pods never run a moment without their policies.
             { parent: this, provider, dependsOn: [isolation] },
         );
 
         // The checks run again when anything rendered for the environment changes, or a secret
-        // value does. Secret values enter only through an HMAC under the stack's own key, so the
-        // trigger, kept in plain text in state and outputs, reveals nothing about them.
+        // value does.
         const subject = verifiedSubject(config, args.commit ?? null);
-        const key = new DigestKey(`${name}-digest-key`, { parent: this });
-        const trigger = pulumi.unsecret(
-            pulumi
-                .all([key.key, pulumi.all(args.secrets ?? {})])
-                .apply(([k, values]) => smokeTrigger({ manifestDigest: subject.manifestDigest, secretDigest: keyedDigest(k, values) })),
-        );
+        const trigger = app.secretChecksum.apply((secretDigest) => smokeTrigger({ manifestDigest: subject.manifestDigest, secretDigest }));
         const smoke = new SmokeTest(
             `${name}-smoke`,
             {

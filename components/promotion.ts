@@ -3,11 +3,11 @@
 // environment is registered, what the upstream did not verify. A StackReference is read during
 // `pulumi preview` too, so a preview refuses exactly what an `up` would.
 import * as pulumi from "@pulumi/pulumi";
-import { promotionSource, PromotionSource } from "../config/promotion";
-import { EnvironmentConfig } from "../config/schema";
-import { Candidate, decidePromotion, NO_PROMOTION, promotionOutput, PromotionOutput, Upstream } from "../promotion/compare";
+import { promotionSource, type PromotionSource } from "../config/groups/promotion";
+import type { EnvironmentConfig } from "../config/schema";
+import { type Candidate, decidePromotion, NO_PROMOTION, promotionOutput, type PromotionOutput, type Upstream } from "../promotion/compare";
 import { parseVerifiedRecord } from "../promotion/record";
-import { ParityRules } from "../promotion/rules";
+import type { ParityRules } from "../promotion/rules";
 
 /** The stack output naming what a stack verified; the next environment reads it. */
 export const VERIFIED_OUTPUT = "verified";

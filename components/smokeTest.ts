@@ -230,7 +230,8 @@ function checksProps(name: string, args: SmokeTestArgs, runOnEveryUp: boolean): 
         baseUrl: args.baseUrl,
         trigger: args.trigger,
         ...(args.subject !== undefined ? { subject: args.subject } : {}),
-        checks,
+        // A check's header values (e.g. a resolved {"secret": NAME}) stay secret in state.
+        checks: args.checks?.some((c) => c.headers !== undefined) ? pulumi.secret(checks) : checks,
         timeoutMs: args.timeoutMs ?? DEFAULTS.timeoutMs,
         deadlineMs: args.deadlineMs ?? DEFAULTS.deadlineMs,
         intervalMs: args.intervalMs ?? DEFAULTS.intervalMs,

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PACK_NAME } from "../policy/name";
-import { DeliveryOptions, ReviewOptions } from "./plan";
+import type { DeliveryOptions, ReviewOptions } from "./plan";
 
 export const REPO = path.resolve(__dirname, "..");
 export const PROJECT = "env-progression-deployments";

@@ -4,8 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as service from "@pulumi/pulumiservice";
 import {
-    DeliveryOptions,
-    DeliveryTable,
+    type DeliveryOptions,
+    type DeliveryTable,
     driftSchedule,
     environmentSettings,
     policyGroup,

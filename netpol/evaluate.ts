@@ -3,9 +3,9 @@
 // in its namespace selects it and lists that type; an isolated pod admits only what some rule of
 // some selecting policy allows (policies only ever add allowances). Endpoints outside the cluster
 // are never isolated: no policy can select them.
-import { cidrContains, IpAddress, parseIp } from "./cidr";
-import { CompiledPeer, CompiledPolicies, CompiledPolicy, CompiledPort, CompiledRule, compilePolicies } from "./policy";
-import {
+import { cidrContains, type IpAddress, parseIp } from "./cidr";
+import { type CompiledPeer, type CompiledPolicies, type CompiledPolicy, type CompiledPort, type CompiledRule, compilePolicies } from "./policy";
+import type {
     ClusterModel,
     ConnectivityMatrix,
     ContainerPort,

@@ -3,8 +3,8 @@
 // and the ingress controller still working. Each finding names the connection, the policy and
 // rule responsible (or the isolating policies that leave it denied), and the fix.
 import { createEvaluator } from "./evaluate";
-import { CompiledPolicies } from "./policy";
-import { ConnectivityMatrix, Finding, FindingKind, IsolationModel, MatrixCell } from "./types";
+import type { CompiledPolicies } from "./policy";
+import type { ConnectivityMatrix, Finding, FindingKind, IsolationModel, MatrixCell } from "./types";
 
 const FIX: Record<FindingKind, string> = {
     "cross-environment":

@@ -4,7 +4,7 @@
 // and its pod, except `kubernetes.io/metadata.name`, which only the API server can set: whatever
 // a policy admits by a tenant-settable label, the attacker gets too.
 import { NAMESPACE_NAME_LABEL } from "./evaluate";
-import { ContainerPort, EnvironmentRole, IsolationModel, Labels, NamespaceModel, PodModel, Probe, Protocol } from "./types";
+import type { ContainerPort, EnvironmentRole, IsolationModel, Labels, NamespaceModel, PodModel, Probe, Protocol } from "./types";
 
 export const DEFAULT_INGRESS_NAMESPACE = "ingress-nginx";
 export const DEFAULT_APP_PORT = 8080;

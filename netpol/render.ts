@@ -1,8 +1,8 @@
 // Text and JSON renderings of a connectivity matrix and its findings, shared by the CLI and
 // anything else that prints a report. The wording insists on what a verdict is: the meaning of the
 // policies, not an observation of a live network (FAULTS 12).
-import { IsolationReport } from "./judge";
-import { ConnectivityMatrix, IsolationModel } from "./types";
+import type { IsolationReport } from "./judge";
+import type { ConnectivityMatrix, IsolationModel } from "./types";
 
 export const SEMANTICS_NOTE =
     "Verdicts are the NetworkPolicies' semantics (networking.k8s.io/v1), not a probe of live traffic: a cluster whose network plugin " +

@@ -2,7 +2,7 @@
 // matchExpressions are ANDed, an empty selector matches everything, and NotIn / DoesNotExist
 // match objects that lack the key (a frequent surprise: `environment notin (prod)` admits a
 // namespace with no environment label at all).
-import { Labels } from "./types";
+import type { Labels } from "./types";
 
 export interface CompiledSelector {
     /** True for `{}`: matches every object. */

@@ -12,9 +12,9 @@ import type {
     StackValidationPolicy,
 } from "@pulumi/policy";
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
-import { EnvironmentName } from "../config/environments";
-import { judgedEnvironment, PackContext } from "./environment";
-import { asManifest, kindOf, Manifest } from "./manifest";
+import type { EnvironmentName } from "../config/environments";
+import { judgedEnvironment, type PackContext } from "./environment";
+import { asManifest, kindOf, type Manifest } from "./manifest";
 import { plain } from "./unknown";
 
 /** Thrown by a check that cannot judge what it was given; the wrapper reports the policy not applicable. */

@@ -8,7 +8,7 @@
 // and PULUMI_CONFIG), so 2 and 3 are known at load time and also set the pack's enforcement level.
 // When none applies, checks judge by prod's rules (fail closed) and `stack-environment` says why.
 import * as pulumi from "@pulumi/pulumi";
-import { ENVIRONMENT_RULES, EnvironmentName, isEnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName, isEnvironmentName } from "../config/environments";
 import { PROJECT } from "../config/schema";
 import type { EnforcementLevel } from "@pulumi/policy";
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";

@@ -1,10 +1,10 @@
 // The pack's contents, kept apart from index.ts (which starts the analyzer server) so tests and
 // the config writer can build every policy without serving anything.
 import type { EnforcementLevel, PolicyPackArgs, PolicyPackConfig, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
-import { resourcePolicy, ResourceCheck, stackPolicy, StackCheck } from "./define";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
+import { resourcePolicy, type ResourceCheck, stackPolicy, type StackCheck } from "./define";
 import { pdbAllowsDrain, pdbAllowsDrainAtReplicas } from "./disruption";
-import { enforcementFor, PackContext } from "./environment";
+import { enforcementFor, type PackContext } from "./environment";
 import { stackEnvironment } from "./identity";
 import { environmentIsolated } from "./isolation";
 import { PACK_NAME } from "./name";

@@ -3,8 +3,8 @@
 // preview of the stack for as long as the config holds one. Advisory, in every environment: the
 // override exists for an emergency change, which a mandatory violation would block again.
 import { PROJECT } from "../config/schema";
-import { StackCheck, StackViolation } from "./define";
-import { PackContext } from "./environment";
+import type { StackCheck, StackViolation } from "./define";
+import type { PackContext } from "./environment";
 
 export function promotionOverrideProblems(ctx: PackContext): StackViolation[] {
     const reason = ctx.promotionOverride;

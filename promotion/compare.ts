@@ -1,10 +1,10 @@
 // The promotion decision: may this stack deploy what it is configured with, given what its
 // upstream stack verified? Pure: the program reads the upstream record and hands it here.
-import { EnvironmentName } from "../config/environments";
+import type { EnvironmentName } from "../config/environments";
 import { parseImage } from "../config/schema";
 import { canonicalJson } from "./digest";
-import { VerifiedRecord } from "./record";
-import { judgeKey, KeyValue, ParityRules, ruleFor } from "./rules";
+import type { VerifiedRecord } from "./record";
+import { judgeKey, type KeyValue, type ParityRules, ruleFor } from "./rules";
 
 /** What this stack is about to deploy. */
 export interface Candidate {

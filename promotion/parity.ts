@@ -1,9 +1,9 @@
 // The parity matrix: every configuration key of every stack, judged by the parity rules. Pure:
 // it sees plain values and, for secrets, only a fingerprint the caller made with a key held in
 // memory. Nothing it returns or prints carries a secret value or a fingerprint.
-import { EnvironmentName } from "../config/environments";
+import type { EnvironmentName } from "../config/environments";
 import { canonicalJson } from "./digest";
-import { Finding, judgeKey, KeyClass, KeyValue, ParityRules, ResolvedRule, ruleFor } from "./rules";
+import { type Finding, judgeKey, type KeyClass, type KeyValue, type ParityRules, type ResolvedRule, ruleFor } from "./rules";
 
 /** One config value as `pulumi config --json` (the Automation API's getAllConfig) gives it. */
 export interface RawConfigValue {

@@ -1,7 +1,7 @@
 // The verified record: what a stack's smoke checks last verified, exported as the stack output
 // `verified` for the next environment to read. Built only from the SmokeTest's outputs, which
 // change only when the checks pass, so an `up` whose checks failed never changes it.
-import { EnvironmentName, isEnvironmentName } from "../config/environments";
+import { type EnvironmentName, isEnvironmentName } from "../config/environments";
 import { parseImage } from "../config/schema";
 
 export const RECORD_FORMAT = 1;

@@ -4,7 +4,7 @@
 // `judgeKey`, so the command and a prod preview never disagree.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ENVIRONMENTS, EnvironmentName, isEnvironmentName } from "../config/environments";
+import { ENVIRONMENTS, type EnvironmentName, isEnvironmentName } from "../config/environments";
 import { KNOWN_KEYS } from "../config/schema";
 
 export const KEY_CLASSES = ["must-match", "must-differ", "free"] as const;

@@ -8,7 +8,7 @@
 //   npm run demo:down               stop the apps and the cluster (state is kept)
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ENVIRONMENTS, EnvironmentName } from "../config/environments";
+import { ENVIRONMENTS, type EnvironmentName } from "../config/environments";
 import { clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progress, REPO, startApp, stopApp, useToolchain, workspace } from "./local";
 
 const LOCAL = path.join(REPO, ".local");

@@ -5,14 +5,14 @@
 // The committed stack files are never rewritten: each run lays out a project directory under
 // .local/ whose Pulumi.yaml points `main` back at this repository, and whose stack files are the
 // committed ones plus local values (context, smoke URL, generated secrets).
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
-import { ENVIRONMENTS, EnvironmentName } from "../config/environments";
+import { ENVIRONMENTS, type EnvironmentName } from "../config/environments";
 
 export const REPO = path.resolve(__dirname, "..");
 

@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PreviewOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
 import { parse } from "yaml";
-import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentName, isEnvironmentName } from "../config/environments";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName, isEnvironmentName } from "../config/environments";
 
 const REPO = path.resolve(__dirname, "..");
 export const WORKFLOW_DIR = path.join(REPO, ".github", "workflows");

@@ -15,6 +15,7 @@ import {
     type ResolvedSmokeOptions,
     type SmokeOptions,
 } from "./types";
+import { minimumDeadlineMs, SMOKE_LIMITS } from "./limits";
 
 /** The seed's four critical paths. */
 export const defaultChecks: readonly Check[] = Object.freeze([
@@ -391,11 +392,12 @@ function validateCa(p: Problems, pem: string | undefined): void {
 /** Applies defaults and validates numeric options, headers and CA; throws SmokeConfigError. */
 export function resolveSmokeOptions(options: SmokeOptions = {}): ResolvedSmokeOptions {
     const p = new Problems();
-    checkInt(p, "timeoutMs", options.timeoutMs, 1, 3_600_000, " ms");
-    checkInt(p, "deadlineMs", options.deadlineMs, 1, 3_600_000, " ms");
-    checkInt(p, "intervalMs", options.intervalMs, 1, 600_000, " ms");
-    checkInt(p, "maxIntervalMs", options.maxIntervalMs, 1, 600_000, " ms");
-    checkInt(p, "consecutivePasses", options.consecutivePasses, 1, 100, "");
+    const L = SMOKE_LIMITS;
+    checkInt(p, "timeoutMs", options.timeoutMs, L.timeoutMs.min, L.timeoutMs.max, " ms");
+    checkInt(p, "deadlineMs", options.deadlineMs, L.deadlineMs.min, L.deadlineMs.max, " ms");
+    checkInt(p, "intervalMs", options.intervalMs, L.intervalMs.min, L.intervalMs.max, " ms");
+    checkInt(p, "maxIntervalMs", options.maxIntervalMs, L.intervalMs.min, L.intervalMs.max, " ms");
+    checkInt(p, "consecutivePasses", options.consecutivePasses, L.consecutivePasses.min, L.consecutivePasses.max, "");
     checkInt(p, "maxBodyBytes", options.maxBodyBytes, 1, 64 * 1024 * 1024, " bytes");
     checkInt(p, "maxRedirects", options.maxRedirects, 0, 10, "");
     validateHeaders(p, "headers", options.headers);
@@ -407,20 +409,21 @@ export function resolveSmokeOptions(options: SmokeOptions = {}): ResolvedSmokeOp
     }
     const deadlineMs = options.deadlineMs ?? DEFAULTS.deadlineMs;
     const passes = options.consecutivePasses ?? DEFAULTS.consecutivePasses;
-    // Even a healthy app needs (passes - 1) intervals; a shorter deadline could never pass.
-    const minimum = (passes - 1) * intervalMs;
-    if (p.list.length === 0 && deadlineMs <= minimum) {
+    const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
+    // The stack config's edge judges by the same rule (smoke/limits.ts).
+    const minimum = minimumDeadlineMs({ timeoutMs, intervalMs, consecutivePasses: passes });
+    if (p.list.length === 0 && deadlineMs < minimum) {
         p.add(
             "deadlineMs",
-            `leaves no time for ${passes} consecutive passes ${intervalMs} ms apart`,
+            `leaves no time for ${passes} consecutive passes ${intervalMs} ms apart plus one ${timeoutMs} ms timeout`,
             deadlineMs,
-            `more than ${minimum} ms`,
-            "raise the deadline, or lower consecutivePasses or intervalMs",
+            `at least ${minimum} ms`,
+            "raise the deadline, or lower timeoutMs, intervalMs or consecutivePasses",
         );
     }
     p.throwIfAny("invalid smoke options");
     return {
-        timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+        timeoutMs,
         deadlineMs,
         intervalMs,
         maxIntervalMs,

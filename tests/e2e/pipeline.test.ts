@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 import { localRunner, planWorkflow, prepareLocal, readWorkflow, runPlan, stopLocalApps } from "../../scripts/pipeline";
 
 const REPO = path.resolve(__dirname, "../..");

@@ -13,15 +13,15 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
-import * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
+import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentName } from "../../config/environments";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
 import { verifiedSubject } from "../../components/environment";
 import { readStackConfig } from "../../config/stackFile";
 import { buildPack, packTarball } from "../../policy/build";
 import { verifiedRecord } from "../../promotion/record";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
-import { configureRequest, LEVEL, PackProcess, startPack, stopPack, unary } from "./helpers/pack";
+import { configureRequest, LEVEL, type PackProcess, startPack, stopPack, unary } from "./helpers/pack";
 
 const REPO = path.resolve(__dirname, "../..");
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, "policy", "package.json"), "utf8")) as { version: string }).version;

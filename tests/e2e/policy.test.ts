@@ -12,15 +12,15 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
-import * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
+import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentName } from "../../config/environments";
 import { verifiedSubject } from "../../components/environment";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
 import { readStackConfig } from "../../config/stackFile";
 import { packConfig } from "../../policy/pack";
 import { verifiedRecord } from "../../promotion/record";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
-import { configureRequest, LEVEL, PackProcess, startPack as startPackIn, stopPack, unary } from "./helpers/pack";
+import { configureRequest, LEVEL, type PackProcess, startPack as startPackIn, stopPack, unary } from "./helpers/pack";
 
 const REPO = path.resolve(__dirname, "../..");
 const POLICY_DIR = path.join(REPO, "policy");

@@ -8,8 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
-import { Cluster, clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progress, REPO, RunningApp, startApp, useToolchain, Workspace, workspace } from "../../scripts/local";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
+import { type Cluster, clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progress, REPO, type RunningApp, startApp, useToolchain, type Workspace, workspace } from "../../scripts/local";
 
 const CLUSTER = `progression-e2e-${process.pid}`;
 let tmp: string;
@@ -152,13 +152,16 @@ describe("the progression on a real engine and API server", () => {
     });
 
     it("a failed smoke check on an update fails up; the next up after the fix checks again", async () => {
+        const checksumBefore = get(["deployment", "web", "-n", "web-staging"]).spec.template.metadata.annotations["progression.dev/config-checksum"];
+        expect(checksumBefore).toMatch(/^[0-9a-f]{64}$/);
         await restartApp("staging", "action");
         const flagged = await stackFor("staging", { featureFlags: { newCheckout: true, searchV2: true } });
         const failed = await progress([["staging", flagged]]);
         expect(failed.failed?.output).toMatch(/test-action/);
-        // The rollout itself happened and stays: only the gate failed.
+        // The rollout itself happened and stays: only the gate failed. The flag change rolled the pods.
         const annotations = get(["deployment", "web", "-n", "web-staging"]).spec.template.metadata.annotations;
-        expect(annotations["progression.dev/config-checksum"]).toBeDefined();
+        expect(annotations["progression.dev/config-checksum"]).toMatch(/^[0-9a-f]{64}$/);
+        expect(annotations["progression.dev/config-checksum"]).not.toBe(checksumBefore);
         await restartApp("staging");
         const fixed = await progress([["staging", flagged]]);
         expect(fixed.deployed).toEqual(["staging"]);

@@ -12,21 +12,21 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 import { readStackConfig } from "../../config/stackFile";
 import type { PromotionOutput } from "../../promotion/compare";
 import type { VerifiedRecord } from "../../promotion/record";
 import {
-    Cluster,
+    type Cluster,
     clusterDown,
     clusterUp,
     kubectlJson,
     prepareStack,
     REPO,
-    RunningApp,
+    type RunningApp,
     startApp,
     useToolchain,
-    Workspace,
+    type Workspace,
     workspace,
 } from "../../scripts/local";
 

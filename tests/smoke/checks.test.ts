@@ -124,10 +124,11 @@ describe("options and base URL", () => {
         expect(list[0]).toBe("timeoutMs: must be an integer from 1 to 3600000 ms; got 0; allowed: 1..3600000; fix: set timeoutMs within range");
     });
 
-    it("rejects a deadline too short for the consecutive passes at the interval", () => {
+    it("rejects a deadline too short for the consecutive passes at the interval plus one timeout", () => {
         expect(problems(() => resolveSmokeOptions({ deadlineMs: 2000, intervalMs: 1000, consecutivePasses: 3 }))).toEqual([
-            "deadlineMs: leaves no time for 3 consecutive passes 1000 ms apart; got 2000; allowed: more than 2000 ms; fix: raise the deadline, or lower consecutivePasses or intervalMs",
+            "deadlineMs: leaves no time for 3 consecutive passes 1000 ms apart plus one 5000 ms timeout; got 2000; allowed: at least 8000 ms; fix: raise the deadline, or lower timeoutMs, intervalMs or consecutivePasses",
         ]);
+        expect(resolveSmokeOptions({ deadlineMs: 8000, intervalMs: 1000, consecutivePasses: 3 }).deadlineMs).toBe(8000);
     });
 
     it("rejects a base URL with credentials, a query, or another scheme", () => {

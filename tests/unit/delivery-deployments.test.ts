@@ -13,7 +13,7 @@ import { readStackRaw } from "../../config/stackFile";
 import { validateConfig } from "../../config/schema";
 import { PACK_NAME } from "../../policy/pack";
 import { readDeploymentsConfig } from "../../deployments/config";
-import { DeliveryTable, NODE_SETUP, promotions } from "../../deployments/plan";
+import { type DeliveryTable, NODE_SETUP, promotions } from "../../deployments/plan";
 
 const ROOT = path.resolve(__dirname, "../..");
 const DEPLOYMENTS = path.join(ROOT, "deployments");
@@ -377,7 +377,7 @@ describe("the commands a deployment runs before Pulumi", () => {
             DATABASE_URL: "x",
             API_TOKEN: "y",
         };
-        const config = validateConfig({ values, secretKeys: new Set(["DATABASE_URL", "API_TOKEN"]) }, stack);
+        const config = validateConfig({ ...raw, values, secretKeys: new Set(["DATABASE_URL", "API_TOKEN"]) }, stack);
         expect([config.environment, config.namespace, config.app.replicas]).toEqual(["dev", "review-pr-acme-env-progression-1234", 1]);
     });
 

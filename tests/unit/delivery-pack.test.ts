@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPack, BuiltPack } from "../../policy/build";
+import { buildPack, type BuiltPack } from "../../policy/build";
 
 const ROOT = path.resolve(__dirname, "../..");
 let tmp: string;

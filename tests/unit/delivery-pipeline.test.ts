@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../config/environments";
-import { PlanJob, PlanStep, planWorkflow, readWorkflow, Runner, runPlan } from "../../scripts/pipeline";
+import { type PlanJob, type PlanStep, planWorkflow, readWorkflow, type Runner, runPlan } from "../../scripts/pipeline";
 
 const ROOT = path.resolve(__dirname, "../..");
 const pulumiOf = (job: PlanJob) => job.steps.filter((s): s is Extract<PlanStep, { kind: "pulumi" }> => s.kind === "pulumi");

@@ -4,7 +4,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
-import { AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -4,7 +4,7 @@
 // ports serve-<port>-<proto>. Each case states the expected reachability for every pair (self
 // excluded, as upstream ignores loopback) as a rule, and compares the whole matrix.
 import { describe, expect, it } from "vitest";
-import { ClusterModel, createEvaluator, Protocol } from "../../netpol";
+import { type ClusterModel, createEvaluator, type Protocol } from "../../netpol";
 
 const NS = ["x", "y", "z"] as const;
 const PODS = ["a", "b", "c"] as const;

@@ -1,20 +1,21 @@
 // The whole program under Pulumi mocks, once per committed stack file: what it registers, with
-// which inputs, through which provider, in which order. Calls nobody mocked fail the test.
+// which inputs, through which provider, depending on what. Calls nobody mocked fail the test.
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
-import { checksum, configData, CONFIG_CHECKSUM } from "../../components/app";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
+import { checksum, configData, CONFIG_CHECKSUM, SECRET_CHECKSUM } from "../../components/app";
 import { verifiedSubject } from "../../components/environment";
-import { readStackConfig } from "../../config/stackFile";
 import { environmentManifests } from "../../components/manifests";
+import { readStackConfig } from "../../config/stackFile";
 import { keyedDigest, manifestDigest, smokeTrigger } from "../../promotion/digest";
-import { VerifiedRecord, verifiedRecord } from "../../promotion/record";
+import { type VerifiedRecord, verifiedRecord } from "../../promotion/record";
 
 const ROOT = path.resolve(__dirname, "../..");
-// The dynamic resource SmokeTest registers (module "progression", type "SmokeRun").
+// The dynamic resources the program registers (module "progression").
 const SMOKE_TYPE = "pulumi-nodejs:dynamic/progression:SmokeRun";
 const KEY_TYPE = "pulumi-nodejs:dynamic/progression:DigestKey";
 const REF_TYPE = "pulumi:pulumi:StackReference";
@@ -40,6 +41,10 @@ interface Recorded {
     name: string;
     inputs: Record<string, any>;
     provider: string | undefined;
+    /** URNs the registration named as dependencies (explicit dependsOn and inputs' resources). */
+    dependencies: string[];
+    parent: string;
+    urn?: string;
 }
 
 let tmp: string;
@@ -54,7 +59,9 @@ beforeAll(() => {
             "clusters:",
             ...ENVIRONMENTS.map((e) => `  - name: ${e}-cluster\n    cluster: { server: "https://${e}.k8s.example.com:6443" }`),
             "contexts:",
-            ...ENVIRONMENTS.map((e) => `  - name: ${e}\n    context: { cluster: ${e}-cluster }`),
+            ...ENVIRONMENTS.map((e) => `  - name: ${e}\n    context: { cluster: ${e}-cluster, user: ${e}-user }`),
+            "users:",
+            ...ENVIRONMENTS.map((e) => `  - name: ${e}-user\n    user: { token: ${e}-kube-token-3f9a }`),
             "current-context: dev",
         ].join("\n"),
     );
@@ -77,13 +84,22 @@ function engineConfig(stack: EnvironmentName, overrides: Record<string, unknown>
     return { config, secretKeys: ["env-progression:DATABASE_URL", "env-progression:API_TOKEN"] };
 }
 
-async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}, recorded: Recorded[] = [], upstreams: Upstreams = committedUpstreams()) {
+interface RunOptions {
+    /** The stack's DigestKey. @default DIGEST_KEY */
+    digestKey?: string;
+    /** The project directory the engine reports. @default - none: no stack file is read */
+    root?: string;
+    /** What StackReferences read. @default - the committed stacks' records */
+    upstreams?: Upstreams;
+}
+
+async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}, recorded: Recorded[] = [], opts: RunOptions = {}) {
     vi.resetModules();
     const pulumi = await import("@pulumi/pulumi");
+    const upstreams = opts.upstreams ?? committedUpstreams();
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
                 if (args.type === REF_TYPE) {
                     const outputs = upstreams[args.inputs["name"] as string];
                     if (outputs === undefined) throw new Error(`unknown stack ${String(args.inputs["name"])}`);
@@ -93,7 +109,7 @@ async function runProgram(stack: EnvironmentName, overrides: Record<string, unkn
                     args.type === SMOKE_TYPE
                         ? { ...args.inputs, passedAt: "2026-01-01T00:00:00Z", results: [{ name: "healthz", passed: true }] }
                         : args.type === KEY_TYPE
-                          ? { key: DIGEST_KEY }
+                          ? { key: opts.digestKey ?? DIGEST_KEY }
                           : args.inputs;
                 return { id: `${args.name}-id`, state };
             },
@@ -116,6 +132,42 @@ async function runProgram(stack: EnvironmentName, overrides: Record<string, unkn
         false,
         "organization",
     );
+    // The project directory the engine would report (getRootDirectory). The SDK reads it from the
+    // environment once, into a store shared by every run; without one the program falls back to
+    // this repository's Pulumi.yaml and reads no stack file.
+    (globalThis as unknown as { globalStore: { settings: { options: { rootDirectory: string } } } }).globalStore.settings.options.rootDirectory = opts.root ?? "";
+    // The mock monitor hands newResource no dependencies: record them from the request itself.
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: (err: unknown, resp: any) => void): void };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+        const entry: Recorded = {
+            type: req.getType(),
+            name: req.getName(),
+            inputs: req.getObject()?.toJavaScript() ?? {},
+            provider: req.getProvider() || undefined,
+            dependencies: req.getDependenciesList(),
+            parent: req.getParent(),
+        };
+        recorded.push(entry);
+        register(req, (err, resp) => {
+            if (resp) entry.urn = resp.getUrn();
+            cb(err, resp);
+        });
+    };
+    // A StackReference is read, not registered.
+    const monitorReads = monitor as unknown as { readResource(req: any, cb: (err: unknown, resp: any) => void): void };
+    const read = monitorReads.readResource.bind(monitor);
+    monitorReads.readResource = (req, cb) => {
+        recorded.push({
+            type: req.getType(),
+            name: req.getName(),
+            inputs: req.getProperties()?.toJavaScript() ?? {},
+            provider: req.getProvider() || undefined,
+            dependencies: req.getDependenciesList(),
+            parent: req.getParent(),
+        });
+        read(req, cb);
+    };
     const { config, secretKeys } = engineConfig(stack, overrides);
     pulumi.runtime.setAllConfig(config, secretKeys);
     const program = await (await import("../../index")).default();
@@ -133,9 +185,10 @@ async function runProgram(stack: EnvironmentName, overrides: Record<string, unkn
     return { recorded, outputs, program };
 }
 
-// How the mock monitor hands over a secret input: a wrapper carrying Pulumi's secret signature.
+// How a secret input reaches the monitor: a wrapper carrying Pulumi's secret signature.
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const isSecret = (v: unknown) => typeof v === "object" && v !== null && Object.values(v).includes(SECRET_SIG);
+const unwrap = (v: any) => (isSecret(v) ? v.value : v);
 
 const of = (recorded: Recorded[], type: string) => recorded.filter((r) => r.type === type);
 const one = (recorded: Recorded[], type: string) => {
@@ -143,6 +196,17 @@ const one = (recorded: Recorded[], type: string) => {
     expect(found, `exactly one ${type}`).toHaveLength(1);
     return found[0]!;
 };
+
+/**
+ * Whether `r` waits for `on`: the engine creates a resource after everything its registration
+ * names, and after what its parent components name.
+ */
+function waitsFor(recorded: Recorded[], r: Recorded, on: Recorded): boolean {
+    for (let cur: Recorded | undefined = r; cur; cur = recorded.find((x) => x.urn === cur.parent)) {
+        if (cur.dependencies.includes(on.urn!)) return true;
+    }
+    return false;
+}
 
 describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
     let run: Awaited<ReturnType<typeof runProgram>>;
@@ -158,10 +222,15 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         });
     });
 
-    it("pins one Kubernetes provider to the stack's own context", () => {
+    it("pins one Kubernetes provider to the stack's own context, with a secret kubeconfig of that context alone", () => {
         const provider = one(run.recorded, "pulumi:providers:kubernetes");
         expect(provider.inputs["context"]).toBe(stack);
-        expect(provider.inputs["kubeconfig"]).toContain(`https://${stack}.k8s.example.com:6443`);
+        expect(isSecret(provider.inputs["kubeconfig"]), "kubeconfig is a secret in state").toBe(true);
+        const kubeconfig = parse(unwrap(provider.inputs["kubeconfig"]));
+        expect(kubeconfig.contexts.map((c: { name: string }) => c.name)).toEqual([stack]);
+        expect(kubeconfig.clusters).toEqual([{ name: `${stack}-cluster`, cluster: { server: `https://${stack}.k8s.example.com:6443` } }]);
+        expect(kubeconfig.users).toEqual([{ name: `${stack}-user`, user: { token: `${stack}-kube-token-3f9a` } }]);
+        for (const other of ENVIRONMENTS.filter((e) => e !== stack)) expect(unwrap(provider.inputs["kubeconfig"])).not.toContain(`${other}-kube-token`);
         const k8sObjects = run.recorded.filter((r) => r.type.startsWith("kubernetes:"));
         expect(k8sObjects.length).toBeGreaterThan(0);
         for (const r of k8sObjects) expect(r.provider, `${r.type} ${r.name}`).toMatch(new RegExp(`::${stack}-k8s::`));
@@ -173,13 +242,19 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         expect(labels["pod-security.kubernetes.io/enforce"]).toBe(stack === "dev" ? "baseline" : "restricted");
     });
 
-    it("creates namespace, then isolation, then the app, then the smoke test", () => {
-        const order = run.recorded.map((r) => r.type);
-        const first = (t: string) => order.indexOf(t);
-        const last = (t: string) => order.lastIndexOf(t);
-        expect(last("kubernetes:core/v1:Namespace")).toBeLessThan(first("kubernetes:networking.k8s.io/v1:NetworkPolicy"));
-        expect(last("kubernetes:networking.k8s.io/v1:NetworkPolicy")).toBeLessThan(first("kubernetes:apps/v1:Deployment"));
-        expect(last("kubernetes:apps/v1:Deployment")).toBeLessThan(first(SMOKE_TYPE));
+    it("creates the policies after the namespace, the app after every policy, and the smoke test after the app", () => {
+        const namespace = one(run.recorded, "kubernetes:core/v1:Namespace");
+        const policies = of(run.recorded, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+        const deployment = one(run.recorded, "kubernetes:apps/v1:Deployment");
+        const smoke = one(run.recorded, SMOKE_TYPE);
+        expect(policies.length).toBeGreaterThan(0);
+        for (const p of policies) expect(waitsFor(run.recorded, p, namespace), `${p.name} waits for the namespace`).toBe(true);
+        for (const p of policies) expect(waitsFor(run.recorded, deployment, p), `the Deployment waits for ${p.name}`).toBe(true);
+        for (const dep of ["kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"]) expect(waitsFor(run.recorded, deployment, one(run.recorded, dep)), dep).toBe(true);
+        expect(waitsFor(run.recorded, smoke, deployment), "the smoke run waits for the Deployment").toBe(true);
+        // And never the other way round.
+        expect(waitsFor(run.recorded, namespace, policies[0]!)).toBe(false);
+        expect(waitsFor(run.recorded, policies[0]!, deployment)).toBe(false);
     });
 
     it("deploys the configured replicas, a checksum of its config, and a PDB only when replicated", () => {
@@ -199,6 +274,20 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         expect(secret.stringData.value).toEqual({ DATABASE_URL: `postgres://app:${stack}-pw@db.${stack}:5432/app`, API_TOKEN: `${stack}-token` });
     });
 
+    it("rolls the pods on a secret change with a keyed digest that reveals nothing without the stack's key", () => {
+        const values = { DATABASE_URL: `postgres://app:${stack}-pw@db.${stack}:5432/app`, API_TOKEN: `${stack}-token` };
+        const annotation = one(run.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM];
+        expect(annotation).toBe(keyedDigest(DIGEST_KEY, values));
+        const sorted = Object.fromEntries(Object.entries(values).sort(([a], [b]) => a.localeCompare(b)));
+        expect(annotation).toBe(crypto.createHmac("sha256", DIGEST_KEY).update(JSON.stringify(sorted)).digest("hex"));
+        expect(annotation).not.toBe(checksum(values));
+        const key = one(run.recorded, KEY_TYPE);
+        expect(key.inputs).toEqual(expect.objectContaining({ __provider: expect.any(String) }));
+        // The serialized provider captures nothing of the program: no path, no secret.
+        expect(key.inputs["__provider"]).not.toContain(ROOT);
+        expect(key.inputs["__provider"]).not.toContain(`${stack}-token`);
+    });
+
     it("registers the isolation policies in the environment's namespace", () => {
         const policies = of(run.recorded, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
         expect(policies.map((p) => p.inputs["metadata"].name).sort()).toEqual(["allow-dns", "allow-ingress-controller", "allow-same-environment", "default-deny"]);
@@ -212,6 +301,24 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
     });
 });
 
+describe("the secret checksum", () => {
+    const annotationOf = (r: Awaited<ReturnType<typeof runProgram>>) => one(r.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM];
+
+    it("changes with a secret, and is stable for the same secrets and key", async () => {
+        const a = await runProgram("dev");
+        const b = await runProgram("dev", { API_TOKEN: "rotated" });
+        const again = await runProgram("dev");
+        expect(annotationOf(b)).not.toBe(annotationOf(a));
+        expect(annotationOf(again)).toBe(annotationOf(a));
+    }, 60_000);
+
+    it("differs between stacks' keys for the same values", async () => {
+        const a = await runProgram("dev", {}, [], { digestKey: "01".repeat(32) });
+        const b = await runProgram("dev", {}, [], { digestKey: "02".repeat(32) });
+        expect(annotationOf(a)).not.toBe(annotationOf(b));
+    }, 60_000);
+});
+
 describe("the smoke trigger", () => {
     it("changes when a feature flag changes, so the checks run again", async () => {
         const a = await runProgram("staging");
@@ -220,6 +327,24 @@ describe("the smoke trigger", () => {
         expect(trigger(b)).not.toBe(trigger(a));
         const again = await runProgram("staging");
         expect(trigger(again)).toBe(trigger(a));
+    }, 60_000);
+});
+
+describe("check headers", () => {
+    it("resolve a {secret: NAME} reference from the stack's secrets and stay secret in state", async () => {
+        const file = path.join(tmp, "checks.json");
+        fs.writeFileSync(file, JSON.stringify([{ name: "me", path: "/api/me", headers: { Authorization: { secret: "API_TOKEN" }, Accept: "application/json" } }]));
+        const run = await runProgram("dev", { smokeChecksFile: file });
+        const checks = one(run.recorded, SMOKE_TYPE).inputs["checks"];
+        expect(isSecret(checks), "checks with headers are a secret in state").toBe(true);
+        expect(JSON.parse(unwrap(checks))).toEqual([{ name: "me", method: "GET", path: "/api/me", headers: { Authorization: "dev-token", Accept: "application/json" } }]);
+    }, 60_000);
+
+    it("keep checks without headers readable, so their diff stays visible", async () => {
+        const file = path.join(tmp, "plain-checks.json");
+        fs.writeFileSync(file, JSON.stringify([{ name: "h", path: "/healthz" }]));
+        const run = await runProgram("dev", { smokeChecksFile: file });
+        expect(isSecret(one(run.recorded, SMOKE_TYPE).inputs["checks"])).toBe(false);
     }, 60_000);
 });
 
@@ -236,12 +361,50 @@ describe("the program's edge", () => {
         expect(recorded).toEqual([]);
     });
 
+    it("puts a checks file's problems in the same report", async () => {
+        const file = path.join(tmp, "leaky-checks.json");
+        fs.writeFileSync(file, JSON.stringify([{ name: "me", path: "/api/me", headers: { Authorization: "Bearer hunter2" } }]));
+        const recorded: Recorded[] = [];
+        const err = await runProgram("staging", { replicas: 0, smokeChecksFile: file }, recorded).then(
+            () => "accepted",
+            (e: Error) => e.message,
+        );
+        expect(err).toMatch(/has 2 configuration problems:\n {2}- env-progression:replicas: 0 is not allowed[^\n]*\n {2}- env-progression:smokeChecksFile: .*headers\.Authorization: a credential written into/);
+        expect(err).not.toContain("hunter2");
+        expect(recorded).toEqual([]);
+    });
+
     it("refuses a prod stack pointed at the dev context before creating anything", async () => {
         const recorded: Recorded[] = [];
         await expect(runProgram("prod", { kubeContext: "dev", kubeServer: "" }, recorded)).rejects.toThrow(
             /pointed at context "dev" \(cluster "dev-cluster"\), which is named for dev\. Refusing before creating anything/,
         );
         expect(recorded).toEqual([]);
+    });
+
+    describe("with the engine's project directory", () => {
+        const project = (stackText: string) => {
+            const dir = fs.mkdtempSync(path.join(tmp, "project-"));
+            fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+            fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), stackText);
+            return dir;
+        };
+
+        it("validates a setting as the stack file writes it: replicas 0x10 is not 16", async () => {
+            const root = project(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8").replace("env-progression:replicas: 1", "env-progression:replicas: 0x10"));
+            // The engine reads YAML first and passes "16".
+            await expect(runProgram("dev", { replicas: "16" }, [], { root })).rejects.toThrow(/env-progression:replicas: "0x10" is not allowed/);
+        });
+
+        it("says plainly that a setting stored as a secret cannot stay secret", async () => {
+            const root = project(`${fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")}  env-progression:smokeCommand:\n    secure: v1:abc\n`);
+            await expect(runProgram("dev", { smokeCommand: "./smoke.sh" }, [], { root })).rejects.toThrow(/env-progression:smokeCommand is stored as a secret, but it is a setting/);
+        });
+
+        it("accepts the committed stack file as it is", async () => {
+            const root = project(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+            await expect(runProgram("dev", {}, [], { root })).resolves.toBeDefined();
+        });
     });
 });
 
@@ -315,17 +478,17 @@ describe("promotion, checked before anything is registered", () => {
     }, 30_000);
 
     it("refuses when upstream has no verified record, or does not exist, saying what to run first", async () => {
-        await expect(runProgram("prod", {}, [], { [STAGING]: { namespace: "web-staging" } })).rejects.toThrow(
+        await expect(runProgram("prod", {}, [], { upstreams: { [STAGING]: { namespace: "web-staging" } } })).rejects.toThrow(
             `prod promotes from staging (${STAGING}), and it has no verified record: nothing proves that what prod is about to run works. Fix: pulumi up -s staging first`,
         );
         const recorded: Recorded[] = [];
-        await expect(runProgram("prod", {}, recorded, {})).rejects.toThrow(
+        await expect(runProgram("prod", {}, recorded, { upstreams: {} })).rejects.toThrow(
             `prod promotes from staging (${STAGING}), and it does not exist in this backend (create it first: pulumi stack init staging, and set its config): ` +
                 "nothing proves that what prod is about to run works. Fix: pulumi up -s staging first",
         );
         // Not even the reference: its failed read would fail the update with the engine's bare error.
         expect(recorded).toEqual([]);
-        await expect(runProgram("prod", {}, [], { [STAGING]: { verified: { format: 0, image: prodImage } } })).rejects.toThrow(
+        await expect(runProgram("prod", {}, [], { upstreams: { [STAGING]: { verified: { format: 0, image: prodImage } } } })).rejects.toThrow(
             "its verified record has format 0, and this program reads format 1",
         );
     });
@@ -341,7 +504,7 @@ describe("promotion, checked before anything is registered", () => {
     it("reads the stack promoteFrom names instead of the table's", async () => {
         const other = "acme/env-progression/staging-eu";
         const recorded: Recorded[] = [];
-        const run = await runProgram("prod", { promoteFrom: other }, recorded, { [other]: { verified: committedRecord("staging") } });
+        const run = await runProgram("prod", { promoteFrom: other }, recorded, { upstreams: { [other]: { verified: committedRecord("staging") } } });
         expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual([other]);
         expect(run.outputs.promotion).toMatchObject({ source: other, status: "verified" });
     }, 30_000);

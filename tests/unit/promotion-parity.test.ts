@@ -4,8 +4,8 @@
 import { createHmac, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { EnvironmentName } from "../../config/environments";
-import { flattenConfig, formatParity, parityJson, parityMatrix, RawConfigValue } from "../../promotion/parity";
+import type { EnvironmentName } from "../../config/environments";
+import { flattenConfig, formatParity, parityJson, parityMatrix, type RawConfigValue } from "../../promotion/parity";
 import { configCommand, DEFAULT_RULES, judgeKey, loadRules, parseRules, RULES_FILE, ruleFor, RulesError } from "../../promotion/rules";
 
 const P = "env-progression";

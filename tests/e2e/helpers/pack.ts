@@ -1,7 +1,7 @@
 // A policy pack in its own process, started exactly as the Pulumi CLI's language host starts it
 // (the SDK's run-policy-pack in the pack's folder, the stack's name and config in the
 // environment), and driven over the analyzer gRPC protocol by a client standing in for the engine.
-import { ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as grpc from "@grpc/grpc-js";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import * as analyzerrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
