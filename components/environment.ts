@@ -5,6 +5,7 @@ import { ResolvedCluster } from "../config/cluster";
 import { EnvironmentConfig } from "../config/schema";
 import { AppDeployment } from "./app";
 import { isolationInput, NetworkIsolation } from "./isolation";
+import { MigrationGate } from "./migrationGate";
 import { EnvironmentNamespace } from "./namespace";
 import { SmokeCheckOutcome, SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
@@ -55,11 +56,19 @@ export class Environment extends pulumi.ComponentResource {
         );
         const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
         const isolation = new NetworkIsolation(`${name}-isolation`, { input: isolationInput(config) }, { parent: this, provider, dependsOn: [ns] });
+        // The schema migration runs before the app changes; a failed one leaves the app as it was.
+        const migration = config.migration
+            ? new MigrationGate(
+                  `${name}-migration`,
+                  { migration: config.migration, app: config.app, environment: config.environment, namespace: ns.name, secrets: args.secrets ?? {}, cluster: args.cluster },
+                  { parent: this, provider, dependsOn: [isolation] },
+              )
+            : undefined;
         const app = new AppDeployment(
             `${name}-app`,
             { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {} },
             // Isolation first: the app's pods never run a moment without their policies.
-            { parent: this, provider, dependsOn: [isolation] },
+            { parent: this, provider, dependsOn: [isolation, ...(migration ? [migration] : [])] },
         );
 
         const trigger = pulumi

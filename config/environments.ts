@@ -24,6 +24,13 @@ export interface EnvironmentRules {
      * count, so a 50-replica prod drains a node a few pods at a time instead of one by one.
      */
     readonly pdbMaxUnavailable: number | string;
+    /**
+     * How long a migration statement may wait for a lock (PostgreSQL `lock_timeout`). A statement
+     * waiting for a lock blocks every query queued behind it, so the budget shrinks with traffic.
+     */
+    readonly lockTimeoutMs: number;
+    /** How long one migration statement may run in all (PostgreSQL `statement_timeout`). */
+    readonly statementTimeoutMs: number;
 }
 
 export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRules>> = {
@@ -35,6 +42,8 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: false,
         requireImageDigest: false,
         pdbMaxUnavailable: 1,
+        lockTimeoutMs: 5_000,
+        statementTimeoutMs: 60_000,
     },
     staging: {
         promotesFrom: "dev",
@@ -44,6 +53,8 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: true,
         requireImageDigest: false,
         pdbMaxUnavailable: 1,
+        lockTimeoutMs: 2_000,
+        statementTimeoutMs: 30_000,
     },
     prod: {
         promotesFrom: "staging",
@@ -53,6 +64,8 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: true,
         requireImageDigest: true,
         pdbMaxUnavailable: "10%",
+        lockTimeoutMs: 1_000,
+        statementTimeoutMs: 15_000,
     },
 };
 

@@ -31,7 +31,7 @@ export function loadConfig(): LoadedConfig {
             values[key] = KNOWN_KEYS.includes(key) ? decode(text) : text;
         }
     }
-    const raw: RawConfig = { values, secretKeys };
+    const raw: RawConfig = { values, secretKeys, projectDir: process.cwd() };
     const config = validateConfig(raw, pulumi.getStack());
     const cfg = new pulumi.Config(PROJECT);
     const secrets = Object.fromEntries(config.app.secretEnv.map((name) => [name, cfg.requireSecret(name)]));

@@ -1,7 +1,9 @@
 // Validates a stack's raw configuration into a typed EnvironmentConfig, reporting every problem
 // at once. Pure: it sees plain values and which keys are secret, never pulumi.Config, so the
-// program, the CLI and the tests share one set of rules.
+// program, the CLI and the tests share one set of rules. The one exception is opt-in: given
+// `projectDir`, the migration files `migrationsDir` names are read (config/migration.ts).
 import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentName, isEnvironmentName } from "./environments";
+import { MigrationConfig, validateMigration } from "./migration";
 
 export const PROJECT = "env-progression";
 
@@ -10,6 +12,8 @@ export interface RawConfig {
     readonly values: Readonly<Record<string, unknown>>;
     /** Keys whose value is a Pulumi secret (`secure:` in the stack file). */
     readonly secretKeys: ReadonlySet<string>;
+    /** Where relative paths resolve; when set, the files they name (migrationsDir) are read and checked. @default - files are not read */
+    readonly projectDir?: string;
 }
 
 export interface EgressRule {
@@ -68,6 +72,8 @@ export interface EnvironmentConfig {
         readonly egress: readonly EgressRule[];
     };
     readonly smoke: SmokeConfig;
+    /** The migration gate, or undefined when the stack runs no migrations. */
+    readonly migration: MigrationConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -91,6 +97,8 @@ export const KNOWN_KEYS: readonly string[] = [
     "env", "featureFlags", "secretEnv", "serviceType", "ingressNamespace", "egress",
     "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeChecksFile",
     "smokeCommand", "smokeEveryUp",
+    "migrationsDir", "migrationCommand", "migrationImage", "migrationJobCommand", "migrationDeadline", "migrationBackoffLimit",
+    "migrationLockTimeout", "migrationStatementTimeout", "migrationSecretEnv", "migrationEgress",
 ];
 
 /** A name that says it holds a secret; config validation and the policy pack share it. */
@@ -388,6 +396,9 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
         runOnEveryUp: bool("smokeEveryUp", false),
     };
 
+    const migration = validateMigration(raw, stack, environment);
+    problems.push(...migration.problems);
+
     if (problems.length > 0) {
         throw new ConfigError(stack, problems);
     }
@@ -399,6 +410,7 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
         app: { name: appName, image: image!, port, replicas, resources, env, featureFlags, secretEnv, serviceType: serviceType as AppConfig["serviceType"] },
         network: { ingressNamespace, egress },
         smoke,
+        migration: migration.migration,
     };
 }
 
@@ -434,7 +446,7 @@ export function parseImage(image: string): { name: string; tag: string | undefin
     return { name: colon > slash ? rest.slice(0, colon) : rest, tag, digest };
 }
 
-function parseEgress(text: string): EgressRule | undefined {
+export function parseEgress(text: string): EgressRule | undefined {
     const m = /^([0-9a-fA-F.:]+\/\d{1,3})(?::(\d{1,5})(?:\/(TCP|UDP))?)?$/.exec(text.trim());
     if (!m) return undefined;
     const [ip, bits] = m[1]!.split("/") as [string, string];
