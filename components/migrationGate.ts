@@ -71,7 +71,14 @@ class MigrationRun extends pulumi.dynamic.Resource {
     declare public readonly jobName: pulumi.Output<string | null>;
 
     constructor(name: string, props: InputsOf<CommandMigrationInputs> | InputsOf<JobMigrationInputs>, opts: pulumi.CustomResourceOptions) {
-        super(migrationProvider, name, { ...props, migratedAt: undefined, elapsedMs: undefined, jobName: undefined, output: undefined }, opts, "progression", "MigrationRun");
+        super(
+            migrationProvider,
+            name,
+            { ...props, migratedAt: undefined, elapsedMs: undefined, jobName: undefined, output: undefined },
+            opts,
+            "progression",
+            "MigrationRun",
+        );
     }
 }
 
@@ -88,7 +95,10 @@ export class MigrationGate extends pulumi.ComponentResource {
         const { migration, app, environment } = args;
         const sources = migration.sources;
         if (sources === undefined) {
-            throw new pulumi.ResourceError(`${name}: the files of migrationsDir ${JSON.stringify(migration.dir)} were not read; config must be loaded with the project directory (config/load.ts does)`, this);
+            throw new pulumi.ResourceError(
+                `${name}: the files of migrationsDir ${JSON.stringify(migration.dir)} were not read; config must be loaded with the project directory (config/load.ts does)`,
+                this,
+            );
         }
 
         const lint = args.lint ?? lintMigrations({ dir: sources.dir, sqlFiles: sources.sqlFiles, budgets: migration, environment });
@@ -109,7 +119,8 @@ export class MigrationGate extends pulumi.ComponentResource {
         const picked = Object.fromEntries(
             migration.secretEnv.map((key) => {
                 const value = args.secrets?.[key];
-                if (value === undefined) throw new pulumi.ResourceError(`${name}: the migration needs the secret ${key} (migrationSecretEnv), and it was not given`, this);
+                if (value === undefined)
+                    throw new pulumi.ResourceError(`${name}: the migration needs the secret ${key} (migrationSecretEnv), and it was not given`, this);
                 return [key, value];
             }),
         );
@@ -141,7 +152,13 @@ export class MigrationGate extends pulumi.ComponentResource {
             }
             const egress = migrationEgressPolicy(app.name, environment, "", migration.egress);
             if (egress) {
-                dependsOn.push(new k8s.networking.v1.NetworkPolicy(`${name}-egress`, { metadata: { ...egress.metadata, namespace: args.namespace }, spec: egress.spec }, { parent: this }));
+                dependsOn.push(
+                    new k8s.networking.v1.NetworkPolicy(
+                        `${name}-egress`,
+                        { metadata: { ...egress.metadata, namespace: args.namespace }, spec: egress.spec },
+                        { parent: this },
+                    ),
+                );
             }
             const job = pulumi
                 .output(args.namespace)

@@ -50,7 +50,10 @@ export function budgetEnv(budgets: { lockTimeoutMs: number; statementTimeoutMs: 
  */
 export function migrationTrigger(migration: Pick<MigrationConfig, "mode" | "command" | "job">, version: string): string {
     const how = migration.mode === "command" ? [migration.command] : [migration.job?.image, migration.job?.command ?? null];
-    return crypto.createHash("sha256").update(JSON.stringify([migration.mode, ...how, version])).digest("hex");
+    return crypto
+        .createHash("sha256")
+        .update(JSON.stringify([migration.mode, ...how, version]))
+        .digest("hex");
 }
 
 export interface MigrationJobInput {
@@ -132,7 +135,12 @@ export type MigrationJobManifest = ReturnType<typeof migrationJobManifest>;
  * Undefined when there is none: the namespace's own policies (same environment, DNS, `egress`)
  * still apply to these pods.
  */
-export function migrationEgressPolicy(app: string, environment: EnvironmentName, namespace: string, egress: readonly EgressRule[]): NetworkPolicyManifest | undefined {
+export function migrationEgressPolicy(
+    app: string,
+    environment: EnvironmentName,
+    namespace: string,
+    egress: readonly EgressRule[],
+): NetworkPolicyManifest | undefined {
     if (egress.length === 0) return undefined;
     return {
         apiVersion: "networking.k8s.io/v1",

@@ -121,23 +121,27 @@ export function validateMigration(raw: RawConfig, stack: string, environment: En
         if (v === undefined) return [...fallback];
         if (typeof v === "string") {
             try {
-                v = JSON.parse(v);
+                v = JSON.parse(v) as unknown;
             } catch {
                 /* reported below */
             }
         }
         if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
-            problems.push(`${PROJECT}:${key}: ${show(raw.values[key])} is not a list of strings. Allowed: a YAML list. Fix: pulumi config set --path '${key}[0]' <value> -s ${stack}`);
+            problems.push(
+                `${PROJECT}:${key}: ${show(raw.values[key])} is not a list of strings. Allowed: a YAML list. Fix: pulumi config set --path '${key}[0]' <value> -s ${stack}`,
+            );
             return undefined;
         }
-        return v as string[];
+        return v;
     };
     const duration = (key: string, fallbackMs: number, example: string): number => {
         const v = value(key);
         if (v === undefined) return fallbackMs;
         const ms = typeof v === "string" ? parseDurationMs(v) : undefined;
         if (ms === undefined || ms <= 0 || ms > MAX_MS) {
-            problems.push(`${PROJECT}:${key}: ${show(v)} is not a duration. Allowed: a positive number with ms, s or m, at most 24h (e.g. ${example}). Fix: ${set(key, example)}`);
+            problems.push(
+                `${PROJECT}:${key}: ${show(v)} is not a duration. Allowed: a positive number with ms, s or m, at most 24h (e.g. ${example}). Fix: ${set(key, example)}`,
+            );
             return fallbackMs;
         }
         return ms;
@@ -207,13 +211,17 @@ export function validateMigration(raw: RawConfig, stack: string, environment: En
     if (backoff !== undefined) {
         const n = typeof backoff === "number" ? backoff : typeof backoff === "string" && /^\d+$/.test(backoff.trim()) ? Number(backoff) : NaN;
         if (!Number.isInteger(n) || n < 0 || n > 10) {
-            problems.push(`${PROJECT}:migrationBackoffLimit: ${show(backoff)} is not allowed. Allowed: an integer from 0 to 10 (0: a failed migration is reported, not retried blindly). Fix: ${set("migrationBackoffLimit", "0")}`);
+            problems.push(
+                `${PROJECT}:migrationBackoffLimit: ${show(backoff)} is not allowed. Allowed: an integer from 0 to 10 (0: a failed migration is reported, not retried blindly). Fix: ${set("migrationBackoffLimit", "0")}`,
+            );
         } else {
             backoffLimit = n;
         }
         // Only a value other than the default can be told apart from "unset" here.
         if (mode === "command" && backoffLimit > 0) {
-            problems.push(`${PROJECT}:migrationBackoffLimit applies to the Job (migrationImage), and this stack runs migrationCommand. Fix: ${rm("migrationBackoffLimit")}`);
+            problems.push(
+                `${PROJECT}:migrationBackoffLimit applies to the Job (migrationImage), and this stack runs migrationCommand. Fix: ${rm("migrationBackoffLimit")}`,
+            );
         }
     }
 
@@ -241,7 +249,9 @@ export function validateMigration(raw: RawConfig, stack: string, environment: En
         }
     }
     if (egress.length > 0 && mode === "command") {
-        problems.push(`${PROJECT}:migrationEgress opens egress for the migration Job's pods, and this stack runs migrationCommand outside the cluster. Fix: ${rm("migrationEgress")}`);
+        problems.push(
+            `${PROJECT}:migrationEgress opens egress for the migration Job's pods, and this stack runs migrationCommand outside the cluster. Fix: ${rm("migrationEgress")}`,
+        );
     }
 
     let sources: MigrationSources | undefined;

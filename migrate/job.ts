@@ -16,7 +16,8 @@ export interface JobStatusView {
     readonly conditions?: readonly { type: string; status: string; reason?: string; message?: string }[];
 }
 
-export type JobState = { readonly state: "running" } | { readonly state: "complete" } | { readonly state: "failed"; readonly reason: string; readonly message: string };
+export type JobState =
+    { readonly state: "running" } | { readonly state: "complete" } | { readonly state: "failed"; readonly reason: string; readonly message: string };
 
 /** Terminal or not: only `Complete` and `Failed` conditions end the wait. */
 export function jobState(status: JobStatusView | undefined): JobState {
@@ -98,7 +99,7 @@ export function apiMessage(err: unknown): string {
             /* plain text */
         }
     }
-    const msg = typeof body === "object" && body !== null && "message" in body ? String((body as { message: unknown }).message) : typeof body === "string" ? body : e.message;
+    const msg = typeof body === "object" && body !== null && "message" in body ? String(body.message) : typeof body === "string" ? body : e.message;
     return e.code !== undefined ? `${e.code}: ${msg}` : String(msg ?? err);
 }
 
@@ -149,12 +150,17 @@ export async function runMigrationJob(inputs: JobRunInputs): Promise<JobRunResul
         if (Date.now() - started > waitMs) break;
         await sleep(POLL_MS);
         try {
-            state = jobState((await batch.readNamespacedJob({ name, namespace })).status as JobStatusView | undefined);
+            state = jobState((await batch.readNamespacedJob({ name, namespace })).status);
             errors = 0;
         } catch (err) {
             errors += 1;
             if (errors >= API_ERRORS_TOLERATED) {
-                fail(`the migration Job ${namespace}/${name} could not be read ${errors} times in a row (last: ${apiMessage(err)}); it may still be running`, "failed", [], "");
+                fail(
+                    `the migration Job ${namespace}/${name} could not be read ${errors} times in a row (last: ${apiMessage(err)}); it may still be running`,
+                    "failed",
+                    [],
+                    "",
+                );
             }
         }
     }
@@ -167,7 +173,12 @@ export async function runMigrationJob(inputs: JobRunInputs): Promise<JobRunResul
     const events = await jobEvents(core, namespace, name);
     if (state.state === "failed") {
         const deadline = state.reason === "DeadlineExceeded";
-        fail(`the migration Job ${namespace}/${name} failed: ${state.reason}${state.message ? `: ${state.message}` : ""}`, stopCause(output, deadline), jobDetails(pods, events), output);
+        fail(
+            `the migration Job ${namespace}/${name} failed: ${state.reason}${state.message ? `: ${state.message}` : ""}`,
+            stopCause(output, deadline),
+            jobDetails(pods, events),
+            output,
+        );
     }
     // Neither complete nor failed well past its deadline: the Job controller is not acting on
     // it. Delete it, so it cannot start migrating later, behind the next attempt's back.

@@ -68,7 +68,11 @@ export function runSquawk(dir: string, files: readonly string[], binary?: string
     }
     const version = spawnSync(bin, ["--version"], { encoding: "utf8" });
     const linter = version.status === 0 ? version.stdout.trim() : "squawk";
-    const run = spawnSync(bin, ["--reporter=json", `--exclude=${SQUAWK_EXCLUDED_RULES.join(",")}`, ...files], { cwd: dir, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
+    const run = spawnSync(bin, ["--reporter=json", `--exclude=${SQUAWK_EXCLUDED_RULES.join(",")}`, ...files], {
+        cwd: dir,
+        encoding: "utf8",
+        maxBuffer: 16 * 1024 * 1024,
+    });
     if (run.error || (run.status !== 0 && run.status !== 1)) {
         const why = run.error ? run.error.message : `exit ${run.status}: ${run.stderr.trim().split("\n")[0] ?? ""}`;
         return { linter, findings: [], error: `${bin} could not lint ${dir} (${why})` };
@@ -86,12 +90,16 @@ export function runSquawk(dir: string, files: readonly string[], binary?: string
     };
 }
 
-const SETTING = /^\s*(?:(SET)\s+(?:SESSION\s+|LOCAL\s+)?(lock_timeout|statement_timeout)\s*(?:=|\bTO\b)\s*([\s\S]*?)\s*|(RESET)\s+(lock_timeout|statement_timeout|ALL)\s*)$/i;
+const SETTING =
+    /^\s*(?:(SET)\s+(?:SESSION\s+|LOCAL\s+)?(lock_timeout|statement_timeout)\s*(?:=|\bTO\b)\s*([\s\S]*?)\s*|(RESET)\s+(lock_timeout|statement_timeout|ALL)\s*)$/i;
 const UNIT_MS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A PostgreSQL timeout setting's value in ms (unitless means ms); 0 for "none"; undefined when unreadable. */
 export function timeoutSettingMs(value: string): number | undefined {
-    const v = value.trim().replace(/^'(.*)'$/s, "$1").trim();
+    const v = value
+        .trim()
+        .replace(/^'(.*)'$/s, "$1")
+        .trim();
     if (/^default$/i.test(v)) return 0;
     const m = /^(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?$/i.exec(v);
     if (!m) return undefined;
@@ -123,9 +131,21 @@ export function budgetFindings(file: string, sql: string, budgets: Budgets, envi
             const budget = `${environment}'s ${setting} budget of ${formatMs(budgetMs)}`;
             const help = `Remove the statement: the gate starts every session with ${setting}=${formatMs(budgetMs)}. A file may only lower it.`;
             if (ms === undefined) {
-                findings.push({ file, line, rule, message: `\`${statement.trim()}\` sets ${setting} to a value this lint cannot read, so it cannot tell whether it stays within ${budget}.`, help });
+                findings.push({
+                    file,
+                    line,
+                    rule,
+                    message: `\`${statement.trim()}\` sets ${setting} to a value this lint cannot read, so it cannot tell whether it stays within ${budget}.`,
+                    help,
+                });
             } else if (ms === 0) {
-                findings.push({ file, line, rule, message: `\`${statement.trim()}\` turns ${setting} off: the statements after it are not bounded by ${budget}.`, help });
+                findings.push({
+                    file,
+                    line,
+                    rule,
+                    message: `\`${statement.trim()}\` turns ${setting} off: the statements after it are not bounded by ${budget}.`,
+                    help,
+                });
             } else if (ms > budgetMs) {
                 findings.push({ file, line, rule, message: `\`${statement.trim()}\` raises ${setting} to ${formatMs(ms)}, above ${budget}.`, help });
             }
@@ -173,9 +193,7 @@ export function lintVerdict(report: LintReport, ctx: { environment: EnvironmentN
         return { outcome: ctx.enforcement === "mandatory" ? "deny" : "warn", message: `migration lint could not run (${consequence}): ${report.error}` };
     }
     const n = report.findings.length;
-    const lines = report.findings.map(
-        (f) => `  ${ctx.dir}/${f.file}:${f.line}  ${f.rule}: ${f.message}${f.help ? `\n      fix: ${f.help}` : ""}`,
-    );
+    const lines = report.findings.map((f) => `  ${ctx.dir}/${f.file}:${f.line}  ${f.rule}: ${f.message}${f.help ? `\n      fix: ${f.help}` : ""}`);
     const message =
         `migration lint (${report.linter}) found ${n} problem${n === 1 ? "" : "s"} in ${ctx.dir} (${consequence}):\n${lines.join("\n")}\n` +
         "Fix: change the migration as each line says. If a finding is safe here (e.g. an index on a table the same migration creates), " +

@@ -90,7 +90,12 @@ async function migrateWithCommand(inputs: CommandMigrationInputs): Promise<{ ela
             }),
         );
     if (!existsSync(cwd)) {
-        throw report(`\`${command}\` could not start: its working directory ${cwd} (the project directory when the program ran) does not exist here`, "failed", 0, "");
+        throw report(
+            `\`${command}\` could not start: its working directory ${cwd} (the project directory when the program ran) does not exist here`,
+            "failed",
+            0,
+            "",
+        );
     }
     const env = {
         ...process.env,

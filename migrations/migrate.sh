@@ -8,7 +8,7 @@ dir=${MIGRATIONS_DIR:-$(dirname "$0")}
 : "${DATABASE_URL:?DATABASE_URL is not set: the migration needs the database it migrates}"
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
 
-psql -c "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+psql -c "SET client_min_messages TO warning" -c "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
 applied=$(psql -tA -c "SELECT version FROM schema_migrations")
 for file in "$dir"/*.sql; do
     version=$(basename "$file" .sql)

@@ -70,7 +70,7 @@ export function startPostgres(dir: string, opts: { port?: number } = {}): Postgr
             return execFileSync(path.join(bin, file), args, { encoding: "utf8", ...options }) as unknown as string;
         } catch (err) {
             const e = err as { stderr?: Buffer | string; message: string };
-            throw new Error(`${file} ${args.join(" ")} failed: ${String(e.stderr ?? e.message).trim()}`);
+            throw new Error(`${file} ${args.join(" ")} failed: ${String(e.stderr ?? e.message).trim()}`, { cause: err });
         }
     };
     if (!fs.existsSync(path.join(data, "PG_VERSION"))) {
@@ -80,7 +80,18 @@ export function startPostgres(dir: string, opts: { port?: number } = {}): Postgr
     const running = spawnStatus(bin, data, asServer);
     if (!running) {
         // No TCP listener; fsync off: a test database need not survive a power cut.
-        run("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "60", "-o", `-k ${socketDir} -p ${port} -c listen_addresses= -c fsync=off -c full_page_writes=off`, "start"]);
+        run("pg_ctl", [
+            "-D",
+            data,
+            "-l",
+            log,
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            `-k ${socketDir} -p ${port} -c listen_addresses= -c fsync=off -c full_page_writes=off`,
+            "start",
+        ]);
     }
     const url = (database: string) => `postgresql:///${encodeURIComponent(database)}?host=${encodeURIComponent(socketDir)}&port=${port}&user=app`;
     const psql = path.join(bin, "psql");
@@ -90,10 +101,22 @@ export function startPostgres(dir: string, opts: { port?: number } = {}): Postgr
         socketDir,
         port,
         url,
-        sql: (database, sql) => execFileSync(psql, ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", url(database)], { input: sql, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] }).trim(),
+        sql: (database, sql) =>
+            execFileSync(psql, ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", url(database)], {
+                input: sql,
+                encoding: "utf8",
+                stdio: ["pipe", "pipe", "pipe"],
+            }).trim(),
         createDatabase(name) {
-            const exists = execFileSync(psql, ["-X", "-tA", "-v", `db=${name}`, url("postgres")], { input: "SELECT 1 FROM pg_database WHERE datname = :'db'", encoding: "utf8" }).trim();
-            if (exists !== "1") execFileSync(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", `db=${name}`, url("postgres")], { input: "CREATE DATABASE :\"db\"", encoding: "utf8" });
+            const exists = execFileSync(psql, ["-X", "-tA", "-v", `db=${name}`, url("postgres")], {
+                input: "SELECT 1 FROM pg_database WHERE datname = :'db'",
+                encoding: "utf8",
+            }).trim();
+            if (exists !== "1")
+                execFileSync(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", `db=${name}`, url("postgres")], {
+                    input: 'CREATE DATABASE :"db"',
+                    encoding: "utf8",
+                });
         },
         stop() {
             if (spawnStatus(bin, data, asServer)) run("pg_ctl", ["-D", data, "-w", "-m", "fast", "stop"]);
@@ -122,7 +145,9 @@ export interface HeldLock {
  * long-running report or a stuck worker would; resolves once the lock is held.
  */
 export function holdLock(pg: Postgres, database: string, table: string, mode = "ACCESS SHARE"): Promise<HeldLock> {
-    const child: ChildProcessWithoutNullStreams = spawn(path.join(pg.bin, "psql"), ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", pg.url(database)], { stdio: ["pipe", "pipe", "pipe"] });
+    const child: ChildProcessWithoutNullStreams = spawn(path.join(pg.bin, "psql"), ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", pg.url(database)], {
+        stdio: ["pipe", "pipe", "pipe"],
+    });
     return new Promise((resolve, reject) => {
         let out = "";
         let err = "";

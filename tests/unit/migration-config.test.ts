@@ -58,7 +58,14 @@ describe("modes", () => {
 
     it("command mode: the command, the files read, the environment's budgets", () => {
         const m = config(raw("staging", { migrationsDir: "migrations", migrationCommand: "./migrations/migrate.sh" }), "staging").migration!;
-        expect(m).toMatchObject({ mode: "command", command: "./migrations/migrate.sh", job: undefined, lockTimeoutMs: 2000, statementTimeoutMs: 30_000, deadlineMs: 600_000 });
+        expect(m).toMatchObject({
+            mode: "command",
+            command: "./migrations/migrate.sh",
+            job: undefined,
+            lockTimeoutMs: 2000,
+            statementTimeoutMs: 30_000,
+            deadlineMs: 600_000,
+        });
         expect(m.secretEnv).toEqual(["DATABASE_URL"]);
         expect(m.sources?.sqlFiles).toEqual(["001_create.sql"]);
         expect(m.sources?.files.map((f) => f.path)).toEqual(["001_create.sql", "migrate.sh"]);
@@ -67,7 +74,15 @@ describe("modes", () => {
 
     it("job mode: image, command, backoff limit; the budgets follow the environment table", () => {
         for (const env of ENVIRONMENTS) {
-            const m = config(raw(env, { migrationsDir: "migrations", migrationImage: `registry.example.com/web-migrate:1.0@${DIGEST}`, migrationJobCommand: ["/migrate", "up"], migrationBackoffLimit: "1" }), env).migration!;
+            const m = config(
+                raw(env, {
+                    migrationsDir: "migrations",
+                    migrationImage: `registry.example.com/web-migrate:1.0@${DIGEST}`,
+                    migrationJobCommand: ["/migrate", "up"],
+                    migrationBackoffLimit: "1",
+                }),
+                env,
+            ).migration!;
             expect(m.mode).toBe("job");
             expect(m.job).toEqual({ image: `registry.example.com/web-migrate:1.0@${DIGEST}`, command: ["/migrate", "up"], backoffLimit: 1 });
             expect([m.lockTimeoutMs, m.statementTimeoutMs]).toEqual([ENVIRONMENT_RULES[env].lockTimeoutMs, ENVIRONMENT_RULES[env].statementTimeoutMs]);
@@ -80,12 +95,18 @@ describe("modes", () => {
     });
 
     it("takes the engine's defaults from Pulumi.yaml as unset (an empty job command, backoff 0)", () => {
-        const m = config(raw("dev", { migrationsDir: "migrations", migrationCommand: "true", migrationJobCommand: "[]", migrationBackoffLimit: "0", migrationEgress: "[]" }), "dev").migration!;
+        const m = config(
+            raw("dev", { migrationsDir: "migrations", migrationCommand: "true", migrationJobCommand: "[]", migrationBackoffLimit: "0", migrationEgress: "[]" }),
+            "dev",
+        ).migration!;
         expect(m.mode).toBe("command");
     });
 
     it("a stack overrides the budgets", () => {
-        const m = config(raw("prod", { migrationsDir: "migrations", migrationCommand: "true", migrationLockTimeout: "500ms", migrationStatementTimeout: "1m" }), "prod").migration!;
+        const m = config(
+            raw("prod", { migrationsDir: "migrations", migrationCommand: "true", migrationLockTimeout: "500ms", migrationStatementTimeout: "1m" }),
+            "prod",
+        ).migration!;
         expect([m.lockTimeoutMs, m.statementTimeoutMs]).toEqual([500, 60_000]);
     });
 
@@ -103,7 +124,7 @@ describe("modes", () => {
             expect((readMigrationSources(dir) as { version: string }).version).not.toBe(v2);
             fs.mkdirSync(path.join(dir, "sub"));
             fs.writeFileSync(path.join(dir, "sub", "004.sql"), "SELECT 4;");
-            expect((readMigrationSources(dir) as { sqlFiles: string[] }).sqlFiles).toEqual(["001.sql", "003.sql", "sub/004.sql"]);
+            expect((readMigrationSources(dir) as { sqlFiles?: string[] }).sqlFiles).toEqual(["001.sql", "003.sql", "sub/004.sql"]);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -121,7 +142,9 @@ describe("bad input: every problem in the one report, each with its fix", () => 
     it("a missing migrationsDir when migrations run", () => {
         const p = problems(raw("staging", { migrationCommand: "./migrate.sh" }), "staging");
         expect(p).toHaveLength(1);
-        expect(p[0]).toMatch(/^env-progression:migrationsDir is required when migrations run \(migrationCommand is set\) and missing: .* Fix: pulumi config set migrationsDir migrations -s staging$/);
+        expect(p[0]).toMatch(
+            /^env-progression:migrationsDir is required when migrations run \(migrationCommand is set\) and missing: .* Fix: pulumi config set migrationsDir migrations -s staging$/,
+        );
     });
 
     it("a migrationsDir that does not exist, names its path and the fix", () => {
@@ -176,23 +199,43 @@ describe("bad input: every problem in the one report, each with its fix", () => 
             "migrationsDir",
         ]);
         expect(p[2]).toContain('"web-migrate:latest" is tagged latest; prod must run an exact version');
-        expect(p[3]).toBe('env-progression:migrationLockTimeout: "forever" is not a duration. Allowed: a positive number with ms, s or m, at most 24h (e.g. 1s). Fix: pulumi config set migrationLockTimeout 1s -s prod');
+        expect(p[3]).toBe(
+            'env-progression:migrationLockTimeout: "forever" is not a duration. Allowed: a positive number with ms, s or m, at most 24h (e.g. 1s). Fix: pulumi config set migrationLockTimeout 1s -s prod',
+        );
         expect(p[4]).toContain('"MIGRATOR_PASSWORD" is not one of the app\'s secrets (secretEnv: ["DATABASE_URL"])');
     });
 
     it("budgets that cannot work: a lock budget above the statement budget, a statement budget past the deadline", () => {
-        const p = problems(raw("dev", { migrationsDir: "migrations", migrationCommand: "true", migrationLockTimeout: "90s", migrationStatementTimeout: "30s", migrationDeadline: "10s" }), "dev");
+        const p = problems(
+            raw("dev", {
+                migrationsDir: "migrations",
+                migrationCommand: "true",
+                migrationLockTimeout: "90s",
+                migrationStatementTimeout: "30s",
+                migrationDeadline: "10s",
+            }),
+            "dev",
+        );
         expect(p).toHaveLength(2);
         expect(p[0]).toContain("migrationLockTimeout: 90000ms is longer than the statement budget (30000ms)");
         expect(p[1]).toContain("migrationStatementTimeout: 30000ms is longer than migrationDeadline (10000ms)");
     });
 
     it("job-only keys without a Job, a migrationsDir nothing runs, a bad egress rule", () => {
-        expect(problems(raw("dev", { migrationJobCommand: ["/migrate"] }), "dev")[0]).toContain("migrationJobCommand: [\"/migrate\"] is set but migrationImage is not");
-        expect(problems(raw("dev", { migrationsDir: "migrations" }), "dev")[0]).toContain('migrationsDir: "migrations" is set, but nothing runs the migrations in it');
-        const p = problems(raw("dev", { migrationsDir: "migrations", migrationImage: "web-migrate:1", migrationEgress: ["10.0.0.0/8:99999", "10.1.0.5/32:5432"] }), "dev");
+        expect(problems(raw("dev", { migrationJobCommand: ["/migrate"] }), "dev")[0]).toContain(
+            'migrationJobCommand: ["/migrate"] is set but migrationImage is not',
+        );
+        expect(problems(raw("dev", { migrationsDir: "migrations" }), "dev")[0]).toContain(
+            'migrationsDir: "migrations" is set, but nothing runs the migrations in it',
+        );
+        const p = problems(
+            raw("dev", { migrationsDir: "migrations", migrationImage: "web-migrate:1", migrationEgress: ["10.0.0.0/8:99999", "10.1.0.5/32:5432"] }),
+            "dev",
+        );
         expect(p).toEqual([expect.stringContaining('migrationEgress: "10.0.0.0/8:99999" is not an egress rule')]);
-        expect(problems(raw("dev", { migrationsDir: "migrations", migrationCommand: "true", migrationBackoffLimit: 3 }), "dev")[0]).toContain("migrationBackoffLimit applies to the Job");
+        expect(problems(raw("dev", { migrationsDir: "migrations", migrationCommand: "true", migrationBackoffLimit: 3 }), "dev")[0]).toContain(
+            "migrationBackoffLimit applies to the Job",
+        );
     });
 
     it("validates keys without reading files when no project directory is given (the CLI)", () => {
