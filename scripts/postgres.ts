@@ -63,7 +63,17 @@ export function startPostgres(dir: string, opts: { port?: number } = {}): Postgr
     const account = serverAccount();
     const asServer: ExecFileSyncOptions = { stdio: ["ignore", "pipe", "pipe"], ...(account ?? {}) };
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (account) fs.chownSync(dir, account.uid, account.gid);
+    if (account) {
+        fs.chownSync(dir, account.uid, account.gid);
+        // The server's account must be able to reach its directory through every parent.
+        for (let p = path.dirname(path.resolve(dir)); p !== path.dirname(p); p = path.dirname(p)) {
+            if ((fs.statSync(p).mode & 0o001) === 0) {
+                throw new Error(
+                    `the server runs as uid ${account.uid} and cannot reach ${dir}: ${p} is not searchable by other users. Fix: start it in a directory of its own, e.g. fs.mkdtempSync(path.join(os.tmpdir(), "pg-"))`,
+                );
+            }
+        }
+    }
 
     const run = (file: string, args: string[], options: ExecFileSyncOptions = asServer) => {
         try {
