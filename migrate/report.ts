@@ -50,8 +50,8 @@ export function failureReport(f: FailureFacts): string {
                 `Stopped by ${f.environment}'s lock budget: lock_timeout=${formatMs(f.lockTimeoutMs)}. Another session held a lock the migration needed; ` +
                 "waiting longer would have queued every query on that table behind the migration.";
             fix =
-                "Fix: find the session holding the lock (SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE pid = ANY(pg_blocking_pids(<migration pid>)), " +
-                "or every non-idle session by xact_start), let it finish or end it, then run `pulumi up` again.";
+                "Fix: find the long transaction (SELECT pid, now() - xact_start AS open_for, state, query FROM pg_stat_activity WHERE xact_start IS NOT NULL ORDER BY xact_start LIMIT 5), " +
+                "let it finish or end it (pg_terminate_backend), then run `pulumi up` again.";
             break;
         case "statement-timeout":
             why = `Stopped by ${f.environment}'s statement budget: statement_timeout=${formatMs(f.statementTimeoutMs)}. One statement ran longer than that.`;

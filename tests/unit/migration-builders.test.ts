@@ -208,7 +208,7 @@ describe("reading the Job and reporting its failure", () => {
             "Stopped by staging's lock budget: lock_timeout=2s. Another session held a lock the migration needed; waiting longer would have queued every query on that table behind the migration.",
             "The app was not updated: it is deployed only after its migration succeeds. The next `pulumi up` runs the migration again.",
         ]);
-        expect(text).toContain("Fix: find the session holding the lock");
+        expect(text).toContain("Fix: find the long transaction (SELECT pid, now() - xact_start AS open_for");
         expect(text.endsWith("output:\napplying 002\nERROR:  canceling statement due to lock timeout")).toBe(true);
     });
 

@@ -52,6 +52,20 @@ describe("squawk from the npm package", () => {
         expect(r.findings[0]!.help).toBe("Use `concurrently` to avoid blocking writes.");
     });
 
+    it("finds full scans under a lock and changes that break the running app", () => {
+        const r = lintSql({
+            "002_constraints.sql": [
+                "ALTER TABLE items ADD CONSTRAINT items_owner FOREIGN KEY (owner_id) REFERENCES owners (id);",
+                "ALTER TABLE items DROP COLUMN IF EXISTS note;",
+                "ALTER TABLE items RENAME COLUMN name TO title;",
+                "ALTER TABLE items ADD COLUMN IF NOT EXISTS sku text NOT NULL;",
+            ].join("\n"),
+        });
+        expect(new Set(r.findings.map((f) => f.rule))).toEqual(
+            new Set(["constraint-missing-not-valid", "adding-foreign-key-constraint", "ban-drop-column", "renaming-column", "prefer-robust-stmts", "adding-required-field"]),
+        );
+    });
+
     it("leaves the timeouts to the gate: no finding for a file without SET lock_timeout", () => {
         const r = lintSql({ "001.sql": "ALTER TABLE items ADD COLUMN IF NOT EXISTS note text;\n" });
         expect(r.findings).toEqual([]);
