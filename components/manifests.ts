@@ -6,6 +6,7 @@ import { EnvironmentConfig } from "../config/schema";
 import { appNames, configData, deploymentManifest, pdbManifest, serviceManifest } from "./app";
 import { isolationInput, isolationPolicies } from "./isolation";
 import { appLabels } from "./labels";
+import { migrationEgressPolicy } from "./migrationManifests";
 import { namespaceManifest } from "./namespace";
 
 export type Labels = Record<string, string>;
@@ -64,6 +65,7 @@ export function environmentManifests(config: EnvironmentConfig): KubernetesObjec
     const objects: KubernetesObject[] = [
         namespaceManifest(config.namespace, config.environment),
         ...isolationPolicies(isolationInput(config)),
+        ...(config.migration ? [migrationEgressPolicy(config.app.name, config.environment, config.namespace, config.migration.egress)].filter((p) => p !== undefined) : []),
         { apiVersion: "v1", kind: "ConfigMap", metadata: { name: names.configMap, namespace: config.namespace, labels }, data: configData(config.app) },
     ];
     if (config.app.secretEnv.length > 0) {

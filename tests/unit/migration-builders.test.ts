@@ -19,7 +19,9 @@ import { jobDetails, jobState, podLogs } from "../../migrate/job";
 import { failureReport, stopCause } from "../../migrate/report";
 import { createEvaluator } from "../../netpol";
 import { imagePinProblems, resourceProblems, securityContextProblems } from "../../policy/workloads";
-import { readStackConfig } from "../../config/stackFile";
+import { readStackConfig, readStackRaw } from "../../config/stackFile";
+import { validateConfig } from "../../config/schema";
+import { environmentManifests } from "../../components/manifests";
 
 const DIGEST = `sha256:${"b".repeat(64)}`;
 const app: AppConfig = readStackConfig("staging").app;
@@ -157,6 +159,29 @@ describe("the migration pods' egress, evaluated", () => {
 
     it("gives the app pods nothing extra", () => {
         expect(evaluator.evaluate({ from: "web-staging/app", to: "external:db", port: 5432 }).allowed).toBe(false);
+    });
+
+    it("is among the objects the environment applies, so netcheck and the policy pack see it", () => {
+        const raw = readStackRaw("staging");
+        const cfg = validateConfig(
+            {
+                values: {
+                    ...raw.values,
+                    DATABASE_URL: "<secret>",
+                    API_TOKEN: "<secret>",
+                    migrationsDir: "migrations",
+                    migrationImage: "m:1",
+                    migrationEgress: ["10.20.0.5/32:5432"],
+                },
+                secretKeys: new Set(["DATABASE_URL", "API_TOKEN"]),
+            },
+            "staging",
+        );
+        expect(
+            environmentManifests(cfg)
+                .filter((m) => m.kind === "NetworkPolicy")
+                .map((m) => m.metadata.name),
+        ).toContain("web-migration-egress");
     });
 
     it("adds no policy when the migration needs no egress of its own", () => {
