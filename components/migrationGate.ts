@@ -15,7 +15,7 @@ import { AppConfig } from "../config/schema";
 import type { CommandMigrationInputs, JobMigrationInputs, MigrationRunInputs, MigrationRunOutputs } from "../migrate/provider";
 import { lintMigrations, LintReport, lintVerdict } from "../migrate/lint";
 import { commonLabels } from "./labels";
-import { migrationEgressPolicy, migrationJobManifest, migrationNames, migrationTrigger } from "./migrationManifests";
+import { migrationEgressPolicy, migrationJobManifest, migrationJobPrefix, migrationNames, migrationTrigger } from "./migrationManifests";
 
 export interface MigrationGateArgs {
     /** The stack's validated migration config, with its files read (`sources`). */
@@ -167,7 +167,7 @@ export class MigrationGate extends pulumi.ComponentResource {
                 ...common,
                 mode: "job",
                 namespace: args.namespace,
-                jobNamePrefix: `${names.jobPrefix}-${trigger.slice(0, 6)}`,
+                jobNamePrefix: migrationJobPrefix(app.name, trigger),
                 job,
                 kubeconfig: pulumi.secret(args.cluster.kubeconfig),
                 context: args.cluster.context,

@@ -65,9 +65,13 @@ export interface MigrationJobInput {
     readonly trigger: string;
 }
 
-/** A Job's name: the app, the trigger, and a suffix unique to each attempt (a retry is a new Job). */
-export function migrationJobName(app: string, trigger: string, attempt: string): string {
-    return `${migrationNames(app).jobPrefix}-${trigger.slice(0, 6)}-${attempt}`.slice(0, 63);
+/**
+ * The stem of the Job's name: the app and the trigger. The provider appends "-" and a suffix of
+ * five characters unique to each attempt (a retry is a new Job); app names of up to 40 characters
+ * keep the whole within the 63 a Job's name may have.
+ */
+export function migrationJobPrefix(app: string, trigger: string): string {
+    return `${migrationNames(app).jobPrefix}-${trigger.slice(0, 6)}`;
 }
 
 /**

@@ -271,8 +271,10 @@ describe("job mode on a control plane whose pods never run", () => {
                           lastProbeTime: now,
                       },
                   ];
+        const current = get(["job", job, "-n", ns]).status ?? {};
         const status = {
-            startTime: now,
+            // The Job controller set startTime when it started the Job; it may not change after.
+            startTime: current.startTime ?? now,
             active: 0,
             ready: 0,
             ...(outcome === "Failed" ? { failed: 1 } : { succeeded: 1, completionTime: now }),
