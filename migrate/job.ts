@@ -6,7 +6,6 @@
 // could never retry. Here every attempt is a new Job (its name ends in a random suffix), and a
 // finished one is left for `kubectl logs` until ttlSecondsAfterFinished removes it.
 import { randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
 import type * as K from "@kubernetes/client-node";
 import type { EnvironmentName } from "../config/environments";
 import { failureReport, MigrationFailedError, stopCause } from "./report";
@@ -83,14 +82,17 @@ const API_ERRORS_TOLERATED = 30;
 const LOG_TAIL_LINES = 400;
 
 function client(): typeof K {
-    // Loaded natively, outside the TypeScript loader this module runs under: the client is a
-    // large ESM package, and transforming it file by file costs seconds on every load.
-    return createRequire(__filename)("@kubernetes/client-node") as typeof K;
+    // Through the same TypeScript loader (tsx) this module runs under, though that costs seconds
+    // per load: the client brings undici, and the SmokeTest provider, in the same process, loads
+    // undici through tsx too. One copy loaded natively and one through tsx break each other
+    // ("TypeError: Illegal constructor" from undici's CacheStorage). Only job mode pays this.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("@kubernetes/client-node") as typeof K;
 }
 
 /** The API server's message in an error from the client, not the whole response. */
 export function apiMessage(err: unknown): string {
-    const e = err as { code?: number; body?: unknown; message?: string };
+    const e = err as { code?: number; body?: unknown; message?: string; cause?: { code?: string; message?: string } };
     let body = e.body;
     if (typeof body === "string") {
         try {
@@ -100,7 +102,9 @@ export function apiMessage(err: unknown): string {
         }
     }
     const msg = typeof body === "object" && body !== null && "message" in body ? String(body.message) : typeof body === "string" ? body : e.message;
-    return e.code !== undefined ? `${e.code}: ${msg}` : String(msg ?? err);
+    // A network failure says only "fetch failed"; the reason is its cause.
+    const cause = e.cause ? `: ${e.cause.code ?? e.cause.message ?? ""}` : "";
+    return e.code !== undefined ? `${e.code}: ${msg}` : `${String(msg ?? err)}${cause}`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -141,7 +145,7 @@ export async function runMigrationJob(inputs: JobRunInputs): Promise<JobRunResul
     try {
         await batch.createNamespacedJob({ namespace, body: { ...manifest, metadata: { ...manifest.metadata, name, namespace } } });
     } catch (err) {
-        fail(`the migration Job ${namespace}/${name} could not be created (${apiMessage(err)})`, "failed", [], "");
+        fail(`the migration Job ${namespace}/${name} could not be created (${apiMessage(err)})`, "not-started", [], "");
     }
 
     let errors = 0;
@@ -157,7 +161,7 @@ export async function runMigrationJob(inputs: JobRunInputs): Promise<JobRunResul
             if (errors >= API_ERRORS_TOLERATED) {
                 fail(
                     `the migration Job ${namespace}/${name} could not be read ${errors} times in a row (last: ${apiMessage(err)}); it may still be running`,
-                    "failed",
+                    "not-started",
                     [],
                     "",
                 );

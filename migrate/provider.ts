@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import type { EnvironmentName } from "../config/environments";
 import { budgetEnv } from "../components/migrationManifests";
-import { OUTPUT_CAP_BYTES, runCommand } from "../smoke/provider";
+import { CommandResult, OUTPUT_CAP_BYTES, runCommand } from "../smoke/provider";
 import { runMigrationJob } from "./job";
 import { failureReport, MigrationFailedError, stopCause } from "./report";
 
@@ -92,7 +92,7 @@ async function migrateWithCommand(inputs: CommandMigrationInputs): Promise<{ ela
     if (!existsSync(cwd)) {
         throw report(
             `\`${command}\` could not start: its working directory ${cwd} (the project directory when the program ran) does not exist here`,
-            "failed",
+            "not-started",
             0,
             "",
         );
@@ -104,11 +104,11 @@ async function migrateWithCommand(inputs: CommandMigrationInputs): Promise<{ ela
         MIGRATIONS_DIR: inputs.migrationsDir,
         MIGRATION_ENVIRONMENT: inputs.environment,
     };
-    let result: Awaited<ReturnType<typeof runCommand>>;
+    let result: CommandResult;
     try {
         result = await runCommand(command, cwd, env, inputs.deadlineMs);
     } catch (err) {
-        throw report(`\`${command}\` could not start (${(err as Error).message})`, "failed", 0, "");
+        throw report(`\`${command}\` could not start (${(err as Error).message})`, "not-started", 0, "");
     }
     if (result.timedOut) {
         throw report(`\`${command}\` was killed at the deadline`, stopCause(result.output, true), result.elapsedMs, result.output);

@@ -4,8 +4,8 @@
 import type { EnvironmentName } from "../config/environments";
 import { formatMs } from "./lint";
 
-/** Why a migration stopped. */
-export type StopCause = "lock-timeout" | "statement-timeout" | "deadline" | "failed";
+/** Why a migration stopped; "not-started" when it never ran (or the gate lost sight of it). */
+export type StopCause = "lock-timeout" | "statement-timeout" | "deadline" | "failed" | "not-started";
 
 // PostgreSQL's messages (SQLSTATE 55P03 and 57014), as psql and most drivers print them.
 const LOCK_TIMEOUT = /canceling statement due to lock timeout|\b55P03\b/i;
@@ -62,6 +62,11 @@ export function failureReport(f: FailureFacts): string {
         case "deadline":
             why = `Stopped at the migration's deadline (migrationDeadline ${formatMs(f.deadlineMs)}).`;
             fix = "Fix: see the output for where it was; split the migration, or raise migrationDeadline for this stack.";
+            break;
+        case "not-started":
+            why = "The gate could not run the migration, or lost sight of it.";
+            fix =
+                "Fix: see what failed above (the cluster's API server, the namespace, the kubeconfig context, the command's directory), then run `pulumi up` again.";
             break;
         default:
             why = "The migration itself failed.";

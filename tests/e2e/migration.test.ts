@@ -5,9 +5,10 @@
 //     stopped within staging's lock budget, `up` fails, the Deployment keeps its image and the
 //     table is unchanged; once the lock is gone the next `up` migrates, rolls out and passes smoke.
 //   - the lint: an index built without CONCURRENTLY is refused at prod's preview, warned in dev's.
-//   - job mode: pods never run on kwok, so the test plays the Job controller's last word (it sets
-//     the Job's status through the status subresource) and checks the manifest, the failure
-//     report, the retry with a new Job, and the app waiting for it.
+//   - job mode: no container runs on kwok (its Job pods simply "succeed"), so the test holds the
+//     pod Pending and sets the Job's failure through the status subresource, as the Job controller
+//     would; it checks the manifest, the failure report, the app not deployed, and the retry: a
+//     new Job, which completes, and then the app rolls out.
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -25,6 +26,7 @@ import {
     localSecrets,
     prepareStack,
     progress,
+    ProgressionResult,
     REPO,
     RunningApp,
     startApp,
@@ -41,6 +43,7 @@ const IMAGE_V2 = `ghcr.io/env-progression/web:1.4.3@${DIGEST("2")}`;
 
 let tmp: string;
 let cluster: Cluster;
+let kubeconfig: string | undefined;
 let ws: Workspace;
 let pg: Postgres;
 let secrets: ReturnType<typeof localSecrets>;
@@ -88,7 +91,8 @@ beforeAll(() => {
     const home = path.join(tmp, "pulumi-home");
     fs.mkdirSync(home);
     if (toolEnv["PULUMI_HOME"]) fs.symlinkSync(path.join(toolEnv["PULUMI_HOME"], "plugins"), path.join(home, "plugins"));
-    cluster = clusterUp(CLUSTER, path.join(tmp, "kubeconfig"));
+    kubeconfig = path.join(tmp, "kubeconfig");
+    cluster = clusterUp(CLUSTER, kubeconfig);
     ws = workspace(tmp, { PATH: process.env["PATH"] ?? "", PULUMI_HOME: home });
     secrets = localSecrets(path.join(tmp, "secrets.json"));
 });
@@ -96,7 +100,8 @@ beforeAll(() => {
 afterAll(async () => {
     // The cluster and the state go with the temporary directory: nothing outlives the suite.
     for (const app of apps) await app.stop();
-    if (cluster) clusterDown(CLUSTER, cluster.kubeconfig);
+    // Also after a failed start: whatever kwokctl began is removed.
+    if (kubeconfig) clusterDown(CLUSTER, kubeconfig);
     if (pg) {
         pg.stop();
         fs.rmSync(pg.dir, { recursive: true, force: true });
@@ -207,80 +212,56 @@ describe("the lint at preview", () => {
 });
 
 describe("job mode on a control plane whose pods never run", () => {
+    // kwok simulates Job pods: scheduled, "Running", then "Succeeded", with no container and no
+    // log. The failure is played the way the Job controller would write it: with every node
+    // cordoned the pod stays Pending, and the test sets the Job's final status itself.
     const ns = "web-dev-job";
     let stack: Stack;
 
     interface JobObject {
-        metadata: { name: string; creationTimestamp: string };
+        metadata: { name: string };
         spec: any;
+        status?: { conditions?: { type: string; status: string }[] };
     }
 
-    /** Waits for a migration Job not in `seen`, while `up` runs. */
-    async function nextJob(seen: readonly string[]): Promise<JobObject> {
+    const migrationJobs = () => get<{ items: JobObject[] }>(["jobs", "-n", ns, "-l", "app.kubernetes.io/component=migration"]).items;
+    const nodes = () => get<{ items: { metadata: { name: string } }[] }>(["nodes"]).items.map((n) => n.metadata.name);
+
+    /** Waits for `found` to return something while `up` runs; fails with the output if `up` ends first. */
+    async function during<T>(running: Promise<ProgressionResult>, what: string, found: () => T | undefined): Promise<T> {
+        let ended: ProgressionResult | undefined;
+        void running.then((r) => (ended = r));
         const deadline = Date.now() + 120_000;
         while (Date.now() < deadline) {
-            if (exists(["namespace", ns])) {
-                const jobs = get<{ items: JobObject[] }>(["jobs", "-n", ns, "-l", "app.kubernetes.io/component=migration"]).items.filter(
-                    (j) => !seen.includes(j.metadata.name),
-                );
-                if (jobs[0]) return jobs[0];
-            }
+            if (ended) throw new Error(`up ended before ${what}:\n${ended.failed?.output ?? "(it succeeded)"}`);
+            const value = exists(["namespace", ns]) ? found() : undefined;
+            if (value !== undefined) return value;
             await new Promise((r) => setTimeout(r, 300));
         }
-        throw new Error("no migration Job appeared within 120 s");
+        throw new Error(`no ${what} within 120 s`);
     }
 
-    /** Sets what the Job controller would, once its pods ended, through the status subresource. */
-    function finish(job: string, outcome: "Failed" | "Complete"): void {
+    /** Sets what the Job controller writes when a Job fails, through the status subresource. */
+    function fail(job: string): void {
         const now = new Date().toISOString();
-        const conditions =
-            outcome === "Failed"
-                ? [
-                      {
-                          type: "FailureTarget",
-                          status: "True",
-                          reason: "BackoffLimitExceeded",
-                          message: "Job has reached the specified backoff limit",
-                          lastTransitionTime: now,
-                          lastProbeTime: now,
-                      },
-                      {
-                          type: "Failed",
-                          status: "True",
-                          reason: "BackoffLimitExceeded",
-                          message: "Job has reached the specified backoff limit",
-                          lastTransitionTime: now,
-                          lastProbeTime: now,
-                      },
-                  ]
-                : [
-                      {
-                          type: "SuccessCriteriaMet",
-                          status: "True",
-                          reason: "CompletionsReached",
-                          message: "Reached expected number of succeeded pods",
-                          lastTransitionTime: now,
-                          lastProbeTime: now,
-                      },
-                      {
-                          type: "Complete",
-                          status: "True",
-                          reason: "CompletionsReached",
-                          message: "Reached expected number of succeeded pods",
-                          lastTransitionTime: now,
-                          lastProbeTime: now,
-                      },
-                  ];
-        const current = get(["job", job, "-n", ns]).status ?? {};
+        const current = (get(["job", job, "-n", ns]).status ?? {}) as { startTime?: string };
+        const condition = (type: string) => ({
+            type,
+            status: "True",
+            reason: "BackoffLimitExceeded",
+            message: "Job has reached the specified backoff limit",
+            lastTransitionTime: now,
+            lastProbeTime: now,
+        });
         const status = {
-            // The Job controller set startTime when it started the Job; it may not change after.
+            // The Job controller set startTime when the Job started; it may not change after.
             startTime: current.startTime ?? now,
             active: 0,
             ready: 0,
-            ...(outcome === "Failed" ? { failed: 1 } : { succeeded: 1, completionTime: now }),
+            failed: 1,
             terminating: 0,
             uncountedTerminatedPods: {},
-            conditions,
+            conditions: [condition("FailureTarget"), condition("Failed")],
         };
         kubectl(["patch", "job", job, "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status })]);
     }
@@ -294,45 +275,57 @@ describe("job mode on a control plane whose pods never run", () => {
             migrationDeadline: "2m",
             migrationEgress: ["10.20.0.5/32:5432"],
         });
-        const running = progress([["dev", stack]]);
-        const job = await nextJob([]);
-        const pod = job.spec.template.spec;
-        expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 120, ttlSecondsAfterFinished: 86_400 });
-        expect(pod.containers[0]).toMatchObject({
-            image: "registry.example.com/web-migrate:1.4.2",
-            command: ["/migrations/migrate.sh"],
-            envFrom: [{ secretRef: { name: "web-migration" } }],
-        });
-        expect(pod.containers[0].env).toContainEqual({ name: "PGOPTIONS", value: "-c lock_timeout=5000ms -c statement_timeout=60000ms" });
-        expect(pod.containers[0].securityContext).toMatchObject({
-            runAsNonRoot: true,
-            allowPrivilegeEscalation: false,
-            readOnlyRootFilesystem: true,
-            capabilities: { drop: ["ALL"] },
-        });
-        // What the Job needs exists before it: its Secret and its egress.
-        expect(Object.keys(get(["secret", "web-migration", "-n", ns]).data)).toEqual(["DATABASE_URL"]);
-        expect(get(["networkpolicy", "web-migration-egress", "-n", ns]).spec.egress[0].ports).toEqual([{ protocol: "TCP", port: 5432 }]);
-        expect(exists(["deployment", "web", "-n", ns])).toBe(false);
-
-        finish(job.metadata.name, "Failed");
-        const result = await running;
+        for (const node of nodes()) kubectl(["cordon", node]);
+        let result: ProgressionResult;
+        let job: JobObject;
+        try {
+            const running = progress([["dev", stack]]);
+            job = await during(running, "a migration Job", () => migrationJobs()[0]);
+            const pod = job.spec.template.spec;
+            expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 120, ttlSecondsAfterFinished: 86_400 });
+            expect(pod.containers[0]).toMatchObject({
+                image: "registry.example.com/web-migrate:1.4.2",
+                command: ["/migrations/migrate.sh"],
+                envFrom: [{ secretRef: { name: "web-migration" } }],
+            });
+            expect(pod.containers[0].env).toContainEqual({ name: "PGOPTIONS", value: "-c lock_timeout=5000ms -c statement_timeout=60000ms" });
+            expect(pod.containers[0].securityContext).toMatchObject({
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+            });
+            // What the Job needs exists before it: its Secret and its egress.
+            expect(Object.keys(get(["secret", "web-migration", "-n", ns]).data)).toEqual(["DATABASE_URL"]);
+            expect(get(["networkpolicy", "web-migration-egress", "-n", ns]).spec.egress[0].ports).toEqual([{ protocol: "TCP", port: 5432 }]);
+            expect(exists(["deployment", "web", "-n", ns])).toBe(false);
+            // Its pod exists (Pending: no node takes it); then the Job fails.
+            await during(running, "the Job's pod", () =>
+                get<{ items: unknown[] }>(["pods", "-n", ns, "-l", `job-name=${job.metadata.name}`]).items.length > 0 ? true : undefined,
+            );
+            fail(job.metadata.name);
+            result = await running;
+        } finally {
+            for (const node of nodes()) kubectl(["uncordon", node]);
+        }
         const output = result.failed?.output ?? "";
         expect(output).toContain(`the migration Job ${ns}/${job.metadata.name} failed: BackoffLimitExceeded: Job has reached the specified backoff limit`);
+        expect(output).toContain("The migration itself failed.");
         expect(output).toContain("The app was not updated");
+        expect(output).toMatch(new RegExp(`pod ${job.metadata.name}-\\w+: Pending, container not started`));
         expect(output).toContain("logs of the Job's pods");
         expect(exists(["deployment", "web", "-n", ns])).toBe(false);
     });
 
-    it("the next up retries with a new Job; once it completes the app rolls out", async () => {
-        const first = get<{ items: JobObject[] }>(["jobs", "-n", ns, "-l", "app.kubernetes.io/component=migration"]).items.map((j) => j.metadata.name);
-        const running = progress([["dev", stack]]);
-        const job = await nextJob(first);
-        expect(job.metadata.name).not.toBe(first[0]);
-        expect(job.metadata.name.slice(0, 18)).toBe(first[0]!.slice(0, 18));
-        finish(job.metadata.name, "Complete");
-        const result = await running;
+    it("the next up retries with a new Job; when it completes, the app rolls out", async () => {
+        const first = migrationJobs().map((j) => j.metadata.name);
+        expect(first).toHaveLength(1);
+        const result = await progress([["dev", stack]]);
         expect(result.failed?.output).toBeUndefined();
+        const retry = migrationJobs().find((j) => !first.includes(j.metadata.name))!;
+        // Same trigger, so the same name stem; a new suffix, so a new Job.
+        expect(retry.metadata.name.slice(0, 18)).toBe(first[0]!.slice(0, 18));
+        expect(retry.status?.conditions).toContainEqual(expect.objectContaining({ type: "Complete", status: "True" }));
         expect(get(["deployment", "web", "-n", ns]).status.availableReplicas).toBe(1);
     });
 });
