@@ -12,7 +12,7 @@ psql -c "SET client_min_messages TO warning" -c "CREATE TABLE IF NOT EXISTS sche
 applied=$(psql -tA -c "SELECT version FROM schema_migrations")
 for file in "$dir"/*.sql; do
     version=$(basename "$file" .sql)
-    if printf '%s\n' "$applied" | grep -qx "$version"; then
+    if printf '%s\n' "$applied" | grep -qxF "$version"; then
         continue
     fi
     echo "applying $version"
