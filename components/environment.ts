@@ -8,6 +8,7 @@ import { AppDeployment } from "./app";
 import { DigestKey } from "./digestKey";
 import { isolationInput, NetworkIsolation } from "./isolation";
 import { environmentManifests } from "./manifests";
+import { MigrationGate } from "./migrationGate";
 import { EnvironmentNamespace } from "./namespace";
 import { type SmokeCheckOutcome, SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
@@ -32,13 +33,14 @@ export function verifiedSubject(config: EnvironmentConfig, commit: string | null
         image: config.app.image,
         manifestDigest: manifestDigest(environmentManifests(config)),
         featureFlags: { ...config.app.featureFlags },
+        ...(config.migration?.sources ? { migrationVersion: config.migration.sources.version } : {}),
         commit,
     };
 }
 
 /**
- * One environment: namespace → isolation → app → smoke test, in that order, all through one
- * Kubernetes provider pinned to the stack's own context.
+ * One environment: namespace → isolation → migration (when configured) → app → smoke test, in
+ * that order, all through one Kubernetes provider pinned to the stack's own context.
  */
 export class Environment extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
@@ -66,6 +68,14 @@ export class Environment extends pulumi.ComponentResource {
         );
         const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
         const isolation = new NetworkIsolation(`${name}-isolation`, { input: isolationInput(config) }, { parent: this, provider, dependsOn: [ns] });
+        // The schema migration runs before the app changes; a failed one leaves the app as it was.
+        const migration = config.migration
+            ? new MigrationGate(
+                  `${name}-migration`,
+                  { migration: config.migration, app: config.app, environment: config.environment, namespace: ns.name, secrets: args.secrets ?? {}, cluster: args.cluster },
+                  { parent: this, provider, dependsOn: [isolation] },
+              )
+            : undefined;
         // One random key per stack, kept only in state as a secret: the secret values' digest on
         // the pod template and in the smoke trigger is an HMAC under it, so neither reveals them.
         const digestKey = new DigestKey(`${name}-digest-key`, { parent: this });
@@ -73,13 +83,19 @@ export class Environment extends pulumi.ComponentResource {
             `${name}-app`,
             { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {}, digestKey: digestKey.key },
             // Isolation first: the app's pods never run a moment without their policies.
-            { parent: this, provider, dependsOn: [isolation] },
+            { parent: this, provider, dependsOn: [isolation, ...(migration ? [migration] : [])] },
         );
 
         // The checks run again when anything rendered for the environment changes, or a secret
         // value does.
         const subject = verifiedSubject(config, args.commit ?? null);
-        const trigger = app.secretChecksum.apply((secretDigest) => smokeTrigger({ manifestDigest: subject.manifestDigest, secretDigest }));
+        const trigger = app.secretChecksum.apply((secretDigest) =>
+            smokeTrigger({
+                manifestDigest: subject.manifestDigest,
+                secretDigest,
+                ...(subject.migrationVersion !== undefined ? { migrationVersion: subject.migrationVersion } : {}),
+            }),
+        );
         const smoke = new SmokeTest(
             `${name}-smoke`,
             {

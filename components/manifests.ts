@@ -5,6 +5,7 @@ import { appNames, configData, deploymentManifest, pdbManifest, serviceManifest 
 import { isolationInput, isolationPolicies } from "./isolation";
 import { appLabels } from "./labels";
 import type { KubernetesObject } from "./manifestTypes";
+import { migrationEgressPolicy } from "./migrationManifests";
 import { namespaceManifest } from "./namespace";
 
 export type { KubernetesObject } from "./manifestTypes";
@@ -21,6 +22,7 @@ export function environmentManifests(config: EnvironmentConfig): KubernetesObjec
     const objects: KubernetesObject[] = [
         namespaceManifest(config.namespace, config.environment),
         ...isolationPolicies(isolationInput(config)),
+        ...(config.migration ? [migrationEgressPolicy(config.app.name, config.environment, config.namespace, config.migration.egress)].filter((p) => p !== undefined) : []),
         { apiVersion: "v1", kind: "ConfigMap", metadata: { name: names.configMap, namespace: config.namespace, labels }, data: configData(config.app) },
     ];
     if (config.app.secretEnv.length > 0) {

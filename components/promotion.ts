@@ -14,7 +14,14 @@ export const VERIFIED_OUTPUT = "verified";
 
 /** What this stack is about to deploy, in the terms promotion compares. */
 export function candidateOf(config: EnvironmentConfig): Candidate {
-    return { stack: config.stack, environment: config.environment, image: config.app.image, featureFlags: config.app.featureFlags };
+    const migrationVersion = config.migration?.sources?.version;
+    return {
+        stack: config.stack,
+        environment: config.environment,
+        image: config.app.image,
+        featureFlags: config.app.featureFlags,
+        ...(migrationVersion !== undefined ? { migrationVersion } : {}),
+    };
 }
 
 /**

@@ -32,6 +32,13 @@ export interface EnvironmentRules {
     readonly driftDetection: { readonly schedule: string; readonly remediate: boolean } | undefined;
     /** Whether an `up` waits for a person to approve it (a GitHub environment with required reviewers). */
     readonly requiresApproval: boolean;
+    /**
+     * How long a migration statement may wait for a lock (PostgreSQL `lock_timeout`). A statement
+     * waiting for a lock blocks every query queued behind it, so the budget shrinks with traffic.
+     */
+    readonly lockTimeoutMs: number;
+    /** How long one migration statement may run in all (PostgreSQL `statement_timeout`). */
+    readonly statementTimeoutMs: number;
 }
 
 export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRules>> = {
@@ -45,6 +52,8 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         pdbMaxUnavailable: 1,
         driftDetection: undefined,
         requiresApproval: false,
+        lockTimeoutMs: 5_000,
+        statementTimeoutMs: 60_000,
     },
     staging: {
         promotesFrom: "dev",
@@ -56,6 +65,8 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         pdbMaxUnavailable: 1,
         driftDetection: { schedule: "47 */6 * * *", remediate: false },
         requiresApproval: false,
+        lockTimeoutMs: 2_000,
+        statementTimeoutMs: 30_000,
     },
     prod: {
         promotesFrom: "staging",
@@ -67,6 +78,8 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         pdbMaxUnavailable: "10%",
         driftDetection: { schedule: "17 * * * *", remediate: false },
         requiresApproval: true,
+        lockTimeoutMs: 1_000,
+        statementTimeoutMs: 15_000,
     },
 };
 

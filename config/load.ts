@@ -42,7 +42,13 @@ export function loadConfig(): LoadedConfig {
             plaintext.set(key, text);
         }
     }
-    const raw: RawConfig = { values, declaredSecrets: project.declaredSecrets, ...(engineProject ? stackFileView(stack, project, values) : {}) };
+    const raw: RawConfig = {
+        values,
+        declaredSecrets: project.declaredSecrets,
+        // migrationsDir, like smokeChecksFile, is relative to where the program runs.
+        projectDir: process.cwd(),
+        ...(engineProject ? stackFileView(stack, project, values) : {}),
+    };
     const checked = checkConfig(raw, stack);
     const file = checked.config?.smoke.checksFile ?? (typeof values["smokeChecksFile"] === "string" ? values["smokeChecksFile"] : undefined);
     const secretSource = { secretNames: project.declaredSecrets, secretValue: (name: string) => plaintext.get(name) };

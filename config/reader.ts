@@ -19,6 +19,8 @@ export interface RawConfig {
     readonly plainKeys?: ReadonlySet<string>;
     /** Keys Pulumi.yaml declares with `secret: true`. @default - none */
     readonly declaredSecrets?: ReadonlySet<string>;
+    /** Where relative paths resolve; when set, the files they name (migrationsDir) are read and checked. @default - files are not read */
+    readonly projectDir?: string;
 }
 
 export class ConfigError extends Error {

@@ -21,6 +21,7 @@ import { validateApp } from "./groups/app";
 import { validateCluster } from "./groups/cluster";
 import { SECRET_NAME } from "./groups/envFlags";
 import { type Identity, validateIdentity } from "./groups/identity";
+import { MIGRATION_KEYS, validateMigration } from "./groups/migration";
 import { validateNetwork } from "./groups/network";
 import { validatePromotion } from "./groups/promotion";
 import { validateSmoke } from "./groups/smoke";
@@ -32,6 +33,7 @@ export { SECRET_NAME } from "./groups/envFlags";
 export type { AppConfig } from "./groups/app";
 export type { ClusterConfig } from "./groups/cluster";
 export type { Identity } from "./groups/identity";
+export type { MigrationConfig } from "./groups/migration";
 export type { EgressRule, NetworkConfig } from "./groups/network";
 export type { PromotionConfig } from "./groups/promotion";
 export type { ResourcesConfig } from "./groups/resources";
@@ -47,6 +49,7 @@ const GROUPS = {
     network: validateNetwork,
     smoke: validateSmoke,
     promotion: validatePromotion,
+    migration: validateMigration,
 } satisfies Record<string, GroupValidator<unknown>>;
 
 type Groups = { readonly [K in keyof typeof GROUPS]: ReturnType<(typeof GROUPS)[K]> };
@@ -64,6 +67,7 @@ export const KNOWN_KEYS: readonly string[] = [
     "env", "featureFlags", "secretEnv", "serviceType", "ingressNamespace", "egress",
     "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeChecksFile",
     "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride",
+    ...MIGRATION_KEYS,
 ];
 
 /** Every problem with a stack's config, and the config itself when there are none. */

@@ -19,6 +19,8 @@ export const PROGRAM_PATHS: readonly string[] = [
     "smoke/**",
     "netpol/**",
     "promotion/**",
+    "migrate/**",
+    "migrations/**",
     "parity-rules.json",
     "package.json",
     "package-lock.json",

@@ -4,12 +4,21 @@
 //
 //   npm run demo                    the progression
 //   npm run demo -- --fail staging=db   staging's app answers connected:false: staging fails, prod is not deployed
+//   npm run demo -- --fail staging=migration-lock
+//                                   a long transaction holds a lock staging's new migration needs:
+//                                   the lock budget stops it, staging fails, prod is not deployed
 //   npm run demo -- --promote-unverified   prod is configured with an image staging never verified: prod refuses
-//   npm run demo:down               stop the apps and the cluster (state is kept)
+//   npm run demo:down               stop the apps, the database and the cluster (state is kept)
+//
+// With PostgreSQL's server installed (Debian's `postgresql`), each environment also gets the
+// migration gate: a database of its own on a local server (.local/pg, unix socket only) and the
+// reference app's migrations (migrations/), run in command mode before the app is updated.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ENVIRONMENTS, type EnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, ENVIRONMENTS, type EnvironmentName } from "../config/environments";
 import { clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progress, REPO, startApp, stopApp, useToolchain, workspace } from "./local";
+import { type HeldLock, holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "./postgres";
 
 const LOCAL = path.join(REPO, ".local");
 const KUBECONFIG = path.join(LOCAL, "kubeconfig");
@@ -19,6 +28,11 @@ const PORTS: Record<EnvironmentName, number> = { dev: 18081, staging: 18082, pro
 // The demo shows the gate on every run, so `--fail staging=db` stops a re-run too; a real stack
 // checks only when what is deployed changes (smokeEveryUp defaults to false).
 const DEMO_OVERRIDES = { smokeDeadline: "20s", smokeEveryUp: true };
+const PG_DIR = path.join(LOCAL, "pg");
+/** The failure mode that is about the database rather than the app. */
+const MIGRATION_LOCK = "migration-lock";
+/** What `--fail ENV=migration-lock` adds to that environment's migrations: it needs ACCESS EXCLUSIVE on items. */
+const LOCKED_MIGRATION = { file: "003_demo_items_add_sku.sql", sql: "-- Added by `npm run demo -- --fail <env>=migration-lock`.\nALTER TABLE items ADD COLUMN IF NOT EXISTS sku text;\n" };
 
 // An image staging never ran: with --promote-unverified, prod is configured with it and refuses.
 const UNVERIFIED_IMAGE = "ghcr.io/env-progression/web:1.5.0@sha256:" + "0d".repeat(32);
@@ -29,9 +43,9 @@ function parseFailures(argv: string[]): Partial<Record<EnvironmentName, string>>
         const arg = argv[i]!;
         if (arg === "--promote-unverified") continue;
         const value = arg.startsWith("--fail=") ? arg.slice(7) : arg === "--fail" ? argv[++i] : undefined;
-        const m = value === undefined ? null : /^(dev|staging|prod)=([a-z,]+)$/.exec(value);
+        const m = value === undefined ? null : /^(dev|staging|prod)=([a-z,-]+)$/.exec(value);
         if (!m) {
-            process.stderr.write(`demo: unknown argument '${arg}'; allowed: --fail ENV=MODE (e.g. --fail staging=db; modes: db, action, healthz, version), --promote-unverified, or 'down'\n`);
+            process.stderr.write(`demo: unknown argument '${arg}'; allowed: --fail ENV=MODE (e.g. --fail staging=db; modes: db, action, healthz, version, ${MIGRATION_LOCK}), --promote-unverified, or 'down'\n`);
             process.exit(2);
         }
         failures[m[1] as EnvironmentName] = m[2]!;
@@ -39,8 +53,48 @@ function parseFailures(argv: string[]): Partial<Record<EnvironmentName, string>>
     return failures;
 }
 
+/** The app's failure modes, without the database's. */
+function appModes(modes: string | undefined): string | undefined {
+    const left = (modes ?? "").split(",").filter((m) => m !== "" && m !== MIGRATION_LOCK);
+    return left.length > 0 ? left.join(",") : undefined;
+}
+
+/**
+ * Each environment's migration settings: its own database, a copy of the reference app's
+ * migrations (so `--fail ENV=migration-lock` can add one without touching the repository), and
+ * the reference runner. With `locked`, that environment's database first gets the committed
+ * schema, then a long transaction takes a lock on `items` that the added migration needs.
+ */
+async function migrationSetup(pg: Postgres, locked: readonly EnvironmentName[]) {
+    const overrides: Partial<Record<EnvironmentName, Record<string, unknown>>> = {};
+    const urls: Partial<Record<EnvironmentName, string>> = {};
+    const held: HeldLock[] = [];
+    for (const env of ENVIRONMENTS) {
+        const db = `app_${env}`;
+        pg.createDatabase(db);
+        const dir = path.join(LOCAL, "migrations", env);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir, { recursive: true });
+        for (const f of fs.readdirSync(path.join(REPO, "migrations")).filter((f) => f.endsWith(".sql"))) fs.copyFileSync(path.join(REPO, "migrations", f), path.join(dir, f));
+        urls[env] = pg.url(db);
+        overrides[env] = { migrationsDir: dir, migrationCommand: path.join(REPO, "migrations", "migrate.sh") };
+        if (locked.includes(env)) {
+            execFileSync(path.join(REPO, "migrations", "migrate.sh"), { env: { ...process.env, DATABASE_URL: pg.url(db), MIGRATIONS_DIR: path.join(REPO, "migrations") }, stdio: "ignore" });
+            fs.writeFileSync(path.join(dir, LOCKED_MIGRATION.file), LOCKED_MIGRATION.sql);
+            const lock = await holdLock(pg, db, "items");
+            held.push(lock);
+            process.stdout.write(
+                `${env}: a long transaction (pid ${lock.pid}) holds a lock on items, and ${env} gets a new migration (${LOCKED_MIGRATION.file}) that needs ACCESS EXCLUSIVE on it; ` +
+                    `${env}'s lock budget is ${ENVIRONMENT_RULES[env].lockTimeoutMs} ms\n`,
+            );
+        }
+    }
+    return { overrides, urls, release: () => Promise.all(held.map((l) => l.release())) };
+}
+
 function down(): void {
     for (const env of ENVIRONMENTS) stopApp(path.join(LOCAL, "apps", `${env}.pid`));
+    if (fs.existsSync(path.join(PG_DIR, "data")) && postgresBin() !== undefined) startPostgres(PG_DIR).stop();
     useToolchain();
     clusterDown(CLUSTER, KUBECONFIG);
 }
@@ -52,6 +106,11 @@ async function main(argv: string[]): Promise<number> {
     }
     const failures = parseFailures(argv);
     const promoteUnverified = argv.includes("--promote-unverified");
+    const lockFailures = ENVIRONMENTS.filter((e) => (failures[e] ?? "").split(",").includes(MIGRATION_LOCK));
+    if (lockFailures.length > 0 && postgresBin() === undefined) {
+        process.stderr.write(`demo: --fail ${lockFailures[0]}=${MIGRATION_LOCK} needs a database. ${POSTGRES_MISSING}\n`);
+        return 2;
+    }
     const t0 = Date.now();
     const step = (what: string) => process.stdout.write(`\n=== ${what} (${((Date.now() - t0) / 1000).toFixed(0)}s)\n`);
 
@@ -67,16 +126,35 @@ async function main(argv: string[]): Promise<number> {
     for (const env of ENVIRONMENTS) {
         const pidFile = path.join(LOCAL, "apps", `${env}.pid`);
         stopApp(pidFile);
-        const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(failures[env] ? { fail: failures[env] } : {}) });
-        process.stdout.write(`${env}: ${app.url}${failures[env] ? `  (failing: ${failures[env]})` : ""}\n`);
+        const fail = appModes(failures[env]);
+        const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(fail ? { fail } : {}) });
+        process.stdout.write(`${env}: ${app.url}${fail ? `  (failing: ${fail})` : ""}\n`);
+    }
+
+    let pg: Postgres | undefined;
+    let migrations: Awaited<ReturnType<typeof migrationSetup>> | undefined;
+    if (postgresBin() === undefined) {
+        step("migrations: off (PostgreSQL's server is not installed; apt-get install -y postgresql turns the migration gate on)");
+    } else {
+        step("PostgreSQL (.local/pg, unix socket only): one database per environment, migrated by the gate before each app");
+        pg = startPostgres(PG_DIR);
+        migrations = await migrationSetup(pg, lockFailures);
     }
 
     const ws = workspace(LOCAL, { PATH: process.env["PATH"] ?? "", ...(toolEnv["PULUMI_HOME"] ? { PULUMI_HOME: toolEnv["PULUMI_HOME"] } : {}) });
     const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
     const stacks = [];
     for (const env of ENVIRONMENTS) {
-        const overrides = env === "prod" && promoteUnverified ? { ...DEMO_OVERRIDES, image: UNVERIFIED_IMAGE } : DEMO_OVERRIDES;
-        stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides })] as const);
+        const database = migrations?.urls[env];
+        stacks.push([
+            env,
+            await prepareStack(ws, env, {
+                cluster,
+                smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`,
+                secrets: { ...secrets[env], ...(database ? { DATABASE_URL: database } : {}) },
+                overrides: { ...DEMO_OVERRIDES, ...migrations?.overrides[env], ...(env === "prod" && promoteUnverified ? { image: UNVERIFIED_IMAGE } : {}) },
+            }),
+        ] as const);
     }
     // The local cluster may have been deleted (demo:down) or recreated since the last run while
     // .local/state remembers its objects: refresh first, so `up` recreates whatever is gone.
@@ -87,7 +165,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${env}: ${gone > 0 ? `${gone} resources no longer in the cluster; up recreates them` : "in step"}\n`);
     }
     step("pulumi up -s dev, then staging, then prod; each only if the one before passed its smoke checks");
-    const result = await progress(stacks, (s) => process.stdout.write(s));
+    const result = await progress(stacks, (s) => process.stdout.write(s)).finally(() => migrations?.release());
     if (result.failed) {
         const rest = ENVIRONMENTS.slice(ENVIRONMENTS.indexOf(result.failed.environment) + 1);
         if (promoteUnverified && result.failed.environment === "prod") {
@@ -100,7 +178,8 @@ async function main(argv: string[]): Promise<number> {
     const summary = ENVIRONMENTS.map((env) => {
         const outs = result.outputs[env] ?? {};
         const smoke = outs["smoke"] as { passedAt?: string } | undefined;
-        return `${env.padEnd(8)} namespace ${String(outs["namespace"]).padEnd(12)} replicas ${String(outs["replicas"]).padEnd(3)} smoke passed at ${smoke?.passedAt ?? "?"}`;
+        const schema = pg ? `  schema ${pg.sql(`app_${env}`, "SELECT max(version) FROM schema_migrations")}` : "";
+        return `${env.padEnd(8)} namespace ${String(outs["namespace"]).padEnd(12)} replicas ${String(outs["replicas"]).padEnd(3)} smoke passed at ${smoke?.passedAt ?? "?"}${schema}`;
     });
 
     step("what runs where");

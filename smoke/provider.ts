@@ -237,7 +237,7 @@ class OutputTail {
     }
 }
 
-interface CommandResult {
+export interface CommandResult {
     readonly code: number | null;
     readonly signal: NodeJS.Signals | null;
     readonly timedOut: boolean;
@@ -250,7 +250,7 @@ interface CommandResult {
  * reaches what the script started too (a `sleep` or `curl` would otherwise outlive the shell and
  * keep the pipes open). Rejects only when the shell cannot be started.
  */
-function runCommand(command: string, cwd: string, env: NodeJS.ProcessEnv, deadlineMs: number): Promise<CommandResult> {
+export function runCommand(command: string, cwd: string, env: NodeJS.ProcessEnv, deadlineMs: number): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
         const started = Date.now();
         const tail = new OutputTail(OUTPUT_CAP_BYTES);

@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
 import { checkConfig, type ConfigError, imageProblems, KNOWN_KEYS, parseDurationMs, parseImage, validateConfig } from "../../config/schema";
+import { MIGRATION_DEFAULTS } from "../../config/groups/migration";
 import { PROJECT_DIR, readStackConfig, readStackRaw } from "../../config/stackFile";
 import { DECLARED, DIGEST, problemsOf, staging } from "./configFixture";
 
@@ -130,6 +131,12 @@ describe("Pulumi.yaml", () => {
             smokeInterval: "1s",
             smokePasses: cfg.smoke.passes,
             smokeEveryUp: cfg.smoke.runOnEveryUp,
+            // Applied when a stack runs migrations (the committed ones do not).
+            migrationDeadline: MIGRATION_DEFAULTS.deadline,
+            migrationBackoffLimit: MIGRATION_DEFAULTS.backoffLimit,
+            migrationSecretEnv: MIGRATION_DEFAULTS.secretEnv,
+            migrationJobCommand: [],
+            migrationEgress: [],
         });
         expect(parseDurationMs(String(defaults["smokeTimeout"]))).toBe(cfg.smoke.timeoutMs);
         expect(parseDurationMs(String(defaults["smokeDeadline"]))).toBe(cfg.smoke.deadlineMs);
