@@ -17,7 +17,10 @@ import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
+import { verifiedSubject } from "../../components/environment";
 import { readMigrationSources } from "../../config/groups/migration";
+import { readStackConfig } from "../../config/stackFile";
+import { verifiedRecord } from "../../promotion/record";
 import {
     type Cluster,
     clusterDown,
@@ -29,6 +32,7 @@ import {
     type ProgressionResult,
     REPO,
     type RunningApp,
+    seedVerified,
     startApp,
     useToolchain,
     type Workspace,
@@ -59,7 +63,23 @@ async function freePort(): Promise<number> {
     });
 }
 
+/**
+ * Gives the upstream of `env` (dev for staging, staging for prod) the verified record that the
+ * image and migrations configured here need: these tests are about the gate, not promotion.
+ */
+async function seedUpstream(env: EnvironmentName, overrides: Record<string, unknown>): Promise<void> {
+    const upstream = ENVIRONMENT_RULES[env].promotesFrom;
+    if (upstream === undefined) return;
+    const image = typeof overrides["image"] === "string" ? overrides["image"] : readStackConfig(env).app.image;
+    const dir = typeof overrides["migrationsDir"] === "string" ? overrides["migrationsDir"] : undefined;
+    const migrationVersion = dir === undefined ? undefined : (readMigrationSources(dir) as { version?: string }).version;
+    const subject = { ...verifiedSubject(readStackConfig(upstream), null), image, ...(migrationVersion ? { migrationVersion } : {}) };
+    const stackName = typeof overrides["promoteFrom"] === "string" ? overrides["promoteFrom"] : upstream;
+    await seedVerified(ws, stackName, verifiedRecord({ subject, passedAt: new Date().toISOString(), trigger: "seeded", checks: ["healthz"] }));
+}
+
 async function stackFor(env: EnvironmentName, stackName: string, overrides: Record<string, unknown>, databaseUrl?: string): Promise<Stack> {
+    await seedUpstream(env, overrides);
     const app = await startApp({ port: await freePort(), logFile: path.join(tmp, `app-${stackName}.log`) });
     apps.push(app);
     return prepareStack(ws, env, {
@@ -191,7 +211,8 @@ describe("the lint at preview", () => {
 
     it("prod refuses an index built without CONCURRENTLY; dev only warns", async () => {
         const keys = { migrationsDir: unsafe, migrationCommand: "true" };
-        const prod = await stackFor("prod", "prod-lint", { ...keys, namespace: "web-prod-lint" });
+        // Its own upstream, so that the record seeded for it leaves the staging stack above alone.
+        const prod = await stackFor("prod", "prod-lint", { ...keys, namespace: "web-prod-lint", promoteFrom: "staging-lint" });
         const dev = await stackFor("dev", "dev-lint", { ...keys, namespace: "web-dev-lint" });
         let prodOutput = "";
         const refused = await prod.preview({ color: "never", onOutput: (s) => (prodOutput += s) }).then(
