@@ -146,7 +146,10 @@ describe("progression smoke", () => {
         [["http://a", "http://b"], /expected exactly one <baseUrl>, got 2/],
         [["--bogus", "http://x"], /^progression smoke: Unknown option '--bogus'/],
         [["--passes", "0", "http://x"], /--passes '0' is not a positive integer/],
-        [["--timeout", "0", "http://x"], /timeoutMs: must be an integer from 1 to 3600000 ms; got 0/],
+        [["--timeout", "0", "http://x"], /--timeout: must be a duration from 1ms to 60m; got "0ms"; allowed: 1ms\.\.60m; fix: set --timeout within range/],
+        [["--deadline", "150ms", "http://x"], /--deadline: leaves no time for 3 consecutive passes 100ms apart; got "150ms"; allowed: more than 200ms; fix: raise --deadline, or lower --passes/],
+        [["--deadline", "2h", "http://x"], /--deadline '2h' is not a duration/],
+        [["--failure-limit", "x", "http://x"], /--failure-limit 'x' is not a whole number/],
         [["ftp://x"], /baseUrl: scheme must be http or https; got "ftp:"/],
         [["--checks", "/nonexistent/checks.json", "http://x"], /--checks '\/nonexistent\/checks\.json': cannot read the file \(ENOENT\)/],
         [["--ca", "/nonexistent/ca.pem", "http://x"], /--ca '\/nonexistent\/ca\.pem': cannot read the file \(ENOENT\)/],
@@ -156,6 +159,24 @@ describe("progression smoke", () => {
         expect(code).toBe(2);
         expect(stderr).toMatch(message);
         expect(stdout).toBe("");
+    });
+
+    it("a checks file of 200,000 checks is refused with the cap, before any request", async () => {
+        const file = path.join(dir, "huge.json");
+        writeFileSync(file, JSON.stringify(Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, path: "/healthz" }))));
+        const before = healthy.hits.get("/healthz") ?? 0;
+        const { code, stderr } = await inProcess(healthy.url, "--checks", file);
+        expect(code).toBe(2);
+        expect(stderr).toContain(`${file}: 200000 checks are too many; allowed: at most 100`);
+        expect(healthy.hits.get("/healthz") ?? 0).toBe(before);
+    });
+
+    it("a checks file over 16 MiB is refused without reading it", async () => {
+        const file = path.join(dir, "padded.json");
+        writeFileSync(file, `[${" ".repeat(16 * 1024 * 1024)}]`);
+        const { code, stderr } = await inProcess(healthy.url, "--checks", file);
+        expect(code).toBe(2);
+        expect(stderr).toMatch(/--checks '.*padded\.json': 16777218 bytes is too large for a checks file; allowed: up to 16777216 bytes/);
     });
 
     it("--help prints the usage and exits 0", async () => {

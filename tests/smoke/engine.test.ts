@@ -290,3 +290,68 @@ describe.concurrent("faults", () => {
         expect(check(run.report, "text").url).toBe(`${s.url}/text?x=1`);
     });
 });
+
+describe.concurrent("failure limit", () => {
+    const SLOW = { ...FAST, deadlineMs: 30_000, intervalMs: 50 };
+
+    it("an assertion failing the same way 3 times in a row is final: the run fails without waiting for the deadline", async () => {
+        const s = await serve({ "/api/db-status": (_q, res) => json(res, 200, { connected: false }) });
+        const run = await timedRun(s.url, defaultChecks, SLOW);
+        expectVerdict(run, { "db-status": "body" }, SLOW.deadlineMs);
+        const db = check(run.report, "db-status");
+        expect(db).toMatchObject({ final: true, attempts: 3, failures: 3, seen: "JSON field connected is false, not true" });
+        expect(run.report.stoppedBy).toBe("db-status");
+        expect(run.report.elapsedMs).toBeLessThan(SLOW.deadlineMs / 2);
+        expect(formatReport(run.report)).toContain("(db-status failed for good before the deadline)");
+        expect(formatReport(run.report)).toContain("(final: the same failure 3 times in a row)");
+    });
+
+    it("a 404 counts; a 500 never does (it keeps retrying until the deadline)", async () => {
+        const s = await serve({ "/healthz": (_q, res) => json(res, 404, {}), "/api/version": (_q, res) => json(res, 500, {}) });
+        const notFound = await timedRun(s.url, [defaultChecks[0]!], SLOW);
+        expect(check(notFound.report, "healthz")).toMatchObject({ final: true, errorClass: "status", attempts: 3 });
+        const opts = { ...FAST, deadlineMs: 1200 };
+        const serverError = await timedRun(s.url, [defaultChecks[1]!], opts);
+        expectVerdict(serverError, { version: "status" }, opts.deadlineMs);
+        expect(check(serverError.report, "version").final).toBeUndefined();
+        expect(check(serverError.report, "version").attempts).toBeGreaterThan(3);
+        expect(serverError.report.stoppedBy).toBeUndefined();
+    });
+
+    it("different failures in a row are not 'the same way'; failureLimit 0 waits for the deadline", async () => {
+        const s = await serve({ "/api/version": (_q, res, n) => json(res, 200, n % 2 === 0 ? { version: "" } : { name: "x" }) });
+        const opts = { ...FAST, deadlineMs: 1200 };
+        const alternating = await timedRun(s.url, [defaultChecks[1]!], opts);
+        expect(check(alternating.report, "version").final).toBeUndefined();
+        expect(check(alternating.report, "version").attempts).toBeGreaterThan(3);
+        const db = await serve({ "/api/db-status": (_q, res) => json(res, 200, { connected: false }) });
+        const off = await timedRun(db.url, [defaultChecks[2]!], { ...opts, failureLimit: 0 });
+        expect(check(off.report, "db-status").final).toBeUndefined();
+        expect(check(off.report, "db-status").attempts).toBeGreaterThan(3);
+    });
+
+    it("a check still waiting when another fails for good is reported as stopped, not as failed by the app", async () => {
+        const s = await serve({
+            "/api/db-status": (_q, res) => json(res, 200, { connected: false }),
+            "/api/version": (_q, res) => setTimeout(() => json(res, 200, { version: "1" }), 20_000),
+        });
+        const run = await timedRun(s.url, defaultChecks, SLOW);
+        expectVerdict(run, { "db-status": "body", version: "stopped" }, SLOW.deadlineMs);
+        expect(check(run.report, "version").seen).toBe("not settled when db-status failed for good");
+    });
+});
+
+describe.concurrent("transport classes", () => {
+    it("a body cut off mid-stream is class reset", async () => {
+        const s = await serve({
+            "/api/version": (_q, res) => {
+                res.writeHead(200, { "content-type": "application/json", "content-length": 100 });
+                res.write('{"version":');
+                setTimeout(() => res.socket?.destroy(), 20);
+            },
+        });
+        const run = await timedRun(s.url, [defaultChecks[1]!], FAST);
+        expectVerdict(run, { version: "reset" }, FAST.deadlineMs);
+        expect(check(run.report, "version").seen).toMatch(/^connection to 127\.0\.0\.1:\d+ reset or closed early: aborted \[ECONNRESET\]$/);
+    });
+});
