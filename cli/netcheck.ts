@@ -8,8 +8,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { loadAll, YAMLException } from "js-yaml";
-import { parse as parseYaml } from "yaml";
+import { load as parseYaml, loadAll, YAMLException } from "js-yaml";
 import {
     checkIsolation,
     DEFAULT_MAX_FINDINGS,
@@ -386,7 +385,7 @@ export async function readCluster(
 // ---------------------------------------------------------------------------------------------
 // --stack
 
-async function stackObjects(stacks: string[], warn: (m: string) => void): Promise<{ objects: unknown[]; ingressNamespace: string | undefined }> {
+function stackObjects(stacks: string[], warn: (m: string) => void): { objects: unknown[]; ingressNamespace: string | undefined } {
     const projectDir = path.resolve(__dirname, "..");
     for (const stack of stacks) {
         if (!fs.existsSync(path.join(projectDir, `Pulumi.${stack}.yaml`))) {
@@ -395,8 +394,10 @@ async function stackObjects(stacks: string[], warn: (m: string) => void): Promis
         }
     }
     // Loaded only now: the builders pull in @pulumi/*, which the other sources do not need.
-    const { readStackConfig } = await import("../config/stackFile");
-    const { environmentManifests } = await import("../components/manifests");
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { readStackConfig } = require("../config/stackFile") as typeof import("../config/stackFile");
+    const { environmentManifests } = require("../components/manifests") as typeof import("../components/manifests");
+    /* eslint-enable @typescript-eslint/no-require-imports */
     const objects: unknown[] = [];
     const ingress = new Set<string>();
     for (const stack of stacks) {
@@ -487,7 +488,7 @@ export async function run(argv: string[]): Promise<number> {
                 .filter((s) => s !== "");
             const stacks = [...new Set(requested.flatMap((s) => (s === "all" ? ALL_STACKS : [s])))];
             if (stacks.length === 0) throw new UsageError("--stack needs a stack name (dev, staging, prod or all)");
-            const built = await stackObjects(stacks, warn);
+            const built = stackObjects(stacks, warn);
             objects = built.objects;
             ingressNamespace ??= built.ingressNamespace;
             source = `the program's manifests for stack${stacks.length > 1 ? "s" : ""} ${stacks.join(", ")}`;

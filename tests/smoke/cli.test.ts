@@ -8,15 +8,11 @@ import type { SmokeReport } from "../../smoke";
 import { main } from "../../cli/main";
 import { closedPort, healthyRoutes, json, makePki, REPO, startServer, type Pki, type TestServer } from "./helpers/servers";
 
-// bin/progression registers tsx's CommonJS hooks only, and cli/main.ts loads each command with
-// import(), which Node sends through its ESM loader; `--import` adds tsx's ESM hooks until the
-// bin registers them itself.
-const TSX_LOADER = path.join(REPO, "node_modules", "tsx", "dist", "loader.mjs");
 const BIN = path.join(REPO, "bin", "progression");
 
 function progression(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-        execFile(process.execPath, ["--import", TSX_LOADER, BIN, "smoke", ...args], { cwd: REPO, timeout: 30_000 }, (err, stdout, stderr) => {
+        execFile(process.execPath, [BIN, "smoke", ...args], { cwd: REPO, timeout: 30_000 }, (err, stdout, stderr) => {
             const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
             resolve({ code, stdout, stderr });
         });

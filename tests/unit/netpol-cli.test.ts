@@ -22,15 +22,10 @@ interface Result {
     stderr: string;
 }
 
-// bin/progression registers tsx's CommonJS hooks only, while cli/main.ts loads each command with
-// import(), which goes through Node's ESM loader: `--import` adds tsx's ESM hooks until the bin
-// registers them itself (then it is a harmless repeat).
-const TSX_LOADER = path.join(REPO, "node_modules/tsx/dist/loader.mjs");
-
 /** Runs bin/progression asynchronously, so a server in this process can answer it. */
 function progression(args: string[]): Promise<Result> {
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", TSX_LOADER, path.join(REPO, "bin/progression"), ...args], { cwd: REPO, env: process.env });
+        const child = spawn(process.execPath, [path.join(REPO, "bin/progression"), ...args], { cwd: REPO, env: process.env });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
