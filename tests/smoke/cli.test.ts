@@ -94,7 +94,7 @@ describe("progression smoke", () => {
     });
 
     it("exits 1 with class refused when nothing listens", async () => {
-        const { code, stdout } = await progression(`http://127.0.0.1:${await closedPort()}`, ...FAST);
+        const { code, stdout } = await progression(`http://127.0.0.1:${await closedPort()}`, ...FAST, "--deadline", "1200ms");
         expect(code).toBe(1);
         expect(stdout.match(/\[refused\]/g)).toHaveLength(4);
     });
@@ -113,7 +113,7 @@ describe("progression smoke", () => {
         writeFileSync(ca, pki.caPem);
         const withCa = await progression(tlsServer.url, ...FAST, "--ca", ca);
         expect(withCa.code, withCa.stdout + withCa.stderr).toBe(0);
-        const without = await progression(tlsServer.url, ...FAST);
+        const without = await progression(tlsServer.url, ...FAST, "--deadline", "1200ms");
         expect(without.code).toBe(1);
         expect(without.stdout).toMatch(/FAIL {2}healthz .* \[tls\]/);
     });
