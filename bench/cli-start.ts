@@ -2,13 +2,14 @@
 // app (or API server) sees, and to exit. The servers run in this process on 127.0.0.1 and note
 // the time of the first request; the clock starts just before spawn.
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 
 export const REPO = path.resolve(__dirname, "..");
-const BIN = path.join(REPO, "bin", "progression");
 
 export interface StartTiming {
     /** Process start to the first request served, ms. */
@@ -56,10 +57,10 @@ function serve(): Promise<{ url: string; firstAt: () => number | undefined; rese
     );
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv, firstAt: () => number | undefined): Promise<StartTiming> {
+function run(repo: string, args: string[], env: NodeJS.ProcessEnv, firstAt: () => number | undefined): Promise<StartTiming> {
     return new Promise((resolve, reject) => {
         const t0 = performance.now();
-        const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ["ignore", "ignore", "pipe"] });
+        const child = spawn(process.execPath, [path.join(repo, "bin", "progression"), ...args], { cwd: repo, env, stdio: ["ignore", "ignore", "pipe"] });
         let stderr = "";
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("error", reject);
@@ -73,33 +74,36 @@ function run(args: string[], env: NodeJS.ProcessEnv, firstAt: () => number | und
 }
 
 /** One timed run of each command; `kubeconfig` is written by the caller for netcheck. */
-export async function timeCliStart(kubeconfigFor: (server: string) => string): Promise<{ smoke: StartTiming; netcheck: StartTiming }> {
+export async function timeCliStart(kubeconfigFor: (server: string) => string, repo = REPO): Promise<{ smoke: StartTiming; netcheck: StartTiming }> {
     const server = await serve();
     try {
         const env = { ...process.env };
         server.reset();
-        const smoke = await run(["smoke", server.url, "--passes", "1"], env, server.firstAt);
+        const smoke = await run(repo, ["smoke", server.url, "--passes", "1"], env, server.firstAt);
         server.reset();
-        const netcheck = await run(["netcheck", "--kubeconfig", kubeconfigFor(server.url)], env, server.firstAt);
+        const netcheck = await run(repo, ["netcheck", "--kubeconfig", kubeconfigFor(server.url)], env, server.firstAt);
         return { smoke, netcheck };
     } finally {
         await server.close();
     }
 }
 
+/** A kubeconfig with a token user, pointing at `server`, written into `dir`. */
+export function kubeconfigIn(dir: string): (server: string) => string {
+    return (server) => {
+        const file = path.join(dir, "kubeconfig");
+        fs.writeFileSync(
+            file,
+            `apiVersion: v1\nkind: Config\ncurrent-context: b\nclusters: [{name: b, cluster: {server: "${server}"}}]\nusers: [{name: b, user: {token: t}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\n`,
+        );
+        return file;
+    };
+}
+
 if (require.main === module) {
     void (async () => {
-        const fs = await import("node:fs");
-        const os = await import("node:os");
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-cli-"));
-        const kubeconfigFor = (server: string) => {
-            const file = path.join(dir, "kubeconfig");
-            fs.writeFileSync(
-                file,
-                `apiVersion: v1\nkind: Config\ncurrent-context: b\nclusters: [{name: b, cluster: {server: "${server}"}}]\nusers: [{name: b, user: {token: t}}]\ncontexts: [{name: b, context: {cluster: b, user: b}}]\n`,
-            );
-            return file;
-        };
+        const kubeconfigFor = kubeconfigIn(dir);
         const runs = Number(process.argv[2] ?? 5);
         for (let i = 0; i < runs; i++) {
             const t = await timeCliStart(kubeconfigFor);
