@@ -35,7 +35,9 @@ export interface ClusterContext {
 export async function startCluster(work: string): Promise<ClusterContext> {
     const toolEnv = useToolchain();
     fs.mkdirSync(work, { recursive: true });
-    log("starting the bench cluster (scripts/cluster.sh, PROGRESSION_CLUSTER=bench)");
+    log("starting a fresh bench cluster (scripts/cluster.sh, PROGRESSION_CLUSTER=bench)");
+    // Fresh every time: objects an earlier bench left behind would collide with this one's.
+    clusterDown(CLUSTER, path.join(work, "kubeconfig"));
     const cluster = clusterUp(CLUSTER, path.join(work, "kubeconfig"));
     const nodes = await must("kubectl", ["--kubeconfig", cluster.kubeconfig, "get", "nodes", "-o", "json"]);
     const items = (JSON.parse(nodes.stdout) as { items: { metadata: { annotations?: Record<string, string> } }[] }).items;
@@ -126,7 +128,7 @@ function stepTimes(): { onEvent: (e: EngineEvent) => void; done: Map<string, num
 }
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
-const SMOKE_RUN = "pulumi-nodejs:dynamic:Resource";
+const SMOKE_RUN = "pulumi-nodejs:dynamic/progression:SmokeRun";
 
 // ---------------------------------------------------------------------------------------------
 // The seed's pipeline and Helm, over the same rendered manifests.
@@ -222,6 +224,8 @@ async function helmProgression(ctx: ClusterContext, helm: string, dir: string): 
  */
 function emptyProgram(): string {
     const dir = path.join(os.tmpdir(), "env-progression-bench", "empty-program");
+    // Its stack file holds the encryption salt of an earlier bench's passphrase: start over.
+    fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: bench-empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\ndescription: An empty program, for a bare preview.\n");
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "bench-empty", main: "index.ts", private: true }, null, 2));
@@ -322,7 +326,8 @@ export async function clusterScenarios(ctx: ClusterContext, rec: Recorder, opts:
             rec.add(`smoke.overhead.${env}`, `smoke gate overhead in ${env} (up with the checks minus up without)`, "s", withSmoke - without);
             const a = steps.started.get(SMOKE_RUN);
             const b = steps.done.get(SMOKE_RUN);
-            if (a !== undefined && b !== undefined) rec.add(`smoke.step.${env}`, `SmokeRun step in ${env} (engine events)`, "s", (b - a) / 1000);
+            if (a !== undefined && b !== undefined) rec.add(`smoke.step.${env}`, `smoke gate in ${env}: the SmokeRun update step, checks included (engine events)`, "s", (b - a) / 1000);
+            else log(`warning: no SmokeRun step seen in ${env}'s events`);
         }
     }
 
