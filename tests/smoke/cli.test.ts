@@ -44,7 +44,8 @@ async function inProcess(...args: string[]): Promise<{ code: number; stdout: str
 
 const FAST = ["--deadline", "3s", "--timeout", "2500ms", "--interval", "50ms", "--passes", "2"];
 
-// Sequential: each case starts Node and tsx, and five at once starve the other test files' servers.
+// Sequential: the subprocess cases start Node and tsx, and five at once starve the other test
+// files' servers; the rest run the same dispatcher in this process, which is what they are about.
 describe("progression smoke", () => {
     let healthy: TestServer, broken: TestServer, tlsServer: TestServer;
     let pki: Pki;
@@ -82,7 +83,7 @@ describe("progression smoke", () => {
     });
 
     it("--json prints the report as JSON", async () => {
-        const { code, stdout } = await progression(broken.url, ...FAST, "--json");
+        const { code, stdout } = await inProcess(broken.url, ...FAST, "--json");
         expect(code).toBe(1);
         const report = JSON.parse(stdout) as SmokeReport;
         expect(report.ok).toBe(false);
@@ -94,7 +95,7 @@ describe("progression smoke", () => {
     });
 
     it("exits 1 with class refused when nothing listens", async () => {
-        const { code, stdout } = await progression(`http://127.0.0.1:${await closedPort()}`, ...FAST, "--deadline", "1200ms");
+        const { code, stdout } = await inProcess(`http://127.0.0.1:${await closedPort()}`, ...FAST, "--deadline", "1200ms");
         expect(code).toBe(1);
         expect(stdout.match(/\[refused\]/g)).toHaveLength(4);
     });
@@ -102,7 +103,7 @@ describe("progression smoke", () => {
     it("--checks FILE adds to the defaults with includeDefaults", async () => {
         const file = path.join(dir, "extra.json");
         writeFileSync(file, JSON.stringify({ includeDefaults: true, checks: [{ name: "missing-page", path: "/nope", expect: { status: 404 } }] }));
-        const { code, stdout } = await progression(healthy.url, ...FAST, "--checks", file);
+        const { code, stdout } = await inProcess(healthy.url, ...FAST, "--checks", file);
         expect(code).toBe(0);
         expect(stdout).toContain("smoke PASSED: 5 checks");
         expect(stdout).toMatch(/PASS {2}missing-page/);
@@ -111,9 +112,9 @@ describe("progression smoke", () => {
     it("--ca FILE trusts a custom CA for HTTPS; without it the run fails with class tls", async () => {
         const ca = path.join(dir, "ca.pem");
         writeFileSync(ca, pki.caPem);
-        const withCa = await progression(tlsServer.url, ...FAST, "--ca", ca);
+        const withCa = await inProcess(tlsServer.url, ...FAST, "--ca", ca);
         expect(withCa.code, withCa.stdout + withCa.stderr).toBe(0);
-        const without = await progression(tlsServer.url, ...FAST, "--deadline", "1200ms");
+        const without = await inProcess(tlsServer.url, ...FAST, "--deadline", "1200ms");
         expect(without.code).toBe(1);
         expect(without.stdout).toMatch(/FAIL {2}healthz .* \[tls\]/);
     });

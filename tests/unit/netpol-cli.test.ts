@@ -54,7 +54,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "netcheck-cli-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // Each case is its own process: run them side by side.
-describe.concurrent("progression netcheck --manifests", () => {
+// In turn: most cases run the dispatcher in this process (its stdout is captured), which is what
+// they are about; the first two start the command as a user does.
+describe("progression netcheck --manifests", () => {
     it("exits 0 on the good fixture, printing the matrix and what the verdicts are", async () => {
         const r = await progression(["netcheck", "--manifests", GOOD]);
         expect(r.stderr).toBe("");
@@ -77,7 +79,7 @@ describe.concurrent("progression netcheck --manifests", () => {
     });
 
     it("--json gives counts and findings, without the matrix", async () => {
-        const r = await progression(["netcheck", "--manifests", SEED, "--json"]);
+        const r = await inProcess(["netcheck", "--manifests", SEED, "--json"]);
         expect(r.code).toBe(1);
         const report = JSON.parse(r.stdout) as { cells?: unknown; findingCount: number; counts: Record<string, { connections: number; findings: number }> };
         expect(report.cells).toBeUndefined();
@@ -86,7 +88,7 @@ describe.concurrent("progression netcheck --manifests", () => {
     });
 
     it("--json --matrix gives every cell as data", async () => {
-        const r = await progression(["netcheck", "--manifests", SEED, "--json", "--matrix"]);
+        const r = await inProcess(["netcheck", "--manifests", SEED, "--json", "--matrix"]);
         expect(r.code).toBe(1);
         const report = JSON.parse(r.stdout) as {
             ok: boolean;
@@ -112,7 +114,7 @@ describe.concurrent("progression netcheck --manifests", () => {
     });
 
     it("--ingress-namespace names another controller: the good policies then shut it out (exit 1)", async () => {
-        const r = await progression(["netcheck", "--manifests", GOOD, "--ingress-namespace", "traefik"]);
+        const r = await inProcess(["netcheck", "--manifests", GOOD, "--ingress-namespace", "traefik"]);
         expect(r.code).toBe(1);
         expect(r.stdout).toContain("[ingress-blocked] the ingress controller traefik/controller cannot reach dev/web (dev)");
     });
@@ -130,25 +132,25 @@ describe.concurrent("progression netcheck --manifests", () => {
                 spec: { podSelector: {}, ingress: [{ from: [{ namespaceSelectr: {} }] }] },
             }),
         );
-        const r = await progression(["netcheck", "--manifests", dir]);
+        const r = await inProcess(["netcheck", "--manifests", dir]);
         expect(r.code).toBe(1);
         expect(r.stderr).toContain("NetworkPolicy prod/typo.spec.ingress[0].from[0]: unknown field 'namespaceSelectr'");
         expect(r.stderr).toContain("until the API server accepts them they isolate nothing");
     });
 
     it("exits 2 on usage and input errors, with the fix", async () => {
-        const both = await progression(["netcheck", "--manifests", GOOD, "--stack", "dev"]);
+        const both = await inProcess(["netcheck", "--manifests", GOOD, "--stack", "dev"]);
         expect(both.code).toBe(2);
         expect(both.stderr).toContain("give one source, not --manifests and --stack");
-        const missing = await progression(["netcheck", "--manifests", "does/not/exist"]);
+        const missing = await inProcess(["netcheck", "--manifests", "does/not/exist"]);
         expect(missing.code).toBe(2);
         expect(missing.stderr).toContain("--manifests 'does/not/exist': no such file or directory");
         const badYaml = path.join(tmp, "bad.yaml");
         fs.writeFileSync(badYaml, "kind: Namespace\nmetadata: {name: [\n");
-        const yamlErr = await progression(["netcheck", "--manifests", badYaml]);
+        const yamlErr = await inProcess(["netcheck", "--manifests", badYaml]);
         expect(yamlErr.code).toBe(2);
         expect(yamlErr.stderr).toMatch(/bad\.yaml:\d+:\d+: not valid YAML/);
-        const noEnv = await progression(["netcheck", "--manifests", path.join(REPO, GOOD, "10-app.yaml")]);
+        const noEnv = await inProcess(["netcheck", "--manifests", path.join(REPO, GOOD, "10-app.yaml")]);
         expect(noEnv.code).toBe(2);
         expect(noEnv.stderr).toContain("no Namespace with an 'environment' label was found");
     });
