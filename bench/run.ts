@@ -66,7 +66,7 @@ interface LabelResult {
     /** What the checkout is, in words (e.g. the commit it was exported from). */
     readonly note?: string;
     readonly machine: Record<string, unknown>;
-    readonly measures: Record<string, Measure & { stats?: ReturnType<typeof stats> }>;
+    readonly measures: Record<string, Measure & { stats?: ReturnType<typeof stats>; commit?: string; measuredAt?: string; loadAverage?: number }>;
     readonly targets: TargetResult[];
 }
 
@@ -230,15 +230,20 @@ async function main(): Promise<number> {
     const previous: ResultsFile = fs.existsSync(RESULTS) ? (JSON.parse(fs.readFileSync(RESULTS, "utf8")) as ResultsFile) : { note: "", labels: {} };
     const earlier = previous.labels[label];
     const measures: LabelResult["measures"] = { ...(earlier?.measures ?? {}) };
+    const commit = commitOf(repo);
+    const measuredAt = new Date().toISOString();
+    const load = os.loadavg()[0]!;
     for (const [id, m] of rec.measures) {
         const st = stats(m.samples);
-        measures[id] = { ...m, ...(st ? { stats: st } : {}) };
+        // Each figure keeps when, on what and under which load it was taken: a label's figures may
+        // come from several bench runs (--only).
+        measures[id] = { ...m, ...(st ? { stats: st } : {}), commit, measuredAt, loadAverage: Math.round(load * 100) / 100 };
     }
     const all = new Map(Object.entries(measures));
     const result: LabelResult = {
         measuredAt: new Date().toISOString(),
         repo: path.relative(REPO, repo) || ".",
-        commit: commitOf(repo),
+        commit,
         runs,
         ...((clusterNodes ?? earlier?.cluster) ? { cluster: clusterNodes ?? earlier?.cluster } : {}),
         machine: info,
