@@ -24,9 +24,9 @@ export interface ChartPanel {
     readonly rows: readonly ChartRow[];
 }
 
-const WIDTH = 960;
+const WIDTH = 1000;
 const LABEL_W = 330;
-const VALUE_W = 130;
+const VALUE_W = 190;
 const PLOT_W = WIDTH - LABEL_W - VALUE_W - 20;
 const ROW_H = 24;
 const TITLE_H = 30;
@@ -81,10 +81,10 @@ export function renderChart(title: string, subtitle: string, panels: readonly Ch
             if (row.target !== undefined) {
                 out.push(`<line x1="${x(row.target).toFixed(1)}" x2="${x(row.target).toFixed(1)}" y1="${cy - 10}" y2="${cy + 10}" class="target"/>`);
             }
-            const before = row.before ? `was ${format(row.before.median, panel.unit)}` : row.beforeNote ? `was: ${row.beforeNote}` : "";
-            const now = row.after ? format(row.after.median, panel.unit) : (row.note ?? "");
+            const before = row.before ? `was ${format(row.before.median, panel.unit)}` : row.beforeNote ? `was ${short(row.beforeNote)}` : "";
+            const now = row.after ? format(row.after.median, panel.unit) : short(row.note ?? "");
             out.push(`<text x="${WIDTH - VALUE_W - 10}" y="${cy + 4}" class="value">${escape(now)}</text>`);
-            if (before) out.push(`<text x="${WIDTH - 10}" y="${cy + 4}" class="was" text-anchor="end">${escape(before.slice(0, 22))}</text>`);
+            if (before) out.push(`<text x="${WIDTH - 10}" y="${cy + 4}" class="was" text-anchor="end">${escape(before.slice(0, 24))}</text>`);
         });
         y += panel.rows.length * ROW_H;
         // Axis: ends and a midpoint (or decades on a log axis).
@@ -112,9 +112,19 @@ export function renderChart(title: string, subtitle: string, panels: readonly Ch
         `<rect x="10" y="${legendY}" width="18" height="10" class="bar"/><text x="34" y="${legendY + 9}" class="label">median now (line: min to max)</text>`,
         `<rect x="250" y="${legendY + 2}" width="18" height="6" class="before"/><text x="274" y="${legendY + 9}" class="label">median before the cuts</text>`,
         `<line x1="450" x2="450" y1="${legendY - 2}" y2="${legendY + 12}" class="target"/><text x="458" y="${legendY + 9}" class="label">target</text>`,
+        `<text x="530" y="${legendY + 9}" class="label">&gt; x: stopped at the bench's time or memory limit</text>`,
         "</svg>",
         "",
     ].join("\n");
+}
+
+/** A limit hit, in a few characters: "stopped at 120 s" reads "> 120 s". */
+function short(note: string): string {
+    const time = /^stopped at (\d+) s$/.exec(note);
+    if (time) return `> ${time[1]} s`;
+    const mem = /^stopped at (\d+) MiB$/.exec(note);
+    if (mem) return `> ${Number(mem[1]) / 1024} GiB`;
+    return note.length > 24 ? `${note.slice(0, 23)}…` : note;
 }
 
 function decades(lo: number, hi: number): number[] {

@@ -227,9 +227,15 @@ function emptyProgram(): string {
     // Its stack file holds the encryption salt of an earlier bench's passphrase: start over.
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: bench-empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\ndescription: An empty program, for a bare preview.\n");
+    fs.writeFileSync(
+        path.join(dir, "Pulumi.yaml"),
+        "name: bench-empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\ndescription: An empty program, for a bare preview.\n",
+    );
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "bench-empty", main: "index.ts", private: true }, null, 2));
-    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "es2023", module: "commonjs", moduleResolution: "node10" }, files: ["index.ts"] }, null, 2));
+    fs.writeFileSync(
+        path.join(dir, "tsconfig.json"),
+        JSON.stringify({ compilerOptions: { strict: true, target: "es2023", module: "commonjs", moduleResolution: "node10" }, files: ["index.ts"] }, null, 2),
+    );
     fs.writeFileSync(path.join(dir, "index.ts"), "export {};\n");
     const modules = path.join(dir, "node_modules");
     if (!fs.existsSync(modules)) fs.symlinkSync(path.join(REPO, "node_modules"), modules);
@@ -326,7 +332,8 @@ export async function clusterScenarios(ctx: ClusterContext, rec: Recorder, opts:
             rec.add(`smoke.overhead.${env}`, `smoke gate overhead in ${env} (up with the checks minus up without)`, "s", withSmoke - without);
             const a = steps.started.get(SMOKE_RUN);
             const b = steps.done.get(SMOKE_RUN);
-            if (a !== undefined && b !== undefined) rec.add(`smoke.step.${env}`, `smoke gate in ${env}: the SmokeRun update step, checks included (engine events)`, "s", (b - a) / 1000);
+            if (a !== undefined && b !== undefined)
+                rec.add(`smoke.step.${env}`, `smoke gate in ${env}: the SmokeRun update step, checks included (engine events)`, "s", (b - a) / 1000);
             else log(`warning: no SmokeRun step seen in ${env}'s events`);
         }
     }

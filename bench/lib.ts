@@ -49,11 +49,15 @@ export interface TargetResult extends Target {
     readonly value?: number;
     readonly bound?: number;
     readonly met?: boolean;
+    /** Why there is no value: the run hit a limit or crashed (then the target is missed). */
+    readonly note?: string;
 }
 
 export function judge(targets: readonly Target[], measures: ReadonlyMap<string, Measure>): TargetResult[] {
     return targets.map((t) => {
-        const value = stats(measures.get(t.measure)?.samples ?? [])?.median;
+        const measure = measures.get(t.measure);
+        const value = stats(measure?.samples ?? [])?.median;
+        if (value === undefined && measure?.note !== undefined) return { ...t, met: false, note: measure.note };
         const base = t.against !== undefined ? stats(measures.get(t.against)?.samples ?? [])?.median : undefined;
         const bound = t.limit ?? (base !== undefined && t.ratio !== undefined ? base * t.ratio : undefined);
         return {

@@ -7,6 +7,7 @@
 //                  [--note "commit 8635a62"]        figures are kept beside this one's
 //   npm run bench -- --unit                         also time the unit suite (npm test) once
 //   npm run bench -- --markdown                     print results.json as the README's table
+//   npm run bench -- --render                       judge results.json again and redraw the chart
 //
 // Scenarios: progression (pulumi vs the seed's kubectl pipeline vs Helm), nochange (no-change up
 // vs an empty preview), smoke (the gate's overhead), failure (rollout end to failed up), cli
@@ -119,6 +120,7 @@ async function main(): Promise<number> {
             "netcheck-sizes": { type: "string" },
             note: { type: "string" },
             markdown: { type: "boolean", default: false },
+            render: { type: "boolean", default: false },
             help: { type: "boolean", short: "h", default: false },
         },
     });
@@ -133,9 +135,15 @@ async function main(): Promise<number> {
         );
         return 0;
     }
-    if (values.markdown) {
+    if (values.markdown || values.render) {
         if (!fs.existsSync(RESULTS)) throw new Error(`no ${RESULTS}: run the bench first`);
-        process.stdout.write(markdown(JSON.parse(fs.readFileSync(RESULTS, "utf8")) as ResultsFile));
+        const file = JSON.parse(fs.readFileSync(RESULTS, "utf8")) as ResultsFile;
+        for (const [name, r] of Object.entries(file.labels)) file.labels[name] = { ...r, targets: judge(TARGETS, new Map(Object.entries(r.measures))) };
+        if (values.render) {
+            fs.writeFileSync(RESULTS, JSON.stringify(file, null, 2) + "\n");
+            fs.writeFileSync(path.join(REPO, "bench", "chart.svg"), chart(file));
+        }
+        process.stdout.write(values.markdown ? markdown(file) : table(file, "after"));
         return 0;
     }
     const runs = Number(values.runs);
@@ -160,7 +168,8 @@ async function main(): Promise<number> {
             const t = await timed(path.join(REPO, "scripts", "toolchain.sh"), ["--print-env"]);
             rec.add("toolchain.warm", "warm toolchain (scripts/toolchain.sh --print-env, everything built)", "s", t.seconds);
         }
-        if (!ready) rec.note("toolchain.warm", "warm toolchain (scripts/toolchain.sh --print-env, everything built)", "s", "the toolchain is not (fully) built");
+        if (!ready)
+            rec.note("toolchain.warm", "warm toolchain (scripts/toolchain.sh --print-env, everything built)", "s", "the toolchain is not (fully) built");
     }
 
     if (only.has("cli")) {
@@ -300,7 +309,7 @@ export function table(file: ResultsFile, label: string): string {
         "targets:",
         ...now.targets.map(
             (t) =>
-                `  ${t.met === undefined ? "n/a " : t.met ? "met " : "MISS"}  ${t.what}${t.value !== undefined && t.bound !== undefined ? ` (${fmt(t.value, unitOf(now, t.measure))} vs ${fmt(t.bound, unitOf(now, t.measure))})` : ""}`,
+                `  ${t.met === undefined ? "n/a " : t.met ? "met " : "MISS"}  ${t.what}${t.value !== undefined && t.bound !== undefined ? ` (${fmt(t.value, unitOf(now, t.measure))} vs ${fmt(t.bound, unitOf(now, t.measure))})` : t.note !== undefined ? ` (${t.note})` : ""}`,
         ),
         "",
     ];
@@ -326,7 +335,11 @@ export function markdown(file: ResultsFile): string {
     for (const t of now.targets) {
         const b = before?.targets.find((x) => x.id === t.id);
         const show = (r: TargetResult | undefined) =>
-            r?.met === undefined ? "n/a" : `${r.met ? "met" : "**missed**"} (${fmt(r.value, unitOf(now, r.measure))} vs ${fmt(r.bound, unitOf(now, r.measure))})`;
+            r?.met === undefined
+                ? "n/a"
+                : r.note !== undefined
+                  ? `**missed** (${r.note})`
+                  : `${r.met ? "met" : "**missed**"} (${fmt(r.value, unitOf(now, r.measure))} vs ${fmt(r.bound, unitOf(now, r.measure))})`;
         lines.push(`| ${t.what} | ${show(t)} | ${show(b)} |`);
     }
     return lines.join("\n") + "\n";
@@ -403,7 +416,7 @@ function chart(file: ResultsFile): string {
     const m = now.machine;
     return renderChart(
         "env-progression: npm run bench",
-        `${String(m["cpus"])} cores (${String(m["cpuModel"])}), ${String(m["memoryGiB"])} GiB, Node ${String(m["node"])}, ${now.commit}, ${now.runs} runs${now.cluster ? `; ${now.cluster}` : ""}`,
+        `${String(m["cpus"])} cores (${String(m["cpuModel"])}), ${String(m["memoryGiB"])} GiB, Node ${String(m["node"])}, ${now.runs} runs each${now.cluster ? `; ${now.cluster}` : ""}; commit and load of each figure in bench/results.json`,
         panels,
     );
 }
