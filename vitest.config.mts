@@ -4,6 +4,10 @@ import { defineConfig } from "vitest/config";
 // end-to-end suite against the real engine and a local control plane.
 export default defineConfig({
     test: {
+        // Vitest's default is one worker per core minus one: a single worker on a 2-core machine,
+        // which runs every file in turn. Most of these files wait on servers, timers and child
+        // processes rather than the CPU, so four run side by side.
+        maxWorkers: 4,
         projects: [
             { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000 } },
             { test: { name: "smoke", include: ["tests/smoke/**/*.test.ts"], testTimeout: 60_000 } },

@@ -112,10 +112,25 @@ export function deploymentManifest<S = string>(input: AppInput, secretChecksum: 
     };
 }
 
+/**
+ * What "the Service is ready" means to the Kubernetes provider. Without it, the provider's built-in
+ * Service await waits for its Endpoints to stay unchanged for 10 s after every change, on every
+ * create, whether or not anything is wrong. The pods are already proven Ready by the Deployment's
+ * await, and traffic through the Service by the smoke checks; so the Service is ready once it has
+ * its cluster IP, or its load balancer address for a LoadBalancer.
+ */
+export const SERVICE_WAIT_FOR = "pulumi.com/waitFor";
+
 export function serviceManifest(input: AppInput) {
     const labels = appLabels(input.app.name, input.environment);
+    const ready = input.app.serviceType === "LoadBalancer" ? "jsonpath={.status.loadBalancer.ingress}" : "jsonpath={.spec.clusterIP}";
     return {
-        metadata: { name: appNames(input.app).service, namespace: input.namespace, labels: labels.all } satisfies ObjectMeta,
+        metadata: {
+            name: appNames(input.app).service,
+            namespace: input.namespace,
+            labels: labels.all,
+            annotations: { [SERVICE_WAIT_FOR]: ready },
+        } satisfies ObjectMeta,
         spec: {
             type: input.app.serviceType,
             selector: labels.selector,

@@ -111,6 +111,7 @@ export class Environment extends pulumi.ComponentResource {
                           timeoutMs: config.smoke.timeoutMs,
                           intervalMs: config.smoke.intervalMs,
                           consecutivePasses: config.smoke.passes,
+                          failureLimit: config.smoke.failureLimit,
                       }),
             },
             { parent: this, dependsOn: [app] },

@@ -59,6 +59,11 @@ export interface SmokeTestArgs {
     readonly intervalMs?: number;
     /** HTTP checks only: consecutive passes each check needs. @default 3 */
     readonly consecutivePasses?: number;
+    /**
+     * HTTP checks only: an assertion failing the same way this many times in a row fails its check
+     * at once; 0 waits for the deadline. Transport errors and 5xx never count. @default 3
+     */
+    readonly failureLimit?: number;
     /** HTTP checks only: headers sent with every check (e.g. an auth header); always stored as a secret and redacted in reports. @default - none */
     readonly headers?: pulumi.Input<Record<string, string>>;
     /** HTTP checks only: PEM CA trusted in addition to the system roots. @default - system roots only */
@@ -75,7 +80,7 @@ export interface SmokeTestArgs {
 }
 
 /** The arguments that mean nothing to a command. */
-export const HTTP_ONLY_ARGS = ["checks", "timeoutMs", "intervalMs", "consecutivePasses", "headers", "caPem"] as const;
+export const HTTP_ONLY_ARGS = ["checks", "timeoutMs", "intervalMs", "consecutivePasses", "failureLimit", "headers", "caPem"] as const;
 
 // The dynamic provider is serialized into state and run by `pulumi-resource-pulumi-nodejs` (see
 // the rules above). So the serialized code captures only these two absolute paths (strings) and
@@ -236,6 +241,7 @@ function checksProps(name: string, args: SmokeTestArgs, runOnEveryUp: boolean): 
         deadlineMs: args.deadlineMs ?? DEFAULTS.deadlineMs,
         intervalMs: args.intervalMs ?? DEFAULTS.intervalMs,
         consecutivePasses: args.consecutivePasses ?? DEFAULTS.consecutivePasses,
+        failureLimit: args.failureLimit ?? DEFAULTS.failureLimit,
         runOnEveryUp,
         ...(args.headers !== undefined ? { headers: pulumi.secret(args.headers) } : {}),
         ...(args.caPem !== undefined ? { caPem: args.caPem } : {}),

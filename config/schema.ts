@@ -65,7 +65,7 @@ export const KNOWN_KEYS: readonly string[] = [
     "environment", "allowStackMismatch", "namespace", "kubeContext", "kubeServer", "kubeconfig",
     "appName", "image", "port", "replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit",
     "env", "featureFlags", "secretEnv", "serviceType", "ingressNamespace", "egress",
-    "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeChecksFile",
+    "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeFailureLimit", "smokeChecksFile",
     "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride",
     ...MIGRATION_KEYS,
 ];

@@ -42,6 +42,8 @@ export interface ChecksRunInputs extends SmokeRunCommon {
     readonly timeoutMs: number;
     readonly intervalMs: number;
     readonly consecutivePasses: number;
+    /** Same-way assertion failures in a row that end a check at once (0: only the deadline does). @default 3 */
+    readonly failureLimit?: number;
     readonly headers?: Record<string, string>;
     readonly caPem?: string;
     readonly command?: undefined;
@@ -63,6 +65,7 @@ export interface CommandRunInputs extends SmokeRunCommon {
     readonly timeoutMs?: undefined;
     readonly intervalMs?: undefined;
     readonly consecutivePasses?: undefined;
+    readonly failureLimit?: undefined;
     /** Never set: headers may be secrets and are not handed to the command. */
     readonly headers?: undefined;
     readonly caPem?: undefined;
@@ -143,6 +146,7 @@ async function verifyChecks(inputs: ChecksRunInputs): Promise<ChecksRunOutputs> 
         deadlineMs: inputs.deadlineMs,
         intervalMs: inputs.intervalMs,
         consecutivePasses: inputs.consecutivePasses,
+        ...(inputs.failureLimit !== undefined ? { failureLimit: inputs.failureLimit } : {}),
         ...(inputs.headers && Object.keys(inputs.headers).length > 0 ? { headers: inputs.headers } : {}),
         ...(inputs.caPem ? { caPem: inputs.caPem } : {}),
     });

@@ -1,7 +1,7 @@
 // Smoke: where the checks reach the app and how long they may take. Every timing rule is the
 // engine's own (smoke/limits.ts), so nothing accepted here fails later inside SmokeTest, after
 // the app was rolled out.
-import { deadlineConflictFixes, formatDuration, minimumDeadlineMs, SMOKE_LIMITS, type TimingSetting } from "../../smoke/limits";
+import { DEFAULT_FAILURE_LIMIT, deadlineConflictFixes, formatDuration, minimumDeadlineMs, passIntervalMs, SMOKE_LIMITS, type TimingSetting } from "../../smoke/limits";
 import { type ConfigReader, parseDurationMs, PROJECT, show } from "../reader";
 import type { Identity } from "./identity";
 
@@ -12,6 +12,11 @@ export interface SmokeConfig {
     readonly deadlineMs: number;
     readonly intervalMs: number;
     readonly passes: number;
+    /**
+     * How many times in a row an assertion must fail the same way, once the rollout is done,
+     * before the check fails for good; 0 waits for the deadline. Transport errors and 5xx never count.
+     */
+    readonly failureLimit: number;
     /** A JSON file of checks replacing the default set, relative to the project. */
     readonly checksFile: string | undefined;
     /** A shell command run instead of the HTTP checks (command mode). */
@@ -19,12 +24,11 @@ export interface SmokeConfig {
     readonly runOnEveryUp: boolean;
 }
 
-export const SMOKE_DEFAULTS = { smokeTimeout: "5s", smokeDeadline: "120s", smokeInterval: "1s", smokePasses: 3 } as const;
+export const SMOKE_DEFAULTS = { smokeTimeout: "5s", smokeDeadline: "120s", smokeInterval: "1s", smokePasses: 3, smokeFailureLimit: DEFAULT_FAILURE_LIMIT } as const;
 
 const DEFAULT_MINIMUM_MS = minimumDeadlineMs({
-    timeoutMs: parseDurationMs(SMOKE_DEFAULTS.smokeTimeout)!,
-    intervalMs: parseDurationMs(SMOKE_DEFAULTS.smokeInterval)!,
     consecutivePasses: SMOKE_DEFAULTS.smokePasses,
+    passIntervalMs: passIntervalMs(parseDurationMs(SMOKE_DEFAULTS.smokeInterval)!),
 });
 
 const KEY_OF: Record<TimingSetting, string> = {
@@ -54,7 +58,7 @@ export function baseUrlProblem(text: string): { what: string; fix: string } | un
     return undefined;
 }
 
-/** Keys: smokeBaseUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses, smokeChecksFile, smokeCommand, smokeEveryUp. */
+/** Keys: smokeBaseUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses, smokeFailureLimit, smokeChecksFile, smokeCommand, smokeEveryUp. */
 export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     const host = `https://<${id.environment} host>`;
     const baseUrl = read.required(
@@ -74,6 +78,12 @@ export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     const deadlineMs = read.duration("smokeDeadline", { fallback: SMOKE_DEFAULTS.smokeDeadline, minMs: L.deadlineMs.min, maxMs: L.deadlineMs.max });
     const intervalMs = read.duration("smokeInterval", { fallback: SMOKE_DEFAULTS.smokeInterval, minMs: L.intervalMs.min, maxMs: L.intervalMs.max });
     const passes = read.int("smokePasses", { fallback: SMOKE_DEFAULTS.smokePasses, min: L.consecutivePasses.min, max: L.consecutivePasses.max });
+    const failureLimit = read.int("smokeFailureLimit", {
+        fallback: SMOKE_DEFAULTS.smokeFailureLimit,
+        min: L.failureLimit.min,
+        max: L.failureLimit.max,
+        why: " (an assertion failing the same way this many times in a row fails the check at once; 0 waits for the deadline)",
+    });
     const timingValid = read.problems.length === before;
 
     const checksFile = read.string("smokeChecksFile");
@@ -89,7 +99,8 @@ export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     }
     // A command runs once, with no request timeout or interval: only the deadline's range applies.
     const timing = { timeoutMs, deadlineMs, intervalMs, consecutivePasses: passes };
-    if (timingValid && command === undefined && deadlineMs < minimumDeadlineMs(timing)) {
+    const minimum = minimumDeadlineMs({ consecutivePasses: passes, passIntervalMs: passIntervalMs(intervalMs) });
+    if (timingValid && command === undefined && deadlineMs < minimum) {
         let fixes = deadlineConflictFixes(timing)
             .slice(0, 2)
             .map((f) => read.fix(KEY_OF[f.setting], f.setting === "consecutivePasses" ? String(f.value) : formatDuration(f.value)));
@@ -99,9 +110,9 @@ export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
             fixes = [keys.map((k) => `pulumi config rm ${k} -s ${read.stack}`).join(" && ")];
         }
         read.problem(
-            `${PROJECT}:smokeDeadline: ${formatDuration(deadlineMs)} leaves no time for ${passes} consecutive passes ${formatDuration(intervalMs)} apart plus one ${formatDuration(timeoutMs)} request timeout. ` +
-                `Allowed: at least smokePasses x smokeInterval + smokeTimeout = ${formatDuration(minimumDeadlineMs(timing))}. Fix: ${fixes.join(", or ")}`,
+            `${PROJECT}:smokeDeadline: ${formatDuration(deadlineMs)} leaves no time for ${passes} consecutive passes ${formatDuration(passIntervalMs(intervalMs))} apart. ` +
+                `Allowed: more than (smokePasses - 1) x ${formatDuration(passIntervalMs(intervalMs))} = ${formatDuration(minimum - 1)}. Fix: ${fixes.join(", or ")}`,
         );
     }
-    return { baseUrl: baseUrl ?? "", timeoutMs, deadlineMs, intervalMs, passes, checksFile, command, runOnEveryUp: read.bool("smokeEveryUp", false) };
+    return { baseUrl: baseUrl ?? "", timeoutMs, deadlineMs, intervalMs, passes, failureLimit, checksFile, command, runOnEveryUp: read.bool("smokeEveryUp", false) };
 }

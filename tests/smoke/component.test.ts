@@ -73,6 +73,7 @@ describe("SmokeTest (checks mode)", () => {
             deadlineMs: 60000,
             intervalMs: 1000,
             consecutivePasses: 2,
+            failureLimit: 3,
             runOnEveryUp: false,
         });
         expect(headers).toEqual(secretValue({ Authorization: "Bearer s3cr3t-value" }));

@@ -73,13 +73,19 @@ describe.concurrent("provider logic", () => {
     });
 
     it("update runs the checks again and returns fresh outputs; a failing update throws", async () => {
-        const first = await smokeCreate(inputs(healthy.url));
-        const hitsBefore = healthy.hits.get("/healthz") ?? 0;
-        const { outs } = await smokeUpdate("id", first.outs, inputs(healthy.url, { trigger: "trigger-2" }));
-        expect(healthy.hits.get("/healthz")).toBe(hitsBefore + 2);
-        expect(outs.trigger).toBe("trigger-2");
-        expect(Date.parse(outs.passedAt)).toBeGreaterThanOrEqual(Date.parse(first.outs.passedAt));
-        await expect(smokeUpdate("id", first.outs, inputs(broken.url, { trigger: "trigger-3" }))).rejects.toThrow(/\[body\]/);
+        // A server of its own: the other tests of this concurrent block hit the shared one meanwhile.
+        const own = await startServer(healthyRoutes());
+        try {
+            const first = await smokeCreate(inputs(own.url));
+            const hitsBefore = own.hits.get("/healthz") ?? 0;
+            const { outs } = await smokeUpdate("id", first.outs, inputs(own.url, { trigger: "trigger-2" }));
+            expect(own.hits.get("/healthz")).toBe(hitsBefore + 2);
+            expect(outs.trigger).toBe("trigger-2");
+            expect(Date.parse(outs.passedAt)).toBeGreaterThanOrEqual(Date.parse(first.outs.passedAt));
+            await expect(smokeUpdate("id", first.outs, inputs(broken.url, { trigger: "trigger-3" }))).rejects.toThrow(/\[body\]/);
+        } finally {
+            await own.close();
+        }
     });
 
     it("returns the subject only from a run that passed: a failing run throws, so state keeps the old one", async () => {

@@ -1,9 +1,9 @@
 // Smoke keys: smokeBaseUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses,
-// smokeChecksFile, smokeCommand, smokeEveryUp. Judged by the engine's own limits.
+// smokeFailureLimit, smokeChecksFile, smokeCommand, smokeEveryUp. Judged by the engine's own limits.
 import { describe, expect, it } from "vitest";
 import { parseDurationMs, validateConfig } from "../../config/schema";
 import { parseBaseUrl, resolveSmokeOptions, SmokeConfigError } from "../../smoke/checks";
-import { deadlineConflictFixes, minimumDeadlineMs, SMOKE_LIMITS } from "../../smoke/limits";
+import { deadlineConflictFixes, minimumDeadlineMs, passIntervalMs, SMOKE_LIMITS } from "../../smoke/limits";
 import { problemsOf, staging } from "./configFixture";
 
 describe("smokeBaseUrl", () => {
@@ -44,7 +44,7 @@ describe("smokeBaseUrl", () => {
 
 describe("smoke timing", () => {
     it("applies the documented defaults", () => {
-        expect(validateConfig(staging(), "staging").smoke).toMatchObject({ timeoutMs: 5000, deadlineMs: 120_000, intervalMs: 1000, passes: 3, runOnEveryUp: false });
+        expect(validateConfig(staging(), "staging").smoke).toMatchObject({ timeoutMs: 5000, deadlineMs: 120_000, intervalMs: 1000, passes: 3, failureLimit: 3, runOnEveryUp: false });
     });
 
     it.each([
@@ -52,28 +52,38 @@ describe("smoke timing", () => {
         ["smokeInterval", "20m", 'env-progression:smokeInterval: "20m" is not allowed. Allowed: a duration from 1ms to 10m. Fix: pulumi config set smokeInterval 1s -s staging'],
         ["smokeTimeout", "61m", 'env-progression:smokeTimeout: "61m" is not allowed. Allowed: a duration from 1ms to 60m. Fix: pulumi config set smokeTimeout 5s -s staging'],
         ["smokePasses", "101", "env-progression:smokePasses: 101 is not allowed. Allowed: an integer from 1 to 100. Fix: pulumi config set smokePasses 3 -s staging"],
+        [
+            "smokeFailureLimit",
+            "101",
+            "env-progression:smokeFailureLimit: 101 is not allowed. Allowed: an integer from 0 to 100 (an assertion failing the same way this many times in a row fails the check at once; 0 waits for the deadline). Fix: pulumi config set smokeFailureLimit 3 -s staging",
+        ],
+        ["smokeFailureLimit", "-1", expect.stringContaining("env-progression:smokeFailureLimit: -1 is not allowed.")],
         ["smokeTimeout", "5 seconds", 'env-progression:smokeTimeout: "5 seconds" is not a duration. Allowed: a positive number with ms, s or m (e.g. 5s). Fix: pulumi config set smokeTimeout 5s -s staging'],
     ])("rejects %s %j at the edge, in the one report", (key, value, message) => {
         expect(problemsOf(staging({ [key]: value }))).toEqual([message]);
     });
 
-    it("rejects a deadline shorter than passes x interval + timeout, with fixes that resolve it", () => {
-        expect(problemsOf(staging({ smokeDeadline: "2s" }))).toEqual([
-            "env-progression:smokeDeadline: 2s leaves no time for 3 consecutive passes 1s apart plus one 5s request timeout. Allowed: at least smokePasses x smokeInterval + smokeTimeout = 8s. Fix: pulumi config set smokeDeadline 8s -s staging",
+    it("accepts a failure limit of 0, which waits for the deadline", () => {
+        expect(validateConfig(staging({ smokeFailureLimit: "0" }), "staging").smoke.failureLimit).toBe(0);
+    });
+
+    it("rejects a deadline the consecutive passes, 100 ms apart, cannot fit in, with fixes that resolve it", () => {
+        expect(problemsOf(staging({ smokeDeadline: "150ms" }))).toEqual([
+            "env-progression:smokeDeadline: 150ms leaves no time for 3 consecutive passes 100ms apart. Allowed: more than (smokePasses - 1) x 100ms = 200ms. Fix: pulumi config set smokeDeadline 1s -s staging, or pulumi config set smokePasses 2 -s staging",
         ]);
-        expect(problemsOf(staging({ smokeDeadline: "10s", smokeTimeout: "9s" }))).toEqual([
-            "env-progression:smokeDeadline: 10s leaves no time for 3 consecutive passes 1s apart plus one 9s request timeout. Allowed: at least smokePasses x smokeInterval + smokeTimeout = 12s. Fix: pulumi config set smokeDeadline 12s -s staging, or pulumi config set smokeTimeout 7s -s staging",
+        expect(problemsOf(staging({ smokeDeadline: "2s", smokePasses: "30" }))).toEqual([
+            "env-progression:smokeDeadline: 2s leaves no time for 30 consecutive passes 100ms apart. Allowed: more than (smokePasses - 1) x 100ms = 2900ms. Fix: pulumi config set smokeDeadline 3s -s staging, or pulumi config set smokePasses 20 -s staging",
         ]);
-        expect(problemsOf(staging({ smokeDeadline: "8s" }))).toEqual([]);
+        // A request timeout longer than the deadline is cut to what is left of it.
+        expect(problemsOf(staging({ smokeDeadline: "2s", smokeTimeout: "5s" }))).toEqual([]);
     });
 
     it("every fix it proposes, applied, is accepted at the edge and by the engine", () => {
         const cases = [
-            { smokeDeadline: "2s" },
-            { smokeDeadline: "10s", smokeTimeout: "9s" },
-            { smokeDeadline: "30s", smokeInterval: "10s", smokePasses: "5" },
-            { smokeDeadline: "60m", smokeInterval: "10m", smokePasses: "100", smokeTimeout: "1m" },
-            { smokeDeadline: "1500ms", smokeTimeout: "1s", smokeInterval: "200ms" },
+            { smokeDeadline: "150ms" },
+            { smokeDeadline: "2s", smokePasses: "30" },
+            { smokeDeadline: "1ms", smokePasses: "100" },
+            { smokeDeadline: "50ms", smokeInterval: "20ms", smokePasses: "5" },
         ];
         for (const overrides of cases) {
             const [problem] = problemsOf(staging(overrides));
@@ -92,8 +102,11 @@ describe("smoke timing", () => {
         for (const [deadline, timeout, interval, passes] of [
             ["60m", "1m", "10m", "5"],
             ["8s", "5s", "1s", "3"],
+            ["201ms", "5s", "1s", "3"],
+            ["200ms", "5s", "1s", "3"],
             ["1ms", "1ms", "1ms", "1"],
             ["3s", "2500ms", "50ms", "2"],
+            ["2s", "1s", "1s", "12"],
         ] as const) {
             const ok = problemsOf(staging({ smokeDeadline: deadline, smokeTimeout: timeout, smokeInterval: interval, smokePasses: passes })).length === 0;
             const engineOk = (() => {
@@ -117,24 +130,24 @@ describe("smoke timing", () => {
 });
 
 describe("the shared limits (smoke/limits.ts)", () => {
-    it("minimumDeadlineMs is passes x interval + timeout", () => {
-        expect(minimumDeadlineMs({ timeoutMs: 5000, intervalMs: 1000, consecutivePasses: 3 })).toBe(8000);
+    it("minimumDeadlineMs is just longer than (passes - 1) pauses between passes", () => {
+        expect(minimumDeadlineMs({ consecutivePasses: 3, passIntervalMs: passIntervalMs(1000) })).toBe(201);
+        // A failure interval shorter than the pass interval shortens that pause too.
+        expect(passIntervalMs(40)).toBe(40);
     });
 
     it("proposes only fixes within the limits that meet the minimum", () => {
-        const t = { timeoutMs: 9000, deadlineMs: 10_000, intervalMs: 1000, consecutivePasses: 3 };
+        const t = { timeoutMs: 5000, deadlineMs: 2_000, intervalMs: 1000, consecutivePasses: 30 };
         const fixes = deadlineConflictFixes(t);
         expect(fixes).toEqual([
-            { setting: "deadlineMs", value: 12_000 },
-            { setting: "timeoutMs", value: 7000 },
-            { setting: "intervalMs", value: 333 },
-            { setting: "consecutivePasses", value: 1 },
+            { setting: "deadlineMs", value: 3_000 },
+            { setting: "consecutivePasses", value: 20 },
         ]);
         for (const f of fixes) {
             const fixed = { ...t, [f.setting]: f.value };
-            expect(fixed.deadlineMs).toBeGreaterThanOrEqual(minimumDeadlineMs(fixed));
+            expect(fixed.deadlineMs).toBeGreaterThanOrEqual(minimumDeadlineMs({ ...fixed, passIntervalMs: passIntervalMs(fixed.intervalMs) }));
             expect(f.value).toBeLessThanOrEqual(SMOKE_LIMITS[f.setting].max);
         }
-        expect(deadlineConflictFixes({ ...t, deadlineMs: 12_000 })).toEqual([]);
+        expect(deadlineConflictFixes({ ...t, deadlineMs: 2_901 })).toEqual([]);
     });
 });

@@ -130,6 +130,7 @@ describe("Pulumi.yaml", () => {
             smokeDeadline: "120s",
             smokeInterval: "1s",
             smokePasses: cfg.smoke.passes,
+            smokeFailureLimit: cfg.smoke.failureLimit,
             smokeEveryUp: cfg.smoke.runOnEveryUp,
             // Applied when a stack runs migrations (the committed ones do not).
             migrationDeadline: MIGRATION_DEFAULTS.deadline,
