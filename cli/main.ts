@@ -5,21 +5,20 @@ import { UsageError } from "./args";
 type Command = { run(argv: string[]): Promise<number> };
 export type Commands = Record<string, () => Command | Promise<Command>>;
 
+// The commands, each in its own module named after it.
+export const COMMAND_NAMES = ["smoke", "netcheck", "parity"] as const;
+
 // Each command is loaded only when asked for. The `progression` process (bin/progression) has
 // tsx's CommonJS hook only, so it loads them with require(): import() would go through Node's ESM
 // loader and need tsx's ESM hooks as well, a loader thread at every start. Callers in an ESM
-// runtime (the tests, under vitest) use import().
-const byImport: Commands = {
-    smoke: () => import("./smoke"),
-    netcheck: () => import("./netcheck"),
-    parity: () => import("./parity"),
-};
-/* eslint-disable @typescript-eslint/no-require-imports */
-const byRequire: Commands = {
-    smoke: () => require("./smoke") as typeof import("./smoke"),
-    netcheck: () => require("./netcheck") as typeof import("./netcheck"),
-};
-/* eslint-enable @typescript-eslint/no-require-imports */
+// runtime (the tests, under vitest) use import(). Both tables come from the one list, so a
+// command cannot exist for one loader and not the other.
+function table(load: (name: string) => Command | Promise<Command>): Commands {
+    return Object.fromEntries(COMMAND_NAMES.map((name) => [name, () => load(name)]));
+}
+const byImport = table((name) => import(`./${name}`) as Promise<Command>);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const byRequire = table((name) => require(`./${name}`) as Command);
 
 const usage = `usage: progression <command> [options]
 
