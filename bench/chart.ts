@@ -5,7 +5,11 @@
 // give the same SVG, so a new run shows as a readable diff.
 // vega-lite ships its types for ESM resolution only; the project resolves as CommonJS (node10).
 import type { TopLevelSpec } from "vega-lite" with { "resolution-mode": "import" };
-type VegaLite = typeof import("vega-lite", { with: { "resolution-mode": "import" } });
+import type { Spec as VegaSpec } from "vega";
+/** The one function used from vega-lite, typed here because its module resolves only as ESM. */
+interface VegaLite {
+    compile(spec: TopLevelSpec): { spec: VegaSpec };
+}
 import type { Stats } from "./lib";
 
 export interface ChartRow {
@@ -127,7 +131,8 @@ export function chartSpec(title: string, subtitle: string, panels: readonly Char
 
 /** The chart as SVG. Vega and Vega-Lite are loaded here only: the bench's other paths never need them. */
 export async function renderChart(title: string, subtitle: string, panels: readonly ChartPanel[]): Promise<string> {
-    const [vl, vega] = await Promise.all([import("vega-lite" as string) as Promise<VegaLite>, import("vega")]);
+    const vegaLite: string = "vega-lite"; // a plain string: its types do not resolve here (above)
+    const [vl, vega] = await Promise.all([import(vegaLite) as Promise<VegaLite>, import("vega")]);
     const { spec } = vl.compile(chartSpec(title, subtitle, panels));
     const view = new vega.View(vega.parse(spec), { renderer: "none" });
     try {
