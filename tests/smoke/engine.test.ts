@@ -352,6 +352,41 @@ describe.concurrent("transport classes", () => {
         });
         const run = await timedRun(s.url, [defaultChecks[1]!], FAST);
         expectVerdict(run, { version: "reset" }, FAST.deadlineMs);
-        expect(check(run.report, "version").seen).toMatch(/^connection to 127\.0\.0\.1:\d+ reset or closed early: aborted \[ECONNRESET\]$/);
+        expect(check(run.report, "version").seen).toMatch(
+            /^connection to 127\.0\.0\.1:\d+ reset or closed early: Response body length does not match content-length header \[UND_ERR_RES_CONTENT_LENGTH_MISMATCH\]$/,
+        );
+    });
+
+    it("a chunked body cut off mid-stream is class reset too", async () => {
+        const s = await serve({
+            "/api/version": (_q, res) => {
+                res.writeHead(200, { "content-type": "application/json" });
+                res.write('{"version":');
+                setTimeout(() => res.socket?.destroy(), 20);
+            },
+        });
+        const run = await timedRun(s.url, [defaultChecks[1]!], FAST);
+        expectVerdict(run, { version: "reset" }, FAST.deadlineMs);
+        expect(check(run.report, "version").seen).toMatch(/^connection to 127\.0\.0\.1:\d+ reset or closed early: Response does not match the HTTP\/1\.1 protocol \(Invalid EOF state\)$/);
+    });
+});
+
+describe.concurrent("connections", () => {
+    it("every attempt opens a connection of its own and asks the server to close it, though the server would keep it alive", async () => {
+        const s = await serve();
+        const run = await timedRun(s.url, [defaultChecks[0]!], { ...FAST, consecutivePasses: 5 });
+        expectVerdict(run, {}, FAST.deadlineMs);
+        expect(s.hits.get("/healthz")).toBe(5);
+        expect(s.connections.accepted).toBe(5);
+        expect(s.connections.headers).toEqual(Array(5).fill("close"));
+    });
+
+    it("a same-host redirect is followed on a fresh connection too", async () => {
+        const s = await serve({ "/old": (_q, res) => res.writeHead(302, { location: "/healthz" }).end() });
+        const run = await timedRun(s.url, [{ name: "moved", path: "/old" }], { ...FAST, consecutivePasses: 2 });
+        expectVerdict(run, {}, FAST.deadlineMs);
+        expect(s.hits.get("/old")).toBe(2);
+        expect(s.hits.get("/healthz")).toBe(2);
+        expect(s.connections.accepted).toBe(4);
     });
 });

@@ -19,6 +19,8 @@ export interface TestServer {
     readonly hits: Map<string, number>;
     /** Request bodies seen per path. */
     readonly bodies: Map<string, string[]>;
+    /** Connections accepted (TCP, or TLS once the handshake is done), and the `connection` header of each request. */
+    readonly connections: { accepted: number; readonly headers: (string | undefined)[] };
     close(): Promise<void>;
 }
 
@@ -44,7 +46,9 @@ export function healthyRoutes(): Record<string, Handler> {
 export async function startServer(routes: Record<string, Handler>, tls?: { key: string; cert: string }): Promise<TestServer> {
     const hits = new Map<string, number>();
     const bodies = new Map<string, string[]>();
+    const connections = { accepted: 0, headers: [] as (string | undefined)[] };
     const listener: http.RequestListener = (req, res) => {
+        connections.headers.push(req.headers.connection);
         const p = (req.url ?? "/").split("?")[0]!;
         const n = (hits.get(p) ?? 0) + 1;
         hits.set(p, n);
@@ -60,6 +64,7 @@ export async function startServer(routes: Record<string, Handler>, tls?: { key: 
     const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, listener) : http.createServer(listener);
     // TLS handshake failures are the point of some tests; keep them off stderr.
     server.on("tlsClientError", () => undefined);
+    server.on(tls ? "secureConnection" : "connection", () => (connections.accepted += 1));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     return {
@@ -67,6 +72,7 @@ export async function startServer(routes: Record<string, Handler>, tls?: { key: 
         port,
         hits,
         bodies,
+        connections,
         close: () =>
             new Promise<void>((resolve) => {
                 server.closeAllConnections();
