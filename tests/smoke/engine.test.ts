@@ -367,7 +367,9 @@ describe.concurrent("transport classes", () => {
         });
         const run = await timedRun(s.url, [defaultChecks[1]!], FAST);
         expectVerdict(run, { version: "reset" }, FAST.deadlineMs);
-        expect(check(run.report, "version").seen).toMatch(/^connection to 127\.0\.0\.1:\d+ reset or closed early: Response does not match the HTTP\/1\.1 protocol \(Invalid EOF state\)$/);
+        expect(check(run.report, "version").seen).toMatch(
+            /^connection to 127\.0\.0\.1:\d+ reset or closed early: Response does not match the HTTP\/1\.1 protocol \(Invalid EOF state\)$/,
+        );
     });
 });
 
