@@ -4,9 +4,10 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import type { AddressInfo, LookupFunction } from "node:net";
+import type { AddressInfo, LookupFunction, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import type { TLSSocket } from "node:tls";
 
 export const REPO = path.resolve(__dirname, "..", "..", "..");
 
@@ -19,8 +20,11 @@ export interface TestServer {
     readonly hits: Map<string, number>;
     /** Request bodies seen per path. */
     readonly bodies: Map<string, string[]>;
-    /** Connections accepted (TCP, or TLS once the handshake is done), and the `connection` header of each request. */
-    readonly connections: { accepted: number; readonly headers: (string | undefined)[] };
+    /**
+     * Connections accepted (TCP, or TLS once the handshake is done), the `connection` header of
+     * each request, and for TLS how many handshakes resumed an earlier session.
+     */
+    readonly connections: { accepted: number; resumed: number; readonly headers: (string | undefined)[] };
     close(): Promise<void>;
 }
 
@@ -46,7 +50,7 @@ export function healthyRoutes(): Record<string, Handler> {
 export async function startServer(routes: Record<string, Handler>, tls?: { key: string; cert: string }): Promise<TestServer> {
     const hits = new Map<string, number>();
     const bodies = new Map<string, string[]>();
-    const connections = { accepted: 0, headers: [] as (string | undefined)[] };
+    const connections = { accepted: 0, resumed: 0, headers: [] as (string | undefined)[] };
     const listener: http.RequestListener = (req, res) => {
         connections.headers.push(req.headers.connection);
         const p = (req.url ?? "/").split("?")[0]!;
@@ -64,7 +68,10 @@ export async function startServer(routes: Record<string, Handler>, tls?: { key: 
     const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, listener) : http.createServer(listener);
     // TLS handshake failures are the point of some tests; keep them off stderr.
     server.on("tlsClientError", () => undefined);
-    server.on(tls ? "secureConnection" : "connection", () => (connections.accepted += 1));
+    server.on(tls ? "secureConnection" : "connection", (socket: TLSSocket | Socket) => {
+        connections.accepted += 1;
+        if ("isSessionReused" in socket && socket.isSessionReused()) connections.resumed += 1;
+    });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     return {
