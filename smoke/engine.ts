@@ -47,7 +47,7 @@ interface Context {
     readonly settings: ResolvedSmokeOptions;
     readonly secureContext: SecureContext | undefined;
     readonly lookup: LookupFunction | undefined;
-    readonly Client: typeof Undici.Client;
+    readonly undici: Transport;
     readonly sharedHeaders: Readonly<Record<string, string>>;
     readonly deadlineAt: number;
     readonly startedAt: number;
@@ -75,7 +75,7 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
     const secureContext = options.caPem ? createSecureContext({ ca: [...rootCertificates, options.caPem] }) : undefined;
 
     // Loaded before the clock starts: the deadline and the first attempt's budget are the app's.
-    const { Client } = loadUndici();
+    const undici = loadUndici();
     const startedAt = performance.now();
     const startedIso = new Date().toISOString();
     const ctx: Context = {
@@ -83,7 +83,7 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
         settings,
         secureContext,
         lookup: options.lookup,
-        Client,
+        undici,
         sharedHeaders: options.headers ?? {},
         deadlineAt: startedAt + settings.deadlineMs,
         startedAt,
@@ -245,7 +245,27 @@ class AttemptTimeout extends Error {
     }
 }
 
-let undici: typeof Undici | undefined;
+/**
+ * The two modules of undici the engine uses, by path inside the package. Its entry point loads
+ * all of undici (fetch, WebSocket, EventSource, caches, mocks, proxy agents: some 200 files and
+ * 0.15 to 0.25 s, twice that under load); these and what they need are about a third of it. The
+ * package has no `exports` map, so the paths are public to require(), and the exact pin keeps
+ * them still; tests/smoke/engine.test.ts checks they are what `require("undici")` exports.
+ */
+export const UNDICI_MODULES = {
+    /** `Client`: one origin, its connections set up by `connect`. */
+    Client: "undici/lib/dispatcher/client.js",
+    /** `request`: what the entry point adds to every dispatcher as `dispatcher.request()`. */
+    request: "undici/lib/api/api-request.js",
+} as const;
+
+interface Transport {
+    readonly Client: typeof Undici.Client;
+    /** undici's request API, called on a Client (`this`). */
+    readonly request: (this: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions) => Promise<Undici.Dispatcher.ResponseData>;
+}
+
+let transport: Transport | undefined;
 
 /**
  * undici, loaded when checks first run rather than with this file: the CLI's --help and the
@@ -253,10 +273,14 @@ let undici: typeof Undici | undefined;
  * loader as this file: a second copy of undici in one process (say, one loaded natively beside
  * the Kubernetes client's, loaded through tsx) breaks both.
  */
-function loadUndici(): typeof Undici {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    undici ??= require("undici") as typeof Undici;
-    return undici;
+function loadUndici(): Transport {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    transport ??= {
+        Client: require(UNDICI_MODULES.Client) as Transport["Client"],
+        request: require(UNDICI_MODULES.request) as Transport["request"],
+    };
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return transport;
 }
 
 type Body = Undici.Dispatcher.ResponseData["body"];
@@ -279,7 +303,7 @@ async function send(
     body: string | undefined,
     signal: AbortSignal,
 ): Promise<Answer & { readonly done: () => void }> {
-    const client = new ctx.Client(url.origin, {
+    const client = new ctx.undici.Client(url.origin, {
         connect: {
             ...(ctx.secureContext ? { secureContext: ctx.secureContext } : {}),
             ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
@@ -301,7 +325,7 @@ async function send(
     };
     try {
         // `reset`: the request says `connection: close`, so the server does not keep it either.
-        const res = await client.request({ method, path: url.pathname + url.search, headers, body: body ?? null, signal, reset: true });
+        const res = await ctx.undici.request.call(client, { method, path: url.pathname + url.search, headers, body: body ?? null, signal, reset: true });
         // A body dropped before its end (a redirect, the cap, a timeout) is reported by undici as
         // an 'error' event. The reader learns of errors by iterating; this listener keeps a drop
         // after it stopped from becoming an uncaught exception.

@@ -1,8 +1,11 @@
 // The smoke engine against real local servers: healthy, POST-only test-action, and FAULTS.md
 // smoke cases 16-22, 24, 25 (TLS, 23, is in tls.test.ts). Every case asserts the verdict, the
 // failing check and its class in the report, and that the run stayed within its deadline.
+import { createRequire } from "node:module";
+import type * as Undici from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultChecks, formatReport, REDACTED, type Check } from "../../smoke";
+import { UNDICI_MODULES } from "../../smoke/engine";
 import { check, expectVerdict, FAST, timedRun, UNTIL_DEADLINE } from "./helpers/expect";
 import { closedPort, fakeLookup, healthyRoutes, json, startApp, startServer, type Handler, type RunningApp, type TestServer } from "./helpers/servers";
 
@@ -370,6 +373,16 @@ describe.concurrent("transport classes", () => {
         expect(check(run.report, "version").seen).toMatch(
             /^connection to 127\.0\.0\.1:\d+ reset or closed early: Response does not match the HTTP\/1\.1 protocol \(Invalid EOF state\)$/,
         );
+    });
+});
+
+describe("undici", () => {
+    it("the engine's two modules of undici are the ones its entry point exports", () => {
+        const load = createRequire(__filename);
+        const undici = load("undici") as typeof Undici;
+        expect(load(UNDICI_MODULES.Client)).toBe(undici.Client);
+        // The entry point adds `request` to every dispatcher: the same function.
+        expect(load(UNDICI_MODULES.request)).toBe(Object.getOwnPropertyDescriptor(undici.Dispatcher.prototype, "request")?.value);
     });
 });
 
