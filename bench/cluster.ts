@@ -89,6 +89,8 @@ interface Stacks {
     configure(env: EnvironmentName, overrides: Record<string, unknown>): Promise<Stack>;
 }
 
+const UPSTREAM: Record<EnvironmentName, EnvironmentName | undefined> = { dev: undefined, staging: "dev", prod: "staging" };
+
 async function benchStacks(ctx: ClusterContext, repo: string, label: string): Promise<Stacks> {
     const ws = workspace(path.join(ctx.work, label), repo, ctx.toolEnv);
     const secrets = { dev: secretsFor("dev"), staging: secretsFor("staging"), prod: secretsFor("prod") } satisfies Record<
@@ -102,8 +104,9 @@ async function benchStacks(ctx: ClusterContext, repo: string, label: string): Pr
             secrets: secrets[env],
             stackName: `bench-${env}`,
             // A real stack checks only when what is deployed changed; the demo's every-up gate is not
-            // what a no-change `up` costs.
-            overrides: { smokeEveryUp: false, ...overrides },
+            // what a no-change `up` costs. Staging and prod promote from the bench's own upstream
+            // stacks: the default upstream is named after the environment (dev, staging).
+            overrides: { smokeEveryUp: false, ...(UPSTREAM[env] ? { promoteFrom: `bench-${UPSTREAM[env]}` } : {}), ...overrides },
         });
     const stacks = {} as Record<EnvironmentName, Stack>;
     for (const env of ENVIRONMENTS) stacks[env] = await configure(env, {});

@@ -18,15 +18,16 @@
 //   - At the deadline, a check short of its passes fails, reporting its most recent failure
 //     (class, expected, seen) and how many failures of each class it met.
 //
-// Transport: node:http and node:https, one fresh connection per attempt (no keep-alive), so each
-// attempt may land on another pod behind a Service and a broken pod cannot hide behind a
-// kept-alive connection to a healthy one. Built-in modules also keep start-up short: the CLI and
-// the SmokeTest provider load this file on every run.
-import * as http from "node:http";
-import * as https from "node:https";
+// Transport: undici, loaded when checks first run (see loadUndici). Each request gets a Client
+// of its own, destroyed once its answer is read: one fresh connection per attempt (and per
+// redirect hop), never kept alive or reused, so each attempt may land on another pod behind a
+// Service and a broken pod cannot hide behind a kept-alive connection to a healthy one. The
+// connection is set up explicitly: HTTP/1.1 only, the run's TLS context, the caller's DNS lookup,
+// no TLS session resumption, and one clock (the attempt's budget) instead of undici's own timers.
 import type { LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
+import type * as Undici from "undici";
 import { checkUrl, parseBaseUrl, resolveSmokeOptions, validateChecks } from "./checks";
 import { collectSecrets, redactDeep } from "./redact";
 import type { Check, CheckReport, ErrorClass, HttpMethod, JsonFieldExpectation, ResolvedSmokeOptions, SmokeOptions, SmokeReport } from "./types";
@@ -46,6 +47,7 @@ interface Context {
     readonly settings: ResolvedSmokeOptions;
     readonly secureContext: SecureContext | undefined;
     readonly lookup: LookupFunction | undefined;
+    readonly undici: Transport;
     readonly sharedHeaders: Readonly<Record<string, string>>;
     readonly deadlineAt: number;
     readonly startedAt: number;
@@ -72,6 +74,8 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
     // (150-odd roots) on every connection. Verification is never turned off.
     const secureContext = options.caPem ? createSecureContext({ ca: [...rootCertificates, options.caPem] }) : undefined;
 
+    // Loaded before the clock starts: the deadline and the first attempt's budget are the app's.
+    const undici = loadUndici();
     const startedAt = performance.now();
     const startedIso = new Date().toISOString();
     const ctx: Context = {
@@ -79,6 +83,7 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
         settings,
         secureContext,
         lookup: options.lookup,
+        undici,
         sharedHeaders: options.headers ?? {},
         deadlineAt: startedAt + settings.deadlineMs,
         startedAt,
@@ -240,31 +245,96 @@ class AttemptTimeout extends Error {
     }
 }
 
-interface Answer {
-    readonly status: number;
-    readonly headers: http.IncomingHttpHeaders;
-    readonly body: http.IncomingMessage;
+/**
+ * The two modules of undici the engine uses, by path inside the package. Its entry point loads
+ * all of undici (fetch, WebSocket, EventSource, caches, mocks, proxy agents: some 200 files, about
+ * 0.15 s natively and 0.25 s through tsx); these and what they need take about a third of that. The
+ * package has no `exports` map, so the paths are public to require(), and the exact pin keeps
+ * them still; tests/smoke/engine.test.ts checks they are what `require("undici")` exports.
+ */
+export const UNDICI_MODULES = {
+    /** `Client`: one origin, its connections set up by `connect`. */
+    Client: "undici/lib/dispatcher/client.js",
+    /** `request`: what the entry point adds to every dispatcher as `dispatcher.request()`. */
+    request: "undici/lib/api/api-request.js",
+} as const;
+
+interface Transport {
+    readonly Client: typeof Undici.Client;
+    /** undici's request API, called on a Client (`this`). */
+    readonly request: (this: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions) => Promise<Undici.Dispatcher.ResponseData>;
 }
 
-/** One request on a fresh connection; resolves with the response head, the body still to read. */
-function send(ctx: Context, method: HttpMethod, url: URL, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-        const options: https.RequestOptions = {
-            method,
-            headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) },
-            // No agent: a connection of its own, closed after the answer.
-            agent: false,
-            signal,
+let transport: Transport | undefined;
+
+/**
+ * undici, loaded when checks first run rather than with this file: the CLI's --help and the
+ * SmokeTest provider's diff never pay for it. Through require(), so it comes through the same
+ * loader as this file: a second copy of undici in one process (say, one loaded natively beside
+ * the Kubernetes client's, loaded through tsx) breaks both.
+ */
+function loadUndici(): Transport {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    transport ??= {
+        Client: require(UNDICI_MODULES.Client) as Transport["Client"],
+        request: require(UNDICI_MODULES.request) as Transport["request"],
+    };
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return transport;
+}
+
+type Body = Undici.Dispatcher.ResponseData["body"];
+
+interface Answer {
+    readonly status: number;
+    readonly headers: Undici.Dispatcher.ResponseData["headers"];
+    readonly body: Body;
+}
+
+/**
+ * One request on a connection of its own; resolves with the response head, the body still to
+ * read. `done` releases the connection: it drops an unread body and closes the socket.
+ */
+async function send(
+    ctx: Context,
+    method: HttpMethod,
+    url: URL,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal,
+): Promise<Answer & { readonly done: () => void }> {
+    const client = new ctx.undici.Client(url.origin, {
+        connect: {
+            ...(ctx.secureContext ? { secureContext: ctx.secureContext } : {}),
             ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
-        };
-        const onResponse = (res: http.IncomingMessage) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
-        const req =
-            url.protocol === "https:"
-                ? https.request(url, { ...options, ...(ctx.secureContext ? { secureContext: ctx.secureContext } : {}) }, onResponse)
-                : http.request(url, options, onResponse);
-        req.on("error", reject);
-        req.end(body);
+            // A full handshake, the certificate verified, on every attempt.
+            maxCachedSessions: 0,
+            timeout: 0,
+        },
+        // HTTP/1.1, as before: undici would otherwise offer HTTP/2 to a TLS server.
+        allowH2: false,
+        // 0 (with connect.timeout above): no timers of undici's own. The attempt's budget (its
+        // AbortSignal) bounds connect, headers, body and redirects together, where undici's
+        // timers would each restart the clock for their phase.
+        headersTimeout: 0,
+        bodyTimeout: 0,
     });
+    const release = (answer?: Body) => {
+        if (answer && !answer.readableEnded) answer.destroy();
+        client.destroy().catch(() => undefined);
+    };
+    try {
+        // `reset`: the request says `connection: close`, so the server does not keep it either.
+        const res = await ctx.undici.request.call(client, { method, path: url.pathname + url.search, headers, body: body ?? null, signal, reset: true });
+        // A body dropped before its end (a redirect, the cap, a timeout) is reported by undici as
+        // an 'error' event. The reader learns of errors by iterating; this listener keeps a drop
+        // after it stopped from becoming an uncaught exception.
+        res.body.on("error", () => undefined);
+        return { status: res.statusCode, headers: res.headers, body: res.body, done: () => release(res.body) };
+    } catch (err) {
+        release();
+        throw err;
+    }
 }
 
 async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: URL, budgetMs: number): Promise<Outcome> {
@@ -296,13 +366,16 @@ async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: UR
         latencyMs: latency(),
     });
 
+    let release: (() => void) | undefined;
     try {
         for (let hop = 0; ; hop += 1) {
             const res = await send(ctx, method, url, headers, body, controller.signal);
+            release = res.done;
             status = res.status;
             const location = headerValue(res.headers["location"]);
             if (status >= 300 && status < 400 && location !== undefined) {
-                res.body.destroy();
+                release();
+                release = undefined;
                 let target: URL;
                 try {
                     target = new URL(location, url);
@@ -341,6 +414,7 @@ async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: UR
         const [errorClass, seen] = classify(err, url);
         return fail(errorClass, seen);
     } finally {
+        release?.();
         clearTimeout(timer);
         ctx.stop.signal.removeEventListener("abort", onStop);
     }
@@ -357,20 +431,19 @@ function sameHost(origin: URL, target: URL): boolean {
     return origin.protocol === "http:" && target.protocol === "https:";
 }
 
-/** Reads the body up to `cap` bytes; past it, the connection is dropped rather than drained. */
-async function readCapped(body: http.IncomingMessage, contentLength: string | undefined, cap: number): Promise<{ text: string; overCap: boolean }> {
-    if (contentLength !== undefined && Number(contentLength) > cap) {
-        body.destroy();
-        return { text: "", overCap: true };
-    }
+/**
+ * Reads the body up to `cap` bytes; past it, reading stops and the caller drops the connection
+ * (the attempt's release) rather than draining it.
+ */
+async function readCapped(body: Body, contentLength: string | undefined, cap: number): Promise<{ text: string; overCap: boolean }> {
+    if (contentLength !== undefined && Number(contentLength) > cap) return { text: "", overCap: true };
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const data of body) {
         const chunk = data as Buffer;
         size += chunk.length;
         if (size > cap) {
-            // Stops an endless body: the connection is dropped rather than drained.
-            body.destroy();
+            // Stops an endless body.
             chunks.push(chunk.subarray(0, cap - (size - chunk.length)));
             return { text: Buffer.concat(chunks).toString("utf8"), overCap: true };
         }
@@ -529,6 +602,10 @@ export function classify(err: unknown, url: URL): [ErrorClass, string] {
         return ["timeout", `timed out talking to ${host}: ${detail}`];
     // EPROTO: the TLS handshake broke, e.g. plain HTTP answering on an https URL.
     if (codes.some((c) => TLS_CODE.test(c) || c === "EPROTO")) return ["tls", `TLS verification of ${host} failed: ${detail}${tlsFix(codes)}`];
-    if (has("ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE")) return ["reset", `connection to ${host} reset or closed early: ${detail}`];
+    // A body cut short: by its content-length, or a chunked one ended by the connection closing
+    // (undici's parser names that "Invalid EOF state" and gives it no code).
+    const cutShort = has("UND_ERR_RES_CONTENT_LENGTH_MISMATCH") || messages.some((m) => m.includes("(Invalid EOF state)"));
+    if (cutShort || has("ECONNRESET", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CLOSED"))
+        return ["reset", `connection to ${host} reset or closed early: ${detail}`];
     return ["network", `request to ${host} failed: ${detail}`];
 }

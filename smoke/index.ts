@@ -1,4 +1,4 @@
-// Public API of the smoke engine. Pure TypeScript on node:http; knows nothing of Pulumi.
+// Public API of the smoke engine. TypeScript on undici; knows nothing of Pulumi.
 export { defaultChecks, parseChecks, validateChecks, resolveSmokeOptions, parseBaseUrl, SmokeConfigError, DEFAULTS, MAX_CHECKS } from "./checks";
 export type { SmokeOptionLabels } from "./checks";
 export { runSmoke, describeExpectation } from "./engine";

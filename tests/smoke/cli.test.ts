@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SmokeReport } from "../../smoke";
 import { main } from "../../cli/main";
@@ -181,5 +182,28 @@ describe("progression smoke", () => {
         expect(code).toBe(0);
         expect(stdout).toMatch(/^usage: progression smoke <baseUrl> \[options\]/);
         expect(stdout).toContain("exit status: 0 all checks passed, 1 a check failed, 2 usage error");
+    });
+
+    it("loads undici only when checks run: not for --help or a usage error", async () => {
+        // The command's dispatcher as bin/progression runs it (tsx's CommonJS hook, require()),
+        // then which of undici's files the process loaded.
+        const loaded = async (...args: string[]) => {
+            const script = `
+                require("tsx/cjs");
+                const { main, byRequire } = require(${JSON.stringify(path.join(REPO, "cli", "main.ts"))});
+                process.stdout.write = () => true;
+                process.stderr.write = () => true;
+                main(["smoke", ...${JSON.stringify(args)}], byRequire).then((code) => {
+                    const undici = Object.keys(require.cache).filter((f) => f.includes("/node_modules/undici/")).length;
+                    require("node:fs").writeSync(1, JSON.stringify({ code, undici }));
+                });`;
+            const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], { cwd: REPO, timeout: 30_000 });
+            return JSON.parse(stdout) as { code: number; undici: number };
+        };
+        expect(await loaded("--help")).toEqual({ code: 0, undici: 0 });
+        expect(await loaded(healthy.url, "--deadline", "0s")).toEqual({ code: 2, undici: 0 });
+        const ran = await loaded(healthy.url, ...FAST);
+        expect(ran.code).toBe(0);
+        expect(ran.undici).toBeGreaterThan(0);
     });
 });

@@ -1,8 +1,11 @@
 // The smoke engine against real local servers: healthy, POST-only test-action, and each way a
 // check can fail (TLS is in tls.test.ts). Every case asserts the verdict, the
 // failing check and its class in the report, and that the run stayed within its deadline.
+import { createRequire } from "node:module";
+import type * as Undici from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultChecks, formatReport, REDACTED, type Check } from "../../smoke";
+import { UNDICI_MODULES } from "../../smoke/engine";
 import { check, expectVerdict, FAST, timedRun, UNTIL_DEADLINE } from "./helpers/expect";
 import { closedPort, fakeLookup, healthyRoutes, json, startApp, startServer, type Handler, type RunningApp, type TestServer } from "./helpers/servers";
 
@@ -352,6 +355,53 @@ describe.concurrent("transport classes", () => {
         });
         const run = await timedRun(s.url, [defaultChecks[1]!], FAST);
         expectVerdict(run, { version: "reset" }, FAST.deadlineMs);
-        expect(check(run.report, "version").seen).toMatch(/^connection to 127\.0\.0\.1:\d+ reset or closed early: aborted \[ECONNRESET\]$/);
+        expect(check(run.report, "version").seen).toMatch(
+            /^connection to 127\.0\.0\.1:\d+ reset or closed early: Response body length does not match content-length header \[UND_ERR_RES_CONTENT_LENGTH_MISMATCH\]$/,
+        );
+    });
+
+    it("a chunked body cut off mid-stream is class reset too", async () => {
+        const s = await serve({
+            "/api/version": (_q, res) => {
+                res.writeHead(200, { "content-type": "application/json" });
+                res.write('{"version":');
+                setTimeout(() => res.socket?.destroy(), 20);
+            },
+        });
+        const run = await timedRun(s.url, [defaultChecks[1]!], FAST);
+        expectVerdict(run, { version: "reset" }, FAST.deadlineMs);
+        expect(check(run.report, "version").seen).toMatch(
+            /^connection to 127\.0\.0\.1:\d+ reset or closed early: Response does not match the HTTP\/1\.1 protocol \(Invalid EOF state\)$/,
+        );
+    });
+});
+
+describe("undici", () => {
+    it("the engine's two modules of undici are the ones its entry point exports", () => {
+        const load = createRequire(__filename);
+        const undici = load("undici") as typeof Undici;
+        expect(load(UNDICI_MODULES.Client)).toBe(undici.Client);
+        // The entry point adds `request` to every dispatcher: the same function.
+        expect(load(UNDICI_MODULES.request)).toBe(Object.getOwnPropertyDescriptor(undici.Dispatcher.prototype, "request")?.value);
+    });
+});
+
+describe.concurrent("connections", () => {
+    it("every attempt opens a connection of its own and asks the server to close it, though the server would keep it alive", async () => {
+        const s = await serve();
+        const run = await timedRun(s.url, [defaultChecks[0]!], { ...FAST, consecutivePasses: 5 });
+        expectVerdict(run, {}, FAST.deadlineMs);
+        expect(s.hits.get("/healthz")).toBe(5);
+        expect(s.connections.accepted).toBe(5);
+        expect(s.connections.headers).toEqual(Array(5).fill("close"));
+    });
+
+    it("a same-host redirect is followed on a fresh connection too", async () => {
+        const s = await serve({ "/old": (_q, res) => res.writeHead(302, { location: "/healthz" }).end() });
+        const run = await timedRun(s.url, [{ name: "moved", path: "/old" }], { ...FAST, consecutivePasses: 2 });
+        expectVerdict(run, {}, FAST.deadlineMs);
+        expect(s.hits.get("/old")).toBe(2);
+        expect(s.hits.get("/healthz")).toBe(2);
+        expect(s.connections.accepted).toBe(4);
     });
 });

@@ -1,4 +1,6 @@
 // TLS is always verified. Certificates are made here with openssl, per run.
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultChecks } from "../../smoke";
 import { check, expectVerdict, FAST, timedRun, UNTIL_DEADLINE } from "./helpers/expect";
@@ -27,6 +29,35 @@ describe.concurrent("TLS", () => {
         const run = await timedRun(valid.url, defaultChecks, { ...FAST, caPem: pki.caPem });
         expectVerdict(run, {}, FAST.deadlineMs);
         expect(run.report.settings.customCa).toBe(true);
+    });
+
+    it("every attempt makes a full handshake of its own: no connection and no TLS session is reused", async () => {
+        const fresh = await startServer(healthyRoutes(), pki.valid);
+        try {
+            const run = await timedRun(fresh.url, [defaultChecks[0]!], { ...FAST, caPem: pki.caPem, consecutivePasses: 4 });
+            expectVerdict(run, {}, FAST.deadlineMs);
+            expect(fresh.connections).toMatchObject({ accepted: 4, resumed: 0 });
+        } finally {
+            await fresh.close();
+        }
+    });
+
+    it("speaks HTTP/1.1 to a server that offers HTTP/2 as well", async () => {
+        const versions: string[] = [];
+        const server = http2.createSecureServer({ ...pki.valid, allowHTTP1: true }, (req, res) => {
+            versions.push(req.httpVersion);
+            res.writeHead(200, { "content-type": "text/plain" });
+            res.end("ok");
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        try {
+            const { port } = server.address() as AddressInfo;
+            const run = await timedRun(`https://127.0.0.1:${port}`, [defaultChecks[0]!], { ...FAST, caPem: pki.caPem });
+            expectVerdict(run, {}, FAST.deadlineMs);
+            expect(versions).toEqual(["1.1", "1.1"]);
+        } finally {
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+        }
     });
 
     it("the host name is verified against the certificate for a resolved name too (SNI via an injected resolver)", async () => {

@@ -67,19 +67,35 @@ describe("the serialized provider in job mode", () => {
             deadlineMs: 60_000,
         };
         const requireFromString = require.resolve("require-from-string", { paths: [path.join(REPO, "node_modules", "@pulumi", "pulumi")] });
-        // The smoke provider's diff loads its engine (and undici) first, as during an update.
+        // The smoke provider runs its checks first, which loads undici, as when the SmokeTest
+        // updates before the gate in the same provider process; the app answers on 127.0.0.1.
+        const smokeInputs = {
+            trigger: "a",
+            checks: JSON.stringify([{ name: "healthz", path: "/healthz" }]),
+            timeoutMs: 5000,
+            deadlineMs: 10_000,
+            intervalMs: 50,
+            consecutivePasses: 1,
+            runOnEveryUp: false,
+        };
         const driver = `
             const load = (f) => require(${JSON.stringify(requireFromString)})(require("node:fs").readFileSync(f, "utf8")).handler();
             const smoke = load(${JSON.stringify(path.join(tmp, "smoke.js"))});
             const migration = load(${JSON.stringify(path.join(tmp, "migration.js"))});
-            smoke.diff("id", { trigger: "a", passedAt: "x" }, { trigger: "b" })
-                .then(() => migration.create(${JSON.stringify(jobInputs)}))
-                .then(
-                    () => process.stdout.write(JSON.stringify({ ok: true })),
-                    (e) => process.stdout.write(JSON.stringify({ ok: false, name: e.name, message: e.message, hasId: "id" in e })),
-                );`;
+            const app = require("node:http").createServer((_q, res) => res.end("ok"));
+            let smokePassed = false;
+            app.listen(0, "127.0.0.1", () =>
+                smoke.diff("id", { trigger: "a", passedAt: "x" }, { trigger: "b" })
+                    .then(() => smoke.create({ ...${JSON.stringify(smokeInputs)}, baseUrl: "http://127.0.0.1:" + app.address().port }))
+                    .then(() => { smokePassed = true; app.close(); })
+                    .then(() => migration.create(${JSON.stringify(jobInputs)}))
+                    .then(
+                        () => process.stdout.write(JSON.stringify({ ok: true, smokePassed })),
+                        (e) => process.stdout.write(JSON.stringify({ ok: false, smokePassed, name: e.name, message: e.message, hasId: "id" in e })),
+                    ));`;
         const { stdout } = await promisify(execFile)(process.execPath, ["-e", driver], { cwd: tmp, env: { PATH: process.env["PATH"] ?? "" } });
-        const result = JSON.parse(stdout) as { ok: boolean; name: string; message: string; hasId: boolean };
+        const result = JSON.parse(stdout) as { ok: boolean; smokePassed: boolean; name: string; message: string; hasId: boolean };
+        expect(result.smokePassed).toBe(true);
         expect(result.ok).toBe(false);
         expect(result.message).not.toContain("Illegal constructor");
         expect(result.name).toBe("MigrationFailedError");

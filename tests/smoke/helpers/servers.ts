@@ -4,9 +4,10 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import type { AddressInfo, LookupFunction } from "node:net";
+import type { AddressInfo, LookupFunction, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import type { TLSSocket } from "node:tls";
 
 export const REPO = path.resolve(__dirname, "..", "..", "..");
 
@@ -19,6 +20,11 @@ export interface TestServer {
     readonly hits: Map<string, number>;
     /** Request bodies seen per path. */
     readonly bodies: Map<string, string[]>;
+    /**
+     * Connections accepted (TCP, or TLS once the handshake is done), the `connection` header of
+     * each request, and for TLS how many handshakes resumed an earlier session.
+     */
+    readonly connections: { accepted: number; resumed: number; readonly headers: (string | undefined)[] };
     close(): Promise<void>;
 }
 
@@ -44,7 +50,9 @@ export function healthyRoutes(): Record<string, Handler> {
 export async function startServer(routes: Record<string, Handler>, tls?: { key: string; cert: string }): Promise<TestServer> {
     const hits = new Map<string, number>();
     const bodies = new Map<string, string[]>();
+    const connections = { accepted: 0, resumed: 0, headers: [] as (string | undefined)[] };
     const listener: http.RequestListener = (req, res) => {
+        connections.headers.push(req.headers.connection);
         const p = (req.url ?? "/").split("?")[0]!;
         const n = (hits.get(p) ?? 0) + 1;
         hits.set(p, n);
@@ -60,6 +68,10 @@ export async function startServer(routes: Record<string, Handler>, tls?: { key: 
     const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, listener) : http.createServer(listener);
     // TLS handshake failures are the point of some tests; keep them off stderr.
     server.on("tlsClientError", () => undefined);
+    server.on(tls ? "secureConnection" : "connection", (socket: TLSSocket | Socket) => {
+        connections.accepted += 1;
+        if ("isSessionReused" in socket && socket.isSessionReused()) connections.resumed += 1;
+    });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     return {
@@ -67,6 +79,7 @@ export async function startServer(routes: Record<string, Handler>, tls?: { key: 
         port,
         hits,
         bodies,
+        connections,
         close: () =>
             new Promise<void>((resolve) => {
                 server.closeAllConnections();
