@@ -175,8 +175,13 @@ export class AppDeployment extends pulumi.ComponentResource {
         const dep = new k8s.apps.v1.Deployment(
             name,
             { metadata: { ...deployment.metadata, namespace: args.namespace }, spec: deployment.spec },
-            // A rollout that never becomes ready fails the update after a bounded wait.
-            { parent: this, dependsOn: [configMap, ...(secret ? [secret] : [])], customTimeouts: { create: "10m", update: "10m" } },
+            // A rollout that never becomes ready fails the update after a bounded wait, with the
+            // pods' reasons (CrashLoopBackOff, a failing probe), before the smoke checks run.
+            {
+                parent: this,
+                dependsOn: [configMap, ...(secret ? [secret] : [])],
+                customTimeouts: { create: `${Math.ceil(args.app.rolloutTimeoutMs / 1000)}s`, update: `${Math.ceil(args.app.rolloutTimeoutMs / 1000)}s` },
+            },
         );
         const service = serviceManifest(input);
         const svc = new k8s.core.v1.Service(`${name}-service`, { metadata: { ...service.metadata, namespace: args.namespace }, spec: service.spec }, { parent: this });

@@ -34,6 +34,8 @@ export interface AppConfig {
     /** Names of secret config keys mounted into the app's Secret, one env var each. */
     readonly secretEnv: readonly string[];
     readonly serviceType: "ClusterIP" | "NodePort" | "LoadBalancer";
+    /** How long `up` waits for the Deployment's rollout before failing with the pods' reasons. */
+    readonly rolloutTimeoutMs: number;
 }
 
 export interface SmokeConfig {
@@ -88,7 +90,7 @@ export class ConfigError extends Error {
 export const KNOWN_KEYS: readonly string[] = [
     "environment", "allowStackMismatch", "namespace", "kubeContext", "kubeServer", "kubeconfig",
     "appName", "image", "port", "replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit",
-    "env", "featureFlags", "secretEnv", "serviceType", "ingressNamespace", "egress",
+    "env", "featureFlags", "secretEnv", "serviceType", "rolloutTimeout", "ingressNamespace", "egress",
     "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeChecksFile",
     "smokeCommand", "smokeEveryUp",
 ];
@@ -340,6 +342,8 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
         problems.push(`${PROJECT}:serviceType: ${show(serviceType)} is not allowed. Allowed: ClusterIP, NodePort, LoadBalancer. Fix: ${set("serviceType", "ClusterIP")}`);
     }
 
+    const rolloutTimeoutMs = duration("rolloutTimeout", "10m");
+
     // --- cluster --------------------------------------------------------------------------
     const context = required("kubeContext", "the name of a context in your kubeconfig", `<${environment}-context>`);
     const server = str("kubeServer");
@@ -396,7 +400,7 @@ export function validateConfig(raw: RawConfig, stack: string): EnvironmentConfig
         environment,
         namespace,
         cluster: { context: context!, server, kubeconfig },
-        app: { name: appName, image: image!, port, replicas, resources, env, featureFlags, secretEnv, serviceType: serviceType as AppConfig["serviceType"] },
+        app: { name: appName, image: image!, port, replicas, resources, env, featureFlags, secretEnv, serviceType: serviceType as AppConfig["serviceType"], rolloutTimeoutMs },
         network: { ingressNamespace, egress },
         smoke,
     };

@@ -38,7 +38,7 @@ describe("validateConfig", () => {
         const cfg = validateConfig(staging(), "staging");
         expect(cfg.environment).toBe("staging");
         expect(cfg.namespace).toBe("web-staging");
-        expect(cfg.app).toMatchObject({ name: "web", port: 8080, replicas: 3, serviceType: "ClusterIP", secretEnv: ["DATABASE_URL"] });
+        expect(cfg.app).toMatchObject({ name: "web", port: 8080, replicas: 3, serviceType: "ClusterIP", secretEnv: ["DATABASE_URL"], rolloutTimeoutMs: 600_000 });
         expect(cfg.smoke).toMatchObject({ baseUrl: "http://web.web-staging.svc.cluster.local:8080", timeoutMs: 5000, deadlineMs: 120_000, passes: 3 });
         expect(cfg.network).toEqual({ ingressNamespace: "ingress-nginx", egress: [] });
     });
@@ -66,12 +66,13 @@ describe("validateConfig", () => {
         ["invalid smoke URL", { smokeBaseUrl: "staging.example.com" }, 'env-progression:smokeBaseUrl: "staging.example.com" is not an http(s) URL. Allowed: e.g. https://app.staging.example.com. Fix: pulumi config set smokeBaseUrl https://<host> -s staging'],
         ["namespace not RFC 1123", { namespace: "Web_Staging" }, 'env-progression:namespace: "Web_Staging" is not a valid namespace name. Allowed: an RFC 1123 label (lower-case letters, digits and \'-\', at most 63 characters, starting and ending alphanumeric). Fix: pulumi config set namespace web-staging -s staging'],
         ["a system namespace", { namespace: "kube-system" }, 'env-progression:namespace: "kube-system" is a system namespace; an environment needs a namespace of its own. Fix: pulumi config set namespace web-staging -s staging'],
+        ["a malformed rollout timeout", { rolloutTimeout: "ten minutes" }, 'env-progression:rolloutTimeout: "ten minutes" is not a duration. Allowed: a positive number with ms, s or m (e.g. 5s). Fix: pulumi config set rolloutTimeout 10m -s staging'],
         ["a malformed duration", { smokeTimeout: "5 seconds" }, 'env-progression:smokeTimeout: "5 seconds" is not a duration. Allowed: a positive number with ms, s or m (e.g. 5s). Fix: pulumi config set smokeTimeout 5s -s staging'],
         ["a timeout longer than the deadline", { smokeTimeout: "30s", smokeDeadline: "10s" }, "env-progression:smokeTimeout: 30000ms is longer than smokeDeadline (10000ms); a request could outlive the whole check. Allowed: a timeout shorter than the deadline. Fix: pulumi config set smokeTimeout 5s -s staging"],
         ["a bad egress rule", { egress: ["10.0.0.0/33:5432"] }, 'env-progression:egress: "10.0.0.0/33:5432" is not an egress rule. Allowed: "CIDR", "CIDR:PORT" or "CIDR:PORT/UDP", e.g. "10.20.0.0/16:5432". Fix: pulumi config set --path \'egress[0]\' 10.20.0.0/16:5432 -s staging'],
         ["a non-boolean feature flag", { featureFlags: { newCheckout: "yes" } }, "env-progression:featureFlags.newCheckout: \"yes\" is not a boolean. Allowed: true or false. Fix: pulumi config set --path 'featureFlags.newCheckout' true -s staging"],
         ["a bad service type", { serviceType: "Ingress" }, 'env-progression:serviceType: "Ingress" is not allowed. Allowed: ClusterIP, NodePort, LoadBalancer. Fix: pulumi config set serviceType ClusterIP -s staging'],
-        ["a misspelt key", { replica: 3 }, "env-progression:replica is not a key this program reads (a typo is silently ignored otherwise). Allowed: environment, allowStackMismatch, namespace, kubeContext, kubeServer, kubeconfig, appName, image, port, replicas, cpuRequest, cpuLimit, memoryRequest, memoryLimit, env, featureFlags, secretEnv, serviceType, ingressNamespace, egress, smokeBaseUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses, smokeChecksFile, smokeCommand, smokeEveryUp, or a secret named in secretEnv. Fix: pulumi config rm replica -s staging (did you mean replicas?)"],
+        ["a misspelt key", { replica: 3 }, "env-progression:replica is not a key this program reads (a typo is silently ignored otherwise). Allowed: environment, allowStackMismatch, namespace, kubeContext, kubeServer, kubeconfig, appName, image, port, replicas, cpuRequest, cpuLimit, memoryRequest, memoryLimit, env, featureFlags, secretEnv, serviceType, rolloutTimeout, ingressNamespace, egress, smokeBaseUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses, smokeChecksFile, smokeCommand, smokeEveryUp, or a secret named in secretEnv. Fix: pulumi config rm replica -s staging (did you mean replicas?)"],
     ])("rejects %s with a clear message", (_case, overrides, message) => {
         expect(problemsOf(staging(overrides))).toEqual([message]);
     });
