@@ -172,19 +172,21 @@ export class AppDeployment extends pulumi.ComponentResource {
         this.secretChecksum = pulumi.unsecret(secretValues.apply((v) => checksum(v)));
 
         const deployment = deploymentManifest(input, this.secretChecksum);
+        // A rollout that never becomes ready fails the update after a bounded wait, with the pods'
+        // reasons (CrashLoopBackOff, a failing probe), before the smoke checks run. The Service
+        // waits for ready endpoints too, so it gets the same bound.
+        const rollout = `${Math.ceil(args.app.rolloutTimeoutMs / 1000)}s`;
         const dep = new k8s.apps.v1.Deployment(
             name,
             { metadata: { ...deployment.metadata, namespace: args.namespace }, spec: deployment.spec },
-            // A rollout that never becomes ready fails the update after a bounded wait, with the
-            // pods' reasons (CrashLoopBackOff, a failing probe), before the smoke checks run.
-            {
-                parent: this,
-                dependsOn: [configMap, ...(secret ? [secret] : [])],
-                customTimeouts: { create: `${Math.ceil(args.app.rolloutTimeoutMs / 1000)}s`, update: `${Math.ceil(args.app.rolloutTimeoutMs / 1000)}s` },
-            },
+            { parent: this, dependsOn: [configMap, ...(secret ? [secret] : [])], customTimeouts: { create: rollout, update: rollout } },
         );
         const service = serviceManifest(input);
-        const svc = new k8s.core.v1.Service(`${name}-service`, { metadata: { ...service.metadata, namespace: args.namespace }, spec: service.spec }, { parent: this });
+        const svc = new k8s.core.v1.Service(
+            `${name}-service`,
+            { metadata: { ...service.metadata, namespace: args.namespace }, spec: service.spec },
+            { parent: this, customTimeouts: { create: rollout, update: rollout } },
+        );
         const pdb = pdbManifest(input);
         if (pdb) {
             new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, { metadata: { ...pdb.metadata, namespace: args.namespace }, spec: pdb.spec }, { parent: this });

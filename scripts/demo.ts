@@ -2,13 +2,33 @@
 // the previous one's smoke checks. Safe to re-run: the cluster, the state, the passphrase and the
 // generated secrets are kept in .local/ and reused.
 //
-//   npm run demo                    the progression
+//   npm run demo                        real pods when this machine can run the node, else simulated
+//   npm run demo -- --simulated         simulated pods: faster, no container runs
 //   npm run demo -- --fail staging=db   staging's app answers connected:false: staging fails, prod is not deployed
-//   npm run demo:down               stop the apps and the cluster (state is kept)
+//   npm run demo -- --fail staging=crash    staging's image exits at start: its rollout fails (real pods)
+//   npm run demo:down                   stop the apps and the cluster (state is kept)
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ENVIRONMENTS, EnvironmentName } from "../config/environments";
-import { clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progress, REPO, startApp, stopApp, useToolchain, workspace } from "./local";
+import { readStackConfig } from "../config/stackFile";
+import {
+    Cluster,
+    clusterDown,
+    clusterStatus,
+    clusterUp,
+    ingressUrl,
+    kubectlJson,
+    localSecrets,
+    NodeMode,
+    prepareStack,
+    progress,
+    realNodeOverrides,
+    REPO,
+    startApp,
+    stopApp,
+    useToolchain,
+    workspace,
+} from "./local";
 
 const LOCAL = path.join(REPO, ".local");
 const KUBECONFIG = path.join(LOCAL, "kubeconfig");
@@ -18,20 +38,42 @@ const PORTS: Record<EnvironmentName, number> = { dev: 18081, staging: 18082, pro
 // The demo shows the gate on every run, so `--fail staging=db` stops a re-run too; a real stack
 // checks only when what is deployed changes (smokeEveryUp defaults to false).
 const DEMO_OVERRIDES = { smokeDeadline: "20s", smokeEveryUp: true };
+// On the real node a rollout that cannot become ready fails `up` after this, with the pods' reasons.
+const REAL_ROLLOUT_TIMEOUT = "90s";
+const APP_FAILURES = ["db", "action", "healthz", "version"];
 
-function parseFailures(argv: string[]): Partial<Record<EnvironmentName, string>> {
+interface Options {
+    readonly nodes: NodeMode | "auto";
+    readonly failures: Partial<Record<EnvironmentName, string>>;
+}
+
+function usage(message: string): never {
+    process.stderr.write(
+        `demo: ${message}; allowed: --simulated | --real, --fail ENV=MODE (e.g. --fail staging=db; modes: ${APP_FAILURES.join(", ")}, or crash on real pods), or 'down'\n`,
+    );
+    process.exit(2);
+}
+
+function parseOptions(argv: string[]): Options {
     const failures: Partial<Record<EnvironmentName, string>> = {};
+    let nodes: Options["nodes"] = "auto";
     for (let i = 0; i < argv.length; i += 1) {
         const arg = argv[i]!;
+        if (arg === "--simulated" || arg === "--real") {
+            nodes = arg === "--real" ? "real" : "simulated";
+            continue;
+        }
         const value = arg.startsWith("--fail=") ? arg.slice(7) : arg === "--fail" ? argv[++i] : undefined;
         const m = value === undefined ? null : /^(dev|staging|prod)=([a-z,]+)$/.exec(value);
-        if (!m) {
-            process.stderr.write(`demo: unknown argument '${arg}'; allowed: --fail ENV=MODE (e.g. --fail staging=db; modes: db, action, healthz, version), or 'down'\n`);
-            process.exit(2);
-        }
+        if (!m) usage(`unknown argument '${arg}'`);
+        const modes = m[2]!.split(",");
+        const bad = modes.find((x) => x !== "crash" && !APP_FAILURES.includes(x));
+        if (bad) usage(`--fail ${value}: '${bad}' is not a failure mode`);
+        if (modes.includes("crash") && modes.length > 1) usage(`--fail ${value}: crash replaces the image, so it cannot combine with other modes`);
         failures[m[1] as EnvironmentName] = m[2]!;
     }
-    return failures;
+    if (nodes === "simulated" && Object.values(failures).includes("crash")) usage("--fail ENV=crash needs real pods; simulated ones never crash");
+    return { nodes, failures };
 }
 
 function down(): void {
@@ -45,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
         down();
         return 0;
     }
-    const failures = parseFailures(argv);
+    const { nodes, failures } = parseOptions(argv);
     const t0 = Date.now();
     const step = (what: string) => process.stdout.write(`\n=== ${what} (${((Date.now() - t0) / 1000).toFixed(0)}s)\n`);
 
@@ -54,22 +96,42 @@ async function main(argv: string[]): Promise<number> {
 
     step("local cluster");
     fs.mkdirSync(path.join(LOCAL, "apps"), { recursive: true });
-    const cluster = clusterUp(CLUSTER, KUBECONFIG);
-    process.stdout.write(`context ${cluster.context} at ${cluster.server}\n`);
-
-    step("reference app, one per environment (pods are simulated; these are the smoke targets)");
-    for (const env of ENVIRONMENTS) {
-        const pidFile = path.join(LOCAL, "apps", `${env}.pid`);
-        stopApp(pidFile);
-        const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(failures[env] ? { fail: failures[env] } : {}) });
-        process.stdout.write(`${env}: ${app.url}${failures[env] ? `  (failing: ${failures[env]})` : ""}\n`);
-    }
+    const cluster = clusterUp(CLUSTER, KUBECONFIG, { nodes });
+    process.stdout.write(`context ${cluster.context} at ${cluster.server}, ${cluster.mode === "real" ? "one real node" : "simulated nodes"}\n`);
 
     const ws = workspace(LOCAL, { PATH: process.env["PATH"] ?? "", ...(toolEnv["PULUMI_HOME"] ? { PULUMI_HOME: toolEnv["PULUMI_HOME"] } : {}) });
     const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
     const stacks = [];
-    for (const env of ENVIRONMENTS) {
-        stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides: DEMO_OVERRIDES })] as const);
+    if (cluster.mode === "real") {
+        step("real pods: the node runs the images it holds; smoke checks go in through the ingress proxy to each Service");
+        for (const env of ENVIRONMENTS) stopApp(path.join(LOCAL, "apps", `${env}.pid`));
+        for (const env of ENVIRONMENTS) {
+            const { namespace, app } = readStackConfig(env);
+            const fail = failures[env];
+            const url = ingressUrl(namespace, app.name, app.port);
+            process.stdout.write(`${env}: ${url}${fail ? `  (failing: ${fail})` : ""}\n`);
+            stacks.push([
+                env,
+                await prepareStack(ws, env, {
+                    cluster,
+                    smokeBaseUrl: url,
+                    secrets: secrets[env],
+                    overrides: { ...DEMO_OVERRIDES, ...realNodeOverrides(cluster, fail === "crash" ? "web-crash" : "web"), rolloutTimeout: REAL_ROLLOUT_TIMEOUT },
+                    ...(fail && fail !== "crash" ? { extraEnv: { FAIL: fail } } : {}),
+                }),
+            ] as const);
+        }
+    } else {
+        step("reference app, one per environment (pods are simulated; these are the smoke targets)");
+        for (const env of ENVIRONMENTS) {
+            const pidFile = path.join(LOCAL, "apps", `${env}.pid`);
+            stopApp(pidFile);
+            const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(failures[env] ? { fail: failures[env] } : {}) });
+            process.stdout.write(`${env}: ${app.url}${failures[env] ? `  (failing: ${failures[env]})` : ""}\n`);
+        }
+        for (const env of ENVIRONMENTS) {
+            stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides: DEMO_OVERRIDES })] as const);
+        }
     }
     // The local cluster may have been deleted (demo:down) or recreated since the last run while
     // .local/state remembers its objects: refresh first, so `up` recreates whatever is gone.
@@ -84,6 +146,9 @@ async function main(argv: string[]): Promise<number> {
     if (result.failed) {
         const rest = ENVIRONMENTS.slice(ENVIRONMENTS.indexOf(result.failed.environment) + 1);
         process.stdout.write(`\n${result.failed.environment} failed${rest.length ? `: ${rest.join(" and ")} not deployed` : ""}. Fix it and run 'npm run demo' again.\n`);
+        // A part of the local node that stopped is a different fix from a broken app: say which.
+        const status = clusterStatus(CLUSTER, KUBECONFIG);
+        if (!status.ok) process.stdout.write(`\nThe local cluster itself is not healthy:\n${status.text}`);
         return 1;
     }
     const summary = ENVIRONMENTS.map((env) => {
@@ -93,19 +158,57 @@ async function main(argv: string[]): Promise<number> {
     });
 
     step("what runs where");
-    const deployments = kubectlJson<{ items: { metadata: { namespace: string; name: string }; status: { availableReplicas?: number }; spec: { replicas: number } }[] }>(cluster, [
+    for (const line of summary) process.stdout.write(`${line}\n`);
+    process.stdout.write(whatRuns(cluster));
+    process.stdout.write(`\nkubectl --kubeconfig ${path.relative(process.cwd(), KUBECONFIG)} get ns,deploy,netpol -A   # look around\n`);
+    process.stdout.write(`npm run demo:down                                          # stop apps and cluster\n`);
+    process.stdout.write(`done in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
+    return 0;
+}
+
+/** Each Deployment's ready pods, and on the real node where they run and the memory they use. */
+function whatRuns(cluster: Cluster): string {
+    const deployments = kubectlJson<{ items: { metadata: { namespace: string; name: string }; status: { readyReplicas?: number }; spec: { replicas: number } }[] }>(cluster, [
         "get",
         "deployments",
         "-A",
         "-l",
         "app.kubernetes.io/part-of=env-progression",
     ]);
-    for (const line of summary) process.stdout.write(`${line}\n`);
-    for (const d of deployments.items) process.stdout.write(`  ${d.metadata.namespace}/${d.metadata.name}: ${d.status.availableReplicas ?? 0}/${d.spec.replicas} available (simulated pods)\n`);
-    process.stdout.write(`\nkubectl --kubeconfig ${path.relative(process.cwd(), KUBECONFIG)} get ns,deploy,netpol -A   # look around\n`);
-    process.stdout.write(`npm run demo:down                                          # stop apps and cluster\n`);
-    process.stdout.write(`done in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
-    return 0;
+    let out = "";
+    if (cluster.mode === "simulated") {
+        for (const d of deployments.items) out += `  ${d.metadata.namespace}/${d.metadata.name}: ${d.status.readyReplicas ?? 0}/${d.spec.replicas} ready (simulated pods)\n`;
+        return out;
+    }
+    const pods = kubectlJson<{ items: { metadata: { namespace: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { phase: string; podIP?: string } }[] }>(cluster, [
+        "get",
+        "pods",
+        "-A",
+        "-l",
+        "app.kubernetes.io/part-of=env-progression",
+    ]);
+    for (const d of deployments.items) {
+        const mine = pods.items.filter((p) => p.metadata.namespace === d.metadata.namespace && p.status.phase === "Running");
+        const ips = mine.map((p) => p.status.podIP ?? "?").sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+        const shown = ips.length > 3 ? `${ips.slice(0, 2).join(", ")}, ... ${ips.at(-1)}` : ips.join(", ");
+        out += `  ${d.metadata.namespace}/${d.metadata.name}: ${d.status.readyReplicas ?? 0}/${d.spec.replicas} ready, real pods on ${mine[0]?.spec.nodeName ?? "?"} (${shown})\n`;
+    }
+    const memory = podsMemory();
+    if (memory !== undefined) out += `  all pods together use ${(memory / 2 ** 20).toFixed(0)} MiB of memory (the node's kubepods cgroup)\n`;
+    out += `\ncurl ${ingressUrl("web-prod")}/api/version   # through the ingress proxy, as the smoke checks go\n`;
+    return out;
+}
+
+/** Memory in use by every pod on the node, from kubelet's cgroup (v1, else v2); undefined if unreadable. */
+function podsMemory(): number | undefined {
+    for (const f of ["/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes", "/sys/fs/cgroup/kubepods/memory.current"]) {
+        try {
+            return Number(fs.readFileSync(f, "utf8").trim());
+        } catch {
+            /* try the next layout */
+        }
+    }
+    return undefined;
 }
 
 main(process.argv.slice(2)).then(
