@@ -216,13 +216,7 @@ start_etcd() {
 }
 
 start_apiserver() {
-  local pid
-  if pid=$(pid_of "$dir/pids/kube-apiserver.pid"); then
-    # It binds one address; switching between modes moves it.
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--bind-address=$api_addr " && return 0
-    log "moving the API server to $api_addr"
-    stop_daemon "$dir/pids/kube-apiserver.pid"
-  fi
+  running "$dir/pids/kube-apiserver.pid" && return 0
   # Admission: the defaults (PodSecurity among them) plus NodeRestriction for the real node.
   start_daemon "$dir/pids/kube-apiserver.pid" "$dir/logs/kube-apiserver.log" "$k8s_bin/kube-apiserver" \
     "--bind-address=$api_addr" "--advertise-address=$api_addr" "--secure-port=$API_PORT" \
@@ -311,11 +305,6 @@ wait_nodes() { # $1 = label selector, $2 = count
   done
   log "only $ready of $2 nodes ($1) became Ready"; kubectl get nodes >&2 || true; return 1
 }
-stop_simulated() {
-  stop_daemon "$dir/pids/kwok.pid"
-  kubectl delete nodes -l type=kwok --ignore-not-found --wait=false >/dev/null 2>&1 || true
-}
-
 # --- mode -------------------------------------------------------------------------------------
 # shellcheck source=kube/node.sh
 . "$repo/scripts/kube/node.sh"
@@ -335,12 +324,25 @@ want_mode() { # prints real or simulated; explains an automatic fallback
   esac
 }
 
+# Stops every process of the cluster, undoes the node's changes, deletes its files.
+delete_cluster() {
+  if node_owned_by "$name"; then node_down "$name" "$dir"; fi
+  local c
+  for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_daemon "$dir/pids/$c.pid"; done
+  rm -rf "$dir"
+}
+
 up() {
   local t0=$SECONDS mode previous=""
   mode=$(want_mode)
   ensure_binaries "$mode"
-  mkdir -p "$dir/logs" "$dir/pids"
   [ -f "$dir/mode" ] && previous=$(cat "$dir/mode")
+  if [ -n "$previous" ] && [ "$previous" != "$mode" ]; then
+    # Its objects were made for the other kind of node (images, requests, pod addresses).
+    log "switching from $previous to $mode nodes: recreating cluster $name"
+    delete_cluster
+  fi
+  mkdir -p "$dir/logs" "$dir/pids"
   load_ports
   make_pki
   if [ "$mode" = real ]; then
@@ -348,14 +350,7 @@ up() {
     node_network_up   # the node address must exist before the API server binds it
     api_addr=$NODE_ADDR
   else
-    if [ "$previous" = real ] && node_owned_by "$name"; then
-      log "switching from the real node to simulated nodes"; node_down "$name" "$dir"
-    fi
     api_addr=127.0.0.1
-  fi
-  if [ -n "$previous" ] && [ "$previous" != "$mode" ]; then
-    # The controllers' kubeconfigs name the API server's address, which moves with the mode.
-    stop_daemon "$dir/pids/kube-controller-manager.pid"; stop_daemon "$dir/pids/kube-scheduler.pid"
   fi
   echo "$mode" >"$dir/mode"
   start_etcd
@@ -364,7 +359,6 @@ up() {
   wait_apiserver
   start_controllers
   if [ "$mode" = real ]; then
-    stop_simulated
     node_up "$name" "$dir"
     wait_nodes "progression.dev/node=real" 1
     node_addons "$name" "$dir"
@@ -381,10 +375,7 @@ down() {
     log "no cluster $name: nothing to do"
   else
     log "deleting cluster $name"
-    if node_owned_by "$name"; then node_down "$name" "$dir"; fi
-    local c
-    for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_daemon "$dir/pids/$c.pid"; done
-    rm -rf "$dir"
+    delete_cluster
   fi
   rm -f "$kubeconfig"
 }

@@ -14,6 +14,7 @@ import { readStackConfig } from "../config/stackFile";
 import {
     Cluster,
     clusterDown,
+    forgetStacks,
     clusterStatus,
     clusterUp,
     ingressUrl,
@@ -100,6 +101,16 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`context ${cluster.context} at ${cluster.server}, ${cluster.mode === "real" ? "one real node" : "simulated nodes"}\n`);
 
     const ws = workspace(LOCAL, { PATH: process.env["PATH"] ?? "", ...(toolEnv["PULUMI_HOME"] ? { PULUMI_HOME: toolEnv["PULUMI_HOME"] } : {}) });
+    // A cluster created anew (after demo:down, or a switch between real and simulated nodes, which
+    // recreates it at another address) holds none of what the state describes, and the state's
+    // provider still points at the old one: start the stacks' state over.
+    const idFile = path.join(LOCAL, "cluster-id");
+    const clusterId = kubectlJson<{ metadata: { uid: string } }>(cluster, ["get", "namespace", "kube-system"]).metadata.uid;
+    if (fs.existsSync(idFile) && fs.readFileSync(idFile, "utf8").trim() !== clusterId) {
+        await forgetStacks(ws, ENVIRONMENTS);
+        process.stdout.write("the cluster is new: the stacks' state described the previous one and was dropped; up creates everything again\n");
+    }
+    fs.writeFileSync(idFile, clusterId);
     const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
     const stacks = [];
     if (cluster.mode === "real") {

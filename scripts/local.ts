@@ -241,6 +241,13 @@ export function workspace(dir: string, extraEnv: Record<string, string> = {}): W
     };
 }
 
+/** Drops the stacks' state (and their local stack files); the cluster's objects are not touched. */
+export async function forgetStacks(ws: Workspace, names: readonly string[]): Promise<void> {
+    const w = await LocalWorkspace.create({ workDir: ws.projectDir, envVars: ws.envVars });
+    const known = new Set((await w.listStacks()).map((s) => s.name));
+    for (const name of names) if (known.has(name)) await w.removeStack(name, { force: true });
+}
+
 /** Local values layered over a committed stack file. */
 export interface LocalStackValues {
     readonly cluster: Cluster;

@@ -97,11 +97,11 @@ node_network_up() {
 }
 
 containerd_config() {
-  mkdir -p "$NODE_RUN/containerd/certs.d/$1" "$NODE_RUN/cni/net.d" "$NODE_LIB/containerd"
-  # Images come only from the import: a pull of progression.local (or of any image the node
-  # lacks under that name) goes to a closed loopback port and fails at once, never to a network.
+  mkdir -p "$NODE_RUN/containerd/certs.d/_default" "$NODE_RUN/cni/net.d" "$NODE_LIB/containerd"
+  # Images come only from the import: a pull from any registry (progression.local or one named
+  # in a stack's image) goes to a closed loopback port and fails at once, never to the network.
   printf 'server = "http://127.0.0.1:9"\n[host."http://127.0.0.1:9"]\n  capabilities = ["pull", "resolve"]\n' \
-    >"$NODE_RUN/containerd/certs.d/$1/hosts.toml"
+    >"$NODE_RUN/containerd/certs.d/_default/hosts.toml"
   cat >"$NODE_RUN/containerd/config.toml" <<TOML
 version = 2
 root = "$NODE_LIB/containerd"
@@ -116,7 +116,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 [plugins."io.containerd.internal.v1.opt"]
   path = "$NODE_LIB/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$2"
+  sandbox_image = "$1"
   # This VM withholds CAP_SYS_RESOURCE even from root: without this every sandbox fails to start.
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
@@ -162,7 +162,7 @@ image_ref() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$dir/images.json"; }
 start_containerd() {
   local i
   if ! running "$dir/pids/containerd.pid"; then
-    containerd_config progression.local "$(image_ref pause)"
+    containerd_config "$(image_ref pause)"
     start_daemon "$dir/pids/containerd.pid" "$dir/logs/containerd.log" containerd --config "$NODE_RUN/containerd/config.toml"
   fi
   for i in $(seq 1 100); do
