@@ -68,12 +68,14 @@ start_daemon() { # $1 = pid file, $2 = log file, rest = command (its basename mu
   setsid "$@" >>"$logf" 2>&1 </dev/null &
   echo $! >"$pidf"
 }
-stop_daemon() { # $1 = pid file; TERM, then KILL after 10 s
-  local pid i
+alive() { [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+stop_daemon() { # $1 = pid file, $2 = grace in tenths of a second (default 100): TERM, then KILL
+  local pid i grace=${2:-100}
   pid=$(pid_of "$1") || { rm -f "$1"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-  [ ! -d "/proc/$pid" ] || kill -KILL "$pid" 2>/dev/null || true
+  [ "$grace" -eq 0 ] || kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 "$grace"); do alive "$pid" || break; sleep 0.1; done
+  ! alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
   rm -f "$1"
 }
 show_log() { # $1 = component; its log's last lines, to explain a failure
@@ -327,8 +329,9 @@ want_mode() { # prints real or simulated; explains an automatic fallback
 # Stops every process of the cluster, undoes the node's changes, deletes its files.
 delete_cluster() {
   if node_owned_by "$name"; then node_down "$name" "$dir"; fi
+  # Its data goes too, so nothing needs a graceful stop.
   local c
-  for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_daemon "$dir/pids/$c.pid"; done
+  for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_daemon "$dir/pids/$c.pid" 0; done
   rm -rf "$dir"
 }
 

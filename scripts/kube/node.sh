@@ -447,20 +447,18 @@ node_status() { # $1 = name, $2 = dir
 # Stops the node and undoes every change it made to the machine. Safe to run twice.
 node_down() { # $1 = name, $2 = dir
   local d=$2 c
-  for c in kube-router kube-proxy kubelet; do stop_daemon "$d/pids/$c.pid"; done
+  # Their state is rebuilt on the next start and their rules are removed below: no grace needed.
+  for c in kube-router kube-proxy kubelet; do stop_daemon "$d/pids/$c.pid" 0; done
   # Every pod's containers and sandboxes go with their tasks; their network namespaces go below.
-  if ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1; then
-    local id
-    for id in $(ctr --address "$CONTAINERD_SOCK" -n k8s.io tasks ls -q 2>/dev/null); do
-      ctr --address "$CONTAINERD_SOCK" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
-    done
-    sleep 0.5
-    for id in $(ctr --address "$CONTAINERD_SOCK" -n k8s.io tasks ls -q 2>/dev/null); do
-      ctr --address "$CONTAINERD_SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true
-    done
-    for id in $(ctr --address "$CONTAINERD_SOCK" -n k8s.io containers ls -q 2>/dev/null); do
-      ctr --address "$CONTAINERD_SOCK" -n k8s.io containers delete "$id" >/dev/null 2>&1 || true
-    done
+  local ctr_k8s=(ctr --address "$CONTAINERD_SOCK" -n k8s.io)
+  if "${ctr_k8s[@]}" version >/dev/null 2>&1; then
+    # Each task's first process, killed at once (its shim reports the exit), then all deleted.
+    local pids
+    pids=$("${ctr_k8s[@]}" tasks ls 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/ && $2 > 1 {print $2}')
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || { kill -KILL $pids 2>/dev/null || true; sleep 0.5; }
+    "${ctr_k8s[@]}" tasks ls -q 2>/dev/null | xargs -r "${ctr_k8s[@]}" tasks delete -f >/dev/null 2>&1 || true
+    "${ctr_k8s[@]}" containers ls -q 2>/dev/null | xargs -r "${ctr_k8s[@]}" containers delete >/dev/null 2>&1 || true
   fi
   stop_daemon "$d/pids/containerd.pid"
   # A shim whose task could not be deleted (containerd already gone) still names our socket.
