@@ -51,12 +51,12 @@ kubectl() { "$k8s_bin/kubectl" --kubeconfig "$kubeconfig" --context "$context" "
 
 # --- processes --------------------------------------------------------------------------------
 # Every daemon runs detached (its own session), logs to logs/<name>.log and has pids/<name>.pid.
+alive() { [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 pid_of() { # $1 = pid file; prints the pid when that process is alive and is the named binary
   local f=$1 pid comm
   [ -f "$f" ] || return 1
   pid=$(tr -dc '0-9' <"$f")
-  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
-  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 1
+  [ -n "$pid" ] && alive "$pid" || return 1
   comm=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")
   case "$comm" in *"$(basename "$f" .pid)"*) echo "$pid" ;; *) return 1 ;; esac
 }
@@ -68,7 +68,6 @@ start_daemon() { # $1 = pid file, $2 = log file, rest = command (its basename mu
   setsid "$@" >>"$logf" 2>&1 </dev/null &
   echo $! >"$pidf"
 }
-alive() { [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 stop_daemon() { # $1 = pid file, $2 = grace in tenths of a second (default 100): TERM, then KILL
   local pid i grace=${2:-100}
   pid=$(pid_of "$1") || { rm -f "$1"; return 0; }

@@ -53,13 +53,13 @@ node_owned_by() { [ -f "$OWNER" ] && [ "$(cut -d' ' -f1 "$OWNER")" = "$1" ]; }
 
 # Takes the node for this cluster; a previous owner that is gone is cleaned up first.
 node_claim() { # $1 = name, $2 = dir
-  mkdir -p "$NODE_RUN"
   if [ -f "$OWNER" ] && ! node_owned_by "$1"; then
     local owner owner_dir
     read -r owner owner_dir <"$OWNER"
     log "the real node was left by cluster '$owner', which is gone: cleaning it up"
     node_down "$owner" "$owner_dir"
   fi
+  mkdir -p "$NODE_RUN"
   if [ ! -f "$SAVED_SYSCTLS" ]; then
     local s
     for s in $NODE_SYSCTLS; do echo "$s=$(sysctl -n "$s")"; done >"$SAVED_SYSCTLS"
@@ -461,11 +461,15 @@ node_down() { # $1 = name, $2 = dir
     "${ctr_k8s[@]}" containers ls -q 2>/dev/null | xargs -r "${ctr_k8s[@]}" containers delete >/dev/null 2>&1 || true
   fi
   stop_daemon "$d/pids/containerd.pid"
-  # A shim whose task could not be deleted (containerd already gone) still names our socket.
-  local f
+  # Whatever of the node is still running without a pid file (a shim whose task could not be
+  # deleted, the processes of a cluster whose files are gone) names the node's own paths.
+  local f cmd
   for f in /proc/[0-9]*/cmdline; do
-    tr '\0' ' ' 2>/dev/null <"$f" | grep -q "^[^ ]*containerd-shim.* -address $CONTAINERD_SOCK " || continue
-    f=${f#/proc/}; kill -KILL "${f%/cmdline}" 2>/dev/null || true
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
+    case "$cmd" in
+      *"-address $CONTAINERD_SOCK "* | *"--config $NODE_RUN/containerd/config.toml"* | *"--root-dir $KUBELET_ROOT "* | *"$d/kubeconfigs/kube-proxy.kubeconfig"* | *"$d/kubeconfigs/kube-router.kubeconfig"*)
+        f=${f#/proc/}; kill -KILL "${f%/cmdline}" 2>/dev/null || true ;;
+    esac
   done
   # Rules and sets: kube-proxy's and kube-router's own cleanup, then any chain left by name.
   [ ! -x "$k8s_bin/kube-proxy" ] || "$k8s_bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
