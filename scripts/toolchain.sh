@@ -42,6 +42,9 @@ log() { echo "toolchain: $*" >&2; }
 # Go builds: module and build caches live in the toolchain cache so CI on the same machine
 # finds them warm. Fetched module source stays there, never in the repo.
 export GOMODCACHE="$T/gomod" GOCACHE="$T/gocache" GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
+# The compiler and linker collect garbage 4 times less often: about a third less build time
+# here, for more memory per compile (a few hundred MB; these machines have 24 GB).
+export GOGC="${GOGC:-400}"
 export GOFLAGS="-mod=mod -buildvcs=false"
 
 pkg_version() { # $1 = npm package name; prints the exact version pinned in package.json
