@@ -1,33 +1,52 @@
-// The program: typed config -> Environment -> stack outputs. Everything that can be wrong with
-// the configuration or the target cluster is reported here, before any resource is registered.
+// The program: typed config -> promotion check -> Environment -> stack outputs. Everything that
+// can be wrong with the configuration, the target cluster or the promotion is reported before
+// any resource of the environment is registered. The entry is async so the promotion check can
+// await what the upstream stack verified first.
 import * as pulumi from "@pulumi/pulumi";
 import { Environment } from "./components/environment";
+import { checkPromotion } from "./components/promotion";
 import { resolveCluster } from "./config/cluster";
 import { loadConfig } from "./config/load";
 import { ConfigError } from "./config/schema";
+import { commitOf, gitIn } from "./promotion/commit";
+import { loadRules, RulesError } from "./promotion/rules";
 
 function edge() {
     try {
         const loaded = loadConfig();
-        return { ...loaded, cluster: resolveCluster(loaded.config) };
+        return { ...loaded, cluster: resolveCluster(loaded.config), rules: loadRules() };
     } catch (err) {
         // RunError prints the message alone: the reader needs the fix, not a stack trace.
-        throw err instanceof ConfigError ? new pulumi.RunError(err.message) : err;
+        throw err instanceof ConfigError || err instanceof RulesError ? new pulumi.RunError(err.message) : err;
     }
 }
 
-const { config, secrets, checks, cluster } = edge();
-const env = new Environment(config.environment, { config, cluster, secrets, ...(checks ? { checks } : {}) });
-
-export const environment = config.environment;
-export const namespace = env.namespace;
-export const serviceName = env.serviceName;
-export const serviceUrl = env.serviceUrl;
-export const image = config.app.image;
-export const replicas = config.app.replicas;
-export const smoke = {
-    baseUrl: config.smoke.baseUrl,
-    passedAt: env.smokePassedAt,
-    trigger: env.verifiedTrigger,
-    results: env.smokeResults,
+export = async () => {
+    const { config, secrets, checks, cluster, rules } = edge();
+    const promotion = await checkPromotion(config, rules);
+    const env = new Environment(config.environment, {
+        config,
+        cluster,
+        secrets,
+        commit: commitOf(process.env, gitIn(__dirname)),
+        ...(checks ? { checks } : {}),
+    });
+    return {
+        environment: config.environment,
+        namespace: env.namespace,
+        serviceName: env.serviceName,
+        serviceUrl: env.serviceUrl,
+        image: config.app.image,
+        replicas: config.app.replicas,
+        smoke: {
+            baseUrl: config.smoke.baseUrl,
+            passedAt: env.smokePassedAt,
+            trigger: env.verifiedTrigger,
+            results: env.smokeResults,
+        },
+        /** What this stack's smoke checks last verified; the next environment deploys only this. */
+        verified: env.verified,
+        /** How this update was let through: checked against the upstream record, or overridden (and why). */
+        promotion,
+    };
 };

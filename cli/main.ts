@@ -2,20 +2,34 @@
 // `run(argv): Promise<number>` returning the process exit code (0 ok, 1 check failed, 2 usage).
 import { UsageError } from "./args";
 
-const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
-    smoke: () => import("./smoke"),
-    netcheck: () => import("./netcheck"),
-};
+type Command = { run(argv: string[]): Promise<number> };
+export type Commands = Record<string, () => Command | Promise<Command>>;
+
+// The commands, each in its own module named after it.
+export const COMMAND_NAMES = ["smoke", "netcheck", "parity"] as const;
+
+// Each command is loaded only when asked for. The `progression` process (bin/progression) has
+// tsx's CommonJS hook only, so it loads them with require(): import() would go through Node's ESM
+// loader and need tsx's ESM hooks as well, a loader thread at every start. Callers in an ESM
+// runtime (the tests, under vitest) use import(). Both tables come from the one list, so a
+// command cannot exist for one loader and not the other.
+function table(load: (name: string) => Command | Promise<Command>): Commands {
+    return Object.fromEntries(COMMAND_NAMES.map((name) => [name, () => load(name)]));
+}
+const byImport = table((name) => import(`./${name}`) as Promise<Command>);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const byRequire = table((name) => require(`./${name}`) as Command);
 
 const usage = `usage: progression <command> [options]
 
 commands:
   smoke <baseUrl>   run the smoke checks against a deployed app
   netcheck          evaluate NetworkPolicies as a connectivity matrix
+  parity            compare the stacks' configuration against the parity rules
 
 Run 'progression <command> --help' for a command's options.`;
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], commands: Commands = byImport): Promise<number> {
     const [name, ...rest] = argv;
     if (name === undefined || name === "--help" || name === "-h") {
         (name === undefined ? process.stderr : process.stdout).write(usage + "\n");
@@ -38,10 +52,14 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module || process.argv[1]?.endsWith("bin/progression")) {
-    main(process.argv.slice(2)).then(
+    main(process.argv.slice(2), byRequire).then(
         (code) => { process.exitCode = code; },
         (err: unknown) => {
-            process.stderr.write(`progression: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+            // Every expected failure is reported above with its fix; this is a bug, so the stack
+            // trace is there on request rather than in every user's face.
+            const debug = process.env["PROGRESSION_DEBUG"] === "1";
+            const text = err instanceof Error ? (debug ? (err.stack ?? err.message) : err.message) : String(err);
+            process.stderr.write(`progression: unexpected error: ${text}${debug ? "" : " (PROGRESSION_DEBUG=1 shows the stack trace)"}\n`);
             process.exitCode = 2;
         },
     );

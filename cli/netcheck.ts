@@ -8,11 +8,23 @@ import * as http from "node:http";
 import * as https from "node:https";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { parseAllDocuments, parse as parseYaml } from "yaml";
-import { checkIsolation, isolationModelFromManifests, ManifestError, ModelError, PolicyValidationError, renderReport, reportJson } from "../netpol";
-import { UsageError } from "./args";
+import { load as parseYaml, loadAll, YAMLException } from "js-yaml";
+import {
+    checkIsolation,
+    DEFAULT_MAX_FINDINGS,
+    isolationModelFromManifests,
+    ManifestError,
+    ModelError,
+    PolicyValidationError,
+    reportJsonText,
+    reportText,
+} from "../netpol";
+import { parseDuration, UsageError } from "./args";
+import { writeChunks } from "./output";
 
 const ALL_STACKS = ["dev", "staging", "prod"];
+/** Per request to the API server: the whole answer, not only the first byte, must arrive by then. */
+const DEFAULT_TIMEOUT_MS = 15_000;
 
 export const usage = `usage: progression netcheck [source] [options]
 
@@ -33,6 +45,11 @@ options:
   --ingress-namespace NS   the ingress controller's namespace (default ingress-nginx, or the
                            stacks' configured ingressNamespace)
   --context NAME           kubeconfig context (with --kubeconfig)
+  --timeout D              with --kubeconfig: each request's whole answer must arrive within D
+                           (default ${DEFAULT_TIMEOUT_MS / 1000}s); durations take ms, s or m
+  --matrix                 print the full connectivity matrix (streamed); by default it is printed
+                           only when it has at most 24 endpoints, and --json leaves it out
+  --max-findings N         findings explained in full (default ${DEFAULT_MAX_FINDINGS}); the rest are counted
   --json                   print the report as JSON
   -h, --help               show this help
 
@@ -52,32 +69,82 @@ function manifestFiles(target: string): string[] {
     let stat: fs.Stats;
     try {
         stat = fs.statSync(target);
-    } catch {
-        throw new UsageError(`--manifests '${target}': no such file or directory; fix: give a directory of Kubernetes YAML`);
+    } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" && isSymlink(target)) throw new SourceError(brokenLink("--manifests", target));
+        throw new UsageError(
+            code === "ENOENT"
+                ? `--manifests '${target}': no such file or directory; fix: give a directory of Kubernetes YAML`
+                : `--manifests '${target}': cannot be read (${code ?? "error"}); fix: give a readable directory of Kubernetes YAML`,
+        );
     }
     if (stat.isFile()) return [target];
-    const files = fs
-        .readdirSync(target)
+    let names: string[];
+    try {
+        names = fs.readdirSync(target);
+    } catch (err) {
+        throw new SourceError(`--manifests '${target}': cannot list the directory (${(err as NodeJS.ErrnoException).code ?? "error"}); fix: make it readable`);
+    }
+    const files = names
         .filter((f) => /\.(ya?ml|json)$/i.test(f))
         .sort()
         .map((f) => path.join(target, f))
-        .filter((f) => fs.statSync(f).isFile());
+        .filter((f) => {
+            try {
+                return fs.statSync(f).isFile();
+            } catch (err) {
+                // A dangling symlink, or a file removed while listing: say which, rather than skip it silently.
+                if ((err as NodeJS.ErrnoException).code === "ENOENT" && isSymlink(f)) throw new SourceError(brokenLink("--manifests", f));
+                throw new SourceError(`--manifests: '${f}' cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+            }
+        });
     if (files.length === 0) throw new UsageError(`--manifests '${target}': no .yaml, .yml or .json files in it`);
     return files;
+}
+
+function isSymlink(file: string): boolean {
+    try {
+        return fs.lstatSync(file).isSymbolicLink();
+    } catch {
+        return false;
+    }
+}
+
+function brokenLink(flag: string, file: string): string {
+    let to = "?";
+    try {
+        to = fs.readlinkSync(file);
+    } catch {
+        // keep "?"
+    }
+    return `${flag}: '${file}' is a symbolic link to '${to}', which does not exist; fix: restore its target or remove the link`;
 }
 
 export function readManifests(target: string): unknown[] {
     const objects: unknown[] = [];
     for (const file of manifestFiles(target)) {
-        const text = fs.readFileSync(file, "utf8");
-        for (const doc of parseAllDocuments(text)) {
-            if (doc.errors.length > 0) {
-                const e = doc.errors[0]!;
-                const line = e.linePos?.[0];
-                throw new SourceError(`${file}${line ? `:${line.line}:${line.col}` : ""}: not valid YAML: ${e.message.split("\n")[0]}`);
-            }
-            const value: unknown = doc.toJS();
-            if (value !== null && value !== undefined) objects.push(value);
+        let text: string;
+        try {
+            text = fs.readFileSync(file, "utf8");
+        } catch (err) {
+            throw new SourceError(
+                `--manifests: '${file}' cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}); fix: make it readable or remove it`,
+            );
+        }
+        // js-yaml, YAML 1.2 core schema: an order of magnitude faster than `yaml` on thousands of
+        // documents, and these are plain data (no anchors across files, no custom tags).
+        try {
+            loadAll(
+                text,
+                (value) => {
+                    if (value !== null && value !== undefined) objects.push(value);
+                },
+                { filename: file },
+            );
+        } catch (err) {
+            if (!(err instanceof YAMLException)) throw err;
+            const at = err.mark ? `:${err.mark.line + 1}:${err.mark.column + 1}` : "";
+            throw new SourceError(`${file}${at}: not valid YAML: ${err.reason}`);
         }
     }
     return objects;
@@ -125,6 +192,19 @@ export function kubeTarget(file: string, contextName?: string): KubeTarget {
     const user = named(doc["users"], String(ctx["user"]), "user") ?? {};
     if (!cluster || typeof cluster["server"] !== "string")
         throw new SourceError(`--kubeconfig '${file}': cluster '${String(ctx["cluster"])}' of context '${context}' has no server`);
+    const server = cluster["server"].replace(/\/+$/, "");
+    let serverUrl: URL | undefined;
+    try {
+        serverUrl = new URL(server);
+    } catch {
+        serverUrl = undefined;
+    }
+    if (!serverUrl || (serverUrl.protocol !== "https:" && serverUrl.protocol !== "http:")) {
+        throw new SourceError(
+            `--kubeconfig '${file}': cluster '${String(ctx["cluster"])}' has server ${JSON.stringify(cluster["server"])}, which is not ${serverUrl ? "an http(s)" : "a"} URL; ` +
+                `fix: set it to the API server's address, e.g. https://127.0.0.1:6443`,
+        );
+    }
     const base = path.dirname(path.resolve(file));
     const bytes = (dataKey: string, fileKey: string, from: Obj): Buffer | undefined => {
         const data = from[dataKey];
@@ -145,13 +225,18 @@ export function kubeTarget(file: string, contextName?: string): KubeTarget {
             `--kubeconfig '${file}': user '${String(ctx["user"])}' authenticates with an exec or auth-provider plugin, which netcheck does not run; fix: use a kubeconfig with client certificates or a token`,
         );
     }
-    const token =
-        typeof user["token"] === "string"
-            ? user["token"]
-            : typeof user["tokenFile"] === "string"
-              ? fs.readFileSync(path.resolve(base, user["tokenFile"]), "utf8").trim()
-              : undefined;
-    const target: KubeTarget = { server: cluster["server"].replace(/\/+$/, ""), insecure: cluster["insecure-skip-tls-verify"] === true, context };
+    let token = typeof user["token"] === "string" ? user["token"] : undefined;
+    if (token === undefined && typeof user["tokenFile"] === "string") {
+        const p = path.resolve(base, user["tokenFile"]);
+        try {
+            token = fs.readFileSync(p, "utf8").trim();
+        } catch (err) {
+            throw new SourceError(
+                `--kubeconfig '${file}': user '${String(ctx["user"])}' has tokenFile '${p}', which cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}); fix: point tokenFile at the token's file, or set token`,
+            );
+        }
+    }
+    const target: KubeTarget = { server, insecure: cluster["insecure-skip-tls-verify"] === true, context };
     const ca = bytes("certificate-authority-data", "certificate-authority", cluster);
     const cert = bytes("client-certificate-data", "client-certificate", user);
     const key = bytes("client-key-data", "client-key", user);
@@ -163,14 +248,60 @@ export function kubeTarget(file: string, contextName?: string): KubeTarget {
     return target;
 }
 
+/** Answers larger than this are refused: a list of every object of a big cluster stays far below it. */
+const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+
+/** What to do about a certificate the API server presented and Node refused, by OpenSSL code. */
+function tlsAdvice(code: string | undefined): string | undefined {
+    switch (code) {
+        case "DEPTH_ZERO_SELF_SIGNED_CERT":
+        case "SELF_SIGNED_CERT_IN_CHAIN":
+        case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+        case "UNABLE_TO_GET_ISSUER_CERT":
+        case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
+            return "the API server's certificate is not signed by a CA this kubeconfig trusts; fix: set the cluster's certificate-authority (a file) or certificate-authority-data (base64 PEM) in the kubeconfig to the CA that signed it";
+        case "CERT_HAS_EXPIRED":
+            return "the API server's certificate has expired; fix: renew the API server's certificate";
+        case "ERR_TLS_CERT_ALTNAME_INVALID":
+            return "the API server's certificate is not issued for this address; fix: use the address the certificate names as the cluster's server, or set tls-server-name in the kubeconfig";
+        default:
+            return undefined;
+    }
+}
+
+/** Node appends a hint about its own --use-system-ca flag to some TLS errors; it does not apply here. */
+const stripNodeHint = (message: string) => message.replace(/;\s*if the root CA is installed locally.*$/s, "");
+
+/**
+ * GET a JSON document. The whole answer must arrive within `timeoutMs`: a server that sends a
+ * byte now and then keeps a connection busy but never finishes, so an idle timeout is not enough.
+ */
 function getJson(target: KubeTarget, apiPath: string, timeoutMs: number): Promise<unknown> {
     const url = new URL(target.server + apiPath);
     const headers: Record<string, string> = { accept: "application/json" };
     if (target.token) headers["authorization"] = `Bearer ${target.token}`;
+    const where = `cannot read ${url.href} (context '${target.context}')`;
     return new Promise((resolve, reject) => {
+        let settled = false;
+        const finish = (err: Error | undefined, value?: unknown) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            if (err) reject(err);
+            else resolve(value);
+        };
         const onResponse = (res: http.IncomingMessage) => {
             const chunks: Buffer[] = [];
-            res.on("data", (c: Buffer) => chunks.push(c));
+            let size = 0;
+            res.on("data", (c: Buffer) => {
+                size += c.length;
+                if (size > MAX_ANSWER_BYTES) {
+                    req.destroy();
+                    finish(new SourceError(`${where}: the answer exceeds ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; is this an API server?`));
+                    return;
+                }
+                chunks.push(c);
+            });
             res.on("end", () => {
                 const body = Buffer.concat(chunks).toString("utf8");
                 if (res.statusCode !== 200) {
@@ -181,24 +312,24 @@ function getJson(target: KubeTarget, apiPath: string, timeoutMs: number): Promis
                     } catch {
                         // not a Status object: keep the raw start of the body
                     }
-                    reject(new SourceError(`GET ${url.href}: HTTP ${res.statusCode}: ${message}`));
+                    finish(new SourceError(`GET ${url.href}: HTTP ${res.statusCode}: ${message}`));
                     return;
                 }
                 try {
-                    resolve(JSON.parse(body));
+                    finish(undefined, JSON.parse(body));
                 } catch {
-                    reject(new SourceError(`GET ${url.href}: the answer is not JSON`));
+                    finish(new SourceError(`GET ${url.href}: the answer is not JSON`));
                 }
             });
-            res.on("error", reject);
+            res.on("error", (err) => finish(new SourceError(`${where}: the answer broke off (${err.message})`)));
         };
-        const common = { method: "GET", headers, timeout: timeoutMs };
         const req =
             url.protocol === "https:"
                 ? https.request(
                       url,
                       {
-                          ...common,
+                          method: "GET",
+                          headers,
                           ...(target.ca ? { ca: target.ca } : {}),
                           ...(target.cert ? { cert: target.cert } : {}),
                           ...(target.key ? { key: target.key } : {}),
@@ -208,13 +339,23 @@ function getJson(target: KubeTarget, apiPath: string, timeoutMs: number): Promis
                       },
                       onResponse,
                   )
-                : http.request(url, common, onResponse);
-        req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
-        req.on("error", (err: NodeJS.ErrnoException) => {
-            reject(
+                : http.request(url, { method: "GET", headers }, onResponse);
+        const timer = setTimeout(() => {
+            finish(
                 new SourceError(
-                    `cannot read ${url.href} (context '${target.context}'): ${err.code ?? ""} ${err.message}`.replace(/\s+/g, " ") +
-                        "; is the cluster running and the kubeconfig current?",
+                    `${where}: no complete answer within ${timeoutMs / 1000}s; is the cluster overloaded or the server not an API server? (--timeout sets the limit)`,
+                ),
+            );
+            req.destroy();
+        }, timeoutMs);
+        req.on("error", (err: NodeJS.ErrnoException) => {
+            const advice = tlsAdvice(err.code);
+            finish(
+                new SourceError(
+                    advice
+                        ? `${where}: ${advice} (${err.code}: ${stripNodeHint(err.message)})`
+                        : `${where}: ${err.code ?? ""} ${stripNodeHint(err.message)}`.replace(/\s+/g, " ") +
+                              "; is the cluster running and the kubeconfig current?",
                 ),
             );
         });
@@ -222,11 +363,16 @@ function getJson(target: KubeTarget, apiPath: string, timeoutMs: number): Promis
     });
 }
 
-export async function readCluster(file: string, context: string | undefined, warn: (m: string) => void): Promise<{ objects: unknown[]; server: string }> {
+export async function readCluster(
+    file: string,
+    context: string | undefined,
+    warn: (m: string) => void,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+): Promise<{ objects: unknown[]; server: string }> {
     const target = kubeTarget(file, context);
     if (target.insecure) warn(`kubeconfig context '${target.context}' sets insecure-skip-tls-verify: the API server's certificate is not checked`);
     const paths = ["/api/v1/namespaces", "/apis/networking.k8s.io/v1/networkpolicies", "/apis/apps/v1/deployments", "/api/v1/services"];
-    const lists = await Promise.all(paths.map((p) => getJson(target, p, 15_000)));
+    const lists = await Promise.all(paths.map((p) => getJson(target, p, timeoutMs)));
     // List items come without kind; name it from the list's kind (NamespaceList -> Namespace).
     const objects = lists.flatMap((list) => {
         const kind = isObj(list) && typeof list["kind"] === "string" ? list["kind"].replace(/List$/, "") : undefined;
@@ -239,7 +385,7 @@ export async function readCluster(file: string, context: string | undefined, war
 // ---------------------------------------------------------------------------------------------
 // --stack
 
-async function stackObjects(stacks: string[], warn: (m: string) => void): Promise<{ objects: unknown[]; ingressNamespace: string | undefined }> {
+function stackObjects(stacks: string[], warn: (m: string) => void): { objects: unknown[]; ingressNamespace: string | undefined } {
     const projectDir = path.resolve(__dirname, "..");
     for (const stack of stacks) {
         if (!fs.existsSync(path.join(projectDir, `Pulumi.${stack}.yaml`))) {
@@ -248,8 +394,10 @@ async function stackObjects(stacks: string[], warn: (m: string) => void): Promis
         }
     }
     // Loaded only now: the builders pull in @pulumi/*, which the other sources do not need.
-    const { readStackConfig } = await import("../config/stackFile");
-    const { environmentManifests } = await import("../components/manifests");
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { readStackConfig } = require("../config/stackFile") as typeof import("../config/stackFile");
+    const { environmentManifests } = require("../components/manifests") as typeof import("../components/manifests");
+    /* eslint-enable @typescript-eslint/no-require-imports */
     const objects: unknown[] = [];
     const ingress = new Set<string>();
     for (const stack of stacks) {
@@ -283,6 +431,9 @@ export async function run(argv: string[]): Promise<number> {
                 context: { type: "string" },
                 stack: { type: "string", multiple: true },
                 "ingress-namespace": { type: "string" },
+                timeout: { type: "string" },
+                matrix: { type: "boolean", default: false },
+                "max-findings": { type: "string" },
                 json: { type: "boolean", default: false },
                 help: { type: "boolean", short: "h", default: false },
             },
@@ -300,6 +451,14 @@ export async function run(argv: string[]): Promise<number> {
     );
     if (sources.length > 1) throw new UsageError(`give one source, not ${sources.join(" and ")}`);
     if (v.context !== undefined && v.kubeconfig === undefined) throw new UsageError("--context needs --kubeconfig");
+    if (v.timeout !== undefined && v.kubeconfig === undefined) throw new UsageError("--timeout needs --kubeconfig (it limits each request to the API server)");
+    const timeoutMs = v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration("--timeout", v.timeout);
+    if (timeoutMs < 1) throw new UsageError(`--timeout '${v.timeout}' must be more than 0; fix: e.g. --timeout 15s`);
+    const maxFindingsText = v["max-findings"];
+    if (maxFindingsText !== undefined && !/^\d+$/.test(maxFindingsText)) {
+        throw new UsageError(`--max-findings '${maxFindingsText}' is not a whole number; fix: e.g. --max-findings 500`);
+    }
+    const maxFindings = maxFindingsText === undefined ? DEFAULT_MAX_FINDINGS : Number(maxFindingsText);
     const ingressFlag = v["ingress-namespace"];
     if (ingressFlag !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ingressFlag)) {
         throw new UsageError(`--ingress-namespace '${ingressFlag}' is not a namespace name; allowed: an RFC 1123 label such as ingress-nginx`);
@@ -315,9 +474,9 @@ export async function run(argv: string[]): Promise<number> {
             objects = readManifests(v.manifests);
             source = `manifests in ${v.manifests}`;
         } else if (v.kubeconfig !== undefined) {
-            const cluster = await readCluster(v.kubeconfig, v.context, warn);
+            const cluster = await readCluster(v.kubeconfig, v.context, warn, timeoutMs);
             objects = cluster.objects;
-            // FAULTS 12: stored policies are not enforced policies.
+            // Stored policies are not enforced policies: only a network plugin enforces them.
             warn(
                 "these are the stored policies' semantics; whether this cluster's network plugin enforces NetworkPolicy is not checked (a kwok cluster runs none)",
             );
@@ -329,19 +488,15 @@ export async function run(argv: string[]): Promise<number> {
                 .filter((s) => s !== "");
             const stacks = [...new Set(requested.flatMap((s) => (s === "all" ? ALL_STACKS : [s])))];
             if (stacks.length === 0) throw new UsageError("--stack needs a stack name (dev, staging, prod or all)");
-            const built = await stackObjects(stacks, warn);
+            const built = stackObjects(stacks, warn);
             objects = built.objects;
             ingressNamespace ??= built.ingressNamespace;
             source = `the program's manifests for stack${stacks.length > 1 ? "s" : ""} ${stacks.join(", ")}`;
         }
         const { model, policies, warnings: modelWarnings } = isolationModelFromManifests(objects, ingressNamespace ? { ingressNamespace } : {});
-        const report = checkIsolation(model, policies);
+        const report = checkIsolation(model, policies, { maxFindings });
         const all = { ...report, warnings: [...warnings, ...modelWarnings, ...report.warnings] };
-        if (v.json) {
-            process.stdout.write(JSON.stringify(reportJson(model, all, source), null, 2) + "\n");
-        } else {
-            process.stdout.write(renderReport(model, all, source));
-        }
+        await writeChunks(v.json ? reportJsonText(model, all, source, { matrix: v.matrix }) : reportText(model, all, source, v.matrix ? { matrix: true } : {}));
         return report.ok ? 0 : 1;
     } catch (err) {
         if (err instanceof PolicyValidationError) {

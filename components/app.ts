@@ -1,10 +1,12 @@
 import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
-import { AppConfig } from "../config/schema";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
+import { flagEnvName } from "../config/groups/envFlags";
+import type { AppConfig } from "../config/schema";
+import { keyedDigest } from "../promotion/digest";
 import { appLabels } from "./labels";
-import { ObjectMeta } from "./manifests";
+import type { ObjectMeta } from "./manifestTypes";
 
 /** Annotations on the pod template whose change rolls every pod. */
 export const CONFIG_CHECKSUM = "progression.dev/config-checksum";
@@ -23,16 +25,15 @@ export function appNames(app: AppConfig) {
 /** ConfigMap data: plain env vars, and each feature flag as FLAG_<NAME>=true|false. */
 export function configData(app: AppConfig): Record<string, string> {
     const data: Record<string, string> = { ...app.env };
-    for (const [flag, on] of Object.entries(app.featureFlags)) {
-        data[`FLAG_${flag.replace(/[a-z](?=[A-Z])/g, "$&_").toUpperCase()}`] = String(on);
-    }
+    for (const [flag, on] of Object.entries(app.featureFlags)) data[flagEnvName(flag)] = String(on);
     return Object.fromEntries(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+const canonical = (data: Readonly<Record<string, string>>) => JSON.stringify(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
+
 /** A stable digest of key/value data: key order does not matter, any value change does. */
 export function checksum(data: Readonly<Record<string, string>>): string {
-    const canonical = JSON.stringify(Object.entries(data).sort(([a], [b]) => a.localeCompare(b)));
-    return crypto.createHash("sha256").update(canonical).digest("hex");
+    return crypto.createHash("sha256").update(canonical(data)).digest("hex");
 }
 
 /**
@@ -111,16 +112,41 @@ export function deploymentManifest<S = string>(input: AppInput, secretChecksum: 
     };
 }
 
+/**
+ * What "the Service is ready" means to the Kubernetes provider. Without it, the provider's built-in
+ * Service await waits for its Endpoints to stay unchanged for 10 s after every change, on every
+ * create, whether or not anything is wrong. The pods are already proven Ready by the Deployment's
+ * await, and traffic through the Service by the smoke checks; so the Service is ready once it has
+ * its cluster IP, or its load balancer address for a LoadBalancer.
+ */
+export const SERVICE_WAIT_FOR = "pulumi.com/waitFor";
+
 export function serviceManifest(input: AppInput) {
     const labels = appLabels(input.app.name, input.environment);
+    const ready = input.app.serviceType === "LoadBalancer" ? "jsonpath={.status.loadBalancer.ingress}" : "jsonpath={.spec.clusterIP}";
     return {
-        metadata: { name: appNames(input.app).service, namespace: input.namespace, labels: labels.all } satisfies ObjectMeta,
+        metadata: {
+            name: appNames(input.app).service,
+            namespace: input.namespace,
+            labels: labels.all,
+            annotations: { [SERVICE_WAIT_FOR]: ready },
+        } satisfies ObjectMeta,
         spec: {
             type: input.app.serviceType,
             selector: labels.selector,
             ports: [{ name: "http", port: input.app.port, targetPort: "http", protocol: "TCP" }],
         },
     };
+}
+
+/**
+ * How long the Deployment's await may take. A rollout that never becomes ready (a crashing image,
+ * a probe that never passes) fails the update after this, with the pods' reasons, before the
+ * smoke checks run. The Service needs no bound of its own: it is ready once it has its address.
+ */
+export function rolloutWait(app: Pick<AppConfig, "rolloutTimeoutMs">): { create: string; update: string } {
+    const wait = `${Math.ceil(app.rolloutTimeoutMs / 1000)}s`;
+    return { create: wait, update: wait };
 }
 
 /** The disruption budget, or undefined for a single replica (a PDB there would block every drain). */
@@ -141,6 +167,13 @@ export interface AppDeploymentArgs {
     readonly environment: EnvironmentName;
     /** Secret values by env var name; each must be a secret Output. @default - no Secret object */
     readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
+    /**
+     * The stack's digest key (a secret; see DigestKey), under which the secret values' digest on
+     * the pod template is an HMAC. Without the key that digest says nothing about the values,
+     * while any change to them still rolls the pods. Required when `app.secretEnv` is not empty.
+     * @default - none
+     */
+    readonly digestKey?: pulumi.Input<string>;
 }
 
 /** Deployment, Service, ConfigMap, Secret and PodDisruptionBudget for one app. */
@@ -149,7 +182,7 @@ export class AppDeployment extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
     /** Digest of the ConfigMap data on the pod template. */
     public readonly configChecksum: pulumi.Output<string>;
-    /** Digest of the secret values on the pod template (a one-way digest, not a secret). */
+    /** Keyed digest of the secret values on the pod template ("none" without secrets); reveals nothing about them. */
     public readonly secretChecksum: pulumi.Output<string>;
 
     constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -167,26 +200,23 @@ export class AppDeployment extends pulumi.ComponentResource {
             args.app.secretEnv.length > 0
                 ? new k8s.core.v1.Secret(`${name}-secrets`, { metadata: meta(names.secret), type: "Opaque", stringData: secretValues }, { parent: this })
                 : undefined;
-        // A one-way digest, published as plain text like Helm's `checksum/secret` convention:
-        // kept secret, it would mark the Deployment's whole spec secret and blind every diff.
-        this.secretChecksum = pulumi.unsecret(secretValues.apply((v) => checksum(v)));
+        // Published as plain text like Helm's `checksum/secret` convention (kept secret, it would
+        // mark the Deployment's whole spec secret and blind every diff); keyed, so it reveals nothing.
+        if (secret && args.digestKey === undefined) {
+            throw new pulumi.ResourceError(`${name}: the app mounts secrets (${args.app.secretEnv.join(", ")}) but no digestKey was given; pass the stack's DigestKey`, this);
+        }
+        this.secretChecksum = secret
+            ? pulumi.unsecret(pulumi.all([args.digestKey, secretValues]).apply(([k, v]) => keyedDigest(k!, v)))
+            : pulumi.output("none");
 
         const deployment = deploymentManifest(input, this.secretChecksum);
-        // A rollout that never becomes ready fails the update after a bounded wait, with the pods'
-        // reasons (CrashLoopBackOff, a failing probe), before the smoke checks run. The Service
-        // waits for ready endpoints too, so it gets the same bound.
-        const rollout = `${Math.ceil(args.app.rolloutTimeoutMs / 1000)}s`;
         const dep = new k8s.apps.v1.Deployment(
             name,
             { metadata: { ...deployment.metadata, namespace: args.namespace }, spec: deployment.spec },
-            { parent: this, dependsOn: [configMap, ...(secret ? [secret] : [])], customTimeouts: { create: rollout, update: rollout } },
+            { parent: this, dependsOn: [configMap, ...(secret ? [secret] : [])], customTimeouts: rolloutWait(args.app) },
         );
         const service = serviceManifest(input);
-        const svc = new k8s.core.v1.Service(
-            `${name}-service`,
-            { metadata: { ...service.metadata, namespace: args.namespace }, spec: service.spec },
-            { parent: this, customTimeouts: { create: rollout, update: rollout } },
-        );
+        const svc = new k8s.core.v1.Service(`${name}-service`, { metadata: { ...service.metadata, namespace: args.namespace }, spec: service.spec }, { parent: this });
         const pdb = pdbManifest(input);
         if (pdb) {
             new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, { metadata: { ...pdb.metadata, namespace: args.namespace }, spec: pdb.spec }, { parent: this });

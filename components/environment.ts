@@ -1,12 +1,16 @@
-import * as crypto from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ResolvedCluster } from "../config/cluster";
-import { EnvironmentConfig } from "../config/schema";
+import type { ResolvedCluster } from "../config/cluster";
+import type { EnvironmentConfig } from "../config/schema";
+import { manifestDigest, smokeTrigger } from "../promotion/digest";
+import { type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
 import { AppDeployment } from "./app";
+import { DigestKey } from "./digestKey";
 import { isolationInput, NetworkIsolation } from "./isolation";
+import { environmentManifests } from "./manifests";
+import { MigrationGate } from "./migrationGate";
 import { EnvironmentNamespace } from "./namespace";
-import { SmokeCheckOutcome, SmokeTest } from "./smokeTest";
+import { type SmokeCheckOutcome, SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
 
 export interface EnvironmentArgs {
@@ -18,19 +22,25 @@ export interface EnvironmentArgs {
     readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
     /** Smoke checks replacing the default set. @default - the engine's default four checks */
     readonly checks?: readonly Check[];
+    /** The commit of the program, recorded with what the checks verify. @default - null (unknown) */
+    readonly commit?: string | null;
+}
+
+/** What the smoke checks of this environment verify: everything rendered for it, by digest, and what promotion compares. */
+export function verifiedSubject(config: EnvironmentConfig, commit: string | null): VerifiedSubject {
+    return {
+        environment: config.environment,
+        image: config.app.image,
+        manifestDigest: manifestDigest(environmentManifests(config)),
+        featureFlags: { ...config.app.featureFlags },
+        ...(config.migration?.sources ? { migrationVersion: config.migration.sources.version } : {}),
+        commit,
+    };
 }
 
 /**
- * What a smoke run verifies: the image, the config and secret digests and the replica count.
- * Any change to them is a new rollout and must be checked again.
- */
-export function smokeTrigger(image: string, replicas: number, configChecksum: string, secretChecksum: string): string {
-    return crypto.createHash("sha256").update(JSON.stringify([image, replicas, configChecksum, secretChecksum])).digest("hex");
-}
-
-/**
- * One environment: namespace → isolation → app → smoke test, in that order, all through one
- * Kubernetes provider pinned to the stack's own context.
+ * One environment: namespace → isolation → migration (when configured) → app → smoke test, in
+ * that order, all through one Kubernetes provider pinned to the stack's own context.
  */
 export class Environment extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
@@ -43,6 +53,8 @@ export class Environment extends pulumi.ComponentResource {
     public readonly verifiedTrigger: pulumi.Output<string>;
     /** Per-check results of that run (empty in command mode). */
     public readonly smokeResults: pulumi.Output<SmokeCheckOutcome[]>;
+    /** What the checks last verified, for the next environment: built from the smoke run's outputs only. */
+    public readonly verified: pulumi.Output<VerifiedRecord>;
 
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:env:Environment", name, {}, opts);
@@ -50,33 +62,57 @@ export class Environment extends pulumi.ComponentResource {
 
         const provider = new k8s.Provider(
             `${name}-k8s`,
-            { kubeconfig: args.cluster.kubeconfig, context: args.cluster.context },
+            // Secret: the one context's user may carry a token or a client key.
+            { kubeconfig: pulumi.secret(args.cluster.kubeconfig), context: args.cluster.context },
             { parent: this },
         );
         const ns = new EnvironmentNamespace(`${name}-namespace`, { name: config.namespace, environment: config.environment }, { parent: this, provider });
         const isolation = new NetworkIsolation(`${name}-isolation`, { input: isolationInput(config) }, { parent: this, provider, dependsOn: [ns] });
+        // The schema migration runs before the app changes; a failed one leaves the app as it was.
+        const migration = config.migration
+            ? new MigrationGate(
+                  `${name}-migration`,
+                  { migration: config.migration, app: config.app, environment: config.environment, namespace: ns.name, secrets: args.secrets ?? {}, cluster: args.cluster },
+                  { parent: this, provider, dependsOn: [isolation] },
+              )
+            : undefined;
+        // One random key per stack, kept only in state as a secret: the secret values' digest on
+        // the pod template and in the smoke trigger is an HMAC under it, so neither reveals them.
+        const digestKey = new DigestKey(`${name}-digest-key`, { parent: this });
         const app = new AppDeployment(
             `${name}-app`,
-            { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {} },
+            { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {}, digestKey: digestKey.key },
             // Isolation first: the app's pods never run a moment without their policies.
-            { parent: this, provider, dependsOn: [isolation] },
+            { parent: this, provider, dependsOn: [isolation, ...(migration ? [migration] : [])] },
         );
 
-        const trigger = pulumi
-            .all([app.configChecksum, app.secretChecksum])
-            .apply(([cfg, sec]) => smokeTrigger(config.app.image, config.app.replicas, cfg, sec));
+        // The checks run again when anything rendered for the environment changes, or a secret
+        // value does.
+        const subject = verifiedSubject(config, args.commit ?? null);
+        const trigger = app.secretChecksum.apply((secretDigest) =>
+            smokeTrigger({
+                manifestDigest: subject.manifestDigest,
+                secretDigest,
+                ...(subject.migrationVersion !== undefined ? { migrationVersion: subject.migrationVersion } : {}),
+            }),
+        );
         const smoke = new SmokeTest(
             `${name}-smoke`,
             {
                 baseUrl: config.smoke.baseUrl,
                 trigger,
-                ...(args.checks ? { checks: [...args.checks] } : {}),
-                timeoutMs: config.smoke.timeoutMs,
+                subject: { ...subject },
                 deadlineMs: config.smoke.deadlineMs,
-                intervalMs: config.smoke.intervalMs,
-                consecutivePasses: config.smoke.passes,
                 runOnEveryUp: config.smoke.runOnEveryUp,
-                ...(config.smoke.command !== undefined ? { command: config.smoke.command } : {}),
+                ...(config.smoke.command !== undefined
+                    ? { command: config.smoke.command }
+                    : {
+                          ...(args.checks ? { checks: [...args.checks] } : {}),
+                          timeoutMs: config.smoke.timeoutMs,
+                          intervalMs: config.smoke.intervalMs,
+                          consecutivePasses: config.smoke.passes,
+                          failureLimit: config.smoke.failureLimit,
+                      }),
             },
             { parent: this, dependsOn: [app] },
         );
@@ -87,12 +123,17 @@ export class Environment extends pulumi.ComponentResource {
         this.smokePassedAt = smoke.passedAt;
         this.verifiedTrigger = smoke.trigger;
         this.smokeResults = smoke.results;
+        // Every field comes from the smoke run's outputs, which change only when its checks pass.
+        this.verified = pulumi
+            .all([smoke.subject, smoke.passedAt, smoke.trigger, smoke.verifiedBy])
+            .apply(([s, passedAt, t, checks]) => verifiedRecord({ subject: s as unknown as VerifiedSubject, passedAt, trigger: t, checks }));
         this.registerOutputs({
             namespace: this.namespace,
             serviceName: this.serviceName,
             serviceUrl: this.serviceUrl,
             smokePassedAt: this.smokePassedAt,
             verifiedTrigger: this.verifiedTrigger,
+            verified: this.verified,
         });
     }
 }

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { EnvironmentName } from "../config/environments";
-import { EgressRule, EnvironmentConfig } from "../config/schema";
+import type { EnvironmentName } from "../config/environments";
+import type { EgressRule, EnvironmentConfig } from "../config/schema";
 import { appLabels, commonLabels, NAMESPACE_NAME_LABEL } from "./labels";
-import { Labels, NetworkPolicyManifest, NetworkPolicyPeer } from "./manifests";
+import type { Labels, NetworkPolicyManifest, NetworkPolicyPeer } from "./manifestTypes";
 
 export interface IsolationInput {
     readonly namespace: string;

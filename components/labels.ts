@@ -1,8 +1,8 @@
 // One labels object per app feeds the Deployment selector, the pod template and the Service:
 // selector labels stay minimal and stable (a Deployment's selector is immutable), the rest
 // describe the object for people and policies.
-import { EnvironmentName } from "../config/environments";
-import { Labels } from "./manifests";
+import type { EnvironmentName } from "../config/environments";
+import type { Labels } from "./manifestTypes";
 
 export const PART_OF = "env-progression";
 /** The label that names an object's environment; the policy pack and netcheck read it. */

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import { commonLabels } from "./labels";
-import { NamespaceManifest } from "./manifests";
+import type { NamespaceManifest } from "./manifestTypes";
 
 /**
  * The environment's namespace: labelled with its environment, and with Pod Security Admission

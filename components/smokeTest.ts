@@ -6,51 +6,86 @@
 // (pulumi-resource-command) cannot be built on these machines: the Go module proxy serves none of
 // its modules. A dynamic provider needs no plugin of its own and so works wherever the program runs.
 // Neither mode runs during preview; both run again when `trigger` changes.
+//
+// RULES FOR THE SERIALIZED PROVIDERS (this one and DigestKey in digestKey.ts). Pulumi stores a
+// dynamic provider's code as text in each resource's state (`__provider`) and runs it in a
+// separate Node process, `pulumi-resource-pulumi-nodejs`, with no TypeScript loader.
+//   1. create, update and diff only; never `read` or `delete`. create, update and diff run the
+//      text of the program being deployed, but refresh (`read`) and destroy or removal (`delete`)
+//      run the text saved in state by an earlier program, with that program's absolute paths: a
+//      moved checkout, a CI runner or a colleague's machine would load a file that is not there.
+//      Without them, refresh keeps the state as it is and delete just forgets the resource,
+//      which is right for both: a smoke run and a key have nothing outside the state to clean up.
+//   2. Capture paths, not code: the text holds two absolute paths (below) and loads the logic
+//      through tsx inside each method, so undici, the engine and any secret stay out of state.
+//   3. Run from the sources, never from a compiled `dist/`: the paths point at smoke/provider.ts
+//      next to this file, and a build output has no such file. The program refuses to register a
+//      SmokeTest when the file is missing, instead of failing later in the provider process.
+// tests/smoke/provider-serialized.test.ts checks each rule.
+import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultChecks, resolveSmokeOptions, SmokeConfigError, validateChecks } from "../smoke/checks";
+import { DEFAULTS, defaultChecks, SmokeConfigError, validateChecks } from "../smoke/checks";
 import type { ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
 import type { Check } from "../smoke/types";
 
 export type { SmokeCheckOutcome } from "../smoke/provider";
 
+/**
+ * Arguments of both modes. With `command` set, only `baseUrl`, `trigger`, `subject`,
+ * `deadlineMs` and `runOnEveryUp` apply, and setting any HTTP-only argument is refused rather
+ * than ignored. Timings arrive validated (config/schema.ts at the program's edge); the component
+ * applies defaults and never re-judges them.
+ */
 export interface SmokeTestArgs {
     /** Where the checks send requests, e.g. the Service's in-cluster URL or the ingress URL. */
     readonly baseUrl: pulumi.Input<string>;
-    /** What was deployed (e.g. a digest of image, config checksum and replicas); any change re-runs the checks. */
+    /** What was deployed (a digest of everything rendered and of the secret values); any change re-runs the checks. */
     readonly trigger: pulumi.Input<string>;
-    /** Checks replacing the default set. @default - the engine's four default checks */
+    /**
+     * What the checks verify (e.g. the image and the manifests' digest), returned in `subject`
+     * only once they pass: a failed run never changes it.
+     * @default - none
+     */
+    readonly subject?: pulumi.Input<Record<string, unknown>>;
+    /** HTTP checks only: checks replacing the default set. @default - the engine's four default checks */
     readonly checks?: readonly Check[];
-    /** Per-request timeout in ms. @default 5000 */
+    /** HTTP checks only: per-request timeout in ms. @default 5000 */
     readonly timeoutMs?: number;
     /** Overall deadline in ms; `up` fails when a check has not passed by then (command mode: the command is killed). @default 30000 */
     readonly deadlineMs?: number;
-    /** Pause between attempts in ms, doubled after each failure up to 5 s. @default 1000 */
+    /** HTTP checks only: pause between attempts in ms, doubled after each failure up to 5 s. @default 1000 */
     readonly intervalMs?: number;
-    /** Consecutive passes each check needs. @default 3 */
+    /** HTTP checks only: consecutive passes each check needs. @default 3 */
     readonly consecutivePasses?: number;
-    /** Headers sent with every check (e.g. an auth header); always stored as a secret and redacted in reports. Not given to a command. @default - none */
+    /**
+     * HTTP checks only: an assertion failing the same way this many times in a row fails its check
+     * at once; 0 waits for the deadline. Transport errors and 5xx never count. @default 3
+     */
+    readonly failureLimit?: number;
+    /** HTTP checks only: headers sent with every check (e.g. an auth header); always stored as a secret and redacted in reports. @default - none */
     readonly headers?: pulumi.Input<Record<string, string>>;
-    /** PEM CA trusted in addition to the system roots. @default - system roots only */
+    /** HTTP checks only: PEM CA trusted in addition to the system roots. @default - system roots only */
     readonly caPem?: pulumi.Input<string>;
     /** Run on every `up`, not only when something changed; previews then always show an update. @default false */
     readonly runOnEveryUp?: boolean;
     /**
      * Command mode: a shell command run instead of the HTTP checks (`/bin/sh -c`, in the project
      * directory), with SMOKE_BASE_URL and SMOKE_TRIGGER in its environment; a non-zero exit, or
-     * still running at `deadlineMs`, fails `up` with its output. Only `deadlineMs` and
-     * `runOnEveryUp` apply to it.
+     * still running at `deadlineMs`, fails `up` with its output.
      * @default - HTTP checks
      */
     readonly command?: string;
 }
 
-// The dynamic provider is serialized into state and run by `pulumi-resource-pulumi-nodejs`, a
-// separate Node process without a TypeScript loader. So the serialized code captures only these
-// two absolute paths (strings) and loads the real logic, through tsx, inside each method:
-// undici, the engine and any secret never become part of the serialized text.
-const PROVIDER_LOGIC = path.join(__dirname, "..", "smoke", "provider.ts");
+/** The arguments that mean nothing to a command. */
+export const HTTP_ONLY_ARGS = ["checks", "timeoutMs", "intervalMs", "consecutivePasses", "failureLimit", "headers", "caPem"] as const;
+
+// The dynamic provider is serialized into state and run by `pulumi-resource-pulumi-nodejs` (see
+// the rules above). So the serialized code captures only these two absolute paths (strings) and
+// loads the real logic, through tsx, inside each method.
+export const PROVIDER_LOGIC = path.join(__dirname, "..", "smoke", "provider.ts");
 const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
 
 type ProviderLogic = typeof import("../smoke/provider");
@@ -63,7 +98,19 @@ function loadProviderLogic(): ProviderLogic {
     return tsx.require(PROVIDER_LOGIC, PROVIDER_LOGIC) as ProviderLogic;
 }
 
-/** The serialized provider: thin delegates, see above. Exported for tests. */
+/**
+ * Rule 3 above: the provider's logic must exist as a TypeScript source where the serialized text
+ * will look for it. Returns the problem, or undefined.
+ */
+export function providerLogicProblem(file: string = PROVIDER_LOGIC): string | undefined {
+    if (file.endsWith(".ts") && fs.existsSync(file)) return undefined;
+    return (
+        `the smoke provider's logic ${file} does not exist, so the serialized provider could not load it. ` +
+        "The program runs from its TypeScript sources (Pulumi.yaml main: the repository); a compiled dist/ has no smoke/provider.ts. Fix: point main at the sources"
+    );
+}
+
+/** The serialized provider: thin delegates, see above. Exported for tests. Rule 1: no read, no delete. */
 export const smokeProvider: pulumi.dynamic.ResourceProvider<SmokeRunInputs, SmokeRunOutputs> = {
     async create(inputs) {
         return loadProviderLogic().smokeCreate(inputs);
@@ -84,13 +131,24 @@ class SmokeRun extends pulumi.dynamic.Resource {
     declare public readonly results: pulumi.Output<SmokeCheckOutcome[]>;
     declare public readonly passedAt: pulumi.Output<string>;
     declare public readonly trigger: pulumi.Output<string>;
+    declare public readonly subject: pulumi.Output<Record<string, unknown> | null>;
+    declare public readonly command: pulumi.Output<string | undefined>;
 
     constructor(name: string, props: SmokeRunProps, opts: pulumi.CustomResourceOptions) {
         // Outputs only the provider computes are registered as undefined so they come back.
         super(
             smokeProvider,
             name,
-            { ...props, results: undefined, passedAt: undefined, elapsedMs: undefined, caSha256: undefined, commandOutput: undefined },
+            {
+                subject: undefined,
+                command: undefined,
+                ...props,
+                results: undefined,
+                passedAt: undefined,
+                elapsedMs: undefined,
+                caSha256: undefined,
+                commandOutput: undefined,
+            },
             opts,
             "progression",
             "SmokeRun",
@@ -105,9 +163,15 @@ export class SmokeTest extends pulumi.ComponentResource {
     public readonly passedAt: pulumi.Output<string>;
     /** The trigger those checks verified; resolves only once they passed. */
     public readonly trigger: pulumi.Output<string>;
+    /** The `subject` those checks verified, or null when none was given; changes only when they pass. */
+    public readonly subject: pulumi.Output<Record<string, unknown> | null>;
+    /** What verified it: the names of the checks that passed, or `command: <text>` in command mode. */
+    public readonly verifiedBy: pulumi.Output<string[]>;
 
     constructor(name: string, args: SmokeTestArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:verify:SmokeTest", name, {}, opts);
+        const logicProblem = providerLogicProblem();
+        if (logicProblem !== undefined) throw new pulumi.ResourceError(`${name}: ${logicProblem}`, this);
         const runOnEveryUp = args.runOnEveryUp ?? false;
         // The component's own dependsOn (the app) is repeated on the child, so the ordering is
         // visible in the child's state and holds even under `--target`.
@@ -124,7 +188,11 @@ export class SmokeTest extends pulumi.ComponentResource {
         this.results = run.results;
         this.passedAt = run.passedAt;
         this.trigger = run.trigger;
-        this.registerOutputs({ results: this.results, passedAt: this.passedAt, trigger: this.trigger });
+        this.subject = run.subject;
+        this.verifiedBy = pulumi
+            .all([run.results, run.command])
+            .apply(([results, command]) => (command ? [`command: ${command}`] : results.filter((r) => r.passed).map((r) => r.name)));
+        this.registerOutputs({ results: this.results, passedAt: this.passedAt, trigger: this.trigger, subject: this.subject, verifiedBy: this.verifiedBy });
     }
 
     private commandProps(name: string, args: SmokeTestArgs, command: string, runOnEveryUp: boolean): InputsOf<CommandRunInputs> {
@@ -134,43 +202,46 @@ export class SmokeTest extends pulumi.ComponentResource {
                 this,
             );
         }
-        if (args.checks !== undefined) {
+        const inapplicable = HTTP_ONLY_ARGS.filter((k) => args[k] !== undefined);
+        if (inapplicable.length > 0) {
             throw new pulumi.ResourceError(
-                `${name}: both command and checks are set; allowed: one of them; fix: drop the checks (the command replaces them) or drop the command`,
+                `${name}: ${inapplicable.join(", ")} ${inapplicable.length === 1 ? "applies" : "apply"} only to the HTTP checks, and command is set; ` +
+                    `allowed with command: baseUrl, trigger, subject, deadlineMs, runOnEveryUp; fix: drop ${inapplicable.join(", ")} (the command replaces the checks) or drop the command`,
                 this,
             );
         }
-        // The command runs once, so only the deadline itself is judged (no passes to fit in it).
-        const { deadlineMs } = resolveSmokeOptions({ consecutivePasses: 1, ...(args.deadlineMs !== undefined ? { deadlineMs: args.deadlineMs } : {}) });
         return {
             baseUrl: args.baseUrl,
             trigger: args.trigger,
+            ...(args.subject !== undefined ? { subject: args.subject } : {}),
             command,
             // The provider process is not guaranteed to start in the project directory, and the
             // command's relative paths (./scripts/smoke-test.sh) mean that one.
             cwd: process.cwd(),
-            deadlineMs,
+            deadlineMs: args.deadlineMs ?? DEFAULTS.deadlineMs,
             runOnEveryUp,
         };
     }
 }
 
+/** The default checks as validated data: constant, so checking them here can never fail a run. */
+const DEFAULT_CHECKS_JSON = JSON.stringify(validateChecks(defaultChecks));
+
 function checksProps(name: string, args: SmokeTestArgs, runOnEveryUp: boolean): InputsOf<ChecksRunInputs> {
-    const checks = validateChecks(args.checks ?? defaultChecks, `${name}.checks`);
-    const settings = resolveSmokeOptions({
-        ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
-        ...(args.deadlineMs !== undefined ? { deadlineMs: args.deadlineMs } : {}),
-        ...(args.intervalMs !== undefined ? { intervalMs: args.intervalMs } : {}),
-        ...(args.consecutivePasses !== undefined ? { consecutivePasses: args.consecutivePasses } : {}),
-    });
+    // Checks from smokeChecksFile were validated at the edge; checks handed over in code are
+    // normalized (and judged) here, before any child is registered.
+    const checks = args.checks === undefined ? DEFAULT_CHECKS_JSON : JSON.stringify(validateChecks(args.checks, `${name}.checks`));
     return {
         baseUrl: args.baseUrl,
         trigger: args.trigger,
-        checks: JSON.stringify(checks),
-        timeoutMs: settings.timeoutMs,
-        deadlineMs: settings.deadlineMs,
-        intervalMs: settings.intervalMs,
-        consecutivePasses: settings.consecutivePasses,
+        ...(args.subject !== undefined ? { subject: args.subject } : {}),
+        // A check's header values (e.g. a resolved {"secret": NAME}) stay secret in state.
+        checks: args.checks?.some((c) => c.headers !== undefined) ? pulumi.secret(checks) : checks,
+        timeoutMs: args.timeoutMs ?? DEFAULTS.timeoutMs,
+        deadlineMs: args.deadlineMs ?? DEFAULTS.deadlineMs,
+        intervalMs: args.intervalMs ?? DEFAULTS.intervalMs,
+        consecutivePasses: args.consecutivePasses ?? DEFAULTS.consecutivePasses,
+        failureLimit: args.failureLimit ?? DEFAULTS.failureLimit,
         runOnEveryUp,
         ...(args.headers !== undefined ? { headers: pulumi.secret(args.headers) } : {}),
         ...(args.caPem !== undefined ? { caPem: args.caPem } : {}),

@@ -24,6 +24,21 @@ export interface EnvironmentRules {
      * count, so a 50-replica prod drains a node a few pods at a time instead of one by one.
      */
     readonly pdbMaxUnavailable: number | string;
+    /**
+     * Scheduled drift detection by Pulumi Deployments (cron, UTC), and whether a run also corrects
+     * the drift it finds; undefined for none. A correction is an `up`: in an environment that
+     * promotes onward it would start the next environment's deployment, so only detection is used.
+     */
+    readonly driftDetection: { readonly schedule: string; readonly remediate: boolean } | undefined;
+    /** Whether an `up` waits for a person to approve it (a GitHub environment with required reviewers). */
+    readonly requiresApproval: boolean;
+    /**
+     * How long a migration statement may wait for a lock (PostgreSQL `lock_timeout`). A statement
+     * waiting for a lock blocks every query queued behind it, so the budget shrinks with traffic.
+     */
+    readonly lockTimeoutMs: number;
+    /** How long one migration statement may run in all (PostgreSQL `statement_timeout`). */
+    readonly statementTimeoutMs: number;
 }
 
 export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRules>> = {
@@ -35,6 +50,10 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: false,
         requireImageDigest: false,
         pdbMaxUnavailable: 1,
+        driftDetection: undefined,
+        requiresApproval: false,
+        lockTimeoutMs: 5_000,
+        statementTimeoutMs: 60_000,
     },
     staging: {
         promotesFrom: "dev",
@@ -44,6 +63,10 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: true,
         requireImageDigest: false,
         pdbMaxUnavailable: 1,
+        driftDetection: { schedule: "47 */6 * * *", remediate: false },
+        requiresApproval: false,
+        lockTimeoutMs: 2_000,
+        statementTimeoutMs: 30_000,
     },
     prod: {
         promotesFrom: "staging",
@@ -53,6 +76,10 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: true,
         requireImageDigest: true,
         pdbMaxUnavailable: "10%",
+        driftDetection: { schedule: "17 * * * *", remediate: false },
+        requiresApproval: true,
+        lockTimeoutMs: 1_000,
+        statementTimeoutMs: 15_000,
     },
 };
 

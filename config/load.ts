@@ -1,70 +1,165 @@
 // The program's edge: read the stack's pulumi.Config once, validate everything, and hand typed
 // plain values (and secret Outputs) to the components. Nothing else reads config.
+//
+// Which values are secret is the engine's business, through public means only: every key
+// Pulumi.yaml declares `secret: true` is refused by the engine itself when stored in plaintext,
+// and validation requires each secretEnv name to be declared so. The other keys are settings:
+// one set with --secret is decrypted and validated like any other, and is not kept secret.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
-import { Check, parseChecks } from "../smoke";
-import { ConfigError, EnvironmentConfig, KNOWN_KEYS, PROJECT, RawConfig, validateConfig } from "./schema";
+import { type Check, parseChecks, SmokeConfigError } from "../smoke";
+import { isSensitiveHeader } from "../smoke/redact";
+import { checkConfig, ConfigError, type EnvironmentConfig, KNOWN_KEYS, PROJECT, type RawConfig } from "./schema";
+import { type ProjectInfo, PROJECT_DIR, readProject, readStackRaw } from "./stackFile";
 
 export interface LoadedConfig {
     readonly config: EnvironmentConfig;
     /** Secret values by env var name, each a secret Output. */
     readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
-    /** Checks from smokeChecksFile, or undefined for the engine's default set. */
+    /** Checks from smokeChecksFile (secret header references resolved), or undefined for the engine's default set. */
     readonly checks: Check[] | undefined;
 }
 
 export function loadConfig(): LoadedConfig {
-    const all = pulumi.runtime.allConfig();
+    const stack = pulumi.getStack();
+    // The project the engine runs (its Pulumi.yaml and stack files); without one (unit tests
+    // under mocks), this repository's Pulumi.yaml, and no stack file.
+    const root = pulumi.getRootDirectory();
+    const engineProject = root !== "" && fs.existsSync(path.join(root, "Pulumi.yaml"));
+    const project = readProject(engineProject ? root : PROJECT_DIR);
     const values: Record<string, unknown> = {};
-    const secretKeys = new Set<string>();
+    const plaintext = new Map<string, string>();
     const prefix = `${PROJECT}:`;
-    for (const [fullKey, text] of Object.entries(all)) {
+    for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
         if (!fullKey.startsWith(prefix)) continue;
         const key = fullKey.slice(prefix.length);
-        if (isConfigSecret(fullKey)) {
-            // Presence is all validation needs of a secret; its value stays inside an Output.
-            secretKeys.add(key);
-            values[key] = "<secret>";
+        if (KNOWN_KEYS.includes(key)) {
+            values[key] = decode(text);
         } else {
-            values[key] = KNOWN_KEYS.includes(key) ? decode(text) : text;
+            // Secrets (and anything else that is not a setting): validation needs presence only.
+            values[key] = "<secret>";
+            plaintext.set(key, text);
         }
     }
-    const raw: RawConfig = { values, secretKeys };
-    const config = validateConfig(raw, pulumi.getStack());
+    const raw: RawConfig = {
+        values,
+        declaredSecrets: project.declaredSecrets,
+        // migrationsDir, like smokeChecksFile, is relative to where the program runs.
+        projectDir: process.cwd(),
+        ...(engineProject ? stackFileView(stack, project, values) : {}),
+    };
+    const checked = checkConfig(raw, stack);
+    const file = checked.config?.smoke.checksFile ?? (typeof values["smokeChecksFile"] === "string" ? values["smokeChecksFile"] : undefined);
+    const secretSource = { secretNames: project.declaredSecrets, secretValue: (name: string) => plaintext.get(name) };
+    const checks = file ? readChecksFile(file, stack, secretSource) : { checks: undefined, problems: [] };
+    const problems = [...checked.problems, ...checks.problems];
+    if (!checked.config || problems.length > 0) throw new ConfigError(stack, problems);
     const cfg = new pulumi.Config(PROJECT);
-    const secrets = Object.fromEntries(config.app.secretEnv.map((name) => [name, cfg.requireSecret(name)]));
-    return { config, secrets, checks: readChecksFile(config) };
+    const secrets = Object.fromEntries(checked.config.app.secretEnv.map((name) => [name, cfg.requireSecret(name)]));
+    return { config: checked.config, secrets, checks: checks.checks };
 }
 
-/** Reads and validates smokeChecksFile, relative to the project directory. */
-export function readChecksFile(config: EnvironmentConfig, cwd = process.cwd()): Check[] | undefined {
-    const file = config.smoke.checksFile;
-    if (file === undefined) return undefined;
-    const fix = `Fix: correct the file, or pulumi config rm smokeChecksFile -s ${config.stack} to use the default checks`;
+/**
+ * What the stack file itself says, where the engine's view has lost it: the engine reads the
+ * YAML before the program does, so `replicas: 0x10` reaches the program as "16", and a setting
+ * stored with --secret arrives decrypted. So each plain setting written in the file as a single
+ * value is validated as written, and which keys the file stores `secure:` is passed on. Keys the
+ * file does not hold (defaults, ESC environments) keep the engine's value and are not judged.
+ */
+function stackFileView(stack: string, project: ProjectInfo, values: Record<string, unknown>): Pick<RawConfig, "secretKeys" | "plainKeys"> {
+    const file = path.join(project.stackConfigDir, `Pulumi.${stack}.yaml`);
+    let written: RawConfig;
+    try {
+        written = readStackRaw(stack, file, project);
+    } catch {
+        return {};
+    }
+    const secretKeys = written.secretKeys ?? new Set<string>();
+    const plainKeys = new Set(Object.keys(written.values).filter((k) => !secretKeys.has(k)));
+    for (const key of plainKeys) {
+        const text = written.values[key];
+        if (KNOWN_KEYS.includes(key) && typeof text === "string" && values[key] !== undefined) values[key] = text;
+    }
+    return { secretKeys, plainKeys };
+}
+
+export interface SecretSource {
+    /** Keys Pulumi.yaml declares `secret: true`. */
+    readonly secretNames: ReadonlySet<string>;
+    /** A secret's value, undefined when it is not set. */
+    readonly secretValue: (name: string) => string | undefined;
+}
+
+/**
+ * Reads and validates smokeChecksFile, relative to the project directory. A header value may
+ * reference a stack secret, `{"secret": "API_TOKEN"}`, resolved here from the stack's config; a
+ * credential-like header (Authorization, Cookie, *token*, ...) must, since the file is committed.
+ * Problems are returned for the one config report, never thrown.
+ */
+export function readChecksFile(file: string, stack: string, secrets: SecretSource, cwd = process.cwd()): { checks: Check[] | undefined; problems: string[] } {
+    const key = `${PROJECT}:smokeChecksFile`;
+    const fix = `Fix: correct the file, or pulumi config rm smokeChecksFile -s ${stack} to use the default checks`;
     let text: string;
     try {
         text = fs.readFileSync(path.resolve(cwd, file), "utf8");
     } catch (err) {
-        throw new ConfigError(config.stack, [`${PROJECT}:smokeChecksFile: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}). ${fix}`]);
+        return { checks: undefined, problems: [`${key}: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}). ${fix}`] };
     }
+    let parsed: unknown;
     try {
-        return parseChecks(text, file);
+        parsed = JSON.parse(text);
     } catch (err) {
-        throw new ConfigError(config.stack, [`${PROJECT}:smokeChecksFile: ${(err as Error).message}. ${fix}`]);
+        return { checks: undefined, problems: [`${key}: ${file} is not valid JSON (${(err as Error).message}). ${fix}`] };
+    }
+    const problems: string[] = [];
+    const resolved = resolveHeaderSecrets(parsed, file, stack, secrets, problems);
+    if (problems.length > 0) return { checks: undefined, problems };
+    try {
+        return { checks: parseChecks(resolved, file), problems: [] };
+    } catch (err) {
+        if (!(err instanceof SmokeConfigError)) throw err;
+        return { checks: undefined, problems: err.problems.map((p) => `${key}: ${p}. ${fix}`) };
     }
 }
 
-// Telling a `secure:` value from a plaintext one is the only way to reject a secret committed in
-// the clear. The SDK knows (it is what getSecret's warnings use) but marks the function
-// @internal, so it is absent from the typings; fail loudly if a future SDK drops it.
-function isConfigSecret(key: string): boolean {
-    const fn = (runtimeConfig as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
-    if (typeof fn !== "function") {
-        throw new Error("@pulumi/pulumi no longer exports runtime isConfigSecret; the plaintext-secret check needs another source (see config/load.ts)");
-    }
-    return fn(key);
+/** A copy of the checks document with every `{"secret": NAME}` header value replaced by the secret. */
+function resolveHeaderSecrets(doc: unknown, file: string, stack: string, secrets: SecretSource, problems: string[]): unknown {
+    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+    const resolveCheck = (check: unknown, where: string): unknown => {
+        if (!isObject(check) || !isObject(check["headers"])) return check;
+        const headers: Record<string, unknown> = {};
+        for (const [name, value] of Object.entries(check["headers"])) {
+            const at = `${PROJECT}:smokeChecksFile: ${where}.headers.${name}`;
+            if (isObject(value) && Object.keys(value).length === 1 && typeof value["secret"] === "string") {
+                const secret = value["secret"];
+                if (!isSensitiveHeader(name)) {
+                    problems.push(
+                        `${at}: takes the secret ${secret}, but reports redact only headers named like a credential (authorization, cookie, or containing token, secret, password, api-key, session, credential), so a server echoing it back could put it in a report. Fix: send the secret in such a header`,
+                    );
+                } else if (!secrets.secretNames.has(secret)) {
+                    problems.push(
+                        `${at}: references ${secret}, which Pulumi.yaml does not declare secret: true, so nothing keeps it encrypted. Fix: add to Pulumi.yaml under config: "${secret}: { type: string, secret: true }", then pulumi config set --secret ${secret} <value> -s ${stack}`,
+                    );
+                } else {
+                    const v = secrets.secretValue(secret);
+                    if (v === undefined) problems.push(`${at}: references ${secret}, which is not set for stack '${stack}'. Fix: pulumi config set --secret ${secret} <value> -s ${stack}`);
+                    headers[name] = v;
+                }
+            } else if (typeof value === "string" && isSensitiveHeader(name)) {
+                problems.push(
+                    `${at}: a credential written into ${file} is readable by anyone who can read the repository. Allowed: a reference to a stack secret. ` +
+                        `Fix: pulumi config set --secret API_TOKEN <value> -s ${stack}, declare API_TOKEN secret: true in Pulumi.yaml, and write the header as {"${name}": {"secret": "API_TOKEN"}}`,
+                );
+            } else {
+                headers[name] = value;
+            }
+        }
+        return { ...check, headers };
+    };
+    if (Array.isArray(doc)) return doc.map((c, i) => resolveCheck(c, `${file}[${i}]`));
+    if (isObject(doc) && Array.isArray(doc["checks"])) return { ...doc, checks: doc["checks"].map((c, i) => resolveCheck(c, `${file}.checks[${i}]`)) };
+    return doc;
 }
 
 /** Config arrives as strings; structured values (lists, maps) arrive as JSON text. */

@@ -1,15 +1,46 @@
-// Reads a committed Pulumi.<stack>.yaml without the engine, for the CLI and tests: the same
-// validation as the program, with secrets seen only as present-and-encrypted.
+// Reads Pulumi.yaml and a committed Pulumi.<stack>.yaml without the engine, for the CLI and
+// tests: the same validation as the program, with secrets seen only as present-and-encrypted.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { EnvironmentConfig, PROJECT, RawConfig, validateConfig } from "./schema";
+import { type EnvironmentConfig, PROJECT, type RawConfig, validateConfig } from "./schema";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 
-/** The raw config of a stack file: values by key, and which keys are `secure:`. */
-export function readStackRaw(stack: string, file = path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`)): RawConfig {
-    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+interface ProjectFile {
+    config?: Record<string, { secret?: unknown } | null>;
+    stackConfigDir?: unknown;
+}
+
+export interface ProjectInfo {
+    /** The keys Pulumi.yaml declares `secret: true`, without the project namespace. */
+    readonly declaredSecrets: Set<string>;
+    /** Where the stack files are (Pulumi.yaml's stackConfigDir). */
+    readonly stackConfigDir: string;
+}
+
+/** What the program needs from a project's Pulumi.yaml. */
+export function readProject(dir = PROJECT_DIR): ProjectInfo {
+    const doc = (parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) ?? {}) as ProjectFile;
+    const keys = Object.entries(doc.config ?? {}).filter(([, decl]) => decl?.secret === true);
+    return {
+        declaredSecrets: new Set(keys.map(([k]) => (k.startsWith(`${PROJECT}:`) ? k.slice(PROJECT.length + 1) : k))),
+        stackConfigDir: path.resolve(dir, typeof doc.stackConfigDir === "string" ? doc.stackConfigDir : "."),
+    };
+}
+
+/** The keys Pulumi.yaml declares `secret: true`. */
+export function declaredSecrets(dir = PROJECT_DIR): Set<string> {
+    return readProject(dir).declaredSecrets;
+}
+
+/**
+ * The raw config of a stack file: values by key, and which keys are `secure:`. Scalars stay the
+ * text they are in the file, as the engine hands them to the program: `replicas: 0x10` is the
+ * text "0x10", not a YAML number 16.
+ */
+export function readStackRaw(stack: string, file = path.join(readProject().stackConfigDir, `Pulumi.${stack}.yaml`), project = readProject()): RawConfig {
+    const doc = (parse(fs.readFileSync(file, "utf8"), { schema: "failsafe" }) ?? {}) as { config?: Record<string, unknown> };
     const values: Record<string, unknown> = {};
     const secretKeys = new Set<string>();
     for (const [fullKey, value] of Object.entries(doc.config ?? {})) {
@@ -22,7 +53,7 @@ export function readStackRaw(stack: string, file = path.join(PROJECT_DIR, `Pulum
             values[key] = value;
         }
     }
-    return { values, secretKeys };
+    return { values, secretKeys, declaredSecrets: project.declaredSecrets };
 }
 
 /**
@@ -42,7 +73,7 @@ export function readStackConfig(stack: string, opts: { file?: string; assumeSecr
                 secretKeys.add(name);
             }
         }
-        return validateConfig({ values, secretKeys }, stack);
+        return validateConfig({ ...raw, values, secretKeys }, stack);
     }
     return validateConfig(raw, stack);
 }

@@ -3,9 +3,10 @@
 // in its namespace selects it and lists that type; an isolated pod admits only what some rule of
 // some selecting policy allows (policies only ever add allowances). Endpoints outside the cluster
 // are never isolated: no policy can select them.
-import { cidrContains, IpAddress, parseIp } from "./cidr";
-import { CompiledPeer, CompiledPolicies, CompiledPolicy, CompiledPort, CompiledRule, compilePolicies } from "./policy";
-import {
+import { cidrContains, type IpAddress, parseIp } from "./cidr";
+import { type CompiledPeer, type CompiledPolicies, type CompiledPolicy, type CompiledPort, type CompiledRule, compilePolicies } from "./policy";
+import { createReach, type Reach } from "./reach";
+import type {
     ClusterModel,
     ConnectivityMatrix,
     ContainerPort,
@@ -30,7 +31,8 @@ export class ModelError extends Error {
     }
 }
 
-interface ModelEndpoint extends Endpoint {
+/** An endpoint with what policies match on: labels, its namespace's labels, address and ports. */
+export interface ModelEndpoint extends Endpoint {
     readonly labels: Labels;
     readonly namespaceLabels: Labels;
     readonly address: IpAddress;
@@ -64,6 +66,10 @@ export interface Evaluator {
     readonly policies: CompiledPolicies;
     evaluate(query: ConnectionQuery): Verdict;
     matrix(probes: readonly Probe[], opts?: MatrixOptions): ConnectivityMatrix;
+    /** The endpoints with what policies match on, in the model's order (pods, then externals). */
+    readonly modelEndpoints: readonly ModelEndpoint[];
+    /** Every endpoint pair at once, computed per policy: for judging large models. */
+    reach(probes: readonly Probe[]): Reach;
 }
 
 function compileModel(model: ClusterModel): Map<string, ModelEndpoint> {
@@ -137,7 +143,7 @@ const typeName = (d: Direction) => (d === "ingress" ? "Ingress" : "Egress");
 
 function judgeDirection(
     direction: Direction,
-    policies: readonly CompiledPolicy[],
+    policiesIn: ReadonlyMap<string, readonly CompiledPolicy[]>,
     source: ModelEndpoint,
     destination: ModelEndpoint,
     port: number,
@@ -159,8 +165,8 @@ function judgeDirection(
     if (subject.kind !== "pod") {
         return open("outside the cluster, no policy applies");
     }
-    const selecting = policies.filter(
-        (p) => p.namespace === subject.namespace && (direction === "ingress" ? p.ingress : p.egress) && p.podSelector.matches(subject.labels),
+    const selecting = (policiesIn.get(subject.namespace ?? "") ?? []).filter(
+        (p) => (direction === "ingress" ? p.ingress : p.egress) && p.podSelector.matches(subject.labels),
     );
     if (selecting.length === 0) {
         return open(`not isolated (no policy selects it for ${typeName(direction)})`);
@@ -194,6 +200,12 @@ function judgeDirection(
 export function createEvaluator(model: ClusterModel, policies: readonly unknown[] | CompiledPolicies): Evaluator {
     const endpoints = compileModel(model);
     const compiled = Array.isArray(policies) ? compilePolicies(policies) : (policies as CompiledPolicies);
+    const byNamespace = new Map<string, CompiledPolicy[]>();
+    for (const p of compiled.policies) {
+        const list = byNamespace.get(p.namespace);
+        if (list) list.push(p);
+        else byNamespace.set(p.namespace, [p]);
+    }
     const publicEndpoints: Endpoint[] = [...endpoints.values()].map(({ id, kind, namespace, name, ip }) =>
         kind === "pod" ? { id, kind, namespace, name, ip } : { id, kind, name, ip },
     );
@@ -206,8 +218,8 @@ export function createEvaluator(model: ClusterModel, policies: readonly unknown[
         const protocol = q.protocol ?? "TCP";
         const source = lookup(q.from, "source");
         const destination = lookup(q.to, "destination");
-        const egress = judgeDirection("egress", compiled.policies, source, destination, q.port, protocol);
-        const ingress = judgeDirection("ingress", compiled.policies, source, destination, q.port, protocol);
+        const egress = judgeDirection("egress", byNamespace, source, destination, q.port, protocol);
+        const ingress = judgeDirection("ingress", byNamespace, source, destination, q.port, protocol);
         const allowed = egress.allowed && ingress.allowed;
         const reason = allowed
             ? `allowed: ${egress.reason}; ${ingress.reason}`
@@ -234,7 +246,9 @@ export function createEvaluator(model: ClusterModel, policies: readonly unknown[
         }
         return { endpoints: publicEndpoints, probes, cells };
     };
-    return { endpoints: publicEndpoints, policies: compiled, evaluate, matrix };
+    const modelEndpoints = [...endpoints.values()];
+    const reach = (probes: readonly Probe[]): Reach => createReach(modelEndpoints, compiled.policies, probes);
+    return { endpoints: publicEndpoints, policies: compiled, evaluate, matrix, modelEndpoints, reach };
 }
 
 /** Judges one connection. For many, build an Evaluator once with createEvaluator. */

@@ -12,7 +12,9 @@ export type { CompiledSelector } from "./selector";
 export { compilePolicies, PolicyValidationError } from "./policy";
 export type { CompiledPolicies, CompiledPolicy, CompiledRule, CompiledPeer, CompiledPort } from "./policy";
 export { createEvaluator, evaluateConnection, connectivityMatrix, cellOf, ModelError, NAMESPACE_NAME_LABEL } from "./evaluate";
-export type { Evaluator, ConnectionQuery, MatrixOptions } from "./evaluate";
+export type { Evaluator, ConnectionQuery, MatrixOptions, ModelEndpoint } from "./evaluate";
+export { Bitset, createReach, unmatchedNamedPorts } from "./reach";
+export type { Reach } from "./reach";
 export {
     defaultIsolationModel,
     isolationModelFromManifests,
@@ -24,6 +26,18 @@ export {
     DNS_PROBES,
 } from "./model";
 export type { DefaultModelOptions, ManifestModelOptions, ManifestModel } from "./model";
-export { judgeIsolation, checkIsolation } from "./judge";
-export type { IsolationReport } from "./judge";
-export { renderMatrix, renderReport, reportJson, roleTags, SEMANTICS_NOTE } from "./render";
+export { judgeIsolation, checkIsolation, DEFAULT_MAX_FINDINGS, FINDING_KINDS } from "./judge";
+export type { IsolationReport, Judgement, JudgeOptions, FindingCounts } from "./judge";
+export {
+    matrixText,
+    renderMatrix,
+    renderReport,
+    reportJson,
+    reportJsonText,
+    reportText,
+    roleTags,
+    SEMANTICS_NOTE,
+    MATRIX_AUTO_MAX_ENDPOINTS,
+    TEXT_MAX_WARNINGS,
+} from "./render";
+export type { RenderOptions } from "./render";

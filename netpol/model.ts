@@ -4,7 +4,7 @@
 // and its pod, except `kubernetes.io/metadata.name`, which only the API server can set: whatever
 // a policy admits by a tenant-settable label, the attacker gets too.
 import { NAMESPACE_NAME_LABEL } from "./evaluate";
-import { ContainerPort, EnvironmentRole, IsolationModel, Labels, NamespaceModel, PodModel, Probe, Protocol } from "./types";
+import type { ContainerPort, EnvironmentRole, IsolationModel, Labels, NamespaceModel, PodModel, Probe, Protocol } from "./types";
 
 export const DEFAULT_INGRESS_NAMESPACE = "ingress-nginx";
 export const DEFAULT_APP_PORT = 8080;
@@ -267,64 +267,81 @@ export function isolationModelFromManifests(objects: readonly unknown[], opts: M
         ]);
     }
     const byEnv = new Map<string, string[]>();
-    for (const [ns, l] of environments) byEnv.set(l[ENVIRONMENT_LABEL] as string, [...(byEnv.get(l[ENVIRONMENT_LABEL] as string) ?? []), ns]);
+    for (const [ns, l] of environments) {
+        const env = l[ENVIRONMENT_LABEL] as string;
+        const names = byEnv.get(env);
+        if (names) names.push(ns);
+        else byEnv.set(env, [ns]);
+    }
     for (const [env, names] of byEnv) {
-        if (names.length > 1) warnings.push(`namespaces ${names.join(", ")} all claim ${ENVIRONMENT_LABEL}=${env}; they are judged as one environment`);
+        if (names.length > 1) {
+            const shown = names.length > 10 ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more` : names.join(", ");
+            warnings.push(`namespaces ${shown} all claim ${ENVIRONMENT_LABEL}=${env}; they are judged as one environment`);
+        }
     }
 
-    const services = all.filter((o) => o["kind"] === "Service");
+    // Indexed once by namespace: a thousand namespaces must not mean a thousand scans of everything.
+    const servicesByNs = new Map<string, Obj[]>();
+    const workloadsByNs = new Map<string, Obj[]>();
+    const push = (map: Map<string, Obj[]>, key: string, o: Obj) => {
+        const list = map.get(key);
+        if (list) list.push(o);
+        else map.set(key, [o]);
+    };
+    for (const o of all) {
+        if (o["kind"] === "Service") push(servicesByNs, nsOf(o), o);
+        else if (typeof o["kind"] === "string" && Object.hasOwn(WORKLOAD_TEMPLATE, o["kind"])) push(workloadsByNs, nsOf(o), o);
+    }
     const workloadsIn = (ns: string): Workload[] =>
-        all
-            .filter((o) => typeof o["kind"] === "string" && o["kind"] in WORKLOAD_TEMPLATE && nsOf(o) === ns)
-            .map((o) => {
-                const template =
-                    (WORKLOAD_TEMPLATE[o["kind"] as string] as string[]).length === 0 ? o : get(o, ...(WORKLOAD_TEMPLATE[o["kind"] as string] as string[]));
-                const labels = labelsOf(get(template, "metadata", "labels"));
-                const ports = containerPorts(template);
-                const apps: { port: number; protocol: Protocol }[] = [];
-                for (const svc of services.filter((s) => nsOf(s) === ns)) {
-                    const selector = labelsOf(get(svc, "spec", "selector"));
-                    if (Object.keys(selector).length === 0 || !Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
-                    const svcPorts = get(svc, "spec", "ports");
-                    for (const sp of Array.isArray(svcPorts) ? svcPorts : []) {
-                        const target = get(sp, "targetPort") ?? get(sp, "port");
-                        const protocol = (get(sp, "protocol") ?? "TCP") as Protocol;
-                        const port =
-                            typeof target === "number" ? target : ports.find((p) => p.name === target && (p.protocol ?? "TCP") === protocol)?.containerPort;
-                        if (port === undefined) {
-                            warnings.push(
-                                `Service ${ns}/${nameOf(svc)}: targetPort ${JSON.stringify(target)} names no container port of ${kindOf(o)} ${ns}/${nameOf(o)}; ignored`,
-                            );
-                        } else if (!apps.some((a) => a.port === port && a.protocol === protocol)) {
-                            apps.push({ port, protocol });
-                        }
+        (workloadsByNs.get(ns) ?? []).map((o) => {
+            const template =
+                (WORKLOAD_TEMPLATE[o["kind"] as string] as string[]).length === 0 ? o : get(o, ...(WORKLOAD_TEMPLATE[o["kind"] as string] as string[]));
+            const labels = labelsOf(get(template, "metadata", "labels"));
+            const ports = containerPorts(template);
+            const apps: { port: number; protocol: Protocol }[] = [];
+            const namespaceServices = servicesByNs.get(ns) ?? [];
+            for (const svc of namespaceServices) {
+                const selector = labelsOf(get(svc, "spec", "selector"));
+                if (Object.keys(selector).length === 0 || !Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
+                const svcPorts = get(svc, "spec", "ports");
+                for (const sp of Array.isArray(svcPorts) ? svcPorts : []) {
+                    const target = get(sp, "targetPort") ?? get(sp, "port");
+                    const protocol = (get(sp, "protocol") ?? "TCP") as Protocol;
+                    const port =
+                        typeof target === "number" ? target : ports.find((p) => p.name === target && (p.protocol ?? "TCP") === protocol)?.containerPort;
+                    if (port === undefined) {
+                        warnings.push(
+                            `Service ${ns}/${nameOf(svc)}: targetPort ${JSON.stringify(target)} names no container port of ${kindOf(o)} ${ns}/${nameOf(o)}; ignored`,
+                        );
+                    } else if (!apps.some((a) => a.port === port && a.protocol === protocol)) {
+                        apps.push({ port, protocol });
                     }
                 }
-                // A workload no Service selects, beside Services that select others, is internal
-                // (a worker, a job): nothing outside should reach it. Only when a namespace has no
-                // Service at all is its first TCP port taken as the app port.
-                const namespaceHasServices = services.some((s) => nsOf(s) === ns);
-                if (apps.length === 0 && !namespaceHasServices && nsLabels.get(ns)?.[ENVIRONMENT_LABEL] !== undefined) {
-                    const first = ports.find((p) => (p.protocol ?? "TCP") === "TCP");
-                    if (first) {
-                        apps.push({ port: first.containerPort, protocol: "TCP" });
-                        warnings.push(
-                            `${kindOf(o)} ${ns}/${nameOf(o)}: no Service selects it; its first TCP container port ${first.containerPort} is taken as the app port`,
-                        );
-                    } else {
-                        warnings.push(
-                            `${kindOf(o)} ${ns}/${nameOf(o)}: no Service selects it and it declares no TCP container port; the ingress controller's access to it is not checked`,
-                        );
-                    }
+            }
+            // A workload no Service selects, beside Services that select others, is internal
+            // (a worker, a job): nothing outside should reach it. Only when a namespace has no
+            // Service at all is its first TCP port taken as the app port.
+            if (apps.length === 0 && namespaceServices.length === 0 && nsLabels.get(ns)?.[ENVIRONMENT_LABEL] !== undefined) {
+                const first = ports.find((p) => (p.protocol ?? "TCP") === "TCP");
+                if (first) {
+                    apps.push({ port: first.containerPort, protocol: "TCP" });
+                    warnings.push(
+                        `${kindOf(o)} ${ns}/${nameOf(o)}: no Service selects it; its first TCP container port ${first.containerPort} is taken as the app port`,
+                    );
+                } else {
+                    warnings.push(
+                        `${kindOf(o)} ${ns}/${nameOf(o)}: no Service selects it and it declares no TCP container port; the ingress controller's access to it is not checked`,
+                    );
                 }
-                return { name: nameOf(o), labels, ports, apps };
-            });
+            }
+            return { name: nameOf(o), labels, ports, apps };
+        });
 
     const ingressName = opts.ingressNamespace ?? DEFAULT_INGRESS_NAMESPACE;
     const policies = all.filter((o) => o["kind"] === "NetworkPolicy");
     // Namespaces used by objects but never declared: kubectl would refuse to apply into them, but
     // the policies still say something; model them with only the name label.
-    for (const o of [...policies, ...all.filter((x) => typeof x["kind"] === "string" && x["kind"] in WORKLOAD_TEMPLATE)]) {
+    for (const o of [...policies, ...[...workloadsByNs.values()].flat()]) {
         const ns = nsOf(o);
         if (!nsLabels.has(ns) && ns !== "kube-system" && ns !== ingressName) {
             warnings.push(`${kindOf(o)} ${ns}/${nameOf(o)}: its namespace ${ns} is not among the manifests; modelled with no labels but its name`);

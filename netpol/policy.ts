@@ -1,9 +1,9 @@
 // Validation and compilation of NetworkPolicies given as plain objects. Everything the API server
 // would reject is reported (all problems at once), because a policy that cannot be applied
 // protects nothing; what it would accept is compiled with its defaults made explicit.
-import { Cidr, cidrHasHostBits, cidrStrictlyWithin, parseCidr } from "./cidr";
-import { CompiledSelector, compileSelector, unknownFields } from "./selector";
-import { Direction, Protocol } from "./types";
+import { type Cidr, cidrHasHostBits, cidrStrictlyWithin, parseCidr } from "./cidr";
+import { type CompiledSelector, compileSelector, unknownFields } from "./selector";
+import type { Direction, Protocol } from "./types";
 
 export type CompiledPeer =
     | {

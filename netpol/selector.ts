@@ -2,7 +2,7 @@
 // matchExpressions are ANDed, an empty selector matches everything, and NotIn / DoesNotExist
 // match objects that lack the key (a frequent surprise: `environment notin (prod)` admits a
 // namespace with no environment label at all).
-import { Labels } from "./types";
+import type { Labels } from "./types";
 
 export interface CompiledSelector {
     /** True for `{}`: matches every object. */
@@ -10,6 +10,8 @@ export interface CompiledSelector {
     readonly matches: (labels: Labels) => boolean;
     /** kubectl-style text, e.g. `environment=prod,tier in (a,b)`, or `<all>`. */
     readonly text: string;
+    /** Equal for selectors that match the same objects by construction: a cache key. */
+    readonly key: string;
 }
 
 const OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"] as const;
@@ -37,7 +39,7 @@ export function unknownFields(obj: Record<string, unknown>, known: readonly stri
 export function compileSelector(raw: unknown, where: string, problems: string[]): CompiledSelector {
     if (!isRecord(raw)) {
         problems.push(`${where}: ${show(raw)} is not a label selector. Allowed: an object with matchLabels and/or matchExpressions ({} selects everything)`);
-        return { empty: false, matches: () => false, text: "<invalid>" };
+        return { empty: false, matches: () => false, text: "<invalid>", key: "<invalid>" };
     }
     unknownFields(raw, ["matchLabels", "matchExpressions"], where, problems);
     const equal: [string, string][] = [];
@@ -124,7 +126,7 @@ export function compileSelector(raw: unknown, where: string, problems: string[])
             op === "Exists" ? key : op === "DoesNotExist" ? `!${key}` : `${key} ${op === "In" ? "in" : "notin"} (${values.join(",")})`,
         ),
     ];
-    return { empty, matches, text: empty ? "<all>" : parts.join(",") };
+    return { empty, matches, text: empty ? "<all>" : parts.join(","), key: JSON.stringify([[...equal].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), exprs]) };
 }
 
 /** Matches labels against a selector given as a plain object; throws on an invalid selector. */

@@ -3,6 +3,7 @@
 // they pick the resources a check applies to, copy props into plain data (unknowns marked, see
 // unknown.ts), resolve the environment and config, and report each message.
 import type {
+    EnforcementLevel,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -11,9 +12,9 @@ import type {
     StackValidationPolicy,
 } from "@pulumi/policy";
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
-import { EnvironmentName } from "../config/environments";
-import { judgedEnvironment, PackContext } from "./environment";
-import { asManifest, kindOf, Manifest } from "./manifest";
+import type { EnvironmentName } from "../config/environments";
+import { judgedEnvironment, type PackContext } from "./environment";
+import { asManifest, kindOf, type Manifest } from "./manifest";
 import { plain } from "./unknown";
 
 /** Thrown by a check that cannot judge what it was given; the wrapper reports the policy not applicable. */
@@ -28,6 +29,8 @@ export interface PolicyText {
     readonly description: string;
     /** Config properties beyond enforcementLevel. @default - none */
     readonly configSchema?: Readonly<Record<string, PolicyConfigJSONSchema>>;
+    /** A level of its own, kept even where the environment's level applies to all others (packConfig pins it). @default - the environment's */
+    readonly enforcementLevel?: EnforcementLevel;
 }
 
 export interface ResourceCheck<C> extends PolicyText {
@@ -42,6 +45,7 @@ export function resourcePolicy<C extends object>(ctx: PackContext, spec: Resourc
     return {
         name: spec.name,
         description: spec.description,
+        ...(spec.enforcementLevel ? { enforcementLevel: spec.enforcementLevel } : {}),
         ...(spec.configSchema ? { configSchema: { properties: { ...spec.configSchema } } } : {}),
         validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
             const kind = kindOf(args.type);
@@ -94,6 +98,7 @@ export function stackPolicy<C extends object>(ctx: PackContext, spec: StackCheck
     return {
         name: spec.name,
         description: spec.description,
+        ...(spec.enforcementLevel ? { enforcementLevel: spec.enforcementLevel } : {}),
         ...(spec.configSchema ? { configSchema: { properties: { ...spec.configSchema } } } : {}),
         validateStack: (args: StackValidationArgs, report: ReportViolation) => {
             const config = args.getConfig<Partial<C>>();

@@ -2,12 +2,12 @@
 // minAvailable 100%, or minAvailable at least the replica count) makes every node drain and
 // cluster upgrade hang until someone deletes it by hand. The first two are visible on the budget
 // alone (resource policy); the last needs the workload it selects (stack policy).
-import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import { labelSelectorMatches } from "../netpol";
-import { ResourceCheck, StackCheck, StackViolation } from "./define";
+import type { ResourceCheck, StackCheck, StackViolation } from "./define";
 import { ENVIRONMENT_CONFIG } from "./environment";
 import { containsUnknown, isUnknown } from "./unknown";
-import { get, Manifest, podLabels, REPLICATED_KINDS, subject } from "./manifest";
+import { get, type Manifest, podLabels, REPLICATED_KINDS, subject } from "./manifest";
 
 function fix(environment: EnvironmentName): string {
     const value = ENVIRONMENT_RULES[environment].pdbMaxUnavailable;

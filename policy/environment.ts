@@ -8,7 +8,7 @@
 // and PULUMI_CONFIG), so 2 and 3 are known at load time and also set the pack's enforcement level.
 // When none applies, checks judge by prod's rules (fail closed) and `stack-environment` says why.
 import * as pulumi from "@pulumi/pulumi";
-import { ENVIRONMENT_RULES, EnvironmentName, isEnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName, isEnvironmentName } from "../config/environments";
 import { PROJECT } from "../config/schema";
 import type { EnforcementLevel } from "@pulumi/policy";
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
@@ -24,12 +24,14 @@ export interface PackContext {
     readonly source: string;
     /** The stack's `env-progression:ingressNamespace` config, if set. */
     readonly ingressNamespace?: string | undefined;
+    /** The stack's `env-progression:promotionOverride` config (a reason), if set. */
+    readonly promotionOverride?: string | undefined;
 }
 
 /** Pure: the context from what the engine told the pack. */
-export function resolveContext(stack: string | undefined, stackEnvironment: string | undefined, ingressNamespace?: string): PackContext {
+export function resolveContext(stack: string | undefined, stackEnvironment: string | undefined, ingressNamespace?: string, promotionOverride?: string): PackContext {
     const s = stack === "" ? undefined : stack;
-    const base = { stack: s, stackEnvironment, ...(ingressNamespace ? { ingressNamespace } : {}) };
+    const base = { stack: s, stackEnvironment, ...(ingressNamespace ? { ingressNamespace } : {}), ...(promotionOverride ? { promotionOverride } : {}) };
     if (stackEnvironment !== undefined && isEnvironmentName(stackEnvironment)) {
         return { ...base, environment: stackEnvironment, source: `stack config ${PROJECT}:environment` };
     }
@@ -44,15 +46,17 @@ export function engineContext(): PackContext {
     let stack: string | undefined;
     let env: string | undefined;
     let ingress: string | undefined;
+    let override: string | undefined;
     try {
         stack = pulumi.getStack();
         const config = new pulumi.Config(PROJECT);
         env = config.get("environment");
         ingress = config.get("ingressNamespace");
+        override = config.get("promotionOverride");
     } catch {
         // Outside an engine run (e.g. `node policy` by hand) there is no stack; fall through.
     }
-    return resolveContext(stack, env, ingress);
+    return resolveContext(stack, env, ingress, override?.trim());
 }
 
 /** What a policy's `environment` config may hold. */

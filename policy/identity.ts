@@ -3,11 +3,11 @@
 // with an environment must carry that one; a prod object in the staging stack would be judged by
 // staging's rules and promoted around the gates. Namespaces are left to namespace-labels, so a
 // wrong namespace label is reported once.
-import { EnvironmentName } from "../config/environments";
+import type { EnvironmentName } from "../config/environments";
 import { PROJECT } from "../config/schema";
 import { ENVIRONMENT_LABEL } from "../components/labels";
-import { StackCheck, StackResource, StackViolation } from "./define";
-import { ENVIRONMENT_CONFIG, PackContext } from "./environment";
+import type { StackCheck, StackResource, StackViolation } from "./define";
+import { ENVIRONMENT_CONFIG, type PackContext } from "./environment";
 import { get, stringMap, subject } from "./manifest";
 import { isUnknown } from "./unknown";
 

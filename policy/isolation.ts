@@ -8,9 +8,9 @@
 //     the peers' own policies are not in this stack, so paths between two peers mean nothing here.
 import { ENVIRONMENTS } from "../config/environments";
 import { ENVIRONMENT_LABEL } from "../components/labels";
-import { checkIsolation, DEFAULT_INGRESS_NAMESPACE, Finding, isolationModelFromManifests, ManifestError, ModelError, PolicyValidationError } from "../netpol";
-import { NotApplicable, StackCheck, StackViolation } from "./define";
-import { get, isObject, Manifest, podLabels, stringMap, WORKLOAD_KINDS } from "./manifest";
+import { checkIsolation, DEFAULT_INGRESS_NAMESPACE, type Finding, isolationModelFromManifests, ManifestError, ModelError, PolicyValidationError } from "../netpol";
+import { NotApplicable, type StackCheck, type StackViolation } from "./define";
+import { get, isObject, type Manifest, podLabels, stringMap, WORKLOAD_KINDS } from "./manifest";
 import { containsUnknown, isUnknown, UNKNOWN } from "./unknown";
 
 export interface IsolationConfig {

@@ -1,7 +1,7 @@
 // Reading plain Kubernetes manifests as the policies see them: any field may be absent, of the
 // wrong type, or UNKNOWN during preview. Every accessor says which, so a check can skip what it
 // cannot see instead of guessing.
-import { isUnknown, Unknown, UNKNOWN } from "./unknown";
+import { isUnknown, type Unknown, UNKNOWN } from "./unknown";
 
 /** A manifest after `plain()`: `kind` is always set (from the Pulumi type when props lack it). */
 export interface Manifest {

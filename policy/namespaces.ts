@@ -1,10 +1,10 @@
 // namespace-labels: an environment's namespace says which environment it is, and Pod Security
 // Admission enforces that environment's level on it.
-import { ENVIRONMENT_RULES, EnvironmentName, PodSecurityLevel } from "../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName, type PodSecurityLevel } from "../config/environments";
 import { ENVIRONMENT_LABEL } from "../components/labels";
-import { ResourceCheck } from "./define";
+import type { ResourceCheck } from "./define";
 import { ENVIRONMENT_CONFIG } from "./environment";
-import { get, Manifest, stringMap, subject } from "./manifest";
+import { get, type Manifest, stringMap, subject } from "./manifest";
 import { isUnknown } from "./unknown";
 
 export const PSA_ENFORCE = "pod-security.kubernetes.io/enforce";

@@ -3,8 +3,8 @@
 // default deny in both directions (stack policy). What the policies mean together is judged by
 // the evaluator in isolation.ts.
 import { ENVIRONMENT_LABEL, NAMESPACE_NAME_LABEL } from "../components/labels";
-import { ResourceCheck, StackCheck, StackViolation } from "./define";
-import { get, isObject, list, Manifest, stringMap, subject } from "./manifest";
+import type { ResourceCheck, StackCheck, StackViolation } from "./define";
+import { get, isObject, list, type Manifest, stringMap, subject } from "./manifest";
 import { containsUnknown, isUnknown } from "./unknown";
 
 /** Every peer of a NetworkPolicy with where it sits, e.g. `spec.ingress[0].from[1]`. */

@@ -1,20 +1,22 @@
 // The pack's contents, kept apart from index.ts (which starts the analyzer server) so tests and
 // the config writer can build every policy without serving anything.
 import type { EnforcementLevel, PolicyPackArgs, PolicyPackConfig, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
-import { resourcePolicy, ResourceCheck, stackPolicy, StackCheck } from "./define";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
+import { resourcePolicy, type ResourceCheck, stackPolicy, type StackCheck } from "./define";
 import { pdbAllowsDrain, pdbAllowsDrainAtReplicas } from "./disruption";
-import { enforcementFor, PackContext } from "./environment";
+import { enforcementFor, type PackContext } from "./environment";
 import { stackEnvironment } from "./identity";
 import { environmentIsolated } from "./isolation";
+import { PACK_NAME } from "./name";
 import { namespaceLabels } from "./namespaces";
 import { defaultDeny, namespaceSelectors } from "./networkPolicies";
+import { promotionOverride } from "./promotion";
 import { noPlainSecrets } from "./secrets";
 import { serviceNotLoadBalancer } from "./services";
 import { smokeTestPerApp } from "./smoke";
 import { imagePinned, probesPresent, replicasMinimum, resourcesSet, restrictedSecurityContext } from "./workloads";
 
-export const PACK_NAME = "env-progression";
+export { PACK_NAME };
 
 // Checks are typed by their own config; the list only needs their shared shape.
 type AnyResourceCheck = ResourceCheck<any>;
@@ -33,7 +35,7 @@ export const RESOURCE_CHECKS: readonly AnyResourceCheck[] = [
     noPlainSecrets,
 ];
 
-export const STACK_CHECKS: readonly AnyStackCheck[] = [environmentIsolated, defaultDeny, pdbAllowsDrainAtReplicas, smokeTestPerApp, stackEnvironment];
+export const STACK_CHECKS: readonly AnyStackCheck[] = [environmentIsolated, defaultDeny, pdbAllowsDrainAtReplicas, smokeTestPerApp, stackEnvironment, promotionOverride];
 
 export function policies(ctx: PackContext): (ResourceValidationPolicy | StackValidationPolicy)[] {
     return [...RESOURCE_CHECKS.map((c) => resourcePolicy(ctx, c)), ...STACK_CHECKS.map((c) => stackPolicy(ctx, c))];
@@ -59,6 +61,8 @@ export function packConfig(environment: EnvironmentName): PolicyPackConfig {
     const config: PolicyPackConfig = { all: level };
     for (const check of [...RESOURCE_CHECKS, ...STACK_CHECKS]) {
         if (check.configSchema && "environment" in check.configSchema) config[check.name] = { environment };
+        // A policy's own level would otherwise give way to `all`.
+        if (check.enforcementLevel) config[check.name] = { enforcementLevel: check.enforcementLevel };
     }
     return config;
 }

@@ -3,8 +3,8 @@
 // belong in a Secret referenced by secretKeyRef / secretRef. Messages name the variable and the
 // kind of secret, never the value.
 import { SECRET_NAME } from "../config/schema";
-import { ResourceCheck } from "./define";
-import { containersOf, get, isObject, list, Manifest, podSpec, subject, WORKLOAD_KINDS } from "./manifest";
+import type { ResourceCheck } from "./define";
+import { containersOf, get, isObject, list, type Manifest, podSpec, subject, WORKLOAD_KINDS } from "./manifest";
 import { isUnknown } from "./unknown";
 
 export interface SecretConfig {

@@ -1,7 +1,7 @@
 // service-not-loadbalancer: environments are reached through the ingress controller, which the
 // isolation policies admit by name; a LoadBalancer Service opens a second door around it.
-import { ResourceCheck } from "./define";
-import { get, Manifest, subject } from "./manifest";
+import type { ResourceCheck } from "./define";
+import { get, type Manifest, subject } from "./manifest";
 
 export interface ServiceConfig {
     /** Allow type LoadBalancer (e.g. for a TCP service no ingress can carry). @default false */

@@ -1,7 +1,7 @@
 // smoke-test-per-app: every app Deployment is verified after its rollout. A SmokeTest that fails
 // fails `pulumi up`, so the next environment is never deployed; an app without one is promoted on
 // the strength of "the API server accepted the Deployment".
-import { StackCheck, StackResource, StackViolation } from "./define";
+import type { StackCheck, StackResource, StackViolation } from "./define";
 import { subject } from "./manifest";
 
 /** The SmokeTest component (components/smokeTest.ts). */

@@ -1,10 +1,10 @@
 // Workload rules: what every pod template must carry before it reaches an environment. Each runs
 // on Deployments and the other workload kinds alike, since a pod is a pod wherever it comes from.
-import { ENVIRONMENT_RULES, EnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import { imageProblems } from "../config/schema";
-import { ResourceCheck } from "./define";
+import type { ResourceCheck } from "./define";
 import { ENVIRONMENT_CONFIG } from "./environment";
-import { containersOf, get, isObject, list, LONG_RUNNING_KINDS, Manifest, podSpec, REPLICATED_KINDS, subject, WORKLOAD_KINDS } from "./manifest";
+import { containersOf, get, isObject, list, LONG_RUNNING_KINDS, type Manifest, podSpec, REPLICATED_KINDS, subject, WORKLOAD_KINDS } from "./manifest";
 import { isUnknown } from "./unknown";
 
 // --- image-pinned ------------------------------------------------------------------------------

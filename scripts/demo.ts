@@ -6,21 +6,30 @@
 //   npm run demo -- --simulated         simulated pods: faster, no container runs
 //   npm run demo -- --fail staging=db   staging's app answers connected:false: staging fails, prod is not deployed
 //   npm run demo -- --fail staging=crash    staging's image exits at start: its rollout fails (real pods)
-//   npm run demo:down                   stop the apps and the cluster (state is kept)
+//   npm run demo -- --fail staging=migration-lock
+//                                       a long transaction holds a lock staging's new migration needs:
+//                                       the lock budget stops it, staging fails, prod is not deployed
+//   npm run demo -- --promote-unverified   prod is configured with an image staging never verified: prod refuses
+//   npm run demo:down                   stop the apps, the database and the cluster (state is kept)
+//
+// With PostgreSQL's server installed (Debian's `postgresql`), each environment also gets the
+// migration gate: a database of its own on a local server (.local/pg, unix socket only) and the
+// reference app's migrations (migrations/), run in command mode before the app is updated.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ENVIRONMENTS, EnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, ENVIRONMENTS, type EnvironmentName } from "../config/environments";
 import { readStackConfig } from "../config/stackFile";
 import {
-    Cluster,
+    type Cluster,
     clusterDown,
-    forgetStacks,
     clusterStatus,
     clusterUp,
+    forgetStacks,
     ingressUrl,
     kubectlJson,
     localSecrets,
-    NodeMode,
+    type NodeMode,
     prepareStack,
     progress,
     realNodeOverrides,
@@ -30,6 +39,7 @@ import {
     useToolchain,
     workspace,
 } from "./local";
+import { type HeldLock, holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "./postgres";
 
 const LOCAL = path.join(REPO, ".local");
 const KUBECONFIG = path.join(LOCAL, "kubeconfig");
@@ -42,15 +52,24 @@ const DEMO_OVERRIDES = { smokeDeadline: "20s", smokeEveryUp: true };
 // On the real node a rollout that cannot become ready fails `up` after this, with the pods' reasons.
 const REAL_ROLLOUT_TIMEOUT = "90s";
 const APP_FAILURES = ["db", "action", "healthz", "version"];
+const PG_DIR = path.join(LOCAL, "pg");
+/** The failure mode that is about the database rather than the app. */
+const MIGRATION_LOCK = "migration-lock";
+/** What `--fail ENV=migration-lock` adds to that environment's migrations: it needs ACCESS EXCLUSIVE on items. */
+const LOCKED_MIGRATION = { file: "003_demo_items_add_sku.sql", sql: "-- Added by `npm run demo -- --fail <env>=migration-lock`.\nALTER TABLE items ADD COLUMN IF NOT EXISTS sku text;\n" };
+
+// An image staging never ran: with --promote-unverified, prod is configured with it and refuses.
+const UNVERIFIED_IMAGE = "ghcr.io/env-progression/web:1.5.0@sha256:" + "0d".repeat(32);
 
 interface Options {
     readonly nodes: NodeMode | "auto";
     readonly failures: Partial<Record<EnvironmentName, string>>;
+    readonly promoteUnverified: boolean;
 }
 
 function usage(message: string): never {
     process.stderr.write(
-        `demo: ${message}; allowed: --simulated | --real, --fail ENV=MODE (e.g. --fail staging=db; modes: ${APP_FAILURES.join(", ")}, or crash on real pods), or 'down'\n`,
+        `demo: ${message}; allowed: --simulated | --real, --fail ENV=MODE (e.g. --fail staging=db; modes: ${APP_FAILURES.join(", ")}, ${MIGRATION_LOCK}, or crash on real pods), --promote-unverified, or 'down'\n`,
     );
     process.exit(2);
 }
@@ -58,27 +77,73 @@ function usage(message: string): never {
 function parseOptions(argv: string[]): Options {
     const failures: Partial<Record<EnvironmentName, string>> = {};
     let nodes: Options["nodes"] = "auto";
+    let promoteUnverified = false;
     for (let i = 0; i < argv.length; i += 1) {
         const arg = argv[i]!;
         if (arg === "--simulated" || arg === "--real") {
             nodes = arg === "--real" ? "real" : "simulated";
             continue;
         }
+        if (arg === "--promote-unverified") {
+            promoteUnverified = true;
+            continue;
+        }
         const value = arg.startsWith("--fail=") ? arg.slice(7) : arg === "--fail" ? argv[++i] : undefined;
-        const m = value === undefined ? null : /^(dev|staging|prod)=([a-z,]+)$/.exec(value);
+        const m = value === undefined ? null : /^(dev|staging|prod)=([a-z,-]+)$/.exec(value);
         if (!m) usage(`unknown argument '${arg}'`);
         const modes = m[2]!.split(",");
-        const bad = modes.find((x) => x !== "crash" && !APP_FAILURES.includes(x));
+        const bad = modes.find((x) => x !== "crash" && x !== MIGRATION_LOCK && !APP_FAILURES.includes(x));
         if (bad) usage(`--fail ${value}: '${bad}' is not a failure mode`);
         if (modes.includes("crash") && modes.length > 1) usage(`--fail ${value}: crash replaces the image, so it cannot combine with other modes`);
+        if (modes.includes(MIGRATION_LOCK) && postgresBin() === undefined) usage(`--fail ${value} needs a database. ${POSTGRES_MISSING}`);
         failures[m[1] as EnvironmentName] = m[2]!;
     }
     if (nodes === "simulated" && Object.values(failures).includes("crash")) usage("--fail ENV=crash needs real pods; simulated ones never crash");
-    return { nodes, failures };
+    return { nodes, failures, promoteUnverified };
+}
+
+/** The app's failure modes, without the database's. */
+function appModes(modes: string | undefined): string | undefined {
+    const left = (modes ?? "").split(",").filter((m) => m !== "" && m !== MIGRATION_LOCK);
+    return left.length > 0 ? left.join(",") : undefined;
+}
+
+/**
+ * Each environment's migration settings: its own database, a copy of the reference app's
+ * migrations (so `--fail ENV=migration-lock` can add one without touching the repository), and
+ * the reference runner. With `locked`, that environment's database first gets the committed
+ * schema, then a long transaction takes a lock on `items` that the added migration needs.
+ */
+async function migrationSetup(pg: Postgres, locked: readonly EnvironmentName[]) {
+    const overrides: Partial<Record<EnvironmentName, Record<string, unknown>>> = {};
+    const urls: Partial<Record<EnvironmentName, string>> = {};
+    const held: HeldLock[] = [];
+    for (const env of ENVIRONMENTS) {
+        const db = `app_${env}`;
+        pg.createDatabase(db);
+        const dir = path.join(LOCAL, "migrations", env);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(dir, { recursive: true });
+        for (const f of fs.readdirSync(path.join(REPO, "migrations")).filter((f) => f.endsWith(".sql"))) fs.copyFileSync(path.join(REPO, "migrations", f), path.join(dir, f));
+        urls[env] = pg.url(db);
+        overrides[env] = { migrationsDir: dir, migrationCommand: path.join(REPO, "migrations", "migrate.sh") };
+        if (locked.includes(env)) {
+            execFileSync(path.join(REPO, "migrations", "migrate.sh"), { env: { ...process.env, DATABASE_URL: pg.url(db), MIGRATIONS_DIR: path.join(REPO, "migrations") }, stdio: "ignore" });
+            fs.writeFileSync(path.join(dir, LOCKED_MIGRATION.file), LOCKED_MIGRATION.sql);
+            const lock = await holdLock(pg, db, "items");
+            held.push(lock);
+            process.stdout.write(
+                `${env}: a long transaction (pid ${lock.pid}) holds a lock on items, and ${env} gets a new migration (${LOCKED_MIGRATION.file}) that needs ACCESS EXCLUSIVE on it; ` +
+                    `${env}'s lock budget is ${ENVIRONMENT_RULES[env].lockTimeoutMs} ms\n`,
+            );
+        }
+    }
+    return { overrides, urls, release: () => Promise.all(held.map((l) => l.release())) };
 }
 
 function down(): void {
     for (const env of ENVIRONMENTS) stopApp(path.join(LOCAL, "apps", `${env}.pid`));
+    if (fs.existsSync(path.join(PG_DIR, "data")) && postgresBin() !== undefined) startPostgres(PG_DIR).stop();
     useToolchain();
     clusterDown(CLUSTER, KUBECONFIG);
 }
@@ -88,7 +153,8 @@ async function main(argv: string[]): Promise<number> {
         down();
         return 0;
     }
-    const { nodes, failures } = parseOptions(argv);
+    const { nodes, failures, promoteUnverified } = parseOptions(argv);
+    const lockFailures = ENVIRONMENTS.filter((e) => (failures[e] ?? "").split(",").includes(MIGRATION_LOCK));
     const t0 = Date.now();
     const step = (what: string) => process.stdout.write(`\n=== ${what} (${((Date.now() - t0) / 1000).toFixed(0)}s)\n`);
 
@@ -99,6 +165,25 @@ async function main(argv: string[]): Promise<number> {
     fs.mkdirSync(path.join(LOCAL, "apps"), { recursive: true });
     const cluster = clusterUp(CLUSTER, KUBECONFIG, { nodes });
     process.stdout.write(`context ${cluster.context} at ${cluster.server}, ${cluster.mode === "real" ? "one real node" : "simulated nodes"}\n`);
+
+    let pg: Postgres | undefined;
+    let migrations: Awaited<ReturnType<typeof migrationSetup>> | undefined;
+    if (postgresBin() === undefined) {
+        step("migrations: off (PostgreSQL's server is not installed; apt-get install -y postgresql turns the migration gate on)");
+    } else {
+        step("PostgreSQL (.local/pg, unix socket only): one database per environment, migrated by the gate before each app");
+        pg = startPostgres(PG_DIR);
+        migrations = await migrationSetup(pg, lockFailures);
+    }
+    const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
+    // Each environment's database URL and migration settings, and prod's unverified image if asked.
+    const gateValues = (env: EnvironmentName) => {
+        const database = migrations?.urls[env];
+        return {
+            secrets: { ...secrets[env], ...(database ? { DATABASE_URL: database } : {}) },
+            overrides: { ...migrations?.overrides[env], ...(env === "prod" && promoteUnverified ? { image: UNVERIFIED_IMAGE } : {}) },
+        };
+    };
 
     const ws = workspace(LOCAL, { PATH: process.env["PATH"] ?? "", ...(toolEnv["PULUMI_HOME"] ? { PULUMI_HOME: toolEnv["PULUMI_HOME"] } : {}) });
     // A cluster created anew (after demo:down, or a switch between real and simulated nodes, which
@@ -111,7 +196,6 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write("the cluster is new: the stacks' state described the previous one and was dropped; up creates everything again\n");
     }
     fs.writeFileSync(idFile, clusterId);
-    const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
     const stacks = [];
     if (cluster.mode === "real") {
         step("real pods: the node runs the images it holds; smoke checks go in through the ingress proxy to each Service");
@@ -119,16 +203,18 @@ async function main(argv: string[]): Promise<number> {
         for (const env of ENVIRONMENTS) {
             const { namespace, app } = readStackConfig(env);
             const fail = failures[env];
+            const appFail = appModes(fail);
             const url = ingressUrl(namespace, app.name, app.port);
+            const gate = gateValues(env);
             process.stdout.write(`${env}: ${url}${fail ? `  (failing: ${fail})` : ""}\n`);
             stacks.push([
                 env,
                 await prepareStack(ws, env, {
                     cluster,
                     smokeBaseUrl: url,
-                    secrets: secrets[env],
-                    overrides: { ...DEMO_OVERRIDES, ...realNodeOverrides(cluster, fail === "crash" ? "web-crash" : "web"), rolloutTimeout: REAL_ROLLOUT_TIMEOUT },
-                    ...(fail && fail !== "crash" ? { extraEnv: { FAIL: fail } } : {}),
+                    secrets: gate.secrets,
+                    overrides: { ...DEMO_OVERRIDES, ...realNodeOverrides(cluster, fail === "crash" ? "web-crash" : "web"), rolloutTimeout: REAL_ROLLOUT_TIMEOUT, ...gate.overrides },
+                    ...(appFail && appFail !== "crash" ? { extraEnv: { FAIL: appFail } } : {}),
                 }),
             ] as const);
         }
@@ -137,11 +223,16 @@ async function main(argv: string[]): Promise<number> {
         for (const env of ENVIRONMENTS) {
             const pidFile = path.join(LOCAL, "apps", `${env}.pid`);
             stopApp(pidFile);
-            const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(failures[env] ? { fail: failures[env] } : {}) });
-            process.stdout.write(`${env}: ${app.url}${failures[env] ? `  (failing: ${failures[env]})` : ""}\n`);
+            const fail = appModes(failures[env]);
+            const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(fail ? { fail } : {}) });
+            process.stdout.write(`${env}: ${app.url}${fail ? `  (failing: ${fail})` : ""}\n`);
         }
         for (const env of ENVIRONMENTS) {
-            stacks.push([env, await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: secrets[env], overrides: DEMO_OVERRIDES })] as const);
+            const gate = gateValues(env);
+            stacks.push([
+                env,
+                await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: gate.secrets, overrides: { ...DEMO_OVERRIDES, ...gate.overrides } }),
+            ] as const);
         }
     }
     // The local cluster may have been deleted (demo:down) or recreated since the last run while
@@ -153,9 +244,13 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${env}: ${gone > 0 ? `${gone} resources no longer in the cluster; up recreates them` : "in step"}\n`);
     }
     step("pulumi up -s dev, then staging, then prod; each only if the one before passed its smoke checks");
-    const result = await progress(stacks, (s) => process.stdout.write(s));
+    const result = await progress(stacks, (s) => process.stdout.write(s)).finally(() => migrations?.release());
     if (result.failed) {
         const rest = ENVIRONMENTS.slice(ENVIRONMENTS.indexOf(result.failed.environment) + 1);
+        if (promoteUnverified && result.failed.environment === "prod") {
+            process.stdout.write(`\nprod refused an image staging never verified (above), before creating anything. 'npm run demo' without --promote-unverified deploys what staging verified.\n`);
+            return 1;
+        }
         process.stdout.write(`\n${result.failed.environment} failed${rest.length ? `: ${rest.join(" and ")} not deployed` : ""}. Fix it and run 'npm run demo' again.\n`);
         // A part of the local node that stopped is a different fix from a broken app: say which.
         const status = clusterStatus(CLUSTER, KUBECONFIG);
@@ -165,7 +260,8 @@ async function main(argv: string[]): Promise<number> {
     const summary = ENVIRONMENTS.map((env) => {
         const outs = result.outputs[env] ?? {};
         const smoke = outs["smoke"] as { passedAt?: string } | undefined;
-        return `${env.padEnd(8)} namespace ${String(outs["namespace"]).padEnd(12)} replicas ${String(outs["replicas"]).padEnd(3)} smoke passed at ${smoke?.passedAt ?? "?"}`;
+        const schema = pg ? `  schema ${pg.sql(`app_${env}`, "SELECT max(version) FROM schema_migrations")}` : "";
+        return `${env.padEnd(8)} namespace ${String(outs["namespace"]).padEnd(12)} replicas ${String(outs["replicas"]).padEnd(3)} smoke passed at ${smoke?.passedAt ?? "?"}${schema}`;
     });
 
     step("what runs where");

@@ -5,15 +5,15 @@
 // The committed stack files are never rewritten: each run lays out a project directory under
 // .local/ whose Pulumi.yaml points `main` back at this repository, and whose stack files are the
 // committed ones plus local values (context, image, smoke URL, generated secrets).
-import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
-import { ENVIRONMENTS, EnvironmentName } from "../config/environments";
+import { ENVIRONMENTS, type EnvironmentName } from "../config/environments";
 
 export const REPO = path.resolve(__dirname, "..");
 
@@ -327,4 +327,19 @@ export async function progress(stacks: readonly (readonly [EnvironmentName, Stac
         }
     }
     return { deployed, outputs };
+}
+
+/**
+ * Gives `stackName` a `verified` output, as if its smoke checks had passed, without deploying it:
+ * for previews of the next environment in tests that are not about promotion. Creates the stack
+ * when needed; replaces its state with the root Stack resource holding that one output.
+ */
+export async function seedVerified(ws: Workspace, stackName: string, verified: unknown): Promise<void> {
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ws.projectDir }, { envVars: ws.envVars });
+    const project = (parse(fs.readFileSync(path.join(ws.projectDir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+    const state = await stack.exportStack();
+    (state.deployment as { resources?: unknown[] }).resources = [
+        { urn: `urn:pulumi:${stackName}::${project}::pulumi:pulumi:Stack::${project}-${stackName}`, custom: false, type: "pulumi:pulumi:Stack", outputs: { verified } },
+    ];
+    await stack.importStack(state);
 }

@@ -14,6 +14,7 @@
 #   scripts/toolchain.sh --print-env     same, but print only `export ...` lines (eval-able)
 #   scripts/toolchain.sh --check         exit 0 when everything is built, 1 otherwise (builds nothing)
 #   scripts/toolchain.sh GROUP...        build only these groups: pulumi kubernetes k8s etcd kwok node
+#                                        (and actionlint, built only when asked for)
 # Cache: ${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}/toolchain
 set -euo pipefail
 { # the whole script is one compound command: bash parses it completely before running it, so
@@ -30,8 +31,8 @@ for a in "$@"; do
   case "$a" in
     --print-env) mode=env ;;
     --check) mode=check ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    pulumi|kubernetes|k8s|etcd|kwok|node) groups+=("$a") ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    pulumi|kubernetes|k8s|etcd|kwok|node|actionlint) groups+=("$a") ;;
     *) echo "toolchain: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -244,6 +245,19 @@ build_group() { # $1 = group, $2 = label for the timing log
   timed "$2" "compile_$1"
 }
 
+# --- actionlint: the GitHub Actions workflow linter ------------------------------------------------
+# Only on request (`scripts/toolchain.sh actionlint`; scripts/actionlint.sh runs it): the engine and
+# the cluster do not need it. github.com/rhysd/actionlint has no replace directives, so the tagged
+# release builds with go install as published.
+actionlint_dir="$T/actionlint-$ACTIONLINT_VERSION"
+build_actionlint() {
+  local v=$ACTIONLINT_VERSION dir=$actionlint_dir
+  log "building actionlint $v (github.com/rhysd/actionlint)"
+  mkdir -p "$dir"
+  GOBIN="$dir/bin" go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@v$v" || return 1
+  touch "$dir/.built"
+}
+
 run_group() {
   case "$1" in
     k8s) k8s_built || build_group k8s "k8s-$KUBE_VERSION" ;;
@@ -252,6 +266,7 @@ run_group() {
     node) node_built || build_group node "node-coredns-$COREDNS_VERSION-kube-router-$KUBE_ROUTER_VERSION" ;;
     pulumi) ensure_pulumi ;;
     kubernetes) ensure_kubernetes ;;
+    actionlint) done_stamp "$actionlint_dir" || timed "actionlint-$ACTIONLINT_VERSION" build_actionlint ;;
   esac
 }
 

@@ -15,6 +15,7 @@ import {
     type ResolvedSmokeOptions,
     type SmokeOptions,
 } from "./types";
+import { DEFAULT_FAILURE_LIMIT, minimumDeadlineMs, PASS_INTERVAL_MS, passIntervalMs as pauseBetweenPasses, SMOKE_LIMITS } from "./limits";
 
 /** The seed's four critical paths. */
 export const defaultChecks: readonly Check[] = Object.freeze([
@@ -44,10 +45,19 @@ export const DEFAULTS = {
     timeoutMs: 5_000,
     deadlineMs: 30_000,
     intervalMs: 1_000,
+    passIntervalMs: PASS_INTERVAL_MS,
     consecutivePasses: 3,
+    failureLimit: DEFAULT_FAILURE_LIMIT,
     maxBodyBytes: 256 * 1024,
     maxRedirects: 3,
 } as const;
+
+/**
+ * At most this many checks per run. Every check polls concurrently on its own connections until
+ * the deadline, so a list in the thousands is a load test, not a smoke test, and would hold the
+ * run past its deadline.
+ */
+export const MAX_CHECKS = 100;
 
 /** Invalid checks or options. `problems` holds one line per problem; the message joins them. */
 export class SmokeConfigError extends Error {
@@ -277,6 +287,16 @@ function validateCheck(p: Problems, where: string, value: unknown): Check | unde
 }
 
 function validateList(p: Problems, where: string, list: readonly unknown[]): Check[] {
+    if (list.length > MAX_CHECKS) {
+        p.add(
+            where,
+            `${list.length} checks are too many`,
+            undefined,
+            `at most ${MAX_CHECKS} (each runs concurrently until the deadline)`,
+            "keep the critical paths; test the rest with a load or integration test",
+        );
+        return [];
+    }
     const out: Check[] = [];
     const seen = new Set<string>();
     list.forEach((raw, i) => {
@@ -342,6 +362,15 @@ export function parseChecks(input: unknown, source = "checks"): Check[] {
             if (include === true) {
                 const names = new Set(extra.map((c) => c.name));
                 result = [...defaultChecks.filter((c) => !names.has(c.name)), ...extra];
+                if (result.length > MAX_CHECKS) {
+                    p.add(
+                        `${source}.checks`,
+                        `${result.length} checks with the defaults are too many`,
+                        undefined,
+                        `at most ${MAX_CHECKS}`,
+                        "keep the critical paths",
+                    );
+                }
             } else {
                 result = extra;
             }
@@ -359,10 +388,32 @@ export function parseChecks(input: unknown, source = "checks"): Check[] {
     return result;
 }
 
-function checkInt(p: Problems, name: string, value: number | undefined, min: number, max: number, unit: string): void {
+/** A duration in the units a person writes: 1ms, 5s, 60m. */
+function showDuration(ms: number): string {
+    if (!Number.isFinite(ms)) return String(ms);
+    if (ms !== 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+    if (ms !== 0 && ms % 1000 === 0) return `${ms / 1000}s`;
+    return `${ms}ms`;
+}
+
+/**
+ * How a caller names options in messages. Without a label, options are named as SmokeOptions
+ * fields in ms (`deadlineMs`); with one, by the label (a CLI flag, a config key) and durations in
+ * that person's units (`--deadline: ... got 0ms`).
+ */
+export type SmokeOptionLabels = Partial<
+    Record<"timeoutMs" | "deadlineMs" | "intervalMs" | "maxIntervalMs" | "passIntervalMs" | "consecutivePasses" | "failureLimit", string>
+>;
+
+function checkInt(p: Problems, name: string, value: number | undefined, min: number, max: number, unit: string, label?: string): void {
     if (value === undefined) return;
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-        p.add(name, `must be an integer from ${min} to ${max}${unit}`, value, `${min}..${max}`, `set ${name} within range`);
+        if (label !== undefined && unit === " ms") {
+            const range = `${showDuration(min)}..${showDuration(max)}`;
+            p.add(label, `must be a duration from ${showDuration(min)} to ${showDuration(max)}`, showDuration(value), range, `set ${label} within range`);
+        } else {
+            p.add(label ?? name, `must be an integer from ${min} to ${max}${unit}`, value, `${min}..${max}`, `set ${label ?? name} within range`);
+        }
     }
 }
 
@@ -388,34 +439,51 @@ function validateCa(p: Problems, pem: string | undefined): void {
     }
 }
 
-/** Applies defaults and validates numeric options, headers and CA; throws SmokeConfigError. */
-export function resolveSmokeOptions(options: SmokeOptions = {}): ResolvedSmokeOptions {
+/**
+ * Applies defaults and validates numeric options, headers and CA; throws SmokeConfigError.
+ * `labels` names the options as the caller's user knows them (see SmokeOptionLabels).
+ */
+export function resolveSmokeOptions(options: SmokeOptions = {}, labels: SmokeOptionLabels = {}): ResolvedSmokeOptions {
     const p = new Problems();
-    checkInt(p, "timeoutMs", options.timeoutMs, 1, 3_600_000, " ms");
-    checkInt(p, "deadlineMs", options.deadlineMs, 1, 3_600_000, " ms");
-    checkInt(p, "intervalMs", options.intervalMs, 1, 600_000, " ms");
-    checkInt(p, "maxIntervalMs", options.maxIntervalMs, 1, 600_000, " ms");
-    checkInt(p, "consecutivePasses", options.consecutivePasses, 1, 100, "");
+    const name = (key: keyof SmokeOptionLabels) => labels[key] ?? key;
+    const L = SMOKE_LIMITS;
+    checkInt(p, "timeoutMs", options.timeoutMs, L.timeoutMs.min, L.timeoutMs.max, " ms", labels.timeoutMs);
+    checkInt(p, "deadlineMs", options.deadlineMs, L.deadlineMs.min, L.deadlineMs.max, " ms", labels.deadlineMs);
+    checkInt(p, "intervalMs", options.intervalMs, L.intervalMs.min, L.intervalMs.max, " ms", labels.intervalMs);
+    checkInt(p, "maxIntervalMs", options.maxIntervalMs, L.intervalMs.min, L.intervalMs.max, " ms", labels.maxIntervalMs);
+    checkInt(p, "passIntervalMs", options.passIntervalMs, L.intervalMs.min, L.intervalMs.max, " ms", labels.passIntervalMs);
+    checkInt(p, "consecutivePasses", options.consecutivePasses, L.consecutivePasses.min, L.consecutivePasses.max, "", labels.consecutivePasses);
+    checkInt(p, "failureLimit", options.failureLimit, L.failureLimit.min, L.failureLimit.max, "", labels.failureLimit);
     checkInt(p, "maxBodyBytes", options.maxBodyBytes, 1, 64 * 1024 * 1024, " bytes");
     checkInt(p, "maxRedirects", options.maxRedirects, 0, 10, "");
     validateHeaders(p, "headers", options.headers);
     validateCa(p, options.caPem);
     const intervalMs = options.intervalMs ?? DEFAULTS.intervalMs;
     const maxIntervalMs = options.maxIntervalMs ?? Math.max(5_000, intervalMs);
+    const passIntervalMs = options.passIntervalMs ?? pauseBetweenPasses(intervalMs);
     if (maxIntervalMs < intervalMs) {
-        p.add("maxIntervalMs", `must not be below intervalMs (${intervalMs})`, maxIntervalMs, `>= ${intervalMs}`, "raise maxIntervalMs or lower intervalMs");
+        p.add(
+            name("maxIntervalMs"),
+            `must not be below ${name("intervalMs")} (${intervalMs})`,
+            maxIntervalMs,
+            `>= ${intervalMs}`,
+            `raise ${name("maxIntervalMs")} or lower ${name("intervalMs")}`,
+        );
     }
     const deadlineMs = options.deadlineMs ?? DEFAULTS.deadlineMs;
     const passes = options.consecutivePasses ?? DEFAULTS.consecutivePasses;
-    // Even a healthy app needs (passes - 1) intervals; a shorter deadline could never pass.
-    const minimum = (passes - 1) * intervalMs;
-    if (p.list.length === 0 && deadlineMs <= minimum) {
+    // Even a healthy app needs (passes - 1) pauses between passes; the stack config's edge judges
+    // by the same rule (smoke/limits.ts).
+    const minimum = minimumDeadlineMs({ consecutivePasses: passes, passIntervalMs });
+    if (p.list.length === 0 && deadlineMs < minimum) {
+        const labelled = labels.deadlineMs !== undefined;
+        const ms = (v: number) => (labelled ? showDuration(v) : `${v} ms`);
         p.add(
-            "deadlineMs",
-            `leaves no time for ${passes} consecutive passes ${intervalMs} ms apart`,
-            deadlineMs,
-            `more than ${minimum} ms`,
-            "raise the deadline, or lower consecutivePasses or intervalMs",
+            name("deadlineMs"),
+            `leaves no time for ${passes} consecutive passes ${ms(passIntervalMs)} apart`,
+            labelled ? showDuration(deadlineMs) : deadlineMs,
+            `more than ${ms(minimum - 1)}`,
+            `raise ${labelled ? name("deadlineMs") : "the deadline"}, or lower ${name("consecutivePasses")}`,
         );
     }
     p.throwIfAny("invalid smoke options");
@@ -424,7 +492,9 @@ export function resolveSmokeOptions(options: SmokeOptions = {}): ResolvedSmokeOp
         deadlineMs,
         intervalMs,
         maxIntervalMs,
+        passIntervalMs,
         consecutivePasses: passes,
+        failureLimit: options.failureLimit ?? DEFAULTS.failureLimit,
         maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
         maxRedirects: options.maxRedirects ?? DEFAULTS.maxRedirects,
     };

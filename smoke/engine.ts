@@ -1,20 +1,32 @@
-// The smoke engine: polls every check until it has N consecutive passes or the deadline passes.
+// The smoke engine: polls every check until it has N consecutive passes, fails for good, or the
+// deadline passes.
 //
-// How failures are counted (the same for every class):
-//   - Every attempt is a pass or a failure. Any failure, a transport error (dns, refused, reset,
-//     timeout, tls, network) or an assertion failure (status, body, redirect), resets the check's
-//     consecutive-pass count to zero and is retried after a backoff until the deadline.
-//   - Assertion failures are retried rather than failing fast because during a rollout the
-//     Service can still route to old or warming pods (a 503, `connected: false` while the pool
-//     connects); only the state at the deadline is a verdict.
-//   - A check passes once it has `consecutivePasses` passes in a row; a run passes when every
-//     check does. At the deadline, a check short of that fails, reporting its most recent
-//     failure (class, expected, seen) and how many failures of each class it met.
-// So a deterministic break (a 500, a cross-host redirect) costs the full deadline before the
-// verdict, and a flapping app (pass, fail, pass) never collects enough passes in a row.
+// How failures are counted:
+//   - Every attempt is a pass or a failure. Any failure resets the check's consecutive-pass count
+//     to zero and is retried until the deadline, with one exception (the failure limit, below).
+//   - Transport errors (dns, refused, reset, timeout, tls, network) and 5xx answers are retried
+//     with a backoff that doubles up to `maxIntervalMs`: the app is not there yet, or overloaded,
+//     or the Service still routes to a pod that is going away.
+//   - Assertion failures (a status other than 5xx, a body that does not match, a redirect that is
+//     not followed) mean the app answers and answers wrong. They are retried after `intervalMs`
+//     (no backoff), and when one fails the same way `failureLimit` times in a row the verdict is
+//     final: the check fails, and the run stops at once instead of waiting out the deadline. The
+//     checks start after the rollout has finished, so an answer that stays wrong that many times
+//     is what the new pods say; 0 turns this off (every failure waits for the deadline).
+//   - A check passes once it has `consecutivePasses` passes in a row, `passIntervalMs` apart; a
+//     run passes when every check does. A flapping app (pass, fail, pass) never collects them.
+//   - At the deadline, a check short of its passes fails, reporting its most recent failure
+//     (class, expected, seen) and how many failures of each class it met.
+//
+// Transport: node:http and node:https, one fresh connection per attempt (no keep-alive), so each
+// attempt may land on another pod behind a Service and a broken pod cannot hide behind a
+// kept-alive connection to a healthy one. Built-in modules also keep start-up short: the CLI and
+// the SmokeTest provider load this file on every run.
+import * as http from "node:http";
+import * as https from "node:https";
+import type { LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
-import { createSecureContext, rootCertificates } from "node:tls";
-import { Agent, request } from "undici";
+import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import { checkUrl, parseBaseUrl, resolveSmokeOptions, validateChecks } from "./checks";
 import { collectSecrets, redactDeep } from "./redact";
 import type { Check, CheckReport, ErrorClass, HttpMethod, JsonFieldExpectation, ResolvedSmokeOptions, SmokeOptions, SmokeReport } from "./types";
@@ -32,10 +44,15 @@ type Outcome =
 interface Context {
     readonly base: URL;
     readonly settings: ResolvedSmokeOptions;
-    readonly dispatcher: Agent;
+    readonly secureContext: SecureContext | undefined;
+    readonly lookup: LookupFunction | undefined;
     readonly sharedHeaders: Readonly<Record<string, string>>;
     readonly deadlineAt: number;
     readonly startedAt: number;
+    /** Aborted when a check fails for good: the others stop, the verdict is known. */
+    readonly stop: AbortController;
+    /** The check whose final failure stopped the run. */
+    stoppedBy?: string;
 }
 
 const USER_AGENT = "progression-smoke/1";
@@ -50,39 +67,24 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
     const settings = resolveSmokeOptions(options);
     const secrets = collectSecrets(options.headers, normalized);
 
-    const dispatcher = new Agent({
-        connect: {
-            // A custom CA extends the system roots rather than replacing them, so a cluster CA
-            // and a public certificate both verify. One context per run: a `ca` list would be
-            // parsed again (150-odd roots) on every connection. Verification is never turned off.
-            ...(options.caPem ? { secureContext: createSecureContext({ ca: [...rootCertificates, options.caPem] }) } : {}),
-            ...(options.lookup ? { lookup: options.lookup } : {}),
-            timeout: settings.timeoutMs,
-            // HTTP/1.1 only: with `reset` below, every attempt gets its own connection, so behind
-            // a Service each attempt may land on a different pod and a broken pod cannot hide
-            // behind a kept-alive connection to a healthy one.
-            allowH2: false,
-        },
-        headersTimeout: settings.timeoutMs,
-        bodyTimeout: settings.timeoutMs,
-    });
+    // A custom CA extends the system roots rather than replacing them, so a cluster CA and a
+    // public certificate both verify. One context per run: a `ca` list would be parsed again
+    // (150-odd roots) on every connection. Verification is never turned off.
+    const secureContext = options.caPem ? createSecureContext({ ca: [...rootCertificates, options.caPem] }) : undefined;
 
     const startedAt = performance.now();
     const startedIso = new Date().toISOString();
     const ctx: Context = {
         base,
         settings,
-        dispatcher,
+        secureContext,
+        lookup: options.lookup,
         sharedHeaders: options.headers ?? {},
         deadlineAt: startedAt + settings.deadlineMs,
         startedAt,
+        stop: new AbortController(),
     };
-    let results: CheckReport[];
-    try {
-        results = await Promise.all(normalized.map((check) => runCheck(ctx, check)));
-    } finally {
-        await dispatcher.destroy().catch(() => undefined);
-    }
+    const results = await Promise.all(normalized.map((check) => runCheck(ctx, check)));
     const report: SmokeReport = {
         ok: results.every((r) => r.passed),
         baseUrl: base.href,
@@ -90,9 +92,23 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
         finishedAt: new Date().toISOString(),
         elapsedMs: Math.round(performance.now() - startedAt),
         settings: { ...settings, customCa: options.caPem !== undefined },
+        ...(ctx.stoppedBy !== undefined ? { stoppedBy: ctx.stoppedBy } : {}),
         checks: results,
     };
     return redactDeep(report, secrets);
+}
+
+/** Assertion failures can be final; transport errors and 5xx answers never are. */
+function finalSignature(outcome: Extract<Outcome, { ok: false }>): string | undefined {
+    switch (outcome.errorClass) {
+        case "status":
+            return outcome.status !== undefined && outcome.status < 500 ? `status ${outcome.status}` : undefined;
+        case "body":
+        case "redirect":
+            return `${outcome.errorClass} ${outcome.seen}`;
+        default:
+            return undefined;
+    }
 }
 
 async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
@@ -103,17 +119,23 @@ async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
     let failures = 0;
     let streak = 0;
     let failureRun = 0;
+    let sameRun = 0;
+    let lastSignature: string | undefined;
+    let final = false;
     let lastFailure: Extract<Outcome, { ok: false }> | undefined;
     let lastStatus: number | undefined;
     let lastLatency: number | undefined;
     const byClass: Partial<Record<ErrorClass, number>> = {};
 
     for (;;) {
+        if (ctx.stop.signal.aborted) break;
         const remaining = ctx.deadlineAt - performance.now();
         if (remaining <= 0) break;
         const budget = Math.min(settings.timeoutMs, Math.ceil(remaining));
         const outcome = await attempt(ctx, check, method, url, budget);
         attempts += 1;
+        // Cut off in flight because another check failed for good: no verdict on the app.
+        if (!outcome.ok && outcome.errorClass === "stopped") break;
         lastLatency = outcome.latencyMs;
         if (outcome.status !== undefined) lastStatus = outcome.status;
 
@@ -121,22 +143,42 @@ async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
         if (outcome.ok) {
             streak += 1;
             failureRun = 0;
+            sameRun = 0;
+            lastSignature = undefined;
             if (streak >= settings.consecutivePasses) break;
-            delay = settings.intervalMs;
+            delay = settings.passIntervalMs;
         } else {
             failures += 1;
             byClass[outcome.errorClass] = (byClass[outcome.errorClass] ?? 0) + 1;
             streak = 0;
-            failureRun += 1;
             // An attempt cut short by the deadline says little about the app; it must not hide
             // the more telling failure before it.
             const cutByDeadline = outcome.errorClass === "timeout" && budget < settings.timeoutMs;
             if (!(cutByDeadline && lastFailure)) lastFailure = outcome;
-            delay = Math.min(settings.intervalMs * 2 ** (failureRun - 1), settings.maxIntervalMs);
+            const signature = finalSignature(outcome);
+            if (signature === undefined) {
+                sameRun = 0;
+                lastSignature = undefined;
+                failureRun += 1;
+                delay = Math.min(settings.intervalMs * 2 ** (failureRun - 1), settings.maxIntervalMs);
+            } else {
+                sameRun = signature === lastSignature ? sameRun + 1 : 1;
+                lastSignature = signature;
+                failureRun = 0;
+                if (settings.failureLimit > 0 && sameRun >= settings.failureLimit) {
+                    final = true;
+                    if (!ctx.stop.signal.aborted) {
+                        ctx.stoppedBy = check.name;
+                        ctx.stop.abort();
+                    }
+                    break;
+                }
+                delay = settings.intervalMs;
+            }
         }
         // No attempt can start before the deadline: stop now rather than sleep into it.
         if (ctx.deadlineAt - performance.now() <= delay) break;
-        await sleep(delay);
+        await sleep(delay, ctx.stop.signal);
     }
 
     const passed = streak >= settings.consecutivePasses;
@@ -158,6 +200,13 @@ async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
     if (passed) return common;
 
     const need = `${settings.consecutivePasses} consecutive passes required`;
+    if (final && lastFailure) {
+        return { ...common, errorClass: lastFailure.errorClass, final: true, seen: lastFailure.seen };
+    }
+    if (ctx.stop.signal.aborted && ctx.stoppedBy !== check.name) {
+        const so = lastFailure ? `; last failure: ${lastFailure.seen}` : streak > 0 ? `; ${streak} of ${settings.consecutivePasses} passes so far` : "";
+        return { ...common, errorClass: "stopped", seen: `not settled when ${ctx.stoppedBy ?? "another check"} failed for good${so}` };
+    }
     if (!lastFailure) {
         const seen =
             attempts === 0
@@ -169,18 +218,61 @@ async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
     return { ...common, errorClass: lastFailure.errorClass, seen: lastFailure.seen + tail };
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve();
+        const done = () => {
+            clearTimeout(timer);
+            signal.removeEventListener("abort", done);
+            resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal.addEventListener("abort", done, { once: true });
+    });
+}
 
 class AttemptTimeout extends Error {
-    constructor(readonly ms: number) {
+    readonly ms: number;
+    constructor(ms: number) {
         super(`no complete answer within ${ms} ms`);
+        this.ms = ms;
     }
+}
+
+interface Answer {
+    readonly status: number;
+    readonly headers: http.IncomingHttpHeaders;
+    readonly body: http.IncomingMessage;
+}
+
+/** One request on a fresh connection; resolves with the response head, the body still to read. */
+function send(ctx: Context, method: HttpMethod, url: URL, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+        const options: https.RequestOptions = {
+            method,
+            headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) },
+            // No agent: a connection of its own, closed after the answer.
+            agent: false,
+            signal,
+            ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
+        };
+        const onResponse = (res: http.IncomingMessage) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
+        const req =
+            url.protocol === "https:"
+                ? https.request(url, { ...options, ...(ctx.secureContext ? { secureContext: ctx.secureContext } : {}) }, onResponse)
+                : http.request(url, options, onResponse);
+        req.on("error", reject);
+        req.end(body);
+    });
 }
 
 async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: URL, budgetMs: number): Promise<Outcome> {
     const { settings } = ctx;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new AttemptTimeout(budgetMs)), budgetMs);
+    const onStop = () => controller.abort(ctx.stop.signal.reason);
+    ctx.stop.signal.addEventListener("abort", onStop, { once: true });
     const t0 = performance.now();
     const latency = () => performance.now() - t0;
     let method = method0;
@@ -206,18 +298,11 @@ async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: UR
 
     try {
         for (let hop = 0; ; hop += 1) {
-            const res = await request(url, {
-                dispatcher: ctx.dispatcher,
-                method,
-                headers,
-                body: body ?? null,
-                signal: controller.signal,
-                reset: true,
-            });
-            status = res.statusCode;
+            const res = await send(ctx, method, url, headers, body, controller.signal);
+            status = res.status;
             const location = headerValue(res.headers["location"]);
             if (status >= 300 && status < 400 && location !== undefined) {
-                discard(res.body);
+                res.body.destroy();
                 let target: URL;
                 try {
                     target = new URL(location, url);
@@ -250,19 +335,15 @@ async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: UR
         }
     } catch (err) {
         if (controller.signal.aborted) {
+            if (!(controller.signal.reason instanceof AttemptTimeout)) return fail("stopped", "stopped: another check failed for good");
             return fail("timeout", `${status === undefined ? "no response" : `status ${status} but the body did not finish`} within ${budgetMs} ms`);
         }
         const [errorClass, seen] = classify(err, url);
         return fail(errorClass, seen);
     } finally {
         clearTimeout(timer);
+        ctx.stop.signal.removeEventListener("abort", onStop);
     }
-}
-
-/** Drops a body unread. undici reports the drop as an 'error' event, expected here. */
-function discard(body: { on(event: "error", fn: () => void): unknown; destroy(): unknown }): void {
-    body.on("error", () => undefined);
-    body.destroy();
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {
@@ -276,22 +357,20 @@ function sameHost(origin: URL, target: URL): boolean {
     return origin.protocol === "http:" && target.protocol === "https:";
 }
 
-async function readCapped(
-    body: AsyncIterable<Buffer> & Parameters<typeof discard>[0],
-    contentLength: string | undefined,
-    cap: number,
-): Promise<{ text: string; overCap: boolean }> {
+/** Reads the body up to `cap` bytes; past it, the connection is dropped rather than drained. */
+async function readCapped(body: http.IncomingMessage, contentLength: string | undefined, cap: number): Promise<{ text: string; overCap: boolean }> {
     if (contentLength !== undefined && Number(contentLength) > cap) {
-        discard(body);
+        body.destroy();
         return { text: "", overCap: true };
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of body) {
+    for await (const data of body) {
+        const chunk = data as Buffer;
         size += chunk.length;
         if (size > cap) {
             // Stops an endless body: the connection is dropped rather than drained.
-            discard(body);
+            body.destroy();
             chunks.push(chunk.subarray(0, cap - (size - chunk.length)));
             return { text: Buffer.concat(chunks).toString("utf8"), overCap: true };
         }
@@ -411,6 +490,16 @@ export function describeExpectation(check: Check): string {
 
 const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME|ALTNAME/i;
 
+/** What to do about a certificate Node refused, by OpenSSL code. */
+function tlsFix(codes: readonly string[]): string {
+    if (codes.some((c) => /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(c))) {
+        return "; fix: trust the CA that signed it (progression smoke --ca FILE, or the SmokeTest's caPem)";
+    }
+    if (codes.includes("CERT_HAS_EXPIRED")) return "; fix: renew the app's certificate";
+    if (codes.some((c) => /ALTNAME|HOSTNAME/.test(c))) return "; fix: use the host name the certificate is issued for in the base URL";
+    return "";
+}
+
 /** Maps a thrown transport error (walking causes and AggregateErrors) to a class and a sentence. */
 export function classify(err: unknown, url: URL): [ErrorClass, string] {
     const seen = new Set<unknown>();
@@ -429,15 +518,17 @@ export function classify(err: unknown, url: URL): [ErrorClass, string] {
             if (Array.isArray(o.errors)) queue.push(...(o.errors as unknown[]));
         }
     }
-    const detail = `${messages[0] ?? String(err)}${codes.length > 0 ? ` [${[...new Set(codes)].join(", ")}]` : ""}`;
+    // Node appends a hint about its own --use-system-ca flag to some TLS errors: not the fix here.
+    const first = (messages[0] ?? String(err)).replace(/;\s*if the root CA is installed locally.*$/s, "");
+    const detail = `${first}${codes.length > 0 ? ` [${[...new Set(codes)].join(", ")}]` : ""}`;
     const has = (...cs: string[]) => codes.some((c) => cs.includes(c));
     const host = url.host;
     if (has("ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA")) return ["dns", `DNS lookup of ${url.hostname} failed: ${detail}`];
     if (has("ECONNREFUSED")) return ["refused", `connection to ${host} refused: ${detail}`];
     if (has("UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"))
         return ["timeout", `timed out talking to ${host}: ${detail}`];
-    if (codes.some((c) => TLS_CODE.test(c))) return ["tls", `TLS verification of ${host} failed: ${detail}`];
-    if (has("ECONNRESET", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CLOSED"))
-        return ["reset", `connection to ${host} reset or closed early: ${detail}`];
+    // EPROTO: the TLS handshake broke, e.g. plain HTTP answering on an https URL.
+    if (codes.some((c) => TLS_CODE.test(c) || c === "EPROTO")) return ["tls", `TLS verification of ${host} failed: ${detail}${tlsFix(codes)}`];
+    if (has("ECONNRESET", "EPIPE", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE")) return ["reset", `connection to ${host} reset or closed early: ${detail}`];
     return ["network", `request to ${host} failed: ${detail}`];
 }

@@ -20,10 +20,12 @@ export function formatReport(report: SmokeReport): string {
     const s = report.settings;
     const head = report.ok
         ? `smoke PASSED: ${report.checks.length} check${report.checks.length === 1 ? "" : "s"} against ${report.baseUrl} in ${seconds(report.elapsedMs)}`
-        : `smoke FAILED: ${failed.length} of ${report.checks.length} checks failed against ${report.baseUrl} after ${seconds(report.elapsedMs)}`;
+        : `smoke FAILED: ${failed.length} of ${report.checks.length} checks failed against ${report.baseUrl} after ${seconds(report.elapsedMs)}` +
+          (report.stoppedBy !== undefined ? ` (${report.stoppedBy} failed for good before the deadline)` : "");
+    const limit = s.failureLimit === 0 ? "no failure limit" : `failure limit ${s.failureLimit}`;
     const lines = [
         head,
-        `  deadline ${seconds(s.deadlineMs)}, timeout ${seconds(s.timeoutMs)}, interval ${seconds(s.intervalMs)}, ${s.consecutivePasses} consecutive passes required${s.customCa ? ", custom CA" : ""}`,
+        `  deadline ${seconds(s.deadlineMs)}, timeout ${seconds(s.timeoutMs)}, interval ${seconds(s.intervalMs)}, ${s.consecutivePasses} consecutive passes required, ${limit}${s.customCa ? ", custom CA" : ""}`,
         "",
     ];
     const nameWidth = Math.max(...report.checks.map((c) => c.name.length), 4);
@@ -33,8 +35,9 @@ export function formatReport(report: SmokeReport): string {
         const cls = c.passed ? "" : `  [${c.errorClass}]`;
         const latency = c.latencyMs !== undefined ? `, last ${c.latencyMs} ms` : "";
         lines.push(`  ${verdict}  ${pad(c.name, nameWidth)}  ${pad(c.method, methodWidth)}  ${c.url}${cls}`);
+        const final = c.final ? ` (final: the same failure ${s.failureLimit} times in a row)` : "";
         lines.push(
-            `        ${c.attempts} attempt${c.attempts === 1 ? "" : "s"}, ${c.failures} failed${classes(c)}${latency}, settled after ${seconds(c.elapsedMs)}`,
+            `        ${c.attempts} attempt${c.attempts === 1 ? "" : "s"}, ${c.failures} failed${classes(c)}${latency}, settled after ${seconds(c.elapsedMs)}${final}`,
         );
         if (!c.passed) {
             lines.push(`        expected: ${c.expected}`);

@@ -1,5 +1,6 @@
-// Public API of the smoke engine. Pure TypeScript on undici; knows nothing of Pulumi.
-export { defaultChecks, parseChecks, validateChecks, resolveSmokeOptions, parseBaseUrl, SmokeConfigError, DEFAULTS } from "./checks";
+// Public API of the smoke engine. Pure TypeScript on node:http; knows nothing of Pulumi.
+export { defaultChecks, parseChecks, validateChecks, resolveSmokeOptions, parseBaseUrl, SmokeConfigError, DEFAULTS, MAX_CHECKS } from "./checks";
+export type { SmokeOptionLabels } from "./checks";
 export { runSmoke, describeExpectation } from "./engine";
 export { formatReport } from "./format";
 export { REDACTED, isSensitiveHeader } from "./redact";

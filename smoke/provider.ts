@@ -5,7 +5,7 @@
 //
 // Two modes: HTTP checks through the smoke engine, or (command mode) the team's own shell command.
 //
-// State rules (issue 3, FAULTS 30), the same in both modes: a failing run throws, so
+// State rules, the same in both modes: a failing run throws, so
 //   - a failed create records nothing, and the next `up` creates (and runs) again;
 //   - a failed update leaves the previous outputs, whose `trigger` differs from the new one, so
 //     the next `up` diffs as changed and runs again.
@@ -22,6 +22,11 @@ import type { SmokeReport } from "./types";
 interface SmokeRunCommon {
     readonly baseUrl: string;
     readonly trigger: string;
+    /**
+     * What the run verifies (the verified record's subject: image, manifests' digest, flags, commit),
+     * returned in the outputs only when the run passes, so a failed run never changes it.
+     */
+    readonly subject?: Readonly<Record<string, unknown>>;
     /** HTTP mode: by when every check must have passed. Command mode: when the command is killed. */
     readonly deadlineMs: number;
     readonly runOnEveryUp: boolean;
@@ -37,6 +42,8 @@ export interface ChecksRunInputs extends SmokeRunCommon {
     readonly timeoutMs: number;
     readonly intervalMs: number;
     readonly consecutivePasses: number;
+    /** Same-way assertion failures in a row that end a check at once (0: only the deadline does). @default 3 */
+    readonly failureLimit?: number;
     readonly headers?: Record<string, string>;
     readonly caPem?: string;
     readonly command?: undefined;
@@ -58,6 +65,7 @@ export interface CommandRunInputs extends SmokeRunCommon {
     readonly timeoutMs?: undefined;
     readonly intervalMs?: undefined;
     readonly consecutivePasses?: undefined;
+    readonly failureLimit?: undefined;
     /** Never set: headers may be secrets and are not handed to the command. */
     readonly headers?: undefined;
     readonly caPem?: undefined;
@@ -79,6 +87,8 @@ export interface SmokeCheckOutcome {
 interface SmokeRunOutputsCommon {
     readonly baseUrl: string;
     readonly trigger: string;
+    /** The inputs' `subject` of the run that passed, or null. */
+    readonly subject: Readonly<Record<string, unknown>> | null;
     readonly deadlineMs: number;
     readonly runOnEveryUp: boolean;
     /** ISO time the checks (or the command) last passed. */
@@ -136,6 +146,7 @@ async function verifyChecks(inputs: ChecksRunInputs): Promise<ChecksRunOutputs> 
         deadlineMs: inputs.deadlineMs,
         intervalMs: inputs.intervalMs,
         consecutivePasses: inputs.consecutivePasses,
+        ...(inputs.failureLimit !== undefined ? { failureLimit: inputs.failureLimit } : {}),
         ...(inputs.headers && Object.keys(inputs.headers).length > 0 ? { headers: inputs.headers } : {}),
         ...(inputs.caPem ? { caPem: inputs.caPem } : {}),
     });
@@ -143,6 +154,7 @@ async function verifyChecks(inputs: ChecksRunInputs): Promise<ChecksRunOutputs> 
     return {
         baseUrl: inputs.baseUrl,
         trigger: inputs.trigger,
+        subject: inputs.subject ?? null,
         checks: inputs.checks,
         timeoutMs: inputs.timeoutMs,
         deadlineMs: inputs.deadlineMs,
@@ -229,7 +241,7 @@ class OutputTail {
     }
 }
 
-interface CommandResult {
+export interface CommandResult {
     readonly code: number | null;
     readonly signal: NodeJS.Signals | null;
     readonly timedOut: boolean;
@@ -242,7 +254,7 @@ interface CommandResult {
  * reaches what the script started too (a `sleep` or `curl` would otherwise outlive the shell and
  * keep the pipes open). Rejects only when the shell cannot be started.
  */
-function runCommand(command: string, cwd: string, env: NodeJS.ProcessEnv, deadlineMs: number): Promise<CommandResult> {
+export function runCommand(command: string, cwd: string, env: NodeJS.ProcessEnv, deadlineMs: number): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
         const started = Date.now();
         const tail = new OutputTail(OUTPUT_CAP_BYTES);
@@ -327,6 +339,7 @@ async function verifyCommand(inputs: CommandRunInputs): Promise<CommandRunOutput
     return {
         baseUrl: inputs.baseUrl,
         trigger,
+        subject: inputs.subject ?? null,
         command,
         deadlineMs: inputs.deadlineMs,
         runOnEveryUp: inputs.runOnEveryUp,
@@ -368,8 +381,12 @@ export function smokeDiff(_id: string, olds: Partial<SmokeRunOutputs>, news: Smo
     const caChanged = (olds.caSha256 ?? null) !== caHash(news.caPem);
     // A state written before an output existed, or a failed first run: run.
     const neverPassed = typeof olds.passedAt !== "string" || olds.passedAt === "";
+    // A subject asked for but never recorded (a state from before subjects existed): run, so the
+    // verified record exists. A subject that changed alone (say, the commit) does not re-run: the
+    // record keeps the subject of the run that last passed, which is what was verified.
+    const subjectMissing = news.subject !== undefined && (olds.subject === undefined || olds.subject === null);
     return {
-        changes: news.runOnEveryUp === true || changed.length > 0 || caChanged || neverPassed,
+        changes: news.runOnEveryUp === true || changed.length > 0 || caChanged || neverPassed || subjectMissing,
         replaces: [],
     };
 }

@@ -61,12 +61,24 @@ export interface SmokeOptions {
     readonly timeoutMs?: number;
     /** Overall deadline for the whole run. @default 30000 */
     readonly deadlineMs?: number;
-    /** Pause between attempts of a check; doubles after each failure up to `maxIntervalMs`. @default 1000 */
+    /**
+     * Pause after a failed attempt. After a transport error or a 5xx it doubles with each further
+     * one, up to `maxIntervalMs`; after an assertion failure it stays the same. @default 1000
+     */
     readonly intervalMs?: number;
     /** @default - the larger of 5000 and `intervalMs` */
     readonly maxIntervalMs?: number;
+    /** Pause after a passing attempt, before the next of the consecutive passes. @default - the smaller of 100 and `intervalMs` */
+    readonly passIntervalMs?: number;
     /** Consecutive passes each check needs; any failure resets the count. @default 3 */
     readonly consecutivePasses?: number;
+    /**
+     * An assertion failure (a status below 500 that is not accepted, a body that does not match,
+     * a redirect not followed) repeated the same way this many times in a row is final: the check
+     * fails and the run stops without waiting for the deadline. Transport errors and 5xx answers
+     * never count. 0: every failure waits for the deadline. @default 3
+     */
+    readonly failureLimit?: number;
     /** Response bodies larger than this fail with class `body`; reading stops there. @default 262144 */
     readonly maxBodyBytes?: number;
     /** Same-host redirects followed per attempt; other hosts are never followed. @default 3 */
@@ -85,17 +97,21 @@ export interface ResolvedSmokeOptions {
     readonly deadlineMs: number;
     readonly intervalMs: number;
     readonly maxIntervalMs: number;
+    readonly passIntervalMs: number;
     readonly consecutivePasses: number;
+    readonly failureLimit: number;
     readonly maxBodyBytes: number;
     readonly maxRedirects: number;
 }
 
 /**
- * Why an attempt failed. Transport classes: dns, refused, reset, timeout, tls, network (any
- * other socket error). Assertion classes: status, body, redirect. `deadline`: the check never
- * failed but did not reach its consecutive passes before the deadline.
+ * Why an attempt failed. Transport classes: dns, refused, reset (the connection closed early,
+ * a body cut off included), timeout, tls, network (any other socket error). Assertion classes:
+ * status, body, redirect. `deadline`: the check never failed but did not reach its consecutive
+ * passes before the deadline. `stopped`: the run ended before this check settled, because
+ * another check failed for good.
  */
-export type ErrorClass = "dns" | "refused" | "reset" | "timeout" | "tls" | "network" | "status" | "body" | "redirect" | "deadline";
+export type ErrorClass = "dns" | "refused" | "reset" | "timeout" | "tls" | "network" | "status" | "body" | "redirect" | "deadline" | "stopped";
 
 export interface CheckReport {
     readonly name: string;
@@ -104,6 +120,8 @@ export interface CheckReport {
     readonly passed: boolean;
     /** Class of the most recent failure (absent when the check passed). */
     readonly errorClass?: ErrorClass;
+    /** True when the failure limit made this failure final, before the deadline. */
+    readonly final?: boolean;
     /** What a passing answer looks like, in words. */
     readonly expected: string;
     /** What the most recent failure saw (absent when the check passed). */
@@ -128,5 +146,7 @@ export interface SmokeReport {
     readonly finishedAt: string;
     readonly elapsedMs: number;
     readonly settings: ResolvedSmokeOptions & { readonly customCa: boolean };
+    /** The check whose final failure ended the run early, if one did. */
+    readonly stoppedBy?: string;
     readonly checks: readonly CheckReport[];
 }

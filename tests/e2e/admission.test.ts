@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { environmentManifests } from "../../components/manifests";
 import { validateConfig } from "../../config/schema";
 import { readStackRaw } from "../../config/stackFile";
-import { cacheDir, Cluster, clusterStatus, kubectlJson, LocalImages, useToolchain } from "../../scripts/local";
+import { cacheDir, type Cluster, clusterStatus, kubectlJson, type LocalImages, useToolchain } from "../../scripts/local";
 import { realCluster } from "./realCluster";
 
 const NAMESPACES = { ok: "admit-ok", roots: "admit-roots", probes: "admit-probes" };

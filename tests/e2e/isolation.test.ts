@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { Cluster, cacheDir, kubectlJson, REAL_NODE, REPO, useToolchain } from "../../scripts/local";
-import { deployProbes, measure, Measurement, measureOnce, probe, ProbeSource, readyPodIp, removeProbes, renderMeasurement } from "../../scripts/isolation";
+import { type Cluster, cacheDir, kubectlJson, REAL_NODE, REPO, useToolchain } from "../../scripts/local";
+import { deployProbes, measure, type Measurement, measureOnce, probe, type ProbeSource, readyPodIp, removeProbes, renderMeasurement } from "../../scripts/isolation";
 import { realCluster } from "./realCluster";
 
 const SEED = path.join(REPO, "tests", "fixtures", "netpol", "seed");

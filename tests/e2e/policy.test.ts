@@ -7,80 +7,28 @@
 //      with deliberately violating objects is blocked with readable messages, while the same
 //      objects in dev only warn. Config the program itself rejects (latest, 1 replica in prod) is
 //      stopped earlier, by config validation, before any policy runs; that layer is shown too.
-import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
-import * as structproto from "google-protobuf/google/protobuf/struct_pb";
-import * as analyzerrpc from "@pulumi/pulumi/proto/analyzer_grpc_pb";
-import * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
+import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, ENVIRONMENT_RULES, EnvironmentName } from "../../config/environments";
+import { verifiedSubject } from "../../components/environment";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
+import { readStackConfig } from "../../config/stackFile";
 import { packConfig } from "../../policy/pack";
+import { verifiedRecord } from "../../promotion/record";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
+import { configureRequest, LEVEL, type PackProcess, startPack as startPackIn, stopPack, unary } from "./helpers/pack";
 
 const REPO = path.resolve(__dirname, "../..");
 const POLICY_DIR = path.join(REPO, "policy");
-const LEVEL = ["advisory", "mandatory", "disabled", "remediate"] as const;
 
 // ---- layer 1: the pack's own process over gRPC ---------------------------------------------------
 
-interface PackProcess {
-    readonly client: analyzerrpc.AnalyzerClient;
-    readonly child: ChildProcess;
-    readonly stderr: () => string;
-}
-
-/** Starts the pack as the CLI's language host does and connects to the port it prints. */
-async function startPack(stack: string, config: Record<string, string>): Promise<PackProcess> {
-    const runPolicyPack = path.join(REPO, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack", "index.js");
-    // Arguments as the host passes them: the engine's address (unused by a pack), then the pack.
-    const child = spawn(process.execPath, [runPolicyPack, "127.0.0.1:0", POLICY_DIR], {
-        cwd: POLICY_DIR,
-        env: { ...process.env, PULUMI_NODEJS_STACK: stack, PULUMI_NODEJS_PROJECT: "env-progression", PULUMI_CONFIG: JSON.stringify(config) },
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const port = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => {
-            out += d.toString();
-            const line = out.split("\n")[0]!.trim();
-            if (out.includes("\n") && /^\d+$/.test(line)) resolve(line);
-        });
-        child.on("exit", (code) => reject(new Error(`the policy pack exited with ${code} before serving:\n${stderr}`)));
-    });
-    const client = new analyzerrpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    return { client, child, stderr: () => stderr };
-}
-
-function stopPack(p: PackProcess | undefined): void {
-    if (!p) return;
-    p.client.close();
-    if (p.child.exitCode === null && p.child.pid !== undefined) process.kill(p.child.pid, "SIGTERM");
-}
-
-function unary<Req, Res>(fn: (req: Req, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown, req: Req): Promise<Res> {
-    return new Promise((resolve, reject) => fn(req, (err, res) => (err ? reject(err) : resolve(res))));
-}
-
-/** The engine's Configure call with a policy config file's content. */
-function configureRequest(config: Record<string, unknown>): analyzerproto.ConfigureAnalyzerRequest {
-    const req = new analyzerproto.ConfigureAnalyzerRequest();
-    const map = req.getPolicyconfigMap();
-    const all = typeof config["all"] === "string" ? config["all"] : undefined;
-    for (const [name, value] of Object.entries(config)) {
-        if (name === "all") continue;
-        const pc = new analyzerproto.PolicyConfig();
-        if (all) pc.setEnforcementlevel(LEVEL.indexOf(all as (typeof LEVEL)[number]));
-        pc.setProperties(structproto.Struct.fromJavaScript(value as Record<string, structproto.JavaScriptValue>));
-        map.set(name, pc);
-    }
-    return req;
-}
+const RUN_POLICY_PACK = path.join(REPO, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack", "index.js");
+const startPack = (stack: string, config: Record<string, string>) => startPackIn(POLICY_DIR, RUN_POLICY_PACK, stack, config);
 
 describe("the pack in its own process, as the CLI starts it", () => {
     const packs: Partial<Record<"prod" | "dev", PackProcess>> = {};
@@ -103,9 +51,12 @@ describe("the pack in its own process, as the CLI starts it", () => {
         const info = await unary<emptyproto.Empty, analyzerproto.AnalyzerInfo>(p.client.getAnalyzerInfo.bind(p.client), new emptyproto.Empty());
         expect(info.getName()).toBe("env-progression");
         expect(info.getVersion()).toBe("0.1.0");
-        const levels = new Set(info.getPoliciesList().map((x) => LEVEL[x.getEnforcementlevel()]));
-        expect([...levels]).toEqual([ENVIRONMENT_RULES[env].enforcement]);
-        expect(info.getPoliciesList()).toHaveLength(15);
+        const levels = new Map(info.getPoliciesList().map((x) => [x.getName(), LEVEL[x.getEnforcementlevel()]]));
+        // promotion-override keeps its own level: an emergency override is reported, never blocked.
+        expect(levels.get("promotion-override")).toBe("advisory");
+        levels.delete("promotion-override");
+        expect([...new Set(levels.values())]).toEqual([ENVIRONMENT_RULES[env].enforcement]);
+        expect(info.getPoliciesList()).toHaveLength(16);
     });
 
     it("blocks latest in prod with a mandatory violation, and passes the committed stack", async () => {
@@ -160,23 +111,27 @@ function toolchainMissing(): string | undefined {
 // program's config validation (they are not config), so the policy pack is what must stop them.
 const VIOLATIONS_PROGRAM = (repo: string) => `// Generated by tests/e2e/policy.test.ts: the real program plus deliberately violating objects.
 import * as k8s from "@pulumi/kubernetes";
-import ${JSON.stringify(path.join(repo, "index"))};
+import program = require(${JSON.stringify(path.join(repo, "index"))});
 import { deploymentManifest } from ${JSON.stringify(path.join(repo, "components", "app"))};
 import { resolveCluster } from ${JSON.stringify(path.join(repo, "config", "cluster"))};
 import { loadConfig } from ${JSON.stringify(path.join(repo, "config", "load"))};
 
-const { config } = loadConfig();
-const cluster = resolveCluster(config);
-const provider = new k8s.Provider("e2e-violations", { kubeconfig: cluster.kubeconfig, context: cluster.context });
-const labels = { environment: config.environment };
-// A NetworkPolicy admitting every namespace.
-new k8s.networking.v1.NetworkPolicy("e2e-admit-all", {
-    metadata: { name: "admit-all-namespaces", namespace: config.namespace, labels },
-    spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: {} }] }] },
-}, { provider });
-// A second app built by the program's own builder, running latest with one replica.
-const canary = deploymentManifest({ app: { ...config.app, name: "canary", image: "ghcr.io/env-progression/web:latest", replicas: 1 }, namespace: config.namespace, environment: config.environment }, "none");
-new k8s.apps.v1.Deployment("e2e-canary", { metadata: canary.metadata, spec: canary.spec }, { provider });
+export = async () => {
+    const outputs = await program();
+    const { config } = loadConfig();
+    const cluster = resolveCluster(config);
+    const provider = new k8s.Provider("e2e-violations", { kubeconfig: cluster.kubeconfig, context: cluster.context });
+    const labels = { environment: config.environment };
+    // A NetworkPolicy admitting every namespace.
+    new k8s.networking.v1.NetworkPolicy("e2e-admit-all", {
+        metadata: { name: "admit-all-namespaces", namespace: config.namespace, labels },
+        spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: {} }] }] },
+    }, { provider });
+    // A second app built by the program's own builder, running latest with one replica.
+    const canary = deploymentManifest({ app: { ...config.app, name: "canary", image: "ghcr.io/env-progression/web:latest", replicas: 1 }, namespace: config.namespace, environment: config.environment }, "none");
+    new k8s.apps.v1.Deployment("e2e-canary", { metadata: canary.metadata, spec: canary.spec }, { provider });
+    return outputs;
+};
 `;
 
 const missing = toolchainMissing();
@@ -257,6 +212,13 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack policy (real CLI, local c
             secrets,
             ...(opts.overrides ? { overrides: opts.overrides } : {}),
         });
+        // The program refuses what its upstream did not verify; this suite is about the pack, so
+        // the upstream stack gets the record its committed config would have earned.
+        const upstream = ENVIRONMENT_RULES[env].promotesFrom;
+        if (upstream !== undefined) {
+            const subject = verifiedSubject(readStackConfig(upstream), null);
+            await local.seedVerified(ws, upstream, verifiedRecord({ subject, passedAt: new Date().toISOString(), trigger: "seeded", checks: ["healthz"] }));
+        }
         const events: PolicyEvent[] = [];
         let output = "";
         let failed = false;

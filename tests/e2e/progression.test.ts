@@ -9,9 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
-import { Cluster, ingressUrl, kubectlJson, LocalImages, localSecrets, prepareStack, progress, REAL_NODE, realNodeOverrides, REPO, useToolchain, Workspace, workspace } from "../../scripts/local";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 import { deployProbes, measure, netcheck, removeProbes, renderMeasurement, standardSources } from "../../scripts/isolation";
+import { type Cluster, ingressUrl, kubectlJson, type LocalImages, localSecrets, prepareStack, progress, REAL_NODE, realNodeOverrides, REPO, useToolchain, type Workspace, workspace } from "../../scripts/local";
 import { realCluster } from "./realCluster";
 
 let tmp: string;
@@ -183,11 +183,13 @@ describe("the progression on real pods", () => {
 
     it("a failed smoke check on an update fails up after the new pods rolled out; the next up after the fix checks again", async () => {
         const before = get(["deployment", "web", "-n", "web-staging"]).spec.template.metadata.annotations["progression.dev/config-checksum"];
+        expect(before).toMatch(/^[0-9a-f]{64}$/);
         const flagged = await stackFor("staging", { fail: "action", overrides: { featureFlags: { newCheckout: true, searchV2: true } } });
         const failed = await progress([["staging", flagged]]);
         expect(failed.failed?.output).toMatch(/FAIL\s+test-action/);
         // The rollout itself happened and stays: real pods with the new config, only the gate failed.
         const rolled = get(["deployment", "web", "-n", "web-staging"]);
+        expect(rolled.spec.template.metadata.annotations["progression.dev/config-checksum"]).toMatch(/^[0-9a-f]{64}$/);
         expect(rolled.spec.template.metadata.annotations["progression.dev/config-checksum"]).not.toBe(before);
         expect(rolled.status.updatedReplicas).toBe(3);
         const fixed = await progress([["staging", await stackFor("staging", { overrides: { featureFlags: { newCheckout: true, searchV2: true } } })]]);

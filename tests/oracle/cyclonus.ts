@@ -6,7 +6,7 @@ import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ClusterModel, Labels, MatrixCell, NAMESPACE_NAME_LABEL } from "../../netpol";
+import { type ClusterModel, type Labels, type MatrixCell, NAMESPACE_NAME_LABEL } from "../../netpol";
 
 const REPO = path.resolve(__dirname, "../..");
 

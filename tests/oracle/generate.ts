@@ -10,7 +10,7 @@
 // and the Kubernetes docs say `notin` selects "all resources without a label with the ... key".
 // So NotIn is only generated on keys every pod (app, tier) or namespace (tier, the name label)
 // carries; our missing-key semantics are pinned by the unit tests instead.
-import { ClusterModel, parseCidr, parseIp, Probe } from "../../netpol";
+import { type ClusterModel, parseCidr, parseIp, type Probe } from "../../netpol";
 
 export type Rng = () => number;
 

@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
-import { ClusterModel, createEvaluator, isolationModelFromManifests, MatrixCell, Probe } from "../../netpol";
-import { cyclonusPath, OracleVerdict, runCyclonus } from "./cyclonus";
+import { type ClusterModel, createEvaluator, isolationModelFromManifests, type MatrixCell, type Probe } from "../../netpol";
+import { cyclonusPath, type OracleVerdict, runCyclonus } from "./cyclonus";
 import { mulberry32, ORACLE_MODEL, ORACLE_PROBES, policySet } from "./generate";
 
 const SETS = Number(process.env["ORACLE_SETS"] ?? 200);

@@ -33,6 +33,8 @@ describe("policy/config/<env>.json", () => {
             ["pdb-allows-drain", { environment: "prod" }],
             ["pdb-allows-drain-at-replicas", { environment: "prod" }],
             ["stack-environment", { environment: "prod" }],
+            // Its own level survives `all: mandatory`: an override is reported, never blocked again.
+            ["promotion-override", { enforcementLevel: "advisory" }],
         ]);
     });
 });
@@ -61,7 +63,11 @@ describe("enforcement derived from the stack", () => {
             env: {
                 ...process.env,
                 PULUMI_NODEJS_STACK: "preview-7",
-                PULUMI_CONFIG: JSON.stringify({ "env-progression:environment": "staging", "env-progression:ingressNamespace": "traefik" }),
+                PULUMI_CONFIG: JSON.stringify({
+                    "env-progression:environment": "staging",
+                    "env-progression:ingressNamespace": "traefik",
+                    "env-progression:promotionOverride": " INC-4711: hotfix approved by alice ",
+                }),
             },
             encoding: "utf8",
         });
@@ -69,6 +75,7 @@ describe("enforcement derived from the stack", () => {
             stack: "preview-7",
             stackEnvironment: "staging",
             ingressNamespace: "traefik",
+            promotionOverride: "INC-4711: hotfix approved by alice",
             environment: "staging",
             source: "stack config env-progression:environment",
         });
@@ -104,6 +111,7 @@ describe("the pack", () => {
             ["pdb-allows-drain-at-replicas", "stack"],
             ["smoke-test-per-app", "stack"],
             ["stack-environment", "stack"],
+            ["promotion-override", "stack"],
         ]);
     });
 
@@ -111,8 +119,11 @@ describe("the pack", () => {
         const project = parse(fs.readFileSync(path.join(ROOT, "policy", "PulumiPolicy.yaml"), "utf8")) as { runtime: { name: string } };
         expect(project.runtime.name).toBe("nodejs");
         // PolicyPack reads the version from package.json in its working directory (the pack's).
-        const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "policy", "package.json"), "utf8")) as { version: string; dependencies?: unknown };
+        const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "policy", "package.json"), "utf8")) as { version: string; dependencies?: Record<string, string> };
         expect(pkg.version).toMatch(/^\d+\.\d+\.\d+$/);
-        expect(pkg.dependencies).toBeUndefined(); // everything resolves from the repository's node_modules
+        // Declared for the published form (policy/build.ts); in the repository they resolve from the
+        // root's node_modules, so they must be the root's exact pins.
+        const root = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+        expect(pkg.dependencies).toEqual({ "@pulumi/policy": root.dependencies["@pulumi/policy"], "@pulumi/pulumi": root.dependencies["@pulumi/pulumi"] });
     });
 });

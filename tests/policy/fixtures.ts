@@ -17,10 +17,10 @@ import type {
     StackValidationArgs,
     StackValidationPolicy,
 } from "@pulumi/policy";
-import { EnvironmentName } from "../../config/environments";
+import type { EnvironmentName } from "../../config/environments";
 import { readStackConfig } from "../../config/stackFile";
-import { environmentManifests, KubernetesObject } from "../../components/manifests";
-import { enforcementFor, PackContext, resolveContext } from "../../policy/environment";
+import { environmentManifests, type KubernetesObject } from "../../components/manifests";
+import { enforcementFor, type PackContext, resolveContext } from "../../policy/environment";
 import { policies } from "../../policy/pack";
 
 /** The pack as the engine builds it for a stack named after `env`. */
@@ -77,6 +77,26 @@ export interface Outcome {
 
 class NotApplicableSignal extends Error {}
 
+/** A resource class as isType/asType receive it: a Pulumi type token, or an isInstance check. */
+interface ResourceClass {
+    readonly __pulumiType?: unknown;
+    isInstance?(obj: unknown): boolean;
+}
+
+/** The engine's rule (the policy server's isTypeOf): the class's Pulumi type, else its isInstance. */
+export function isTypeOf(type: string, resourceClass: ResourceClass): boolean {
+    if (typeof resourceClass.__pulumiType === "string" && resourceClass.__pulumiType !== "") return type === resourceClass.__pulumiType;
+    return typeof resourceClass.isInstance === "function" && resourceClass.isInstance({ __pulumiType: type }) === true;
+}
+
+/** isType/asType for a resource of `type` whose (proxied) props are `props`, as the engine builds them. */
+function typeChecks(type: string, props: unknown) {
+    return {
+        isType: (resourceClass: ResourceClass) => isTypeOf(type, resourceClass),
+        asType: (resourceClass: ResourceClass) => (isTypeOf(type, resourceClass) ? props : undefined),
+    } as unknown as Pick<ResourceValidationArgs, "isType" | "asType">;
+}
+
 /** Runs one resource policy on one manifest, with engine-shaped args. */
 export async function runResource(
     policy: ResourceValidationPolicy,
@@ -99,8 +119,7 @@ export async function runResource(
             additionalSecretOutputs: [],
         },
         stackTags: new Map(),
-        isType: () => false,
-        asType: () => undefined,
+        ...typeChecks(type, props),
         getConfig: <T extends object>() => config as T,
         notApplicable: (reason?: string): never => {
             throw new NotApplicableSignal(reason);
@@ -138,11 +157,12 @@ export async function runStack(
     const urns: (string | undefined)[] = [];
     const byUrn = new Map<string, PolicyResource>();
     const list: PolicyResource[] = resources.map((r) => {
+        const props = unknownCheckingProxy(r.props ?? {});
         const pr: PolicyResource = {
             type: r.type,
             name: r.name,
             urn: urnOf(r),
-            props: unknownCheckingProxy(r.props ?? {}),
+            props,
             opts: {
                 protect: false,
                 ignoreChanges: [],
@@ -152,8 +172,7 @@ export async function runStack(
             },
             dependencies: [],
             propertyDependencies: {},
-            isType: () => false,
-            asType: () => undefined,
+            ...typeChecks(r.type, props),
         };
         byUrn.set(pr.urn, pr);
         return pr;
@@ -308,9 +327,8 @@ export async function analyze(env: EnvironmentName, manifest: any, type = pulumi
     return toDiagnostics(await call(fn, analyzeRequest(env, manifest, type)));
 }
 
-/** Analyzes a stack the way the engine's AnalyzeStack RPC does, with the pack for `env`. */
-export async function analyzeStack(env: EnvironmentName, resources: readonly FakeResource[]) {
-    const ctx = contextFor(env);
+/** Analyzes a stack the way the engine's AnalyzeStack RPC does, with the pack for `env` (or for `ctx`). */
+export async function analyzeStack(env: EnvironmentName, resources: readonly FakeResource[], ctx: PackContext = contextFor(env)) {
     const fn = server.makeAnalyzeStackRpcFun("env-progression", "0.1.0", enforcementFor(ctx), policies(ctx));
     return toDiagnostics(await call(fn, analyzeStackRequest(resources)));
 }

@@ -2,7 +2,7 @@
 // from the committed stack file, then one broken field per test and the exact violation. Policies
 // run through their validateResource with engine-shaped args (fixtures.ts).
 import { describe, expect, it } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 import { RESOURCE_CHECKS } from "../../policy/pack";
 import { manifestOf, manifestsOf, pulumiType, resourcePolicyNamed, runResource } from "./fixtures";
 

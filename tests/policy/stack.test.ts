@@ -7,7 +7,7 @@ import { ENVIRONMENTS } from "../../config/environments";
 import { resolveContext } from "../../policy/environment";
 import { policies, STACK_CHECKS } from "../../policy/pack";
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { FakeResource, runStack, stackOf, stackPolicyNamed, urnOf } from "./fixtures";
+import { type FakeResource, runStack, stackOf, stackPolicyNamed, urnOf } from "./fixtures";
 
 const k8s = (resources: FakeResource[], kind: string, name?: string) => {
     const r = resources.find((x) => x.type.endsWith(`:${kind}`) && (name === undefined || x.props.metadata?.name === name));

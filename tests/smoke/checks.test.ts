@@ -110,7 +110,9 @@ describe("options and base URL", () => {
             deadlineMs: 30000,
             intervalMs: 1000,
             maxIntervalMs: 5000,
+            passIntervalMs: 100,
             consecutivePasses: 3,
+            failureLimit: 3,
             maxBodyBytes: 262144,
             maxRedirects: 3,
         });
@@ -124,10 +126,31 @@ describe("options and base URL", () => {
         expect(list[0]).toBe("timeoutMs: must be an integer from 1 to 3600000 ms; got 0; allowed: 1..3600000; fix: set timeoutMs within range");
     });
 
-    it("rejects a deadline too short for the consecutive passes at the interval", () => {
-        expect(problems(() => resolveSmokeOptions({ deadlineMs: 2000, intervalMs: 1000, consecutivePasses: 3 }))).toEqual([
-            "deadlineMs: leaves no time for 3 consecutive passes 1000 ms apart; got 2000; allowed: more than 2000 ms; fix: raise the deadline, or lower consecutivePasses or intervalMs",
+    it("rejects a deadline too short for the consecutive passes, which are passIntervalMs apart", () => {
+        expect(problems(() => resolveSmokeOptions({ deadlineMs: 150, intervalMs: 1000, consecutivePasses: 3 }))).toEqual([
+            "deadlineMs: leaves no time for 3 consecutive passes 100 ms apart; got 150; allowed: more than 200 ms; fix: raise the deadline, or lower consecutivePasses",
         ]);
+        expect(resolveSmokeOptions({ deadlineMs: 2000, intervalMs: 1000, consecutivePasses: 3 }).passIntervalMs).toBe(100);
+        expect(resolveSmokeOptions({ intervalMs: 40 }).passIntervalMs).toBe(40);
+    });
+
+    it("names options as the caller's user knows them, durations in their units", () => {
+        const labels = { deadlineMs: "--deadline", timeoutMs: "--timeout", consecutivePasses: "--passes", failureLimit: "--failure-limit" };
+        expect(problems(() => resolveSmokeOptions({ timeoutMs: 0, failureLimit: 101 }, labels))).toEqual([
+            '--timeout: must be a duration from 1ms to 60m; got "0ms"; allowed: 1ms..60m; fix: set --timeout within range',
+            "--failure-limit: must be an integer from 0 to 100; got 101; allowed: 0..100; fix: set --failure-limit within range",
+        ]);
+        expect(problems(() => resolveSmokeOptions({ deadlineMs: 150, consecutivePasses: 3 }, labels))).toEqual([
+            '--deadline: leaves no time for 3 consecutive passes 100ms apart; got "150ms"; allowed: more than 200ms; fix: raise --deadline, or lower --passes',
+        ]);
+    });
+
+    it("caps the number of checks, so a run cannot outgrow its deadline", () => {
+        const many = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, path: "/" }));
+        expect(problems(() => parseChecks(many, "big.json"))).toEqual([
+            "big.json: 200000 checks are too many; allowed: at most 100 (each runs concurrently until the deadline); fix: keep the critical paths; test the rest with a load or integration test",
+        ]);
+        expect(parseChecks(many.slice(0, 100))).toHaveLength(100);
     });
 
     it("rejects a base URL with credentials, a query, or another scheme", () => {
@@ -150,3 +173,4 @@ describe("redaction", () => {
         expect(redactDeep({ a: ["echo abc123", "s-9 text/plain"] }, secrets)).toEqual({ a: ["echo [redacted]", "[redacted] text/plain"] });
     });
 });
+

@@ -8,15 +8,11 @@ import type { SmokeReport } from "../../smoke";
 import { main } from "../../cli/main";
 import { closedPort, healthyRoutes, json, makePki, REPO, startServer, type Pki, type TestServer } from "./helpers/servers";
 
-// bin/progression registers tsx's CommonJS hooks only, and cli/main.ts loads each command with
-// import(), which Node sends through its ESM loader; `--import` adds tsx's ESM hooks until the
-// bin registers them itself.
-const TSX_LOADER = path.join(REPO, "node_modules", "tsx", "dist", "loader.mjs");
 const BIN = path.join(REPO, "bin", "progression");
 
 function progression(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-        execFile(process.execPath, ["--import", TSX_LOADER, BIN, "smoke", ...args], { cwd: REPO, timeout: 30_000 }, (err, stdout, stderr) => {
+        execFile(process.execPath, [BIN, "smoke", ...args], { cwd: REPO, timeout: 30_000 }, (err, stdout, stderr) => {
             const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
             resolve({ code, stdout, stderr });
         });
@@ -48,7 +44,8 @@ async function inProcess(...args: string[]): Promise<{ code: number; stdout: str
 
 const FAST = ["--deadline", "3s", "--timeout", "2500ms", "--interval", "50ms", "--passes", "2"];
 
-// Sequential: each case starts Node and tsx, and five at once starve the other test files' servers.
+// Sequential: the subprocess cases start Node and tsx, and five at once starve the other test
+// files' servers; the rest run the same dispatcher in this process, which is what they are about.
 describe("progression smoke", () => {
     let healthy: TestServer, broken: TestServer, tlsServer: TestServer;
     let pki: Pki;
@@ -86,7 +83,7 @@ describe("progression smoke", () => {
     });
 
     it("--json prints the report as JSON", async () => {
-        const { code, stdout } = await progression(broken.url, ...FAST, "--json");
+        const { code, stdout } = await inProcess(broken.url, ...FAST, "--json");
         expect(code).toBe(1);
         const report = JSON.parse(stdout) as SmokeReport;
         expect(report.ok).toBe(false);
@@ -98,7 +95,7 @@ describe("progression smoke", () => {
     });
 
     it("exits 1 with class refused when nothing listens", async () => {
-        const { code, stdout } = await progression(`http://127.0.0.1:${await closedPort()}`, ...FAST);
+        const { code, stdout } = await inProcess(`http://127.0.0.1:${await closedPort()}`, ...FAST, "--deadline", "1200ms");
         expect(code).toBe(1);
         expect(stdout.match(/\[refused\]/g)).toHaveLength(4);
     });
@@ -106,7 +103,7 @@ describe("progression smoke", () => {
     it("--checks FILE adds to the defaults with includeDefaults", async () => {
         const file = path.join(dir, "extra.json");
         writeFileSync(file, JSON.stringify({ includeDefaults: true, checks: [{ name: "missing-page", path: "/nope", expect: { status: 404 } }] }));
-        const { code, stdout } = await progression(healthy.url, ...FAST, "--checks", file);
+        const { code, stdout } = await inProcess(healthy.url, ...FAST, "--checks", file);
         expect(code).toBe(0);
         expect(stdout).toContain("smoke PASSED: 5 checks");
         expect(stdout).toMatch(/PASS {2}missing-page/);
@@ -115,9 +112,9 @@ describe("progression smoke", () => {
     it("--ca FILE trusts a custom CA for HTTPS; without it the run fails with class tls", async () => {
         const ca = path.join(dir, "ca.pem");
         writeFileSync(ca, pki.caPem);
-        const withCa = await progression(tlsServer.url, ...FAST, "--ca", ca);
+        const withCa = await inProcess(tlsServer.url, ...FAST, "--ca", ca);
         expect(withCa.code, withCa.stdout + withCa.stderr).toBe(0);
-        const without = await progression(tlsServer.url, ...FAST);
+        const without = await inProcess(tlsServer.url, ...FAST, "--deadline", "1200ms");
         expect(without.code).toBe(1);
         expect(without.stdout).toMatch(/FAIL {2}healthz .* \[tls\]/);
     });
@@ -146,7 +143,10 @@ describe("progression smoke", () => {
         [["http://a", "http://b"], /expected exactly one <baseUrl>, got 2/],
         [["--bogus", "http://x"], /^progression smoke: Unknown option '--bogus'/],
         [["--passes", "0", "http://x"], /--passes '0' is not a positive integer/],
-        [["--timeout", "0", "http://x"], /timeoutMs: must be an integer from 1 to 3600000 ms; got 0/],
+        [["--timeout", "0", "http://x"], /--timeout: must be a duration from 1ms to 60m; got "0ms"; allowed: 1ms\.\.60m; fix: set --timeout within range/],
+        [["--deadline", "150ms", "http://x"], /--deadline: leaves no time for 3 consecutive passes 100ms apart; got "150ms"; allowed: more than 200ms; fix: raise --deadline, or lower --passes/],
+        [["--deadline", "2h", "http://x"], /--deadline '2h' is not a duration/],
+        [["--failure-limit", "x", "http://x"], /--failure-limit 'x' is not a whole number/],
         [["ftp://x"], /baseUrl: scheme must be http or https; got "ftp:"/],
         [["--checks", "/nonexistent/checks.json", "http://x"], /--checks '\/nonexistent\/checks\.json': cannot read the file \(ENOENT\)/],
         [["--ca", "/nonexistent/ca.pem", "http://x"], /--ca '\/nonexistent\/ca\.pem': cannot read the file \(ENOENT\)/],
@@ -156,6 +156,24 @@ describe("progression smoke", () => {
         expect(code).toBe(2);
         expect(stderr).toMatch(message);
         expect(stdout).toBe("");
+    });
+
+    it("a checks file of 200,000 checks is refused with the cap, before any request", async () => {
+        const file = path.join(dir, "huge.json");
+        writeFileSync(file, JSON.stringify(Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}`, path: "/healthz" }))));
+        const before = healthy.hits.get("/healthz") ?? 0;
+        const { code, stderr } = await inProcess(healthy.url, "--checks", file);
+        expect(code).toBe(2);
+        expect(stderr).toContain(`${file}: 200000 checks are too many; allowed: at most 100`);
+        expect(healthy.hits.get("/healthz") ?? 0).toBe(before);
+    });
+
+    it("a checks file over 16 MiB is refused without reading it", async () => {
+        const file = path.join(dir, "padded.json");
+        writeFileSync(file, `[${" ".repeat(16 * 1024 * 1024)}]`);
+        const { code, stderr } = await inProcess(healthy.url, "--checks", file);
+        expect(code).toBe(2);
+        expect(stderr).toMatch(/--checks '.*padded\.json': 16777218 bytes is too large for a checks file; allowed: up to 16777216 bytes/);
     });
 
     it("--help prints the usage and exits 0", async () => {

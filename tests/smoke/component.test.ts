@@ -73,6 +73,7 @@ describe("SmokeTest (checks mode)", () => {
             deadlineMs: 60000,
             intervalMs: 1000,
             consecutivePasses: 2,
+            failureLimit: 3,
             runOnEveryUp: false,
         });
         expect(headers).toEqual(secretValue({ Authorization: "Bearer s3cr3t-value" }));
@@ -103,21 +104,35 @@ describe("SmokeTest (checks mode)", () => {
         expect(run.inputs).not.toHaveProperty("headers");
     });
 
-    it("rejects invalid checks and timings up front, naming every problem and the fix", () => {
+    it("rejects invalid checks up front, naming every problem and the fix", () => {
         expect(
             () =>
                 new mod.SmokeTest("bad-smoke", {
                     baseUrl: "http://a",
                     trigger: "t",
                     checks: [{ name: "x", path: "nope" }],
-                    consecutivePasses: 0,
                 }),
         ).toThrow(
             /bad-smoke: invalid smoke configuration \(1 problem\):\n {2}- bad-smoke\.checks\[0\]\.path: missing or invalid path; got "nope"; allowed: .*; fix: /,
         );
-        expect(() => new mod.SmokeTest("bad-timing", { baseUrl: "http://a", trigger: "t", consecutivePasses: 0, timeoutMs: -1 })).toThrow(
-            /invalid smoke options \(2 problems\):\n {2}- timeoutMs: .*\n {2}- consecutivePasses: must be an integer from 1 to 100/,
-        );
+    });
+
+    it("takes timings as validated at the edge: applies defaults and never re-judges them mid-program", async () => {
+        // Config validation owns every smoke setting and reports it with the other config problems
+        // before anything is registered; the component would otherwise throw after the app exists.
+        const smoke = new mod.SmokeTest("edge-timing", { baseUrl: "http://a:1", trigger: "t", deadlineMs: 2_000, intervalMs: 1_000, consecutivePasses: 5 });
+        await resolve(smoke.passedAt);
+        expect(byName("edge-timing-run").inputs).toMatchObject({ deadlineMs: 2_000, intervalMs: 1_000, consecutivePasses: 5, timeoutMs: 5_000 });
+        const defaults = new mod.SmokeTest("default-timing", { baseUrl: "http://a:1", trigger: "t" });
+        await resolve(defaults.passedAt);
+        expect(byName("default-timing-run").inputs).toMatchObject({ deadlineMs: 30_000, intervalMs: 1_000, consecutivePasses: 3, timeoutMs: 5_000 });
+    });
+
+    it("echoes the subject only from the run's outputs, and names the checks that passed", async () => {
+        const smoke = new mod.SmokeTest("subject-smoke", { baseUrl: "http://a:1", trigger: "t", subject: { image: "registry/app:1.2.3" } });
+        expect(await resolve(smoke.subject)).toEqual({ image: "registry/app:1.2.3" });
+        expect(await resolve(smoke.verifiedBy)).toEqual(["healthz"]);
+        expect(byName("subject-smoke-run").inputs["subject"]).toEqual({ image: "registry/app:1.2.3" });
     });
 });
 
@@ -125,19 +140,12 @@ describe("SmokeTest (command mode)", () => {
     it("registers the same dynamic SmokeRun child with the command, the project directory and the deadline, and no checks or headers", async () => {
         const smoke = new mod.SmokeTest(
             "cmd-smoke",
-            {
-                baseUrl: "http://app:8080",
-                trigger: pulumi.output("abc123"),
-                command: "./scripts/smoke-test.sh",
-                deadlineMs: 500,
-                // Ignored in command mode: the command gets no secrets, and runs once.
-                headers: { Authorization: "Bearer s3cr3t-value" },
-                consecutivePasses: 5,
-            },
+            { baseUrl: "http://app:8080", trigger: pulumi.output("abc123"), command: "./scripts/smoke-test.sh", deadlineMs: 500 },
             { dependsOn: [] },
         );
         expect(await resolve(smoke.passedAt)).toBe(PASSED_AT);
         expect(await resolve(smoke.trigger)).toBe("abc123");
+        expect(await resolve(smoke.verifiedBy)).toEqual(["command: ./scripts/smoke-test.sh"]);
         const runs = recorded.filter((r) => r.name.startsWith("cmd-smoke-"));
         expect(runs.map((r) => [r.type, r.name])).toEqual([["pulumi-nodejs:dynamic/progression:SmokeRun", "cmd-smoke-run"]]);
         const { __provider, ...rest } = runs[0]!.inputs;
@@ -149,8 +157,27 @@ describe("SmokeTest (command mode)", () => {
             deadlineMs: 500,
             runOnEveryUp: false,
         });
-        expect(__provider as string).not.toContain("s3cr3t-value");
         expect(recorded.some((r) => r.type.startsWith("command:"))).toBe(false);
+    });
+
+    it("refuses the arguments only the HTTP checks use, rather than ignoring them", () => {
+        expect(
+            () =>
+                new mod.SmokeTest("cmd-headers", {
+                    baseUrl: "http://app:8080",
+                    trigger: "t",
+                    command: "./scripts/smoke-test.sh",
+                    headers: { Authorization: "Bearer s3cr3t-value" },
+                    consecutivePasses: 5,
+                }),
+        ).toThrow(
+            "cmd-headers: consecutivePasses, headers apply only to the HTTP checks, and command is set; allowed with command: baseUrl, trigger, subject, deadlineMs, runOnEveryUp; " +
+                "fix: drop consecutivePasses, headers (the command replaces the checks) or drop the command",
+        );
+        for (const arg of mod.HTTP_ONLY_ARGS) {
+            const value = arg === "checks" ? [...defaultChecks] : arg === "headers" ? { A: "b" } : arg === "caPem" ? "pem" : 1;
+            expect(() => new mod.SmokeTest(`cmd-${arg}`, { baseUrl: "http://a", trigger: "t", command: "true", [arg]: value }), arg).toThrow(`cmd-${arg}: ${arg} applies only to the HTTP checks`);
+        }
     });
 
     it("defaults the deadline and passes runOnEveryUp on, for the provider's diff to re-run every up", async () => {
@@ -161,13 +188,7 @@ describe("SmokeTest (command mode)", () => {
         expect(run.inputs["deadlineMs"]).toBe(30_000);
     });
 
-    it("refuses command together with checks, an empty command and an invalid deadline", () => {
-        expect(() => new mod.SmokeTest("both", { baseUrl: "http://a", trigger: "t", command: "x", checks: [...defaultChecks] })).toThrow(
-            /both command and checks are set; allowed: one of them; fix: /,
-        );
+    it("refuses an empty command", () => {
         expect(() => new mod.SmokeTest("empty", { baseUrl: "http://a", trigger: "t", command: "  " })).toThrow(/command is empty/);
-        expect(() => new mod.SmokeTest("no-time", { baseUrl: "http://a", trigger: "t", command: "true", deadlineMs: 0 })).toThrow(
-            /no-time: invalid smoke options \(1 problem\):\n {2}- deadlineMs: must be an integer from 1 to 3600000 ms/,
-        );
     });
 });

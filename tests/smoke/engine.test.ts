@@ -3,7 +3,7 @@
 // failing check and its class in the report, and that the run stayed within its deadline.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultChecks, formatReport, REDACTED, type Check } from "../../smoke";
-import { check, expectVerdict, FAST, timedRun } from "./helpers/expect";
+import { check, expectVerdict, FAST, timedRun, UNTIL_DEADLINE } from "./helpers/expect";
 import { closedPort, fakeLookup, healthyRoutes, json, startApp, startServer, type Handler, type RunningApp, type TestServer } from "./helpers/servers";
 
 const servers: TestServer[] = [];
@@ -78,8 +78,8 @@ describe.concurrent("faults", () => {
 
     it("16: DNS failure (injected resolver) fails every check with class dns, retried until the deadline", async () => {
         const calls: string[] = [];
-        const run = await timedRun("http://app.invalid:8080", defaultChecks, { ...FAST, lookup: fakeLookup({}, calls) });
-        const text = expectVerdict(run, { healthz: "dns", version: "dns", "db-status": "dns", "test-action": "dns" }, FAST.deadlineMs);
+        const run = await timedRun("http://app.invalid:8080", defaultChecks, { ...UNTIL_DEADLINE, lookup: fakeLookup({}, calls) });
+        const text = expectVerdict(run, { healthz: "dns", version: "dns", "db-status": "dns", "test-action": "dns" }, UNTIL_DEADLINE.deadlineMs);
         expect(check(run.report, "healthz").seen).toContain("DNS lookup of app.invalid failed");
         expect(check(run.report, "healthz").attempts).toBeGreaterThan(1);
         expect(calls.every((h) => h === "app.invalid")).toBe(true);
@@ -88,16 +88,16 @@ describe.concurrent("faults", () => {
 
     it("16: connection refused fails with class refused", async () => {
         const port = await closedPort();
-        const run = await timedRun(`http://127.0.0.1:${port}`, defaultChecks, FAST);
-        expectVerdict(run, { healthz: "refused", version: "refused", "db-status": "refused", "test-action": "refused" }, FAST.deadlineMs);
+        const run = await timedRun(`http://127.0.0.1:${port}`, defaultChecks, UNTIL_DEADLINE);
+        expectVerdict(run, { healthz: "refused", version: "refused", "db-status": "refused", "test-action": "refused" }, UNTIL_DEADLINE.deadlineMs);
         expect(check(run.report, "version").seen).toContain(`connection to 127.0.0.1:${port} refused`);
     });
 
     it("17: a slow endpoint times out per request, several attempts fit in the deadline", async () => {
         const s = await serve({ "/api/version": (_q, res) => setTimeout(() => json(res, 200, { version: "1" }), 10_000) });
         // Only the slow check: a 250 ms budget would make the others flaky on a loaded box.
-        const run = await timedRun(s.url, [defaultChecks[1]!], { ...FAST, timeoutMs: 250 });
-        expectVerdict(run, { version: "timeout" }, FAST.deadlineMs);
+        const run = await timedRun(s.url, [defaultChecks[1]!], { ...UNTIL_DEADLINE, timeoutMs: 250 });
+        expectVerdict(run, { version: "timeout" }, UNTIL_DEADLINE.deadlineMs);
         expect(check(run.report, "version").seen).toBe("no response within 250 ms");
         expect(check(run.report, "version").attempts).toBeGreaterThanOrEqual(2);
     });
@@ -127,15 +127,15 @@ describe.concurrent("faults", () => {
 
     it("18: an app that becomes healthy only after the deadline fails with its last failure (status 503)", async () => {
         const s = await serve({ "/healthz": (_q, res) => json(res, 503, { starting: true }) });
-        const run = await timedRun(s.url, defaultChecks, FAST);
-        expectVerdict(run, { healthz: "status" }, FAST.deadlineMs);
+        const run = await timedRun(s.url, defaultChecks, UNTIL_DEADLINE);
+        expectVerdict(run, { healthz: "status" }, UNTIL_DEADLINE.deadlineMs);
         expect(check(run.report, "healthz").seen).toMatch(/^status 503/);
     });
 
     it("19: /healthz answering 500 fails healthz with class status", async () => {
         const s = await serve({ "/healthz": (_q, res) => json(res, 500, { error: "boom" }) });
-        const run = await timedRun(s.url, defaultChecks, FAST);
-        const text = expectVerdict(run, { healthz: "status" }, FAST.deadlineMs);
+        const run = await timedRun(s.url, defaultChecks, UNTIL_DEADLINE);
+        const text = expectVerdict(run, { healthz: "status" }, UNTIL_DEADLINE.deadlineMs);
         expect(check(run.report, "healthz").seen).toBe('status 500; body: {"error":"boom"}');
         expect(check(run.report, "healthz").status).toBe(500);
         expect(text).toContain("expected: status 2xx");
@@ -190,8 +190,8 @@ describe.concurrent("faults", () => {
 
     it("24: flapping (pass, fail, pass, ...) never reaches 2 consecutive passes and fails", async () => {
         const s = await serve({ "/healthz": (_q, res, n) => json(res, n % 2 === 1 ? 200 : 500, { n }) });
-        const run = await timedRun(s.url, defaultChecks, FAST);
-        expectVerdict(run, { healthz: "status" }, FAST.deadlineMs);
+        const run = await timedRun(s.url, defaultChecks, UNTIL_DEADLINE);
+        expectVerdict(run, { healthz: "status" }, UNTIL_DEADLINE.deadlineMs);
         const hz = check(run.report, "healthz");
         expect(hz.attempts).toBeGreaterThanOrEqual(3);
         expect(hz.failuresByClass.status).toBeGreaterThanOrEqual(1);
@@ -248,16 +248,16 @@ describe.concurrent("faults", () => {
 
     it("a connection reset is a transport failure with class reset", async () => {
         const s = await serve({ "/api/db-status": (req) => req.socket.destroy() });
-        const run = await timedRun(s.url, defaultChecks, FAST);
-        expectVerdict(run, { "db-status": "reset" }, FAST.deadlineMs);
+        const run = await timedRun(s.url, defaultChecks, UNTIL_DEADLINE);
+        expectVerdict(run, { "db-status": "reset" }, UNTIL_DEADLINE.deadlineMs);
     });
 
     it("secret header values never appear in the report, even when the server echoes them", async () => {
         const token = "tok-3f9a7c1e5b";
         const s = await serve({ "/healthz": (req, res) => json(res, 500, { youSent: req.headers["authorization"], key: req.headers["x-api-key"] }) });
         const checks: Check[] = [...defaultChecks.slice(1), { name: "healthz", path: "/healthz", headers: { "X-Api-Key": "key-81be2c" } }];
-        const run = await timedRun(s.url, checks, { ...FAST, headers: { Authorization: `Bearer ${token}` } });
-        const text = expectVerdict(run, { healthz: "status" }, FAST.deadlineMs);
+        const run = await timedRun(s.url, checks, { ...UNTIL_DEADLINE, headers: { Authorization: `Bearer ${token}` } });
+        const text = expectVerdict(run, { healthz: "status" }, UNTIL_DEADLINE.deadlineMs);
         const jsonText = JSON.stringify(run.report);
         for (const out of [text, jsonText]) {
             expect(out).not.toContain(token);
@@ -288,5 +288,70 @@ describe.concurrent("faults", () => {
         const run = await timedRun(s.url, checks, FAST);
         expectVerdict(run, { "text-wrong": "body" }, FAST.deadlineMs);
         expect(check(run.report, "text").url).toBe(`${s.url}/text?x=1`);
+    });
+});
+
+describe.concurrent("failure limit", () => {
+    const SLOW = { ...FAST, deadlineMs: 30_000, intervalMs: 50 };
+
+    it("an assertion failing the same way 3 times in a row is final: the run fails without waiting for the deadline", async () => {
+        const s = await serve({ "/api/db-status": (_q, res) => json(res, 200, { connected: false }) });
+        const run = await timedRun(s.url, defaultChecks, SLOW);
+        expectVerdict(run, { "db-status": "body" }, SLOW.deadlineMs);
+        const db = check(run.report, "db-status");
+        expect(db).toMatchObject({ final: true, attempts: 3, failures: 3, seen: "JSON field connected is false, not true" });
+        expect(run.report.stoppedBy).toBe("db-status");
+        expect(run.report.elapsedMs).toBeLessThan(SLOW.deadlineMs / 2);
+        expect(formatReport(run.report)).toContain("(db-status failed for good before the deadline)");
+        expect(formatReport(run.report)).toContain("(final: the same failure 3 times in a row)");
+    });
+
+    it("a 404 counts; a 500 never does (it keeps retrying until the deadline)", async () => {
+        const s = await serve({ "/healthz": (_q, res) => json(res, 404, {}), "/api/version": (_q, res) => json(res, 500, {}) });
+        const notFound = await timedRun(s.url, [defaultChecks[0]!], SLOW);
+        expect(check(notFound.report, "healthz")).toMatchObject({ final: true, errorClass: "status", attempts: 3 });
+        const opts = UNTIL_DEADLINE;
+        const serverError = await timedRun(s.url, [defaultChecks[1]!], opts);
+        expectVerdict(serverError, { version: "status" }, opts.deadlineMs);
+        expect(check(serverError.report, "version").final).toBeUndefined();
+        expect(check(serverError.report, "version").attempts).toBeGreaterThan(3);
+        expect(serverError.report.stoppedBy).toBeUndefined();
+    });
+
+    it("different failures in a row are not 'the same way'; failureLimit 0 waits for the deadline", async () => {
+        const s = await serve({ "/api/version": (_q, res, n) => json(res, 200, n % 2 === 0 ? { version: "" } : { name: "x" }) });
+        const opts = UNTIL_DEADLINE;
+        const alternating = await timedRun(s.url, [defaultChecks[1]!], opts);
+        expect(check(alternating.report, "version").final).toBeUndefined();
+        expect(check(alternating.report, "version").attempts).toBeGreaterThan(3);
+        const db = await serve({ "/api/db-status": (_q, res) => json(res, 200, { connected: false }) });
+        const off = await timedRun(db.url, [defaultChecks[2]!], { ...opts, failureLimit: 0 });
+        expect(check(off.report, "db-status").final).toBeUndefined();
+        expect(check(off.report, "db-status").attempts).toBeGreaterThan(3);
+    });
+
+    it("a check still waiting when another fails for good is reported as stopped, not as failed by the app", async () => {
+        const s = await serve({
+            "/api/db-status": (_q, res) => json(res, 200, { connected: false }),
+            "/api/version": (_q, res) => setTimeout(() => json(res, 200, { version: "1" }), 20_000),
+        });
+        const run = await timedRun(s.url, defaultChecks, SLOW);
+        expectVerdict(run, { "db-status": "body", version: "stopped" }, SLOW.deadlineMs);
+        expect(check(run.report, "version").seen).toBe("not settled when db-status failed for good");
+    });
+});
+
+describe.concurrent("transport classes", () => {
+    it("a body cut off mid-stream is class reset", async () => {
+        const s = await serve({
+            "/api/version": (_q, res) => {
+                res.writeHead(200, { "content-type": "application/json", "content-length": 100 });
+                res.write('{"version":');
+                setTimeout(() => res.socket?.destroy(), 20);
+            },
+        });
+        const run = await timedRun(s.url, [defaultChecks[1]!], FAST);
+        expectVerdict(run, { version: "reset" }, FAST.deadlineMs);
+        expect(check(run.report, "version").seen).toMatch(/^connection to 127\.0\.0\.1:\d+ reset or closed early: aborted \[ECONNRESET\]$/);
     });
 });

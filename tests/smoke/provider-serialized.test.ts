@@ -8,7 +8,8 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { smokeProvider } from "../../components/smokeTest";
+import { digestKeyProvider } from "../../components/digestKey";
+import { PROVIDER_LOGIC, providerLogicProblem, smokeProvider } from "../../components/smokeTest";
 import type { CommandRunOutputs, SmokeRunOutputs } from "../../smoke/provider";
 import { commandInputs, providerInputs as inputs, TOKEN } from "./helpers/provider";
 import { healthyRoutes, json, REPO, startServer, type TestServer } from "./helpers/servers";
@@ -83,6 +84,38 @@ describe.concurrent("serialized provider", () => {
         const { message, hasId } = failed.value as { message: string; hasId: boolean };
         expect(message).toMatch(/`echo checking \$SMOKE_BASE_URL; exit 3` exited with status 3; .*\nchecking http:\/\/app\.test:8080$/s);
         expect(hasId).toBe(false);
+    });
+
+    it("rule 1: no read and no delete, which would run the old text in state with its old paths", () => {
+        expect(Object.keys(smokeProvider).sort()).toEqual(["create", "diff", "update"]);
+        expect(Object.keys(digestKeyProvider).sort()).toEqual(["create", "diff"]);
+        // What the engine would call on refresh and destroy: absent, so it keeps or forgets the state.
+        expect(providerText).not.toMatch(/\b(read|delete)\s*:/);
+    });
+
+    it("rule 3: the logic is the TypeScript source beside the program; a compiled dist/ is refused up front", () => {
+        expect(PROVIDER_LOGIC).toBe(path.join(REPO, "smoke", "provider.ts"));
+        expect(providerLogicProblem()).toBeUndefined();
+        expect(providerLogicProblem(path.join(REPO, "dist", "smoke", "provider.ts"))).toMatch(
+            /^the smoke provider's logic .*dist\/smoke\/provider\.ts does not exist, so the serialized provider could not load it\. .*Fix: point main at the sources$/,
+        );
+        expect(providerLogicProblem(path.join(REPO, "smoke", "provider.js"))).toMatch(/does not exist/);
+    });
+
+    it("the DigestKey provider runs there too: a fresh 64-hex key per create, and never a change", async () => {
+        const serialized = await pulumi.runtime.serializeFunction(() => digestKeyProvider, { allowSecrets: false });
+        writeFileSync(path.join(dir, "key.js"), serialized.text);
+        expect(serialized.text).not.toMatch(/\b(read|delete)\s*:/);
+        const driver = `
+            const requireFromString = require(${JSON.stringify(require.resolve("require-from-string", { paths: [path.join(REPO, "node_modules", "@pulumi", "pulumi")] }))});
+            const provider = requireFromString(require("node:fs").readFileSync(${JSON.stringify(path.join(dir, "key.js"))}, "utf8")).handler();
+            Promise.all([provider.create({}), provider.create({}), provider.diff("digest-key", { key: "a" }, {})]).then((v) => process.stdout.write(JSON.stringify(v)));`;
+        const { stdout } = await promisify(execFile)(process.execPath, ["-e", driver], { cwd: dir, env: { PATH: process.env["PATH"] ?? "" } });
+        const [a, b, diff] = JSON.parse(stdout) as [{ id: string; outs: { key: string } }, { outs: { key: string } }, unknown];
+        expect(a.id).toBe("digest-key");
+        expect(a.outs.key).toMatch(/^[0-9a-f]{64}$/);
+        expect(b.outs.key).not.toBe(a.outs.key);
+        expect(diff).toEqual({ changes: false });
     });
 
     it("diff runs there too", async () => {

@@ -73,19 +73,35 @@ describe.concurrent("provider logic", () => {
     });
 
     it("update runs the checks again and returns fresh outputs; a failing update throws", async () => {
-        const first = await smokeCreate(inputs(healthy.url));
-        const hitsBefore = healthy.hits.get("/healthz") ?? 0;
-        const { outs } = await smokeUpdate("id", first.outs, inputs(healthy.url, { trigger: "trigger-2" }));
-        expect(healthy.hits.get("/healthz")).toBe(hitsBefore + 2);
-        expect(outs.trigger).toBe("trigger-2");
-        expect(Date.parse(outs.passedAt)).toBeGreaterThanOrEqual(Date.parse(first.outs.passedAt));
-        await expect(smokeUpdate("id", first.outs, inputs(broken.url, { trigger: "trigger-3" }))).rejects.toThrow(/\[body\]/);
+        // A server of its own: the other tests of this concurrent block hit the shared one meanwhile.
+        const own = await startServer(healthyRoutes());
+        try {
+            const first = await smokeCreate(inputs(own.url));
+            const hitsBefore = own.hits.get("/healthz") ?? 0;
+            const { outs } = await smokeUpdate("id", first.outs, inputs(own.url, { trigger: "trigger-2" }));
+            expect(own.hits.get("/healthz")).toBe(hitsBefore + 2);
+            expect(outs.trigger).toBe("trigger-2");
+            expect(Date.parse(outs.passedAt)).toBeGreaterThanOrEqual(Date.parse(first.outs.passedAt));
+            await expect(smokeUpdate("id", first.outs, inputs(broken.url, { trigger: "trigger-3" }))).rejects.toThrow(/\[body\]/);
+        } finally {
+            await own.close();
+        }
+    });
+
+    it("returns the subject only from a run that passed: a failing run throws, so state keeps the old one", async () => {
+        const verified = { image: "registry/app:1.2.3", manifestDigest: "m1" };
+        const { outs } = await smokeCreate(inputs(healthy.url, { subject: verified }));
+        expect(outs.subject).toEqual(verified);
+        const candidate = { image: "registry/app:1.2.4", manifestDigest: "m2" };
+        await expect(smokeUpdate("id", outs, inputs(broken.url, { trigger: "trigger-2", subject: candidate }))).rejects.toThrow(SmokeFailedError);
+        expect((await smokeCreate(inputs(healthy.url))).outs.subject).toBeNull();
     });
 
     describe("diff", () => {
         const olds: SmokeRunOutputs = {
             baseUrl: "http://app:8080",
             trigger: "t1",
+            subject: null,
             checks: JSON.stringify(defaultChecks),
             timeoutMs: 2500,
             deadlineMs: 3000,
@@ -121,6 +137,15 @@ describe.concurrent("provider logic", () => {
             expect(smokeDiff("id", withCa, news({ caPem: pem })).changes).toBe(false);
         });
 
+        it("a subject asked for and never recorded runs again; one that changed alone does not", () => {
+            const subject = { image: "registry/app:1.2.3", commit: "a".repeat(40) };
+            expect(smokeDiff("id", olds, news({ subject })).changes).toBe(true);
+            const recorded = { ...olds, subject };
+            expect(smokeDiff("id", recorded, news({ subject })).changes).toBe(false);
+            // The trigger covers what runs; a new commit alone keeps the record of the run that passed.
+            expect(smokeDiff("id", recorded, news({ subject: { ...subject, commit: "b".repeat(40) } })).changes).toBe(false);
+        });
+
         it("a state without passedAt runs again", () => {
             const { passedAt: _drop, ...partial } = olds;
             expect(smokeDiff("id", partial, news()).changes).toBe(true);
@@ -130,6 +155,7 @@ describe.concurrent("provider logic", () => {
             const cmdOlds: CommandRunOutputs = {
                 baseUrl: "http://app:8080",
                 trigger: "t1",
+                subject: null,
                 command: "./scripts/smoke-test.sh",
                 deadlineMs: 3000,
                 runOnEveryUp: false,
@@ -173,11 +199,12 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 describe.concurrent("provider logic, command mode (real /bin/sh processes)", () => {
     it("a passing command records passedAt, no results and a short output tail; the command stays in outputs, the cwd does not", async () => {
         const before = Date.now();
-        const { id, outs } = await smokeCreate(commandInputs("echo hi"));
+        const { id, outs } = await smokeCreate(commandInputs("echo hi", { subject: { image: "registry/app:1.2.3" } }));
         expect(id).toMatch(/^smoke-[0-9a-f]{16}$/);
         expect(outs).toEqual({
             baseUrl: "http://app.test:8080",
             trigger: "trigger-1",
+            subject: { image: "registry/app:1.2.3" },
             command: "echo hi",
             deadlineMs: 10_000,
             runOnEveryUp: false,

@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { cacheDir, Cluster, ingressUrl, REAL_NODE, realNodeOverrides, REPO } from "../../scripts/local";
+import { cacheDir, type Cluster, ingressUrl, REAL_NODE, realNodeOverrides, REPO } from "../../scripts/local";
 
 const clusterSh = fs.readFileSync(path.join(REPO, "scripts", "cluster.sh"), "utf8");
 const shellValue = (name: string) => new RegExp(`^${name}=(\\S+)`, "m").exec(clusterSh)?.[1];

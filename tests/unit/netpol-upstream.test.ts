@@ -4,7 +4,7 @@
 // ports serve-<port>-<proto>. Each case states the expected reachability for every pair (self
 // excluded, as upstream ignores loopback) as a rule, and compares the whole matrix.
 import { describe, expect, it } from "vitest";
-import { ClusterModel, createEvaluator, Protocol } from "../../netpol";
+import { Bitset, type ClusterModel, createEvaluator, type Protocol } from "../../netpol";
 
 const NS = ["x", "y", "z"] as const;
 const PODS = ["a", "b", "c"] as const;
@@ -38,13 +38,24 @@ const policy = (namespace: string, name: string, spec: Spec) => ({
 });
 const podA = { matchLabels: { pod: "a" } };
 
-/** Allowed pairs "from->to" for one port/protocol, self excluded. */
+/**
+ * Allowed pairs "from->to" for one port/protocol, self excluded. Both ways of computing them must
+ * agree: cell by cell (evaluate) and per policy (the reachability index the judge uses).
+ */
 function reach(policies: unknown[], port = 80, protocol: Protocol = "TCP", model = upstreamModel()): string[] {
-    const m = createEvaluator(model, policies).matrix([{ name: "p", port, protocol }]);
-    return m.cells
-        .filter((c) => c.allowed)
-        .map((c) => `${c.from}->${c.to}`)
-        .sort();
+    const evaluator = createEvaluator(model, policies);
+    const probes = [{ name: "p", port, protocol }];
+    const byCell = evaluator
+        .matrix(probes)
+        .cells.filter((c) => c.allowed)
+        .map((c) => `${c.from}->${c.to}`);
+    const index = evaluator.reach(probes);
+    const all = new Bitset(index.endpoints.length);
+    index.endpoints.forEach((_, i) => all.add(i));
+    const byPolicy: string[] = [];
+    index.endpoints.forEach((from, i) => index.forEachReachable(i, 0, all, (j) => byPolicy.push(`${from.id}->${index.endpoints[j]!.id}`)));
+    expect(byPolicy.sort()).toEqual([...byCell].sort());
+    return byCell.sort();
 }
 /** The pairs an expectation allows. */
 function expected(allow: (from: string, to: string) => boolean): string[] {

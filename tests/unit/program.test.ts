@@ -1,105 +1,43 @@
 // The whole program under Pulumi mocks, once per committed stack file: what it registers, with
-// which inputs, through which provider, in which order. Calls nobody mocked fail the test.
+// which inputs, through which provider, depending on what. Calls nobody mocked fail the test.
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ENVIRONMENTS, EnvironmentName } from "../../config/environments";
-import { checksum, configData, CONFIG_CHECKSUM } from "../../components/app";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ENVIRONMENTS } from "../../config/environments";
+import { checksum, configData, CONFIG_CHECKSUM, SECRET_CHECKSUM } from "../../components/app";
+import { environmentManifests } from "../../components/manifests";
 import { readStackConfig } from "../../config/stackFile";
+import { keyedDigest, manifestDigest, smokeTrigger } from "../../promotion/digest";
+import {
+    committedRecord,
+    DIGEST_KEY,
+    isSecret,
+    KEY_TYPE,
+    of,
+    one,
+    type Recorded,
+    REF_TYPE,
+    ROOT,
+    runProgram,
+    SMOKE_TYPE,
+    unwrap,
+    useKubeconfig,
+} from "./helpers/program";
 
-const ROOT = path.resolve(__dirname, "../..");
-// The dynamic resource SmokeTest registers (module "progression", type "SmokeRun").
-const SMOKE_TYPE = "pulumi-nodejs:dynamic/progression:SmokeRun";
+const scratch = useKubeconfig();
 
-interface Recorded {
-    type: string;
-    name: string;
-    inputs: Record<string, any>;
-    provider: string | undefined;
+/**
+ * Whether `r` waits for `on`: the engine creates a resource after everything its registration
+ * names, and after what its parent components name.
+ */
+function waitsFor(recorded: Recorded[], r: Recorded, on: Recorded): boolean {
+    for (let cur: Recorded | undefined = r; cur; cur = recorded.find((x) => x.urn === cur.parent)) {
+        if (cur.dependencies.includes(on.urn!)) return true;
+    }
+    return false;
 }
-
-let tmp: string;
-beforeAll(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "progression-unit-"));
-    const kubeconfig = path.join(tmp, "kubeconfig");
-    fs.writeFileSync(
-        kubeconfig,
-        [
-            "apiVersion: v1",
-            "kind: Config",
-            "clusters:",
-            ...ENVIRONMENTS.map((e) => `  - name: ${e}-cluster\n    cluster: { server: "https://${e}.k8s.example.com:6443" }`),
-            "contexts:",
-            ...ENVIRONMENTS.map((e) => `  - name: ${e}\n    context: { cluster: ${e}-cluster }`),
-            "current-context: dev",
-        ].join("\n"),
-    );
-    process.env["KUBECONFIG"] = kubeconfig;
-});
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** The config the engine would hand the program: stack values over Pulumi.yaml defaults. */
-function engineConfig(stack: EnvironmentName, overrides: Record<string, unknown>): { config: Record<string, string>; secretKeys: string[] } {
-    const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
-    const stackFile = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
-    const merged: Record<string, unknown> = {};
-    for (const [k, decl] of Object.entries(project.config)) if (decl.default !== undefined) merged[`env-progression:${k}`] = decl.default;
-    Object.assign(merged, stackFile.config);
-    // Each environment's operators set its secrets; the test sets different ones per stack.
-    merged["env-progression:DATABASE_URL"] = `postgres://app:${stack}-pw@db.${stack}:5432/app`;
-    merged["env-progression:API_TOKEN"] = `${stack}-token`;
-    for (const [k, v] of Object.entries(overrides)) merged[`env-progression:${k}`] = v;
-    const config = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
-    return { config, secretKeys: ["env-progression:DATABASE_URL", "env-progression:API_TOKEN"] };
-}
-
-async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}, recorded: Recorded[] = []) {
-    vi.resetModules();
-    const pulumi = await import("@pulumi/pulumi");
-    await pulumi.runtime.setMocks(
-        {
-            newResource(args) {
-                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
-                const state = args.type === SMOKE_TYPE
-                    ? { ...args.inputs, passedAt: "2026-01-01T00:00:00Z", results: [] }
-                    : args.inputs;
-                return { id: `${args.name}-id`, state };
-            },
-            call(args) {
-                throw new Error(`unexpected call to ${args.token}: the program must not invoke functions`);
-            },
-        },
-        "env-progression",
-        stack,
-        false,
-    );
-    const { config, secretKeys } = engineConfig(stack, overrides);
-    pulumi.runtime.setAllConfig(config, secretKeys);
-    const program = await import("../../index");
-    const settle = <T>(o: { apply: (f: (v: T) => void) => unknown }) => new Promise<T>((resolve) => o.apply(resolve));
-    const outputs = {
-        namespace: await settle<string>(program.namespace),
-        serviceName: await settle<string>(program.serviceName),
-        serviceUrl: await settle<string>(program.serviceUrl),
-        passedAt: await settle<string>(program.smoke.passedAt),
-    };
-    // Drain this run's outstanding registrations before the next run installs new mocks.
-    await pulumi.runtime.disconnect();
-    return { recorded, outputs, program };
-}
-
-// How the mock monitor hands over a secret input: a wrapper carrying Pulumi's secret signature.
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const isSecret = (v: unknown) => typeof v === "object" && v !== null && Object.values(v).includes(SECRET_SIG);
-
-const of = (recorded: Recorded[], type: string) => recorded.filter((r) => r.type === type);
-const one = (recorded: Recorded[], type: string) => {
-    const found = of(recorded, type);
-    expect(found, `exactly one ${type}`).toHaveLength(1);
-    return found[0]!;
-};
 
 describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
     let run: Awaited<ReturnType<typeof runProgram>>;
@@ -115,10 +53,15 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         });
     });
 
-    it("pins one Kubernetes provider to the stack's own context", () => {
+    it("pins one Kubernetes provider to the stack's own context, with a secret kubeconfig of that context alone", () => {
         const provider = one(run.recorded, "pulumi:providers:kubernetes");
         expect(provider.inputs["context"]).toBe(stack);
-        expect(provider.inputs["kubeconfig"]).toContain(`https://${stack}.k8s.example.com:6443`);
+        expect(isSecret(provider.inputs["kubeconfig"]), "kubeconfig is a secret in state").toBe(true);
+        const kubeconfig = parse(unwrap(provider.inputs["kubeconfig"]));
+        expect(kubeconfig.contexts.map((c: { name: string }) => c.name)).toEqual([stack]);
+        expect(kubeconfig.clusters).toEqual([{ name: `${stack}-cluster`, cluster: { server: `https://${stack}.k8s.example.com:6443` } }]);
+        expect(kubeconfig.users).toEqual([{ name: `${stack}-user`, user: { token: `${stack}-kube-token-3f9a` } }]);
+        for (const other of ENVIRONMENTS.filter((e) => e !== stack)) expect(unwrap(provider.inputs["kubeconfig"])).not.toContain(`${other}-kube-token`);
         const k8sObjects = run.recorded.filter((r) => r.type.startsWith("kubernetes:"));
         expect(k8sObjects.length).toBeGreaterThan(0);
         for (const r of k8sObjects) expect(r.provider, `${r.type} ${r.name}`).toMatch(new RegExp(`::${stack}-k8s::`));
@@ -130,13 +73,19 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         expect(labels["pod-security.kubernetes.io/enforce"]).toBe(stack === "dev" ? "baseline" : "restricted");
     });
 
-    it("creates namespace, then isolation, then the app, then the smoke test", () => {
-        const order = run.recorded.map((r) => r.type);
-        const first = (t: string) => order.indexOf(t);
-        const last = (t: string) => order.lastIndexOf(t);
-        expect(last("kubernetes:core/v1:Namespace")).toBeLessThan(first("kubernetes:networking.k8s.io/v1:NetworkPolicy"));
-        expect(last("kubernetes:networking.k8s.io/v1:NetworkPolicy")).toBeLessThan(first("kubernetes:apps/v1:Deployment"));
-        expect(last("kubernetes:apps/v1:Deployment")).toBeLessThan(first(SMOKE_TYPE));
+    it("creates the policies after the namespace, the app after every policy, and the smoke test after the app", () => {
+        const namespace = one(run.recorded, "kubernetes:core/v1:Namespace");
+        const policies = of(run.recorded, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+        const deployment = one(run.recorded, "kubernetes:apps/v1:Deployment");
+        const smoke = one(run.recorded, SMOKE_TYPE);
+        expect(policies.length).toBeGreaterThan(0);
+        for (const p of policies) expect(waitsFor(run.recorded, p, namespace), `${p.name} waits for the namespace`).toBe(true);
+        for (const p of policies) expect(waitsFor(run.recorded, deployment, p), `the Deployment waits for ${p.name}`).toBe(true);
+        for (const dep of ["kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"]) expect(waitsFor(run.recorded, deployment, one(run.recorded, dep)), dep).toBe(true);
+        expect(waitsFor(run.recorded, smoke, deployment), "the smoke run waits for the Deployment").toBe(true);
+        // And never the other way round.
+        expect(waitsFor(run.recorded, namespace, policies[0]!)).toBe(false);
+        expect(waitsFor(run.recorded, policies[0]!, deployment)).toBe(false);
     });
 
     it("deploys the configured replicas, a checksum of its config, and a PDB only when replicated", () => {
@@ -156,6 +105,20 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         expect(secret.stringData.value).toEqual({ DATABASE_URL: `postgres://app:${stack}-pw@db.${stack}:5432/app`, API_TOKEN: `${stack}-token` });
     });
 
+    it("rolls the pods on a secret change with a keyed digest that reveals nothing without the stack's key", () => {
+        const values = { DATABASE_URL: `postgres://app:${stack}-pw@db.${stack}:5432/app`, API_TOKEN: `${stack}-token` };
+        const annotation = one(run.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM];
+        expect(annotation).toBe(keyedDigest(DIGEST_KEY, values));
+        const sorted = Object.fromEntries(Object.entries(values).sort(([a], [b]) => a.localeCompare(b)));
+        expect(annotation).toBe(crypto.createHmac("sha256", DIGEST_KEY).update(JSON.stringify(sorted)).digest("hex"));
+        expect(annotation).not.toBe(checksum(values));
+        const key = one(run.recorded, KEY_TYPE);
+        expect(key.inputs).toEqual(expect.objectContaining({ __provider: expect.any(String) }));
+        // The serialized provider captures nothing of the program: no path, no secret.
+        expect(key.inputs["__provider"]).not.toContain(ROOT);
+        expect(key.inputs["__provider"]).not.toContain(`${stack}-token`);
+    });
+
     it("registers the isolation policies in the environment's namespace", () => {
         const policies = of(run.recorded, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
         expect(policies.map((p) => p.inputs["metadata"].name).sort()).toEqual(["allow-dns", "allow-ingress-controller", "allow-same-environment", "default-deny"]);
@@ -169,6 +132,24 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
     });
 });
 
+describe("the secret checksum", () => {
+    const annotationOf = (r: Awaited<ReturnType<typeof runProgram>>) => one(r.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM];
+
+    it("changes with a secret, and is stable for the same secrets and key", async () => {
+        const a = await runProgram("dev");
+        const b = await runProgram("dev", { API_TOKEN: "rotated" });
+        const again = await runProgram("dev");
+        expect(annotationOf(b)).not.toBe(annotationOf(a));
+        expect(annotationOf(again)).toBe(annotationOf(a));
+    }, 60_000);
+
+    it("differs between stacks' keys for the same values", async () => {
+        const a = await runProgram("dev", {}, [], { digestKey: "01".repeat(32) });
+        const b = await runProgram("dev", {}, [], { digestKey: "02".repeat(32) });
+        expect(annotationOf(a)).not.toBe(annotationOf(b));
+    }, 60_000);
+});
+
 describe("the smoke trigger", () => {
     it("changes when a feature flag changes, so the checks run again", async () => {
         const a = await runProgram("staging");
@@ -177,6 +158,24 @@ describe("the smoke trigger", () => {
         expect(trigger(b)).not.toBe(trigger(a));
         const again = await runProgram("staging");
         expect(trigger(again)).toBe(trigger(a));
+    }, 60_000);
+});
+
+describe("check headers", () => {
+    it("resolve a {secret: NAME} reference from the stack's secrets and stay secret in state", async () => {
+        const file = path.join(scratch(), "checks.json");
+        fs.writeFileSync(file, JSON.stringify([{ name: "me", path: "/api/me", headers: { Authorization: { secret: "API_TOKEN" }, Accept: "application/json" } }]));
+        const run = await runProgram("dev", { smokeChecksFile: file });
+        const checks = one(run.recorded, SMOKE_TYPE).inputs["checks"];
+        expect(isSecret(checks), "checks with headers are a secret in state").toBe(true);
+        expect(JSON.parse(unwrap(checks))).toEqual([{ name: "me", method: "GET", path: "/api/me", headers: { Authorization: "dev-token", Accept: "application/json" } }]);
+    }, 60_000);
+
+    it("keep checks without headers readable, so their diff stays visible", async () => {
+        const file = path.join(scratch(), "plain-checks.json");
+        fs.writeFileSync(file, JSON.stringify([{ name: "h", path: "/healthz" }]));
+        const run = await runProgram("dev", { smokeChecksFile: file });
+        expect(isSecret(one(run.recorded, SMOKE_TYPE).inputs["checks"])).toBe(false);
     }, 60_000);
 });
 
@@ -193,6 +192,19 @@ describe("the program's edge", () => {
         expect(recorded).toEqual([]);
     });
 
+    it("puts a checks file's problems in the same report", async () => {
+        const file = path.join(scratch(), "leaky-checks.json");
+        fs.writeFileSync(file, JSON.stringify([{ name: "me", path: "/api/me", headers: { Authorization: "Bearer hunter2" } }]));
+        const recorded: Recorded[] = [];
+        const err = await runProgram("staging", { replicas: 0, smokeChecksFile: file }, recorded).then(
+            () => "accepted",
+            (e: Error) => e.message,
+        );
+        expect(err).toMatch(/has 2 configuration problems:\n {2}- env-progression:replicas: 0 is not allowed[^\n]*\n {2}- env-progression:smokeChecksFile: .*headers\.Authorization: a credential written into/);
+        expect(err).not.toContain("hunter2");
+        expect(recorded).toEqual([]);
+    });
+
     it("refuses a prod stack pointed at the dev context before creating anything", async () => {
         const recorded: Recorded[] = [];
         await expect(runProgram("prod", { kubeContext: "dev", kubeServer: "" }, recorded)).rejects.toThrow(
@@ -200,4 +212,137 @@ describe("the program's edge", () => {
         );
         expect(recorded).toEqual([]);
     });
+
+    describe("with the engine's project directory", () => {
+        const project = (stackText: string) => {
+            const dir = fs.mkdtempSync(path.join(scratch(), "project-"));
+            fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+            fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), stackText);
+            return dir;
+        };
+
+        it("validates a setting as the stack file writes it: replicas 0x10 is not 16", async () => {
+            const root = project(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8").replace("env-progression:replicas: 1", "env-progression:replicas: 0x10"));
+            // The engine reads YAML first and passes "16".
+            await expect(runProgram("dev", { replicas: "16" }, [], { root })).rejects.toThrow(/env-progression:replicas: "0x10" is not allowed/);
+        });
+
+        it("says plainly that a setting stored as a secret cannot stay secret", async () => {
+            const root = project(`${fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")}  env-progression:smokeCommand:\n    secure: v1:abc\n`);
+            await expect(runProgram("dev", { smokeCommand: "./smoke.sh" }, [], { root })).rejects.toThrow(/env-progression:smokeCommand is stored as a secret, but it is a setting/);
+        });
+
+        it("accepts the committed stack file as it is", async () => {
+            const root = project(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+            await expect(runProgram("dev", {}, [], { root })).resolves.toBeDefined();
+        });
+    });
+});
+
+describe("promotion, checked before anything is registered", () => {
+    const STAGING = "organization/env-progression/staging";
+    const prodImage = readStackConfig("prod").app.image;
+    const unverified = "ghcr.io/env-progression/web:1.4.3@sha256:" + "9".repeat(64);
+    const registeredBesidesTheReference = (recorded: Recorded[]) => recorded.filter((r) => r.type !== REF_TYPE).map((r) => `${r.type} ${r.name}`);
+
+    it("exports the verified record from the smoke run's outputs: image, digests, flags, checks, trigger, commit", async () => {
+        const run = await runProgram("prod");
+        const config = readStackConfig("prod");
+        const smoke = one(run.recorded, SMOKE_TYPE).inputs;
+        expect(run.outputs.verified).toEqual({
+            format: 1,
+            environment: "prod",
+            image: prodImage,
+            imageDigest: prodImage.slice(prodImage.indexOf("@") + 1),
+            manifestDigest: manifestDigest(environmentManifests(config)),
+            featureFlags: { newCheckout: true, searchV2: false },
+            checks: ["healthz"],
+            passedAt: "2026-01-01T00:00:00Z",
+            trigger: smoke["trigger"],
+            commit: expect.stringMatching(/^[0-9a-f]{40}(-dirty)?$/),
+        });
+        expect(run.outputs.verified).not.toHaveProperty("migrationVersion");
+        expect(run.outputs.promotion).toEqual({
+            source: STAGING,
+            status: "verified",
+            override: null,
+            overridden: [],
+            checkedAgainst: { passedAt: "2026-01-01T00:00:00.000Z", trigger: "staging-trigger", image: prodImage },
+        });
+    }, 30_000);
+
+    it("the trigger is the rendered manifests' digest and a keyed digest of the secret values, the same digest the record carries", async () => {
+        const run = await runProgram("staging");
+        const trigger = one(run.recorded, SMOKE_TYPE).inputs["trigger"];
+        const secrets = { DATABASE_URL: "postgres://app:staging-pw@db.staging:5432/app", API_TOKEN: "staging-token" };
+        expect(trigger).toBe(smokeTrigger({ manifestDigest: run.outputs.verified.manifestDigest, secretDigest: keyedDigest(DIGEST_KEY, secrets) }));
+        // The key comes from the stack's DigestKey, a secret in state, so the trigger is no plain hash of the secrets.
+        expect(one(run.recorded, KEY_TYPE).name).toBe("staging-digest-key");
+        const changedSecret = await runProgram("staging", { API_TOKEN: "rotated-token" });
+        expect(one(changedSecret.recorded, SMOKE_TYPE).inputs["trigger"]).not.toBe(trigger);
+        const changedEgress = await runProgram("staging", { egress: ["10.20.0.0/16:5432"] });
+        expect(one(changedEgress.recorded, SMOKE_TYPE).inputs["trigger"]).not.toBe(trigger);
+    }, 60_000);
+
+    it("refuses an image staging never verified, naming both and the fixes, and registers nothing but the reference", async () => {
+        const recorded: Recorded[] = [];
+        const err = await runProgram("prod", { image: unverified }, recorded).then(() => undefined, (e: unknown) => e as Error);
+        expect(err?.message).toContain(`prod refuses to deploy what staging has not verified (promotion from ${STAGING}); nothing was created:`);
+        expect(err?.message).toContain(`image: prod would run ${unverified}, but staging verified ${prodImage} (checks passed 2026-01-01T00:00:00.000Z at commit ${"c".repeat(40)})`);
+        expect(err?.message).toContain(`Fix: verify it in staging first: pulumi config set image ${unverified} -s staging && pulumi up -s staging; or deploy what staging verified: pulumi config set image ${prodImage} -s prod`);
+        expect(registeredBesidesTheReference(recorded)).toEqual([]);
+        expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual([STAGING]);
+    });
+
+    it("refuses a flag that is on in what staging verified and off in prod, by the parity rules", async () => {
+        const recorded: Recorded[] = [];
+        await expect(runProgram("prod", { featureFlags: { newCheckout: false, searchV2: false } }, recorded)).rejects.toThrow(
+            "featureFlags.newCheckout must match in staging and prod, but staging (verified) has true, prod has false (staging rehearses prod: a flag on in staging and off in prod ships a path nobody tested). " +
+                "Fix: pulumi config set --path 'featureFlags.newCheckout' true -s prod, or allow the difference in parity-rules.json",
+        );
+        expect(registeredBesidesTheReference(recorded)).toEqual([]);
+    });
+
+    it("lets staging run flags dev does not: dev is outside the must-match rule", async () => {
+        const run = await runProgram("staging");
+        expect(run.outputs.promotion).toMatchObject({ source: "organization/env-progression/dev", status: "verified" });
+    }, 30_000);
+
+    it("refuses when upstream has no verified record, or does not exist, saying what to run first", async () => {
+        await expect(runProgram("prod", {}, [], { upstreams: { [STAGING]: { namespace: "web-staging" } } })).rejects.toThrow(
+            `prod promotes from staging (${STAGING}), and it has no verified record: nothing proves that what prod is about to run works. Fix: pulumi up -s staging first`,
+        );
+        const recorded: Recorded[] = [];
+        await expect(runProgram("prod", {}, recorded, { upstreams: {} })).rejects.toThrow(
+            `prod promotes from staging (${STAGING}), and it does not exist in this backend (create it first: pulumi stack init staging, and set its config): ` +
+                "nothing proves that what prod is about to run works. Fix: pulumi up -s staging first",
+        );
+        // Not even the reference: its failed read would fail the update with the engine's bare error.
+        expect(recorded).toEqual([]);
+        await expect(runProgram("prod", {}, [], { upstreams: { [STAGING]: { verified: { format: 0, image: prodImage } } } })).rejects.toThrow(
+            "its verified record has format 0, and this program reads format 1",
+        );
+    });
+
+    it("lets an override through, warned and exported with its reason and what it let through", async () => {
+        const reason = "INC-4711: checkout outage hotfix, approved by alice";
+        const run = await runProgram("prod", { image: unverified, promotionOverride: reason });
+        expect(run.outputs.promotion).toMatchObject({ source: STAGING, status: "overridden", override: reason });
+        expect(run.outputs.promotion.overridden).toEqual([expect.stringContaining(`image: prod would run ${unverified}, but staging verified ${prodImage}`)]);
+        expect(one(run.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.containers[0].image).toBe(unverified);
+    }, 30_000);
+
+    it("reads the stack promoteFrom names instead of the table's", async () => {
+        const other = "acme/env-progression/staging-eu";
+        const recorded: Recorded[] = [];
+        const run = await runProgram("prod", { promoteFrom: other }, recorded, { upstreams: { [other]: { verified: committedRecord("staging") } } });
+        expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual([other]);
+        expect(run.outputs.promotion).toMatchObject({ source: other, status: "verified" });
+    }, 30_000);
+
+    it("dev promotes from nothing: no reference is read", async () => {
+        const run = await runProgram("dev");
+        expect(of(run.recorded, REF_TYPE)).toEqual([]);
+        expect(run.outputs.promotion).toEqual({ source: null, status: "not-applicable", override: null, overridden: [], checkedAgainst: null });
+    }, 30_000);
 });

@@ -10,6 +10,12 @@ import { formatReport, runSmoke, type Check, type ErrorClass, type SmokeOptions,
  */
 export const FAST = { timeoutMs: 2500, deadlineMs: 3000, intervalMs: 50, consecutivePasses: 2 } as const;
 
+/**
+ * For runs whose verdict only comes at the deadline (transport errors, 5xx, flapping): each
+ * attempt fails at once, so 1.2 s holds several attempts and the verdict is the one 3 s would give.
+ */
+export const UNTIL_DEADLINE = { ...FAST, deadlineMs: 1200 } as const;
+
 /** Scheduling slack on top of the deadline: timers and socket teardown on a busy CI box. */
 export const SLACK_MS = 1000;
 

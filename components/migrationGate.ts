@@ -1,0 +1,185 @@
+// MigrationGate: the schema migration runs before the app is updated, inside the environment's
+// lock and statement budgets, and the app depends on it, so a failed migration leaves the running
+// Deployment untouched. At preview its SQL is linted (migrate/lint.ts): advisory environments get
+// a warning, mandatory ones a failed preview. Two modes, one dynamic resource (MigrationRun):
+//   - job: a Kubernetes Job in the environment's namespace runs the team's migration image;
+//   - command: the team's command runs where `pulumi up` runs.
+// It runs again when the trigger (how it runs, and a digest of migrationsDir) changes.
+import { createRequire } from "node:module";
+import * as path from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
+import type { MigrationConfig } from "../config/groups/migration";
+import type { AppConfig } from "../config/schema";
+import type { CommandMigrationInputs, JobMigrationInputs, MigrationRunInputs, MigrationRunOutputs } from "../migrate/provider";
+import { lintMigrations, type LintReport, lintVerdict } from "../migrate/lint";
+import { commonLabels } from "./labels";
+import { migrationEgressPolicy, migrationJobManifest, migrationJobPrefix, migrationNames, migrationTrigger } from "./migrationManifests";
+
+export interface MigrationGateArgs {
+    /** The stack's validated migration config, with its files read (`sources`). */
+    readonly migration: MigrationConfig;
+    /** The app the migration belongs to: its name and resources size the Job. */
+    readonly app: AppConfig;
+    readonly environment: EnvironmentName;
+    /** The environment's namespace (job mode runs there). */
+    readonly namespace: pulumi.Input<string>;
+    /** The app's secrets by name; the migration receives those its config names. @default - none */
+    readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
+    /** Job mode: the kubeconfig contents and context the stack's provider is pinned to. @default - required in job mode */
+    readonly cluster?: { readonly kubeconfig: string; readonly context: string };
+    /** The lint report, when the caller already has one. @default - squawk and the budget rules run on migrationsDir */
+    readonly lint?: LintReport;
+}
+
+// The provider is serialized into state and run by a separate Node process without a TypeScript
+// loader; as with SmokeTest, the serialized code captures only these two paths and loads the
+// logic through tsx inside each method. No `read` or `delete`: those would run the text an old
+// state holds, with paths of a checkout that may be gone.
+const PROVIDER_LOGIC = path.join(__dirname, "..", "migrate", "provider.ts");
+const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
+
+type ProviderLogic = typeof import("../migrate/provider");
+
+function loadProviderLogic(): ProviderLogic {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tsx = require(TSX_API) as { require(id: string, fromFile: string): unknown };
+    return tsx.require(PROVIDER_LOGIC, PROVIDER_LOGIC) as ProviderLogic;
+}
+
+/** The serialized provider: thin delegates. Exported for tests. */
+export const migrationProvider: pulumi.dynamic.ResourceProvider<MigrationRunInputs, MigrationRunOutputs> = {
+    async create(inputs) {
+        return loadProviderLogic().migrationCreate(inputs);
+    },
+    async update(id, olds, news) {
+        return loadProviderLogic().migrationUpdate(id, olds, news);
+    },
+    diff(id, olds, news) {
+        return Promise.resolve(loadProviderLogic().migrationDiff(id, olds, news));
+    },
+};
+
+type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+class MigrationRun extends pulumi.dynamic.Resource {
+    // `declare`: a class field would overwrite the outputs the base constructor just set.
+    declare public readonly version: pulumi.Output<string>;
+    declare public readonly trigger: pulumi.Output<string>;
+    declare public readonly migratedAt: pulumi.Output<string>;
+    declare public readonly jobName: pulumi.Output<string | null>;
+
+    constructor(name: string, props: InputsOf<CommandMigrationInputs> | InputsOf<JobMigrationInputs>, opts: pulumi.CustomResourceOptions) {
+        super(
+            migrationProvider,
+            name,
+            { ...props, migratedAt: undefined, elapsedMs: undefined, jobName: undefined, output: undefined },
+            opts,
+            "progression",
+            "MigrationRun",
+        );
+    }
+}
+
+export class MigrationGate extends pulumi.ComponentResource {
+    /** `sha256:<hex>` of migrationsDir's files; resolves once they migrated (what `verified` can carry). */
+    public readonly migrationVersion: pulumi.Output<string>;
+    /** ISO time the migration last succeeded. */
+    public readonly migratedAt: pulumi.Output<string>;
+    /** What the run stands for: how it runs and the files' digest. */
+    public readonly trigger: pulumi.Output<string>;
+
+    constructor(name: string, args: MigrationGateArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("progression:migrate:MigrationGate", name, {}, opts);
+        const { migration, app, environment } = args;
+        const sources = migration.sources;
+        if (sources === undefined) {
+            throw new pulumi.ResourceError(
+                `${name}: the files of migrationsDir ${JSON.stringify(migration.dir)} were not read; config must be loaded with the project directory (config/load.ts does)`,
+                this,
+            );
+        }
+
+        const lint = args.lint ?? lintMigrations({ dir: sources.dir, sqlFiles: sources.sqlFiles, budgets: migration, environment });
+        const verdict = lintVerdict(lint, { environment, enforcement: ENVIRONMENT_RULES[environment].enforcement, dir: migration.dir });
+        if (verdict.outcome === "deny") throw new pulumi.ResourceError(verdict.message, this);
+        if (verdict.outcome === "warn") void pulumi.log.warn(verdict.message, this);
+
+        const version = sources.version;
+        const trigger = migrationTrigger(migration, version);
+        const common = {
+            environment,
+            version,
+            trigger,
+            lockTimeoutMs: migration.lockTimeoutMs,
+            statementTimeoutMs: migration.statementTimeoutMs,
+            deadlineMs: migration.deadlineMs,
+        };
+        const picked = Object.fromEntries(
+            migration.secretEnv.map((key) => {
+                const value = args.secrets?.[key];
+                if (value === undefined)
+                    throw new pulumi.ResourceError(`${name}: the migration needs the secret ${key} (migrationSecretEnv), and it was not given`, this);
+                return [key, value];
+            }),
+        );
+
+        let props: InputsOf<CommandMigrationInputs> | InputsOf<JobMigrationInputs>;
+        const dependsOn: pulumi.Resource[] = [];
+        if (migration.mode === "command") {
+            props = {
+                ...common,
+                mode: "command",
+                command: migration.command!,
+                // The command's relative paths mean the project directory, where the program runs.
+                cwd: process.cwd(),
+                migrationsDir: sources.dir,
+                secretEnv: pulumi.secret(pulumi.all(picked)),
+            };
+        } else {
+            if (args.cluster === undefined) throw new pulumi.ResourceError(`${name}: job mode needs the cluster's kubeconfig and context`, this);
+            const names = migrationNames(app.name);
+            const labels = { ...commonLabels(environment), "app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "migration" };
+            if (migration.secretEnv.length > 0) {
+                dependsOn.push(
+                    new k8s.core.v1.Secret(
+                        `${name}-secret`,
+                        { metadata: { name: names.secret, namespace: args.namespace, labels }, type: "Opaque", stringData: pulumi.secret(pulumi.all(picked)) },
+                        { parent: this },
+                    ),
+                );
+            }
+            const egress = migrationEgressPolicy(app.name, environment, "", migration.egress);
+            if (egress) {
+                dependsOn.push(
+                    new k8s.networking.v1.NetworkPolicy(
+                        `${name}-egress`,
+                        { metadata: { ...egress.metadata, namespace: args.namespace }, spec: egress.spec },
+                        { parent: this },
+                    ),
+                );
+            }
+            const job = pulumi
+                .output(args.namespace)
+                .apply((namespace) => JSON.stringify(migrationJobManifest({ app, environment, namespace, migration, version, trigger })));
+            props = {
+                ...common,
+                mode: "job",
+                namespace: args.namespace,
+                jobNamePrefix: migrationJobPrefix(app.name, trigger),
+                job,
+                kubeconfig: pulumi.secret(args.cluster.kubeconfig),
+                context: args.cluster.context,
+            };
+        }
+
+        // The component's own dependsOn (isolation) already holds the run back: children wait for
+        // their parent, which waits for its dependencies.
+        const run = new MigrationRun(`${name}-run`, props, { parent: this, dependsOn });
+        this.migrationVersion = run.version;
+        this.migratedAt = run.migratedAt;
+        this.trigger = run.trigger;
+        this.registerOutputs({ migrationVersion: this.migrationVersion, migratedAt: this.migratedAt, trigger: this.trigger });
+    }
+}

@@ -1,0 +1,161 @@
+// The logic of the MigrationGate's dynamic provider, as plain functions on plain objects so tests
+// call them directly. components/migrationGate.ts serializes only a loader for this file (through
+// tsx, inside each method), so nothing here becomes part of the state's text.
+//
+// State rules, the same as the smoke test's: a failing run throws (never with an `id`), so
+//   - a failed create records nothing, and the next `up` creates, and migrates, again;
+//   - a failed update keeps the previous outputs, whose trigger differs from the new one, so the
+//     next `up` diffs as changed and migrates again.
+import { existsSync } from "node:fs";
+import type { EnvironmentName } from "../config/environments";
+import { budgetEnv } from "../components/migrationManifests";
+import { type CommandResult, OUTPUT_CAP_BYTES, runCommand } from "../smoke/provider";
+import { runMigrationJob } from "./job";
+import { failureReport, MigrationFailedError, stopCause } from "./report";
+
+interface RunCommon {
+    readonly environment: EnvironmentName;
+    /** `sha256:<hex>` of the migration's files. */
+    readonly version: string;
+    /** What the run stands for (how it runs and its files); a change runs it again. */
+    readonly trigger: string;
+    readonly lockTimeoutMs: number;
+    readonly statementTimeoutMs: number;
+    readonly deadlineMs: number;
+}
+
+/** Command mode: the team's command, where `pulumi up` runs. */
+export interface CommandMigrationInputs extends RunCommon {
+    readonly mode: "command";
+    readonly command: string;
+    /** The project directory at program time; where the command runs. */
+    readonly cwd: string;
+    /** Absolute path of migrationsDir, handed over as MIGRATIONS_DIR. */
+    readonly migrationsDir: string;
+    /** The migration's secrets (a secret input), as env vars. */
+    readonly secretEnv: Record<string, string>;
+}
+
+/** Job mode: a Kubernetes Job in the environment's namespace. */
+export interface JobMigrationInputs extends RunCommon {
+    readonly mode: "job";
+    readonly namespace: string;
+    readonly jobNamePrefix: string;
+    /** The Job manifest without a name, as JSON. */
+    readonly job: string;
+    /** Kubeconfig contents (a secret input) and the context the stack is pinned to. */
+    readonly kubeconfig: string;
+    readonly context: string;
+}
+
+export type MigrationRunInputs = CommandMigrationInputs | JobMigrationInputs;
+
+/** What state keeps: what ran and when. No secrets, no kubeconfig, no machine paths. */
+export interface MigrationRunOutputs {
+    readonly mode: "command" | "job";
+    readonly environment: EnvironmentName;
+    readonly version: string;
+    readonly trigger: string;
+    readonly lockTimeoutMs: number;
+    readonly statementTimeoutMs: number;
+    readonly deadlineMs: number;
+    /** ISO time the migration last succeeded. */
+    readonly migratedAt: string;
+    readonly elapsedMs: number;
+    /** Job mode: the Job that ran it. */
+    readonly jobName: string | null;
+    /** The end of its output, for a glance. */
+    readonly output: string;
+}
+
+const STATE_OUTPUT_CHARS = 1024;
+
+async function migrateWithCommand(inputs: CommandMigrationInputs): Promise<{ elapsedMs: number; output: string }> {
+    const { command, cwd } = inputs;
+    const budgets = { lockTimeoutMs: inputs.lockTimeoutMs, statementTimeoutMs: inputs.statementTimeoutMs };
+    const report = (outcome: string, cause: ReturnType<typeof stopCause>, elapsedMs: number, output: string) =>
+        new MigrationFailedError(
+            cause,
+            failureReport({
+                environment: inputs.environment,
+                version: inputs.version,
+                trigger: inputs.trigger,
+                outcome,
+                elapsedMs,
+                ...budgets,
+                deadlineMs: inputs.deadlineMs,
+                cause,
+                output,
+                outputLabel: `output (stdout and stderr, last ${OUTPUT_CAP_BYTES / 1024} KiB at most)`,
+            }),
+        );
+    if (!existsSync(cwd)) {
+        throw report(
+            `\`${command}\` could not start: its working directory ${cwd} (the project directory when the program ran) does not exist here`,
+            "not-started",
+            0,
+            "",
+        );
+    }
+    const env = {
+        ...process.env,
+        ...inputs.secretEnv,
+        ...budgetEnv(budgets, inputs.version, process.env["PGOPTIONS"]),
+        MIGRATIONS_DIR: inputs.migrationsDir,
+        MIGRATION_ENVIRONMENT: inputs.environment,
+    };
+    let result: CommandResult;
+    try {
+        result = await runCommand(command, cwd, env, inputs.deadlineMs);
+    } catch (err) {
+        throw report(`\`${command}\` could not start (${(err as Error).message})`, "not-started", 0, "");
+    }
+    if (result.timedOut) {
+        throw report(`\`${command}\` was killed at the deadline`, stopCause(result.output, true), result.elapsedMs, result.output);
+    }
+    if (result.code !== 0) {
+        const how = result.code === null ? `was killed by signal ${result.signal ?? "(unknown)"}` : `exited with status ${result.code}`;
+        throw report(`\`${command}\` ${how}`, stopCause(result.output, false), result.elapsedMs, result.output);
+    }
+    return { elapsedMs: result.elapsedMs, output: result.output };
+}
+
+async function migrate(inputs: MigrationRunInputs): Promise<MigrationRunOutputs> {
+    let run: { elapsedMs: number; output: string; jobName?: string };
+    if (inputs.mode === "command") {
+        run = await migrateWithCommand(inputs);
+    } else {
+        run = await runMigrationJob(inputs);
+    }
+    return {
+        mode: inputs.mode,
+        environment: inputs.environment,
+        version: inputs.version,
+        trigger: inputs.trigger,
+        lockTimeoutMs: inputs.lockTimeoutMs,
+        statementTimeoutMs: inputs.statementTimeoutMs,
+        deadlineMs: inputs.deadlineMs,
+        migratedAt: new Date().toISOString(),
+        elapsedMs: run.elapsedMs,
+        jobName: run.jobName ?? null,
+        output: run.output.slice(-STATE_OUTPUT_CHARS),
+    };
+}
+
+export async function migrationCreate(inputs: MigrationRunInputs): Promise<{ id: string; outs: MigrationRunOutputs }> {
+    const outs = await migrate(inputs);
+    return { id: `migration-${inputs.environment}-${inputs.trigger.slice(0, 16)}`, outs };
+}
+
+export async function migrationUpdate(_id: string, _olds: MigrationRunOutputs, news: MigrationRunInputs): Promise<{ outs: MigrationRunOutputs }> {
+    return { outs: await migrate(news) };
+}
+
+/**
+ * An update (the migration runs) when the trigger changed, or when it never succeeded. Budgets,
+ * deadline, secrets and where it runs are not what was migrated, so they alone never re-run it.
+ */
+export function migrationDiff(_id: string, olds: Partial<MigrationRunOutputs>, news: MigrationRunInputs): { changes: boolean; replaces: string[] } {
+    const neverSucceeded = typeof olds.migratedAt !== "string" || olds.migratedAt === "";
+    return { changes: neverSucceeded || olds.trigger !== news.trigger || olds.mode !== news.mode, replaces: [] };
+}

@@ -1,0 +1,462 @@
+// `npm run pipeline`: a workflow's jobs run here, in the workflow's order, against the local
+// cluster. The jobs and their commands are read from the workflow file itself, so this dry run and
+// CI cannot drift apart; the demo's driver (scripts/local.ts) provides the engine, the cluster,
+// the state backend and the reference apps the smoke checks call.
+//
+//   npm run pipeline                                  main.yml: the tests, then up dev, staging, prod
+//   npm run pipeline -- --fail staging=db             staging's app fails its smoke check: staging's
+//                                                     up fails and prod is skipped, as on GitHub
+//   npm run pipeline -- --skip-job test               the same without the test job (just run them)
+//   npm run pipeline -- --workflow pull-request       the tests, then a preview of every stack
+//   npm run pipeline -- --workflow promote --input stack=prod [--input commit=SHA]
+//   npm run pipeline -- --plan                        print the commands, run nothing
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { PreviewOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
+import { parse } from "yaml";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName, isEnvironmentName } from "../config/environments";
+
+const REPO = path.resolve(__dirname, "..");
+export const WORKFLOW_DIR = path.join(REPO, ".github", "workflows");
+
+// ---- the plan: what the workflow file says, as steps this machine can run -------------------------
+
+export type PlanStep =
+    /** Done here by other means, with the reason. */
+    | { readonly kind: "local"; readonly label: string; readonly because: string }
+    /** A shell command, run as the workflow runs it (bash, repository root, the step's env). */
+    | { readonly kind: "run"; readonly label: string; readonly command: string; readonly env: Readonly<Record<string, string>> }
+    /** pulumi/actions: the Automation API call the action makes. */
+    | {
+          readonly kind: "pulumi";
+          readonly label: string;
+          readonly command: "up" | "preview";
+          readonly stack: EnvironmentName;
+          readonly policyPacks: readonly string[];
+          readonly policyPackConfigs: readonly string[];
+          readonly refresh: boolean;
+      };
+
+export interface PlanJob {
+    readonly id: string;
+    readonly name: string;
+    readonly needs: readonly string[];
+    /** The GitHub environment the job runs in, and whether its stack waits for a reviewer there. */
+    readonly environment: string | undefined;
+    readonly approval: boolean;
+    /** The job's `if:`, which this dry run does not evaluate (it runs the job). */
+    readonly condition: string | undefined;
+    readonly steps: readonly PlanStep[];
+}
+
+export class PipelineError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "PipelineError";
+    }
+}
+
+interface WorkflowStep {
+    name?: string;
+    uses?: string;
+    run?: string;
+    with?: Record<string, unknown>;
+    env?: Record<string, string>;
+}
+interface WorkflowJob {
+    name?: string;
+    needs?: string | string[];
+    environment?: string;
+    if?: string;
+    strategy?: { matrix?: Record<string, unknown[]> };
+    steps: WorkflowStep[];
+}
+interface WorkflowDoc {
+    on: Record<string, { inputs?: Record<string, { required?: boolean; options?: string[] }> } | null>;
+    jobs: Record<string, WorkflowJob>;
+}
+
+export function readWorkflow(name: string): WorkflowDoc {
+    const file = path.join(WORKFLOW_DIR, name.endsWith(".yml") ? name : `${name}.yml`);
+    if (!fs.existsSync(file)) {
+        const known = fs.readdirSync(WORKFLOW_DIR).map((f) => f.replace(/\.yml$/, ""));
+        throw new PipelineError(`no workflow ${path.relative(REPO, file)}. Allowed: ${known.join(", ")}`);
+    }
+    return parse(fs.readFileSync(file, "utf8")) as WorkflowDoc;
+}
+
+/** Replaces the expressions this dry run knows; any other one is an error naming it. */
+function substitute(value: string, context: Readonly<Record<string, string>>, where: string): string {
+    return value.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_m, expr: string) => {
+        if (expr in context) return context[expr]!;
+        // The organization only qualifies stack names on Pulumi Cloud; the local backend has none.
+        if (expr.startsWith("vars.")) return "";
+        // Secrets stay on GitHub: the local backend needs no token.
+        if (expr.startsWith("secrets.")) return "";
+        throw new PipelineError(
+            `${where}: the expression \${{ ${expr} }} has no local value. Known here: ${Object.keys(context).join(", ") || "none"}, vars.*, secrets.*`,
+        );
+    });
+}
+
+const lines = (v: unknown): string[] =>
+    typeof v === "string"
+        ? v
+              .split(/[\n;]/)
+              .map((s) => s.trim())
+              .filter(Boolean)
+        : [];
+
+function planStep(step: WorkflowStep, context: Readonly<Record<string, string>>, where: string): PlanStep {
+    const label = step.name ?? (step.run ? step.run.split("\n")[0]! : (step.uses ?? "step"));
+    if (step.uses?.startsWith("actions/checkout@")) {
+        const ref = step.with?.["ref"];
+        if (typeof ref !== "string") return { kind: "local", label: "checkout", because: "the working tree is the checkout" };
+        // A checkout of a given commit: here, the working tree must already be at it.
+        return {
+            kind: "run",
+            label: "checkout",
+            command:
+                'test "$(git rev-parse HEAD)" = "$REF" || { echo "the working tree is at $(git rev-parse HEAD), not $REF: git checkout $REF first"; exit 1; }',
+            env: { REF: substitute(ref, context, where) },
+        };
+    }
+    if (step.uses?.startsWith("actions/setup-node@")) {
+        return { kind: "local", label: "setup Node", because: "scripts/node.sh provides the Node of .node-version" };
+    }
+    if (step.uses?.startsWith("pulumi/actions@")) {
+        const w: Record<string, string | boolean | number> = Object.fromEntries(
+            Object.entries(step.with ?? {}).map(([k, v]) => [
+                k,
+                typeof v === "string" ? substitute(v, context, where) : typeof v === "boolean" || typeof v === "number" ? v : JSON.stringify(v),
+            ]),
+        );
+        const command = w["command"];
+        if (command !== "up" && command !== "preview")
+            throw new PipelineError(`${where}: pulumi/actions command ${JSON.stringify(command)} is not run locally. Allowed here: up, preview`);
+        const stack = String(w["stack-name"] ?? "")
+            .split("/")
+            .pop()!;
+        if (!isEnvironmentName(stack))
+            throw new PipelineError(
+                `${where}: stack ${JSON.stringify(w["stack-name"])} is not an environment of config/environments.ts (${ENVIRONMENTS.join(", ")})`,
+            );
+        const workDir = path.resolve(REPO, String(w["work-dir"] ?? "."));
+        return {
+            kind: "pulumi",
+            label: `pulumi ${command} ${stack}`,
+            command,
+            stack,
+            policyPacks: lines(w["policyPacks"]).map((p) => path.resolve(workDir, p)),
+            policyPackConfigs: lines(w["policyPackConfigs"]).map((p) => path.resolve(workDir, p)),
+            refresh: w["refresh"] === true || w["refresh"] === "true",
+        };
+    }
+    if (step.run !== undefined) {
+        const command = substitute(step.run, context, where);
+        // npm ci would replace node_modules under this very process; scripts/run keeps it in step with the lock.
+        if (/^npm ci\s*$/.test(command.trim()))
+            return { kind: "local", label: "npm ci", because: "scripts/run keeps node_modules in step with package-lock.json" };
+        const env = Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, substitute(String(v), context, where)]));
+        return { kind: "run", label, command, env };
+    }
+    throw new PipelineError(`${where}: step ${JSON.stringify(label)} uses ${step.uses ?? "nothing"}, which this dry run cannot stand in for`);
+}
+
+/**
+ * The workflow's jobs in an order GitHub could run them (every job after the ones it needs; the
+ * file's order otherwise), matrices expanded one job per value, inputs given or defaulted.
+ */
+export function planWorkflow(doc: WorkflowDoc, inputs: Readonly<Record<string, string>> = {}): PlanJob[] {
+    const declared = doc.on["workflow_dispatch"]?.inputs ?? {};
+    for (const [k, spec] of Object.entries(declared)) {
+        if (spec.required && inputs[k] === undefined)
+            throw new PipelineError(`the workflow needs input '${k}'. Fix: --input ${k}=${spec.options ? spec.options.join("|") : "VALUE"}`);
+        if (spec.options && inputs[k] !== undefined && !spec.options.includes(inputs[k]))
+            throw new PipelineError(`input ${k}=${inputs[k]} is not allowed. Allowed: ${spec.options.join(", ")}`);
+    }
+    const inputContext = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`inputs.${k}`, v]));
+    const expanded: PlanJob[] = [];
+    const idsOf: Record<string, string[]> = {};
+    for (const [id, job] of Object.entries(doc.jobs)) {
+        const matrix = job.strategy?.matrix ?? {};
+        const keys = Object.keys(matrix);
+        if (keys.length > 1) throw new PipelineError(`job ${id}: a matrix of more than one key (${keys.join(", ")}) is not expanded here`);
+        const values: (string | undefined)[] = keys.length === 1 ? matrix[keys[0]!]!.map(String) : [undefined];
+        idsOf[id] = [];
+        for (const value of values) {
+            const context = { ...inputContext, ...(value === undefined ? {} : { [`matrix.${keys[0]}`]: value }) };
+            const jobId = value === undefined ? id : `${id} (${value})`;
+            const where = `job ${jobId}`;
+            const environment = job.environment === undefined ? undefined : substitute(job.environment, context, where);
+            expanded.push({
+                id: jobId,
+                name: substitute(job.name ?? id, context, where),
+                needs: job.needs === undefined ? [] : Array.isArray(job.needs) ? job.needs : [job.needs],
+                environment,
+                approval: environment !== undefined && isEnvironmentName(environment) && ENVIRONMENT_RULES[environment].requiresApproval,
+                condition: job.if,
+                steps: job.steps.map((s, i) => planStep(s, context, `${where} step ${i + 1}`)),
+            });
+            idsOf[id].push(jobId);
+        }
+    }
+    // needs name workflow jobs; a matrix job is done when all its values are.
+    const resolved = expanded.map((j) => ({
+        ...j,
+        needs: j.needs.flatMap(
+            (n) =>
+                idsOf[n] ??
+                (() => {
+                    throw new PipelineError(`job ${j.id} needs '${n}', which the workflow does not define`);
+                })(),
+        ),
+    }));
+    const order: PlanJob[] = [];
+    const pending = [...resolved];
+    while (pending.length > 0) {
+        const i = pending.findIndex((j) => j.needs.every((n) => order.some((o) => o.id === n)));
+        if (i < 0) throw new PipelineError(`the jobs ${pending.map((j) => j.id).join(", ")} need each other: the workflow has a cycle`);
+        order.push(pending.splice(i, 1)[0]!);
+    }
+    return order;
+}
+
+/** The plan as text: what runs, in order, and what stands in for what. */
+export function describePlan(plan: readonly PlanJob[]): string {
+    const out: string[] = [];
+    for (const job of plan) {
+        out.push(
+            `${job.id}${job.needs.length ? `  (needs ${job.needs.join(", ")})` : ""}${job.approval ? `  [GitHub environment ${job.environment}: waits for a reviewer]` : ""}`,
+        );
+        for (const s of job.steps) {
+            if (s.kind === "local") out.push(`  - ${s.label}: here, ${s.because}`);
+            else if (s.kind === "run") out.push(`  $ ${s.command.split("\n").join("\n    ")}`);
+            else
+                out.push(
+                    `  > pulumi ${s.command} --stack ${s.stack}${s.refresh ? " --refresh" : ""}${s.policyPacks.map((p, i) => ` --policy-pack ${path.relative(REPO, p)}${s.policyPackConfigs[i] ? ` --policy-pack-config ${path.relative(REPO, s.policyPackConfigs[i])}` : ""}`).join("")}`,
+                );
+        }
+    }
+    return out.join("\n");
+}
+
+// ---- running it -----------------------------------------------------------------------------------
+
+export type JobOutcome = "passed" | "failed" | "skipped" | "skipped by request";
+
+export interface Runner {
+    /** Runs a shell step; true when it passed. */
+    run(step: Extract<PlanStep, { kind: "run" }>): Promise<boolean>;
+    /** Runs a pulumi step; true when it passed. */
+    pulumi(step: Extract<PlanStep, { kind: "pulumi" }>): Promise<boolean>;
+    log(text: string): void;
+}
+
+/** Runs the jobs in order. A job whose needs did not pass is skipped, as GitHub skips it. */
+export async function runPlan(plan: readonly PlanJob[], runner: Runner, skip: readonly string[] = []): Promise<Record<string, JobOutcome>> {
+    const outcome: Record<string, JobOutcome> = {};
+    const ok = (id: string) => outcome[id] === "passed" || outcome[id] === "skipped by request";
+    for (const job of plan) {
+        const base = job.id.replace(/ \(.*\)$/, "");
+        if (skip.includes(base) || skip.includes(job.id)) {
+            outcome[job.id] = "skipped by request";
+            runner.log(`\n--- ${job.id}: skipped (--skip-job)\n`);
+            continue;
+        }
+        const blocked = job.needs.filter((n) => !ok(n));
+        if (blocked.length > 0) {
+            outcome[job.id] = "skipped";
+            runner.log(`\n--- ${job.id}: skipped, because ${blocked.join(" and ")} did not pass\n`);
+            continue;
+        }
+        runner.log(`\n--- ${job.id}: ${job.name}\n`);
+        if (job.condition) runner.log(`(if: ${job.condition}: not evaluated here; the job runs)\n`);
+        if (job.approval) runner.log(`(on GitHub this job waits for a reviewer of the '${job.environment}' environment; here it proceeds)\n`);
+        let passed = true;
+        for (const step of job.steps) {
+            if (step.kind === "local") {
+                runner.log(`- ${step.label}: here, ${step.because}\n`);
+                continue;
+            }
+            runner.log(step.kind === "run" ? `$ ${step.command}\n` : `> ${step.label}\n`);
+            passed = step.kind === "run" ? await runner.run(step) : await runner.pulumi(step);
+            if (!passed) {
+                runner.log(`${job.id}: '${step.label}' failed\n`);
+                break;
+            }
+        }
+        outcome[job.id] = passed ? "passed" : "failed";
+    }
+    return outcome;
+}
+
+export interface LocalOptions {
+    /** Where the state, the generated project, secrets and app logs live (`npm run demo` uses .local). */
+    readonly dir: string;
+    /** The local cluster's name (scripts/cluster.sh). */
+    readonly cluster: string;
+    /** The port of each environment's reference app, the target of its smoke checks. */
+    readonly ports: Readonly<Record<EnvironmentName, number>>;
+    readonly failures?: Partial<Record<EnvironmentName, string>>;
+    /** Config values per stack over the committed stack file (key without namespace). */
+    readonly overrides?: Partial<Record<EnvironmentName, Record<string, unknown>>>;
+    readonly log: (text: string) => void;
+}
+
+/**
+ * The local stand-ins for what the runner and Pulumi Cloud provide, set up with the demo's driver:
+ * the engine, the cluster, a file state backend, and per stack the plan touches its reference app
+ * and its stack (the committed stack file plus local values).
+ */
+export async function prepareLocal(plan: readonly PlanJob[], opts: LocalOptions): Promise<Partial<Record<EnvironmentName, Stack>>> {
+    const needed = [...new Set(plan.flatMap((j) => j.steps.flatMap((s) => (s.kind === "pulumi" ? [s.stack] : []))))];
+    const stacks: Partial<Record<EnvironmentName, Stack>> = {};
+    if (needed.length === 0) return stacks;
+    // Loaded here: the local driver needs the toolchain, a plan alone does not.
+    const local = await import("./local");
+    const toolEnv = local.useToolchain();
+    opts.log("\n=== local: the cluster, the reference apps (the smoke targets) and the stacks, as `npm run demo` sets them up\n");
+    fs.mkdirSync(path.join(opts.dir, "apps"), { recursive: true });
+    const cluster = local.clusterUp(opts.cluster, path.join(opts.dir, "kubeconfig"));
+    const ws = local.workspace(opts.dir, { PATH: process.env["PATH"] ?? "", ...(toolEnv["PULUMI_HOME"] ? { PULUMI_HOME: toolEnv["PULUMI_HOME"] } : {}) });
+    const secrets = local.localSecrets(path.join(opts.dir, "secrets.json"));
+    for (const env of needed) {
+        const fail = opts.failures?.[env];
+        const pidFile = path.join(opts.dir, "apps", `${env}.pid`);
+        local.stopApp(pidFile);
+        const app = await local.startApp({ port: opts.ports[env], pidFile, logFile: path.join(opts.dir, "apps", `${env}.log`), ...(fail ? { fail } : {}) });
+        const stack = await local.prepareStack(ws, env, {
+            cluster,
+            smokeBaseUrl: app.url,
+            secrets: secrets[env],
+            overrides: { smokeDeadline: "20s", ...opts.overrides?.[env] },
+        });
+        // Not a workflow step: the local cluster may have been recreated since the state was written.
+        await stack.refresh({ color: "never" });
+        stacks[env] = stack;
+        opts.log(`${env}: stack ready, smoke target ${app.url}${fail ? ` (failing: ${fail})` : ""}\n`);
+    }
+    return stacks;
+}
+
+/** Stops the reference apps prepareLocal started. */
+export function stopLocalApps(dir: string): void {
+    for (const env of ENVIRONMENTS) {
+        const pidFile = path.join(dir, "apps", `${env}.pid`);
+        if (!fs.existsSync(pidFile)) continue;
+        try {
+            process.kill(Number(fs.readFileSync(pidFile, "utf8")), "SIGTERM");
+        } catch {
+            /* already gone */
+        }
+        fs.rmSync(pidFile, { force: true });
+    }
+}
+
+/** Runs shell steps with bash in the repository and pulumi steps as pulumi/actions does, through the Automation API. */
+export function localRunner(stacks: Partial<Record<EnvironmentName, Stack>>, log: (text: string) => void): Runner {
+    return {
+        log,
+        run: (step) => {
+            const r = spawnSync("bash", ["-e", "-c", step.command], { cwd: REPO, stdio: "inherit", env: { ...process.env, ...step.env, CI: "true" } });
+            return Promise.resolve(r.status === 0);
+        },
+        pulumi: async (step) => {
+            const stack = stacks[step.stack];
+            if (!stack) throw new PipelineError(`no local stack ${step.stack} was prepared`);
+            const opts: UpOptions & PreviewOptions = {
+                color: "never",
+                onOutput: log,
+                ...(step.policyPacks.length ? { policyPacks: [...step.policyPacks] } : {}),
+                ...(step.policyPackConfigs.length ? { policyPackConfigs: [...step.policyPackConfigs] } : {}),
+                ...(step.refresh ? { refresh: true } : {}),
+            };
+            try {
+                if (step.command === "up") await stack.up(opts);
+                else await stack.preview(opts);
+                return true;
+            } catch (err) {
+                // The engine's output has streamed already: add only what it wrote to stderr, or the error.
+                const stderr = (err as { commandResult?: { stderr?: string } }).commandResult?.stderr?.trim();
+                log(`${stderr || (err as Error).message.split("\n")[0]}\n`);
+                return false;
+            }
+        },
+    };
+}
+
+// ---- the command --------------------------------------------------------------------------------
+
+const PORTS: Record<EnvironmentName, number> = { dev: 18081, staging: 18082, prod: 18083 };
+
+interface Args {
+    workflow: string;
+    inputs: Record<string, string>;
+    failures: Partial<Record<EnvironmentName, string>>;
+    skip: string[];
+    planOnly: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+    const args: Args = { workflow: "main", inputs: {}, failures: {}, skip: [], planOnly: false };
+    const usage = "usage: npm run pipeline -- [--workflow main|pull-request|promote] [--input K=V] [--fail ENV=MODE] [--skip-job JOB] [--plan]";
+    for (let i = 0; i < argv.length; i += 1) {
+        const a = argv[i]!;
+        const value = () =>
+            argv[++i] ??
+            (() => {
+                throw new PipelineError(`${a} needs a value. ${usage}`);
+            })();
+        if (a === "--workflow") args.workflow = value();
+        else if (a === "--plan") args.planOnly = true;
+        else if (a === "--skip-job") args.skip.push(value());
+        else if (a === "--input") {
+            const m = /^([A-Za-z_][\w-]*)=(.*)$/.exec(value());
+            if (!m) throw new PipelineError(`--input takes KEY=VALUE. ${usage}`);
+            args.inputs[m[1]!] = m[2]!;
+        } else if (a === "--fail") {
+            const m = /^(dev|staging|prod)=([a-z,]+)$/.exec(value());
+            if (!m) throw new PipelineError(`--fail takes ENV=MODE, e.g. staging=db (modes: db, action, healthz, version). ${usage}`);
+            args.failures[m[1] as EnvironmentName] = m[2]!;
+        } else throw new PipelineError(`unknown argument '${a}'. ${usage}`);
+    }
+    return args;
+}
+
+async function main(argv: string[]): Promise<number> {
+    const args = parseArgs(argv);
+    const doc = readWorkflow(args.workflow);
+    if (doc.on["workflow_dispatch"]?.inputs?.["commit"] && args.inputs["commit"] === undefined) {
+        args.inputs["commit"] = spawnSync("git", ["rev-parse", "HEAD"], { cwd: REPO, encoding: "utf8" }).stdout.trim();
+    }
+    const plan = planWorkflow(doc, args.inputs);
+    for (const s of args.skip)
+        if (!plan.some((j) => j.id === s || j.id.startsWith(`${s} (`)))
+            throw new PipelineError(`--skip-job ${s}: the workflow has no such job. Jobs: ${plan.map((j) => j.id).join(", ")}`);
+    process.stdout.write(`=== ${args.workflow}.yml, as the workflow runs it\n${describePlan(plan)}\n`);
+    if (args.planOnly) return 0;
+
+    const stacks = await prepareLocal(plan, {
+        dir: path.join(REPO, ".local"),
+        cluster: "env-progression",
+        ports: PORTS,
+        failures: args.failures,
+        log: (t) => process.stdout.write(t),
+    });
+    const runner = localRunner(stacks, (t) => process.stdout.write(t));
+    const outcome = await runPlan(plan, runner, args.skip);
+    process.stdout.write(`\n=== ${args.workflow}.yml\n${plan.map((j) => `${j.id.padEnd(24)} ${outcome[j.id]}`).join("\n")}\n`);
+    return Object.values(outcome).includes("failed") ? 1 : 0;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => (process.exitCode = code),
+        (err: unknown) => {
+            process.stderr.write(`pipeline: ${err instanceof PipelineError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+            process.exitCode = err instanceof PipelineError ? 2 : 1;
+        },
+    );
+}

@@ -1,0 +1,124 @@
+// `npm run pipeline`'s plan is read from the workflow files: the same jobs, in an order GitHub
+// could run them, with the same commands; and it stops where GitHub stops. The run against the
+// local cluster is in tests/e2e/pipeline.test.ts.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { ENVIRONMENTS } from "../../config/environments";
+import { type PlanJob, type PlanStep, planWorkflow, readWorkflow, type Runner, runPlan } from "../../scripts/pipeline";
+
+const ROOT = path.resolve(__dirname, "../..");
+const pulumiOf = (job: PlanJob) => job.steps.filter((s): s is Extract<PlanStep, { kind: "pulumi" }> => s.kind === "pulumi");
+const runsOf = (job: PlanJob) => job.steps.filter((s): s is Extract<PlanStep, { kind: "run" }> => s.kind === "run").map((s) => s.command);
+
+/** A runner that records what it was asked to run and fails the steps it is told to. */
+function recorder(fail: (label: string) => boolean) {
+    const ran: string[] = [];
+    const runner: Runner = {
+        log: () => {},
+        run: (s) => (ran.push(`$ ${s.command}`), Promise.resolve(!fail(s.command))),
+        pulumi: (s) => (ran.push(`pulumi ${s.command} ${s.stack}`), Promise.resolve(!fail(s.label))),
+    };
+    return { ran, runner };
+}
+
+describe("the plan of main.yml", () => {
+    const raw = parse(fs.readFileSync(path.join(ROOT, ".github", "workflows", "main.yml"), "utf8")) as { jobs: Record<string, { steps: { run?: string }[] }> };
+    const plan = planWorkflow(readWorkflow("main"));
+
+    it("is the workflow's jobs, each after the ones it needs: the tests, then up dev, staging, prod", () => {
+        expect(plan.map((j) => [j.id, j.needs])).toEqual([
+            ["test", []],
+            ["up-dev", ["test"]],
+            ["up-staging", ["up-dev"]],
+            ["up-prod", ["up-staging"]],
+        ]);
+        expect(plan.filter((j) => j.approval).map((j) => j.id)).toEqual(["up-prod"]);
+    });
+
+    it("runs each job's shell commands verbatim, all but npm ci, which scripts/run stands in for", () => {
+        for (const job of plan) {
+            const workflowRuns = raw.jobs[job.id]!.steps.flatMap((s) => (s.run ? [s.run] : [])).filter((r) => r !== "npm ci");
+            expect(runsOf(job)).toEqual(workflowRuns);
+        }
+        expect(runsOf(plan[0]!)).toEqual(["npm ci --prefix deployments", "npm run typecheck", "npm run lint", "npm test"]);
+        const standIns = plan.flatMap((j) => j.steps.filter((s) => s.kind === "local").map((s) => s.label));
+        expect([...new Set(standIns)].sort()).toEqual(["checkout", "npm ci", "setup Node"]);
+    });
+
+    it("updates each stack as pulumi/actions does: up, with the policy pack at the stack's config", () => {
+        expect(plan.slice(1).map((j) => pulumiOf(j).map((s) => [s.command, s.stack, s.policyPacks, s.policyPackConfigs]))).toEqual(
+            ENVIRONMENTS.map((e) => [["up", e, [path.join(ROOT, "policy")], [path.join(ROOT, "policy", "config", `${e}.json`)]]]),
+        );
+    });
+
+    it("follows the workflow file: a step added there is a step run here", () => {
+        const doc = readWorkflow("main");
+        doc.jobs["up-staging"]!.steps.splice(3, 0, { name: "migrate", run: "npm run migrate -- --stack staging" });
+        const changed = planWorkflow(doc);
+        expect(runsOf(changed.find((j) => j.id === "up-staging")!)).toEqual(["npm run migrate -- --stack staging"]);
+    });
+
+    it("stops where GitHub stops: a failing stack skips every stack after it", async () => {
+        const { ran, runner } = recorder((label) => label === "pulumi up staging");
+        const outcome = await runPlan(plan, runner);
+        expect(outcome).toEqual({ test: "passed", "up-dev": "passed", "up-staging": "failed", "up-prod": "skipped" });
+        expect(ran.filter((r) => r.startsWith("pulumi"))).toEqual(["pulumi up dev", "pulumi up staging"]);
+    });
+
+    it("runs no stack when the tests fail, and the stacks alone with --skip-job test", async () => {
+        const failing = recorder((label) => label === "npm run lint");
+        expect(await runPlan(plan, failing.runner)).toEqual({ test: "failed", "up-dev": "skipped", "up-staging": "skipped", "up-prod": "skipped" });
+        expect(failing.ran).toEqual(["$ npm ci --prefix deployments", "$ npm run typecheck", "$ npm run lint"]);
+        const skipping = recorder(() => false);
+        expect(await runPlan(plan, skipping.runner, ["test"])).toEqual({
+            test: "skipped by request",
+            "up-dev": "passed",
+            "up-staging": "passed",
+            "up-prod": "passed",
+        });
+        expect(skipping.ran).toEqual(ENVIRONMENTS.map((e) => `pulumi up ${e}`));
+    });
+});
+
+describe("the plan of pull-request.yml", () => {
+    const plan = planWorkflow(readWorkflow("pull-request"));
+    it("previews every stack after the tests, one job per matrix value, independent of each other", async () => {
+        expect(plan.map((j) => [j.id, j.needs])).toEqual([["test", []], ...ENVIRONMENTS.map((e) => [`preview (${e})`, ["test"]])]);
+        expect(plan.slice(1).map((j) => pulumiOf(j).map((s) => `${s.command} ${s.stack} ${path.relative(ROOT, s.policyPackConfigs[0]!)}`))).toEqual(
+            ENVIRONMENTS.map((e) => [`preview ${e} policy/config/${e}.json`]),
+        );
+        // fail-fast is off: one stack's failing preview does not hide the others'.
+        const { runner } = recorder((label) => label === "pulumi preview staging");
+        expect(await runPlan(plan, runner)).toEqual({ test: "passed", "preview (dev)": "passed", "preview (staging)": "failed", "preview (prod)": "passed" });
+    });
+});
+
+describe("the plan of promote.yml", () => {
+    const sha = "0123456789abcdef0123456789abcdef01234567";
+    it("updates the chosen stack after checking the working tree is at the chosen commit", () => {
+        const [job] = planWorkflow(readWorkflow("promote"), { stack: "prod", commit: sha });
+        expect(job!.approval).toBe(true);
+        expect(pulumiOf(job!).map((s) => [s.command, s.stack])).toEqual([["up", "prod"]]);
+        const checkout = job!.steps[0] as Extract<PlanStep, { kind: "run" }>;
+        expect([checkout.kind, checkout.env]).toEqual(["run", { REF: sha }]);
+        expect(job!.steps[1]).toMatchObject({ kind: "run", env: { COMMIT: sha } });
+    });
+
+    it("refuses a missing or unknown input, naming the allowed values", () => {
+        expect(() => planWorkflow(readWorkflow("promote"), { commit: sha })).toThrow("the workflow needs input 'stack'. Fix: --input stack=dev|staging|prod");
+        expect(() => planWorkflow(readWorkflow("promote"), { stack: "qa", commit: sha })).toThrow("input stack=qa is not allowed. Allowed: dev, staging, prod");
+    });
+});
+
+describe("a workflow the dry run cannot follow", () => {
+    it("is refused with what and where", () => {
+        const doc = readWorkflow("main");
+        doc.jobs["up-dev"]!.steps.push({ run: "echo ${{ github.sha }}" });
+        expect(() => planWorkflow(doc)).toThrow("job up-dev step 5: the expression ${{ github.sha }} has no local value.");
+        const cyclic = readWorkflow("main");
+        cyclic.jobs["test"]!.needs = "up-prod";
+        expect(() => planWorkflow(cyclic)).toThrow("the jobs test, up-dev, up-staging, up-prod need each other: the workflow has a cycle");
+    });
+});

@@ -1,0 +1,225 @@
+// The whole program under Pulumi mocks: the config the engine would hand it (Pulumi.yaml defaults,
+// a committed stack file, per-stack secrets, overrides), what it registers and reads (with inputs,
+// provider and dependencies) and its outputs. Upstream stacks hold the committed stacks' verified
+// records unless a test says otherwise. Calls nobody mocked fail the test.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, expect, vi } from "vitest";
+import { parse } from "yaml";
+import { verifiedSubject } from "../../../components/environment";
+import { ENVIRONMENTS, type EnvironmentName } from "../../../config/environments";
+import { readStackConfig } from "../../../config/stackFile";
+import { type VerifiedRecord, verifiedRecord } from "../../../promotion/record";
+
+export const ROOT = path.resolve(__dirname, "../../..");
+// The dynamic resources the program registers (module "progression").
+export const SMOKE_TYPE = "pulumi-nodejs:dynamic/progression:SmokeRun";
+export const MIGRATION_TYPE = "pulumi-nodejs:dynamic/progression:MigrationRun";
+export const KEY_TYPE = "pulumi-nodejs:dynamic/progression:DigestKey";
+export const REF_TYPE = "pulumi:pulumi:StackReference";
+export const DIGEST_KEY = "0f".repeat(32);
+
+/** The `verified` output a committed stack would export after its checks passed. */
+export function committedRecord(env: EnvironmentName) {
+    return verifiedRecord({
+        subject: verifiedSubject(readStackConfig(env), "c".repeat(40)),
+        passedAt: "2026-01-01T00:00:00.000Z",
+        trigger: `${env}-trigger`,
+        checks: ["healthz", "version", "db-status", "test-action"],
+    });
+}
+
+/** Outputs of the stacks a StackReference may read, by fully qualified name; the committed records by default. */
+export type Upstreams = Record<string, Record<string, unknown>>;
+export const committedUpstreams = (): Upstreams =>
+    Object.fromEntries(ENVIRONMENTS.map((e) => [`organization/env-progression/${e}`, { verified: committedRecord(e) }]));
+
+export interface Recorded {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    provider: string | undefined;
+    /** URNs the registration named as dependencies (explicit dependsOn and inputs' resources). */
+    dependencies: string[];
+    parent: string;
+    urn?: string;
+}
+
+/**
+ * Points KUBECONFIG, for the whole test file, at a kubeconfig with one context per environment
+ * (each with a token of its own); returns a function giving its directory, a scratch space.
+ */
+export function useKubeconfig(): () => string {
+    let tmp = "";
+    beforeAll(() => {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "progression-unit-"));
+        const kubeconfig = path.join(tmp, "kubeconfig");
+        fs.writeFileSync(
+            kubeconfig,
+            [
+                "apiVersion: v1",
+                "kind: Config",
+                "clusters:",
+                ...ENVIRONMENTS.map((e) => `  - name: ${e}-cluster\n    cluster: { server: "https://${e}.k8s.example.com:6443" }`),
+                "contexts:",
+                ...ENVIRONMENTS.map((e) => `  - name: ${e}\n    context: { cluster: ${e}-cluster, user: ${e}-user }`),
+                "users:",
+                ...ENVIRONMENTS.map((e) => `  - name: ${e}-user\n    user: { token: ${e}-kube-token-3f9a }`),
+                "current-context: dev",
+            ].join("\n"),
+        );
+        process.env["KUBECONFIG"] = kubeconfig;
+    });
+    afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    return () => tmp;
+}
+
+/** The config the engine would hand the program: stack values over Pulumi.yaml defaults. */
+export function engineConfig(stack: EnvironmentName, overrides: Record<string, unknown>): { config: Record<string, string>; secretKeys: string[] } {
+    const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
+    const stackFile = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    const merged: Record<string, unknown> = {};
+    for (const [k, decl] of Object.entries(project.config)) if (decl.default !== undefined) merged[`env-progression:${k}`] = decl.default;
+    Object.assign(merged, stackFile.config);
+    // Each environment's operators set its secrets; the test sets different ones per stack.
+    merged["env-progression:DATABASE_URL"] = `postgres://app:${stack}-pw@db.${stack}:5432/app`;
+    merged["env-progression:API_TOKEN"] = `${stack}-token`;
+    for (const [k, v] of Object.entries(overrides)) merged[`env-progression:${k}`] = v;
+    const config = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    return { config, secretKeys: ["env-progression:DATABASE_URL", "env-progression:API_TOKEN"] };
+}
+
+export interface RunOptions {
+    /** The stack's DigestKey. @default DIGEST_KEY */
+    digestKey?: string;
+    /** The project directory the engine reports. @default - none: no stack file is read */
+    root?: string;
+    /** What StackReferences read. @default - the committed stacks' records */
+    upstreams?: Upstreams;
+    /** Collects what the program warns (pulumi.log.warn) instead of printing it. @default - printed */
+    warnings?: string[];
+}
+
+export async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}, recorded: Recorded[] = [], opts: RunOptions = {}) {
+    vi.resetModules();
+    const pulumi = await import("@pulumi/pulumi");
+    const upstreams = opts.upstreams ?? committedUpstreams();
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                if (args.type === REF_TYPE) {
+                    const outputs = upstreams[args.inputs["name"] as string];
+                    if (outputs === undefined) throw new Error(`unknown stack ${String(args.inputs["name"])}`);
+                    return { id: args.inputs["name"], state: { name: args.inputs["name"], outputs, secretOutputNames: [] } };
+                }
+                const state =
+                    args.type === SMOKE_TYPE
+                        ? { ...args.inputs, passedAt: "2026-01-01T00:00:00Z", results: [{ name: "healthz", passed: true }] }
+                        : args.type === KEY_TYPE
+                          ? { key: opts.digestKey ?? DIGEST_KEY }
+                          : args.type === MIGRATION_TYPE
+                            ? { ...args.inputs, migratedAt: "2026-01-01T00:00:00Z" }
+                            : args.inputs;
+                return { id: `${args.name}-id`, state };
+            },
+            call(args) {
+                // The promotion check asks the engine whether the upstream stack exists.
+                if (args.token === "pulumi:pulumi:readStackOutputs") {
+                    const outputs = upstreams[args.inputs["name"] as string];
+                    if (outputs === undefined) {
+                        // The engine's gRPC error: the SDK reads its `details`.
+                        const details = `invocation of pulumi:pulumi:readStackOutputs returned an error: unknown stack "${String(args.inputs["name"])}"`;
+                        throw Object.assign(new Error(details), { details });
+                    }
+                    return { name: args.inputs["name"], outputs, secretOutputNames: [] };
+                }
+                throw new Error(`unexpected call to ${args.token}: the program must not invoke functions`);
+            },
+        },
+        "env-progression",
+        stack,
+        false,
+        "organization",
+    );
+    // The project directory the engine would report (getRootDirectory). The SDK reads it from the
+    // environment once, into a store shared by every run; without one the program falls back to
+    // this repository's Pulumi.yaml and reads no stack file.
+    (globalThis as unknown as { globalStore: { settings: { options: { rootDirectory: string } } } }).globalStore.settings.options.rootDirectory = opts.root ?? "";
+    // The mock monitor hands newResource no dependencies: record them from the request itself.
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: (err: unknown, resp: any) => void): void };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+        const entry: Recorded = {
+            type: req.getType(),
+            name: req.getName(),
+            inputs: req.getObject()?.toJavaScript() ?? {},
+            provider: req.getProvider() || undefined,
+            dependencies: req.getDependenciesList(),
+            parent: req.getParent(),
+        };
+        recorded.push(entry);
+        register(req, (err, resp) => {
+            if (resp) entry.urn = resp.getUrn();
+            cb(err, resp);
+        });
+    };
+    // A StackReference is read, not registered.
+    const monitorReads = monitor as unknown as { readResource(req: any, cb: (err: unknown, resp: any) => void): void };
+    const read = monitorReads.readResource.bind(monitor);
+    monitorReads.readResource = (req, cb) => {
+        recorded.push({
+            type: req.getType(),
+            name: req.getName(),
+            inputs: req.getProperties()?.toJavaScript() ?? {},
+            provider: req.getProvider() || undefined,
+            dependencies: req.getDependenciesList(),
+            parent: req.getParent(),
+        });
+        read(req, cb);
+    };
+    const { config, secretKeys } = engineConfig(stack, overrides);
+    pulumi.runtime.setAllConfig(config, secretKeys);
+    const warnings = opts.warnings;
+    const warn = warnings
+        ? vi.spyOn(pulumi.log, "warn").mockImplementation((msg: string) => {
+              warnings.push(msg);
+              return Promise.resolve();
+          })
+        : undefined;
+    let program: Awaited<ReturnType<typeof import("../../../index")>>;
+    try {
+        program = await (await import("../../../index")).default();
+    } catch (err) {
+        // Let the registrations already made finish before the next run installs new mocks.
+        await pulumi.runtime.disconnect().catch(() => undefined);
+        throw err;
+    } finally {
+        warn?.mockRestore();
+    }
+    const settle = <T>(o: { apply: (f: (v: T) => void) => unknown }) => new Promise<T>((resolve) => o.apply(resolve));
+    const outputs = {
+        namespace: await settle<string>(program.namespace),
+        serviceName: await settle<string>(program.serviceName),
+        serviceUrl: await settle<string>(program.serviceUrl),
+        passedAt: await settle<string>(program.smoke.passedAt),
+        verified: await settle<VerifiedRecord>(program.verified),
+        promotion: program.promotion,
+    };
+    // Drain this run's outstanding registrations before the next run installs new mocks.
+    await pulumi.runtime.disconnect();
+    return { recorded, outputs, program };
+}
+
+// How a secret input reaches the monitor: a wrapper carrying Pulumi's secret signature.
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+export const isSecret = (v: unknown) => typeof v === "object" && v !== null && Object.values(v).includes(SECRET_SIG);
+export const unwrap = (v: any) => (isSecret(v) ? v.value : v);
+
+export const of = (recorded: Recorded[], type: string) => recorded.filter((r) => r.type === type);
+export const one = (recorded: Recorded[], type: string) => {
+    const found = of(recorded, type);
+    expect(found, `exactly one ${type}`).toHaveLength(1);
+    return found[0]!;
+};
+
