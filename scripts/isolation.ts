@@ -192,9 +192,9 @@ export async function enforcerStatus(): Promise<Measurement["enforcer"]> {
     }
 }
 
-/** `progression netcheck --kubeconfig K --json`: the verdicts for the live objects. */
+/** `progression netcheck --kubeconfig K --json --matrix`: the verdict of every pair of live endpoints. */
 export function netcheck(k: KubeTarget): NetcheckReport {
-    const run = spawnSync(path.join(REPO, "bin", "progression"), ["netcheck", "--kubeconfig", k.kubeconfig, "--context", k.context, "--json"], { encoding: "utf8" });
+    const run = spawnSync(path.join(REPO, "bin", "progression"), ["netcheck", "--kubeconfig", k.kubeconfig, "--context", k.context, "--json", "--matrix"], { encoding: "utf8" });
     if (run.status !== 0 && run.status !== 1) throw new Error(`progression netcheck failed (exit ${run.status}): ${run.stderr}`);
     return JSON.parse(run.stdout) as NetcheckReport;
 }

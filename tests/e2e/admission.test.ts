@@ -23,7 +23,7 @@ const kubectl = (args: string[], input?: string) =>
 function stagingManifests(namespace: string, image: keyof LocalImages, env: Record<string, string> = {}) {
     const raw = readStackRaw("staging");
     const values = { ...raw.values, namespace, image: cluster.images![image], replicas: 2, cpuRequest: "10m", memoryRequest: "64Mi", env: { ...(raw.values["env"] as object), ...env } };
-    const config = validateConfig({ values: { ...values, DATABASE_URL: "<secret>", API_TOKEN: "<secret>" }, secretKeys: new Set(["DATABASE_URL", "API_TOKEN"]) }, "staging");
+    const config = validateConfig({ ...raw, values: { ...values, DATABASE_URL: "<secret>", API_TOKEN: "<secret>" }, secretKeys: new Set(["DATABASE_URL", "API_TOKEN"]) }, "staging");
     return environmentManifests(config).map((o) => (o.kind === "Secret" ? { ...o, stringData: { DATABASE_URL: "postgres://local", API_TOKEN: "local" } } : o));
 }
 
