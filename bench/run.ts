@@ -141,7 +141,7 @@ async function main(): Promise<number> {
         for (const [name, r] of Object.entries(file.labels)) file.labels[name] = { ...r, targets: judge(TARGETS, new Map(Object.entries(r.measures))) };
         if (values.render) {
             fs.writeFileSync(RESULTS, JSON.stringify(file, null, 2) + "\n");
-            fs.writeFileSync(path.join(REPO, "bench", "chart.svg"), chart(file));
+            fs.writeFileSync(path.join(REPO, "bench", "chart.svg"), await chart(file));
         }
         process.stdout.write(values.markdown ? markdown(file) : table(file, "after"));
         return 0;
@@ -267,7 +267,7 @@ async function main(): Promise<number> {
         labels,
     };
     fs.writeFileSync(RESULTS, JSON.stringify(file, null, 2) + "\n");
-    fs.writeFileSync(path.join(REPO, "bench", "chart.svg"), chart(file));
+    fs.writeFileSync(path.join(REPO, "bench", "chart.svg"), await chart(file));
     process.stdout.write(table(file, label));
     return failure === undefined ? 0 : 1;
 }
@@ -345,7 +345,7 @@ export function markdown(file: ResultsFile): string {
     return lines.join("\n") + "\n";
 }
 
-function chart(file: ResultsFile): string {
+function chart(file: ResultsFile): Promise<string> {
     const now = file.labels["after"] ?? Object.values(file.labels)[0]!;
     const before = file.labels["before"];
     const row = (id: string, label: string, target?: number): ChartRow => {

@@ -94,7 +94,7 @@ describe("the pack", () => {
         }
     });
 
-    it("lists the resource and stack policies of issue 6", () => {
+    it("lists every resource and stack policy of the pack, in order", () => {
         expect(all.map((p) => [p.name, "validateStack" in p ? "stack" : "resource"])).toEqual([
             ["namespace-labels", "resource"],
             ["networkpolicy-namespace-selector", "resource"],

@@ -1,5 +1,5 @@
-// The smoke engine against real local servers: healthy, POST-only test-action, and FAULTS.md
-// smoke cases 16-22, 24, 25 (TLS, 23, is in tls.test.ts). Every case asserts the verdict, the
+// The smoke engine against real local servers: healthy, POST-only test-action, and each way a
+// check can fail (TLS is in tls.test.ts). Every case asserts the verdict, the
 // failing check and its class in the report, and that the run stayed within its deadline.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultChecks, formatReport, REDACTED, type Check } from "../../smoke";

@@ -1,4 +1,4 @@
-// FAULTS.md 23: TLS is always verified. Certificates are made here with openssl, per run.
+// TLS is always verified. Certificates are made here with openssl, per run.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultChecks } from "../../smoke";
 import { check, expectVerdict, FAST, timedRun, UNTIL_DEADLINE } from "./helpers/expect";

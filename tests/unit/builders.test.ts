@@ -133,7 +133,7 @@ describe("configData and checksum", () => {
     });
 });
 
-describe("pdbManifest (FAULTS 14)", () => {
+describe("pdbManifest", () => {
     it("adds no PDB for a single replica, where any budget would block every drain", () => {
         expect(pdbManifest(input("dev"))).toBeUndefined();
     });
