@@ -73,8 +73,13 @@ describe("Pod Security restricted, on real pods", () => {
     it("really mounts the root read-only: an image that writes to it fails with EROFS", async () => {
         const crashed = await until("the writing container to fail", () => pods(NAMESPACES.roots).find((p) => p.status.containerStatuses?.[0]?.lastState?.terminated));
         expect(crashed.status.containerStatuses[0].lastState.terminated.exitCode).not.toBe(0);
-        const logs = kubectl(["-n", NAMESPACES.roots, "logs", crashed.metadata.name, "--previous"]);
-        expect(logs.stdout + logs.stderr).toContain("EROFS: read-only file system, open '/app/started'");
+        // The failed container's log, read again while the pod restarts (kubelet replaces the
+        // "previous" container on each restart, and its log can be briefly unreadable then).
+        const logs = await until("the failed container's log", () => {
+            const run = kubectl(["-n", NAMESPACES.roots, "logs", crashed.metadata.name, "--previous"]);
+            return run.status === 0 ? run.stdout : undefined;
+        }, 30_000);
+        expect(logs).toContain("EROFS: read-only file system, open '/app/started'");
     });
 
     it("really probes: an app whose /healthz fails is never Ready, and kubelet reports the probe's answer", async () => {
