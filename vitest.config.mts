@@ -20,6 +20,8 @@ export default defineConfig({
                 test: {
                     name: "e2e",
                     include: ["tests/e2e/**/*.test.ts"],
+                    // Names the real-node cluster the files share, and deletes it at the end.
+                    globalSetup: ["tests/e2e/setup.ts"],
                     exclude: ["tests/e2e/policy-packed.test.ts"],
                     testTimeout: 30 * 60_000,
                     hookTimeout: 30 * 60_000,

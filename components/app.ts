@@ -139,6 +139,16 @@ export function serviceManifest(input: AppInput) {
     };
 }
 
+/**
+ * How long the Deployment's await may take. A rollout that never becomes ready (a crashing image,
+ * a probe that never passes) fails the update after this, with the pods' reasons, before the
+ * smoke checks run. The Service needs no bound of its own: it is ready once it has its address.
+ */
+export function rolloutWait(app: Pick<AppConfig, "rolloutTimeoutMs">): { create: string; update: string } {
+    const wait = `${Math.ceil(app.rolloutTimeoutMs / 1000)}s`;
+    return { create: wait, update: wait };
+}
+
 /** The disruption budget, or undefined for a single replica (a PDB there would block every drain). */
 export function pdbManifest(input: AppInput) {
     if (input.app.replicas <= 1) return undefined;
@@ -203,8 +213,7 @@ export class AppDeployment extends pulumi.ComponentResource {
         const dep = new k8s.apps.v1.Deployment(
             name,
             { metadata: { ...deployment.metadata, namespace: args.namespace }, spec: deployment.spec },
-            // A rollout that never becomes ready fails the update after a bounded wait.
-            { parent: this, dependsOn: [configMap, ...(secret ? [secret] : [])], customTimeouts: { create: "10m", update: "10m" } },
+            { parent: this, dependsOn: [configMap, ...(secret ? [secret] : [])], customTimeouts: rolloutWait(args.app) },
         );
         const service = serviceManifest(input);
         const svc = new k8s.core.v1.Service(`${name}-service`, { metadata: { ...service.metadata, namespace: args.namespace }, spec: service.spec }, { parent: this });

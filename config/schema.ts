@@ -64,7 +64,7 @@ export interface EnvironmentConfig extends Groups {
 export const KNOWN_KEYS: readonly string[] = [
     "environment", "allowStackMismatch", "namespace", "kubeContext", "kubeServer", "kubeconfig",
     "appName", "image", "port", "replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit",
-    "env", "featureFlags", "secretEnv", "serviceType", "ingressNamespace", "egress",
+    "env", "featureFlags", "secretEnv", "serviceType", "rolloutTimeout", "ingressNamespace", "egress",
     "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeFailureLimit", "smokeChecksFile",
     "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride",
     ...MIGRATION_KEYS,

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # The local Kubernetes cluster: a real control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, run as local processes by `kwokctl --runtime binary`) with simulated nodes run by
-# kwok. Pods are simulated: the scheduler places them and kwok marks them Running and Ready, but no
-# container ever runs. Everything listens on 127.0.0.1. Binaries come from scripts/toolchain.sh.
+# kube-scheduler) run as local processes, with either
+#   - one real node (--real): kubelet, kube-proxy (iptables), containerd + runc, the CNI bridge,
+#     CoreDNS as kube-dns and kube-router enforcing NetworkPolicies, on the pod network
+#     198.18.0.0/16 and services 198.19.0.0/16 (scripts/kube/node.sh); or
+#   - simulated nodes (--simulated): kwok marks pods Running and Ready, no container runs.
+# Binaries come from scripts/toolchain.sh; the node's images are built by scripts/kube/images.sh.
 #
-# Usage: scripts/cluster.sh up | down | status
-#   up      create (or restart) the cluster, add the simulated nodes, write .local/kubeconfig
-#   down    delete the cluster (nothing to do when there is none)
-#   status  print whether it is up, its nodes and the kubeconfig path; exit 1 when it is not up
-# Env: PROGRESSION_CLUSTER (cluster name, default env-progression; the kubeconfig context is
-#      kwok-<name>), PROGRESSION_KUBECONFIG (default .local/kubeconfig), CLUSTER_NODES (default 3),
-#      PROGRESSION_CACHE (toolchain and cluster files live under it). Several clusters with
-#      different names can run at once: each gets its own free ports.
+# Usage: scripts/cluster.sh up [--real|--simulated] | down | status
+#   up      create the cluster, or start whatever of it is not running; write the kubeconfig
+#   down    stop every process, undo the node's changes to the machine, delete the cluster's files
+#   status  each part and whether it runs; exit 1 when a part is down (with how to start it)
+# Env: PROGRESSION_CLUSTER (name, default env-progression; the kubeconfig context is local-<name>),
+#      PROGRESSION_KUBECONFIG (default .local/kubeconfig), PROGRESSION_NODES (real | simulated |
+#      auto, the default: real when this machine can run the node, else simulated, saying why),
+#      CLUSTER_NODES (simulated nodes, default 3), PROGRESSION_CACHE (toolchain and cluster files).
+# Several clusters can run at once, each on its own ports; the real node serves one at a time.
 set -euo pipefail
 { # parsed whole before it runs (see toolchain.sh)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,143 +24,396 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}
 T="$cache/toolchain"
 name=${PROGRESSION_CLUSTER:-env-progression}
-context="kwok-$name"
+context="local-$name"
 nodes=${CLUSTER_NODES:-3}
 kubeconfig=${PROGRESSION_KUBECONFIG:-$repo/.local/kubeconfig}
+dir="$cache/clusters/$name"
 
 log() { echo "cluster: $*" >&2; }
+die() { log "$*"; exit 1; }
 
 k8s_bin="$T/k8s-$KUBE_VERSION/bin"
 etcd_bin="$T/etcd-$ETCD_VERSION/bin"
 kwok_bin="$T/kwok-$KWOK_VERSION/bin"
+node_bin="$T/node-coredns-$COREDNS_VERSION-kube-router-$KUBE_ROUTER_VERSION/bin"
 
-# kwokctl keeps each cluster's files (pki, logs, pids, etcd data) under its workdir: outside the repo.
-export KWOK_WORKDIR="$cache/kwok"
-# Pin every binary kwokctl could otherwise try to download, and tell it which versions they are.
-export KWOK_KUBE_VERSION="v$KUBE_VERSION" KWOK_ETCD_VERSION="$ETCD_VERSION"
-export KWOK_KUBECTL_BINARY="$k8s_bin/kubectl"
-export KWOK_KUBE_APISERVER_BINARY="$k8s_bin/kube-apiserver"
-export KWOK_KUBE_CONTROLLER_MANAGER_BINARY="$k8s_bin/kube-controller-manager"
-export KWOK_KUBE_SCHEDULER_BINARY="$k8s_bin/kube-scheduler"
-export KWOK_CONTROLLER_BINARY="$kwok_bin/kwok"
-export KWOK_ETCD_BINARY="$etcd_bin/etcd"
-export KWOK_RUNTIME=binary
-# kwokctl also runs a bare `kubectl` for some checks: make it ours, not another one on PATH.
-export PATH="$k8s_bin:$PATH"
-# kwokctl logs a JSON line per step; keep them in a file and show them only when it fails.
-kwokctl() {
-  local out="$KWOK_WORKDIR/$name-kwokctl.log"
-  mkdir -p "$KWOK_WORKDIR"
-  "$kwok_bin/kwokctl" --name "$name" "$@" >>"$out" 2>&1 && return 0
-  local rc=$?
-  log "kwokctl $1 $2 failed (exit $rc); its last lines ($out):"
-  tail -n 30 "$out" >&2
-  return "$rc"
-}
+# The network plan (real node). All of it inside 198.18.0.0/15, a range reserved for benchmarking
+# that nothing on the machine or its network uses.
+NODE_ADDR=198.18.0.1          # the node: the pod bridge's address (pods' gateway)
+POD_CIDR=198.18.0.0/24        # this node's pods
+CLUSTER_CIDR=198.18.0.0/16
+SERVICE_CIDR=198.19.0.0/16
+DNS_SERVICE_IP=198.19.0.10    # kube-dns
+INGRESS_SERVICE_IP=198.19.0.80 # the in-cluster ingress proxy the smoke checks go through
+export NODE_ADDR POD_CIDR CLUSTER_CIDR SERVICE_CIDR DNS_SERVICE_IP INGRESS_SERVICE_IP
+
 kubectl() { "$k8s_bin/kubectl" --kubeconfig "$kubeconfig" --context "$context" "$@"; }
 
-ensure_binaries() {
-  "$repo/scripts/toolchain.sh" --check >/dev/null 2>&1 && return 0
-  local b
-  for b in "$KWOK_KUBECTL_BINARY" "$KWOK_KUBE_APISERVER_BINARY" "$KWOK_KUBE_CONTROLLER_MANAGER_BINARY" \
-    "$KWOK_KUBE_SCHEDULER_BINARY" "$KWOK_CONTROLLER_BINARY" "$KWOK_ETCD_BINARY" "$kwok_bin/kwokctl"; do
-    [ -x "$b" ] || { log "building the cluster binaries first"; "$repo/scripts/toolchain.sh" k8s etcd kwok; return; }
-  done
+# --- processes --------------------------------------------------------------------------------
+# Every daemon runs detached (its own session), logs to logs/<name>.log and has pids/<name>.pid.
+alive() { [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+pid_of() { # $1 = pid file; prints the pid when that process is alive and is the named binary
+  local f=$1 pid comm
+  [ -f "$f" ] || return 1
+  pid=$(tr -dc '0-9' <"$f")
+  [ -n "$pid" ] && alive "$pid" || return 1
+  comm=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")
+  case "$comm" in *"$(basename "$f" .pid)"*) echo "$pid" ;; *) return 1 ;; esac
+}
+running() { pid_of "$1" >/dev/null; }
+start_daemon() { # $1 = pid file, $2 = log file, rest = command (its basename must name the pid file)
+  local pidf=$1 logf=$2; shift 2
+  mkdir -p "$(dirname "$pidf")" "$(dirname "$logf")"
+  echo "=== $(date -u +%FT%TZ) $*" >>"$logf"
+  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  echo $! >"$pidf"
+}
+stop_daemon() { # $1 = pid file, $2 = grace in tenths of a second (default 100): TERM, then KILL
+  local pid i grace=${2:-100}
+  pid=$(pid_of "$1") || { rm -f "$1"; return 0; }
+  [ "$grace" -eq 0 ] || kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 "$grace"); do alive "$pid" || break; sleep 0.1; done
+  ! alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+  rm -f "$1"
+}
+show_log() { # $1 = component; its log's last lines, to explain a failure
+  log "last lines of $dir/logs/$1.log:"; tail -n 25 "$dir/logs/$1.log" >&2 2>/dev/null || true
 }
 
-exists() { [ -d "$KWOK_WORKDIR/clusters/$name" ]; }
-
-# kwokctl decides a component is running from its pid file alone. After the processes were killed
-# (a session or CI run ends), a pid may be a zombie or reused by another program: forget those.
-forget_stale_pids() {
-  local f pid comp
-  for f in "$KWOK_WORKDIR/clusters/$name/pids/"*.pid; do
-    [ -f "$f" ] || continue
-    pid=$(tr -dc '0-9' <"$f"); comp=$(basename "$f" .pid); comp=${comp%-controller}
-    if [ -z "$pid" ] || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$comp" ||
-      [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
-      rm -f "$f"
-    fi
+free_port() { # a TCP port nothing listens on, from a range away from the usual services
+  local p i
+  for i in $(seq 1 200); do
+    p=$((20000 + RANDOM % 20000))
+    [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
   done
+  die "no free TCP port found"
 }
-healthy() { [ -f "$kubeconfig" ] && kubectl get --raw /readyz >/dev/null 2>&1; }
 
-# kwokctl's own defaults bind every component to 0.0.0.0: this configuration keeps them on loopback.
-write_config() {
-  mkdir -p "$KWOK_WORKDIR"
-  cat >"$KWOK_WORKDIR/$name.yaml" <<'YAML'
-apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokctlConfiguration
-options:
-  bindAddress: 127.0.0.1
+# --- binaries ---------------------------------------------------------------------------------
+ensure_binaries() { # $1 = mode
+  local missing=()
+  [ -x "$etcd_bin/etcd" ] || missing+=(etcd)
+  if [ "$1" = real ]; then
+    [ -x "$k8s_bin/kubelet" ] && [ -x "$k8s_bin/kube-proxy" ] || missing+=(k8s)
+    [ -x "$node_bin/coredns" ] && [ -x "$node_bin/kube-router" ] || missing+=(node)
+  else
+    [ -x "$k8s_bin/kube-apiserver" ] || missing+=(k8s)
+    [ -x "$kwok_bin/kwok" ] || missing+=(kwok)
+  fi
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "building the cluster binaries first (${missing[*]})"
+  "$repo/scripts/toolchain.sh" "${missing[@]}"
+}
+
+# --- PKI --------------------------------------------------------------------------------------
+# One CA signs the API server's serving certificate and a client certificate per component, so
+# each talks to the API server as itself (RBAC and the Node authorizer apply). ECDSA P-256.
+openssl_quiet() { openssl "$@" 2>/dev/null; }
+leaf() { # $1 = file stem, $2 = subject, $3 = extendedKeyUsage, $4 = subjectAltName (or "")
+  local stem="$dir/pki/$1"
+  [ -f "$stem.crt" ] && return 0
+  openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$stem.key"
+  {
+    echo "basicConstraints=critical,CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=$3"
+    [ -z "$4" ] || echo "subjectAltName=$4"
+  } >"$stem.ext"
+  openssl_quiet req -new -key "$stem.key" -subj "$2" |
+    openssl_quiet x509 -req -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -days 3650 \
+      -set_serial "0x$(openssl rand -hex 16)" -extfile "$stem.ext" -out "$stem.crt"
+  rm -f "$stem.ext"
+  chmod 600 "$stem.key"
+}
+make_pki() {
+  mkdir -p "$dir/pki"; chmod 700 "$dir/pki"
+  if [ ! -f "$dir/pki/ca.crt" ]; then
+    openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$dir/pki/ca.key"
+    openssl_quiet req -x509 -new -key "$dir/pki/ca.key" -subj "/CN=env-progression-$name" -days 3650 \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$dir/pki/ca.crt"
+  fi
+  # The API server answers on loopback, on the node address (for pods) and as the kubernetes Service.
+  leaf apiserver "/CN=kube-apiserver" serverAuth \
+    "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$NODE_ADDR,IP:${SERVICE_CIDR%.0/16}.1"
+  leaf admin "/O=system:masters/CN=progression-admin" clientAuth ""
+  leaf controller-manager "/CN=system:kube-controller-manager" clientAuth ""
+  leaf scheduler "/CN=system:kube-scheduler" clientAuth ""
+  leaf apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" clientAuth ""
+  leaf kubelet "/O=system:nodes/CN=system:node:$(node_name)" clientAuth ""
+  leaf kube-proxy "/CN=system:kube-proxy" clientAuth ""
+  leaf kube-router "/CN=system:kube-router" clientAuth ""
+  leaf kwok "/O=system:masters/CN=kwok-controller" clientAuth ""
+  if [ ! -f "$dir/pki/sa.key" ]; then
+    openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$dir/pki/sa.key"
+    openssl_quiet ec -in "$dir/pki/sa.key" -pubout -out "$dir/pki/sa.pub"
+    chmod 600 "$dir/pki/sa.key"
+  fi
+}
+node_name() { echo "$name-node" | cut -c1-63; }
+
+component_kubeconfig() { # $1 = component (pki stem); server from the current api address
+  local f="$dir/kubeconfigs/$1.kubeconfig"
+  mkdir -p "$dir/kubeconfigs"
+  cat >"$f" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: $name
+  cluster: { server: "https://$api_addr:$API_PORT", certificate-authority: "$dir/pki/ca.crt" }
+users:
+- name: $1
+  user: { client-certificate: "$dir/pki/$1.crt", client-key: "$dir/pki/$1.key" }
+contexts:
+- name: $1
+  context: { cluster: $name, user: $1 }
+current-context: $1
 YAML
+  chmod 600 "$f"
+}
+# The user's kubeconfig carries the certificates inline, so it works wherever it is copied.
+user_kubeconfig() {
+  mkdir -p "$(dirname "$kubeconfig")"
+  local b64='base64 -w0'
+  cat >"$kubeconfig.tmp" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: $context
+  cluster:
+    server: https://$api_addr:$API_PORT
+    certificate-authority-data: $($b64 <"$dir/pki/ca.crt")
+users:
+- name: $context
+  user:
+    client-certificate-data: $($b64 <"$dir/pki/admin.crt")
+    client-key-data: $($b64 <"$dir/pki/admin.key")
+contexts:
+- name: $context
+  context: { cluster: $context, user: $context }
+current-context: $context
+YAML
+  chmod 600 "$kubeconfig.tmp"
+  mv "$kubeconfig.tmp" "$kubeconfig"
 }
 
-wait_nodes() {
-  local i ready
+# --- control plane ----------------------------------------------------------------------------
+load_ports() {
+  if [ ! -f "$dir/ports.env" ]; then
+    { echo "ETCD_PORT=$(free_port)"; echo "ETCD_PEER_PORT=$(free_port)"; echo "API_PORT=$(free_port)"; } >"$dir/ports.env"
+  fi
+  # shellcheck disable=SC1091
+  . "$dir/ports.env"
+}
+
+start_etcd() {
+  running "$dir/pids/etcd.pid" && return 0
+  # A throwaway cluster: skipping fsync makes every write several times faster on a busy disk.
+  start_daemon "$dir/pids/etcd.pid" "$dir/logs/etcd.log" "$etcd_bin/etcd" --name progression \
+    --data-dir "$dir/etcd" --log-level warn --unsafe-no-fsync \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "progression=http://127.0.0.1:$ETCD_PEER_PORT"
+}
+
+start_apiserver() {
+  running "$dir/pids/kube-apiserver.pid" && return 0
+  # Admission: the defaults (PodSecurity among them) plus NodeRestriction for the real node.
+  start_daemon "$dir/pids/kube-apiserver.pid" "$dir/logs/kube-apiserver.log" "$k8s_bin/kube-apiserver" \
+    "--bind-address=$api_addr" "--advertise-address=$api_addr" "--secure-port=$API_PORT" \
+    "--etcd-servers=http://127.0.0.1:$ETCD_PORT" \
+    "--tls-cert-file=$dir/pki/apiserver.crt" "--tls-private-key-file=$dir/pki/apiserver.key" \
+    "--client-ca-file=$dir/pki/ca.crt" \
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local" \
+    "--service-account-key-file=$dir/pki/sa.pub" "--service-account-signing-key-file=$dir/pki/sa.key" \
+    "--service-cluster-ip-range=$SERVICE_CIDR" \
+    "--authorization-mode=Node,RBAC" "--enable-admission-plugins=NodeRestriction" \
+    "--allow-privileged=true" "--profiling=false" \
+    "--kubelet-client-certificate=$dir/pki/apiserver-kubelet-client.crt" \
+    "--kubelet-client-key=$dir/pki/apiserver-kubelet-client.key" \
+    "--kubelet-preferred-address-types=InternalIP"
+}
+
+start_controllers() {
+  component_kubeconfig controller-manager
+  component_kubeconfig scheduler
+  local cm="$dir/kubeconfigs/controller-manager.kubeconfig" sc="$dir/kubeconfigs/scheduler.kubeconfig"
+  running "$dir/pids/kube-controller-manager.pid" ||
+    start_daemon "$dir/pids/kube-controller-manager.pid" "$dir/logs/kube-controller-manager.log" \
+      "$k8s_bin/kube-controller-manager" --kubeconfig "$cm" --authentication-kubeconfig "$cm" \
+      --authorization-kubeconfig "$cm" --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
+      --use-service-account-credentials=true --service-account-private-key-file "$dir/pki/sa.key" \
+      --root-ca-file "$dir/pki/ca.crt" --service-cluster-ip-range "$SERVICE_CIDR" \
+      --kube-api-qps 100 --kube-api-burst 200
+  running "$dir/pids/kube-scheduler.pid" ||
+    start_daemon "$dir/pids/kube-scheduler.pid" "$dir/logs/kube-scheduler.log" "$k8s_bin/kube-scheduler" \
+      --kubeconfig "$sc" --authentication-kubeconfig "$sc" --authorization-kubeconfig "$sc" \
+      --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false
+}
+
+wait_apiserver() {
+  local i
   for i in $(seq 1 120); do
-    ready=$(kubectl get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)
-    [ "$ready" -ge "$nodes" ] && return 0
-    sleep 1
+    kubectl get --raw /readyz >/dev/null 2>&1 && return 0
+    running "$dir/pids/kube-apiserver.pid" || { show_log kube-apiserver; die "kube-apiserver exited"; }
+    running "$dir/pids/etcd.pid" || { show_log etcd; die "etcd exited"; }
+    sleep 0.5
   done
-  log "only $ready of $nodes nodes became Ready"; kubectl get nodes >&2 || true; return 1
+  show_log kube-apiserver; die "kube-apiserver did not become ready within 60 s"
+}
+
+# --- simulated nodes (kwok) -------------------------------------------------------------------
+start_simulated() {
+  component_kubeconfig kwok
+  running "$dir/pids/kwok.pid" ||
+    start_daemon "$dir/pids/kwok.pid" "$dir/logs/kwok.log" "$kwok_bin/kwok" \
+      --kubeconfig "$dir/kubeconfigs/kwok.kubeconfig" --config "$repo/scripts/kube/simulated-stages.yaml" \
+      --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-lease-duration-seconds 40 \
+      --cidr 10.0.0.1/16 --node-ip 10.0.0.1
+  local i have
+  have=$(kubectl get nodes -l type=kwok --no-headers 2>/dev/null | wc -l)
+  if [ "$have" -lt "$nodes" ]; then
+    log "adding simulated nodes: $have -> $nodes"
+    for i in $(seq "$have" $((nodes - 1))); do
+      # kwok's default node shape: 32 CPU, 256Gi, 110 pods.
+      kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations: { kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0" }
+  labels: { type: kwok, kubernetes.io/hostname: kwok-node-$i, kubernetes.io/os: linux, kubernetes.io/arch: amd64 }
+status:
+  capacity: { cpu: "32", memory: 256Gi, pods: "110" }
+  allocatable: { cpu: "32", memory: 256Gi, pods: "110" }
+  nodeInfo:
+    architecture: amd64
+    operatingSystem: linux
+    kubeletVersion: v$KUBE_VERSION
+    containerRuntimeVersion: simulated://kwok-$KWOK_VERSION
+    kernelVersion: simulated
+    osImage: simulated (no container runs)
+YAML
+    done
+  fi
+}
+wait_nodes() { # $1 = label selector, $2 = count
+  local i ready=0
+  for i in $(seq 1 240); do
+    ready=$(kubectl get nodes -l "$1" --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)
+    [ "$ready" -ge "$2" ] && return 0
+    sleep 0.5
+  done
+  log "only $ready of $2 nodes ($1) became Ready"; kubectl get nodes >&2 || true; return 1
+}
+# --- mode -------------------------------------------------------------------------------------
+# shellcheck source=kube/node.sh
+. "$repo/scripts/kube/node.sh"
+
+want_mode() { # prints real or simulated; explains an automatic fallback
+  local asked=${mode_flag:-${PROGRESSION_NODES:-auto}} why
+  case "$asked" in
+    simulated) echo simulated ;;
+    real|auto)
+      if ! why=$(node_unavailable "$name"); then echo real
+      elif [ "$asked" = real ]; then die "the real node cannot run here: $why"
+      else
+        log "real node unavailable ($why); using simulated nodes, where no container runs. Choose with --real or --simulated"
+        echo simulated
+      fi ;;
+    *) die "PROGRESSION_NODES='$asked' is not a mode; allowed: real, simulated, auto" ;;
+  esac
+}
+
+# Stops every process of the cluster, undoes the node's changes, deletes its files.
+delete_cluster() {
+  if node_owned_by "$name"; then node_down "$name" "$dir"; fi
+  # Its data goes too, so nothing needs a graceful stop.
+  local c
+  for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_daemon "$dir/pids/$c.pid" 0; done
+  rm -rf "$dir"
 }
 
 up() {
-  local t0=$SECONDS
-  ensure_binaries
-  write_config
-  mkdir -p "$(dirname "$kubeconfig")"
-  if exists && healthy; then
-    log "already up"
-  elif exists && forget_stale_pids && kwokctl start cluster --timeout 60s --wait 60s >&2 && healthy; then
-    log "restarted the stopped cluster"
+  local t0=$SECONDS mode previous=""
+  mode=$(want_mode)
+  ensure_binaries "$mode"
+  [ -f "$dir/mode" ] && previous=$(cat "$dir/mode")
+  if [ -n "$previous" ] && [ "$previous" != "$mode" ]; then
+    # Its objects were made for the other kind of node (images, requests, pod addresses).
+    log "switching from $previous to $mode nodes: recreating cluster $name"
+    delete_cluster
+  fi
+  mkdir -p "$dir/logs" "$dir/pids"
+  load_ports
+  make_pki
+  if [ "$mode" = real ]; then
+    node_claim "$name" "$dir"
+    node_network_up   # the node address must exist before the API server binds it
+    api_addr=$NODE_ADDR
   else
-    if exists; then
-      log "the cluster's files are there but it does not answer: recreating it"
-      kwokctl delete cluster --kubeconfig "$kubeconfig" >&2 || true
-    fi
-    rm -f "$kubeconfig"
-    log "creating cluster $name (Kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION) on 127.0.0.1"
-    kwokctl --config "$KWOK_WORKDIR/$name.yaml" create cluster --runtime binary \
-      --kube-authorization=true --kube-admission=true \
-      --kubeconfig "$kubeconfig" --timeout 180s --wait 120s >&2
+    api_addr=127.0.0.1
   fi
-  # Simulated nodes (kwok's default node: 32 CPU, 256Gi, 110 pods each; prod runs 50 replicas).
-  local have
-  have=$(kubectl get nodes -l type=kwok --no-headers 2>/dev/null | wc -l)
-  if [ "$have" -ne "$nodes" ]; then
-    log "scaling simulated nodes: $have -> $nodes"
-    kwokctl scale node --replicas "$nodes" >&2
+  echo "$mode" >"$dir/mode"
+  start_etcd
+  start_apiserver
+  user_kubeconfig
+  wait_apiserver
+  start_controllers
+  if [ "$mode" = real ]; then
+    node_up "$name" "$dir"
+    wait_nodes "progression.dev/node=real" 1
+    node_addons "$name" "$dir"
+    log "up in $((SECONDS - t0))s: kubeconfig $kubeconfig (context $context), real node $(node_name) on $NODE_ADDR"
+  else
+    start_simulated
+    wait_nodes type=kwok "$nodes"
+    log "up in $((SECONDS - t0))s: kubeconfig $kubeconfig (context $context), $nodes simulated nodes"
   fi
-  wait_nodes
-  chmod 600 "$kubeconfig"
-  log "up in $((SECONDS - t0))s: kubeconfig $kubeconfig (context $context), $nodes simulated nodes"
 }
 
 down() {
-  if ! exists; then
+  if [ ! -d "$dir" ]; then
     log "no cluster $name: nothing to do"
   else
     log "deleting cluster $name"
-    kwokctl delete cluster --kubeconfig "$kubeconfig" >&2
+    delete_cluster
   fi
   rm -f "$kubeconfig"
 }
 
 status() {
-  if ! exists; then echo "cluster $name: absent"; return 1; fi
-  if ! healthy; then echo "cluster $name: present but not answering (run: npm run cluster:up)"; return 1; fi
-  echo "cluster $name: up"
-  echo "kubeconfig: $kubeconfig (context $context)"
-  kubectl get nodes
+  if [ ! -d "$dir" ]; then echo "cluster $name: absent (start it: scripts/cluster.sh up)"; return 1; fi
+  local mode c bad=0
+  mode=$(cat "$dir/mode" 2>/dev/null || echo simulated)
+  echo "cluster $name: $mode nodes; kubeconfig $kubeconfig (context $context)"
+  local parts=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+  [ "$mode" = real ] || parts+=(kwok)
+  for c in "${parts[@]}"; do
+    if running "$dir/pids/$c.pid"; then echo "  $c: running (pid $(pid_of "$dir/pids/$c.pid"))"
+    else echo "  $c: NOT RUNNING (log $dir/logs/$c.log)"; bad=1; fi
+  done
+  if [ "$mode" = real ]; then node_status "$name" "$dir" || bad=1; fi
+  if [ "$bad" -ne 0 ]; then
+    echo "some parts are down; start them: PROGRESSION_CLUSTER=$name scripts/cluster.sh up"
+    return 1
+  fi
+  kubectl get nodes -o wide 2>/dev/null || { echo "  the API server does not answer"; return 1; }
 }
 
+mode_flag=""
 case "${1:-}" in
-  up) up ;;
+  up)
+    case "${2:-}" in
+      --real) mode_flag=real ;;
+      --simulated) mode_flag=simulated ;;
+      "") ;;
+      *) echo "usage: scripts/cluster.sh up [--real|--simulated]" >&2; exit 2 ;;
+    esac
+    up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: scripts/cluster.sh up|down|status" >&2; exit 2 ;;
+  *) echo "usage: scripts/cluster.sh up [--real|--simulated] | down | status" >&2; exit 2 ;;
 esac
 exit
 }

@@ -2,13 +2,15 @@
 // the previous one's smoke checks. Safe to re-run: the cluster, the state, the passphrase and the
 // generated secrets are kept in .local/ and reused.
 //
-//   npm run demo                    the progression
+//   npm run demo                        real pods when this machine can run the node, else simulated
+//   npm run demo -- --simulated         simulated pods: faster, no container runs
 //   npm run demo -- --fail staging=db   staging's app answers connected:false: staging fails, prod is not deployed
+//   npm run demo -- --fail staging=crash    staging's image exits at start: its rollout fails (real pods)
 //   npm run demo -- --fail staging=migration-lock
-//                                   a long transaction holds a lock staging's new migration needs:
-//                                   the lock budget stops it, staging fails, prod is not deployed
+//                                       a long transaction holds a lock staging's new migration needs:
+//                                       the lock budget stops it, staging fails, prod is not deployed
 //   npm run demo -- --promote-unverified   prod is configured with an image staging never verified: prod refuses
-//   npm run demo:down               stop the apps, the database and the cluster (state is kept)
+//   npm run demo:down                   stop the apps, the database and the cluster (state is kept)
 //
 // With PostgreSQL's server installed (Debian's `postgresql`), each environment also gets the
 // migration gate: a database of its own on a local server (.local/pg, unix socket only) and the
@@ -17,7 +19,26 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ENVIRONMENT_RULES, ENVIRONMENTS, type EnvironmentName } from "../config/environments";
-import { clusterDown, clusterUp, kubectlJson, localSecrets, prepareStack, progress, REPO, startApp, stopApp, useToolchain, workspace } from "./local";
+import { readStackConfig } from "../config/stackFile";
+import {
+    type Cluster,
+    clusterDown,
+    clusterStatus,
+    clusterUp,
+    forgetStacks,
+    ingressUrl,
+    kubectlJson,
+    localSecrets,
+    type NodeMode,
+    prepareStack,
+    progress,
+    realNodeOverrides,
+    REPO,
+    startApp,
+    stopApp,
+    useToolchain,
+    workspace,
+} from "./local";
 import { type HeldLock, holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "./postgres";
 
 const LOCAL = path.join(REPO, ".local");
@@ -28,6 +49,9 @@ const PORTS: Record<EnvironmentName, number> = { dev: 18081, staging: 18082, pro
 // The demo shows the gate on every run, so `--fail staging=db` stops a re-run too; a real stack
 // checks only when what is deployed changes (smokeEveryUp defaults to false).
 const DEMO_OVERRIDES = { smokeDeadline: "20s", smokeEveryUp: true };
+// On the real node a rollout that cannot become ready fails `up` after this, with the pods' reasons.
+const REAL_ROLLOUT_TIMEOUT = "90s";
+const APP_FAILURES = ["db", "action", "healthz", "version"];
 const PG_DIR = path.join(LOCAL, "pg");
 /** The failure mode that is about the database rather than the app. */
 const MIGRATION_LOCK = "migration-lock";
@@ -37,20 +61,45 @@ const LOCKED_MIGRATION = { file: "003_demo_items_add_sku.sql", sql: "-- Added by
 // An image staging never ran: with --promote-unverified, prod is configured with it and refuses.
 const UNVERIFIED_IMAGE = "ghcr.io/env-progression/web:1.5.0@sha256:" + "0d".repeat(32);
 
-function parseFailures(argv: string[]): Partial<Record<EnvironmentName, string>> {
+interface Options {
+    readonly nodes: NodeMode | "auto";
+    readonly failures: Partial<Record<EnvironmentName, string>>;
+    readonly promoteUnverified: boolean;
+}
+
+function usage(message: string): never {
+    process.stderr.write(
+        `demo: ${message}; allowed: --simulated | --real, --fail ENV=MODE (e.g. --fail staging=db; modes: ${APP_FAILURES.join(", ")}, ${MIGRATION_LOCK}, or crash on real pods), --promote-unverified, or 'down'\n`,
+    );
+    process.exit(2);
+}
+
+function parseOptions(argv: string[]): Options {
     const failures: Partial<Record<EnvironmentName, string>> = {};
+    let nodes: Options["nodes"] = "auto";
+    let promoteUnverified = false;
     for (let i = 0; i < argv.length; i += 1) {
         const arg = argv[i]!;
-        if (arg === "--promote-unverified") continue;
+        if (arg === "--simulated" || arg === "--real") {
+            nodes = arg === "--real" ? "real" : "simulated";
+            continue;
+        }
+        if (arg === "--promote-unverified") {
+            promoteUnverified = true;
+            continue;
+        }
         const value = arg.startsWith("--fail=") ? arg.slice(7) : arg === "--fail" ? argv[++i] : undefined;
         const m = value === undefined ? null : /^(dev|staging|prod)=([a-z,-]+)$/.exec(value);
-        if (!m) {
-            process.stderr.write(`demo: unknown argument '${arg}'; allowed: --fail ENV=MODE (e.g. --fail staging=db; modes: db, action, healthz, version, ${MIGRATION_LOCK}), --promote-unverified, or 'down'\n`);
-            process.exit(2);
-        }
+        if (!m) usage(`unknown argument '${arg}'`);
+        const modes = m[2]!.split(",");
+        const bad = modes.find((x) => x !== "crash" && x !== MIGRATION_LOCK && !APP_FAILURES.includes(x));
+        if (bad) usage(`--fail ${value}: '${bad}' is not a failure mode`);
+        if (modes.includes("crash") && modes.length > 1) usage(`--fail ${value}: crash replaces the image, so it cannot combine with other modes`);
+        if (modes.includes(MIGRATION_LOCK) && postgresBin() === undefined) usage(`--fail ${value} needs a database. ${POSTGRES_MISSING}`);
         failures[m[1] as EnvironmentName] = m[2]!;
     }
-    return failures;
+    if (nodes === "simulated" && Object.values(failures).includes("crash")) usage("--fail ENV=crash needs real pods; simulated ones never crash");
+    return { nodes, failures, promoteUnverified };
 }
 
 /** The app's failure modes, without the database's. */
@@ -104,13 +153,8 @@ async function main(argv: string[]): Promise<number> {
         down();
         return 0;
     }
-    const failures = parseFailures(argv);
-    const promoteUnverified = argv.includes("--promote-unverified");
+    const { nodes, failures, promoteUnverified } = parseOptions(argv);
     const lockFailures = ENVIRONMENTS.filter((e) => (failures[e] ?? "").split(",").includes(MIGRATION_LOCK));
-    if (lockFailures.length > 0 && postgresBin() === undefined) {
-        process.stderr.write(`demo: --fail ${lockFailures[0]}=${MIGRATION_LOCK} needs a database. ${POSTGRES_MISSING}\n`);
-        return 2;
-    }
     const t0 = Date.now();
     const step = (what: string) => process.stdout.write(`\n=== ${what} (${((Date.now() - t0) / 1000).toFixed(0)}s)\n`);
 
@@ -119,17 +163,8 @@ async function main(argv: string[]): Promise<number> {
 
     step("local cluster");
     fs.mkdirSync(path.join(LOCAL, "apps"), { recursive: true });
-    const cluster = clusterUp(CLUSTER, KUBECONFIG);
-    process.stdout.write(`context ${cluster.context} at ${cluster.server}\n`);
-
-    step("reference app, one per environment (pods are simulated; these are the smoke targets)");
-    for (const env of ENVIRONMENTS) {
-        const pidFile = path.join(LOCAL, "apps", `${env}.pid`);
-        stopApp(pidFile);
-        const fail = appModes(failures[env]);
-        const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(fail ? { fail } : {}) });
-        process.stdout.write(`${env}: ${app.url}${fail ? `  (failing: ${fail})` : ""}\n`);
-    }
+    const cluster = clusterUp(CLUSTER, KUBECONFIG, { nodes });
+    process.stdout.write(`context ${cluster.context} at ${cluster.server}, ${cluster.mode === "real" ? "one real node" : "simulated nodes"}\n`);
 
     let pg: Postgres | undefined;
     let migrations: Awaited<ReturnType<typeof migrationSetup>> | undefined;
@@ -140,21 +175,65 @@ async function main(argv: string[]): Promise<number> {
         pg = startPostgres(PG_DIR);
         migrations = await migrationSetup(pg, lockFailures);
     }
+    const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
+    // Each environment's database URL and migration settings, and prod's unverified image if asked.
+    const gateValues = (env: EnvironmentName) => {
+        const database = migrations?.urls[env];
+        return {
+            secrets: { ...secrets[env], ...(database ? { DATABASE_URL: database } : {}) },
+            overrides: { ...migrations?.overrides[env], ...(env === "prod" && promoteUnverified ? { image: UNVERIFIED_IMAGE } : {}) },
+        };
+    };
 
     const ws = workspace(LOCAL, { PATH: process.env["PATH"] ?? "", ...(toolEnv["PULUMI_HOME"] ? { PULUMI_HOME: toolEnv["PULUMI_HOME"] } : {}) });
-    const secrets = localSecrets(path.join(LOCAL, "secrets.json"));
+    // A cluster created anew (after demo:down, or a switch between real and simulated nodes, which
+    // recreates it at another address) holds none of what the state describes, and the state's
+    // provider still points at the old one: start the stacks' state over.
+    const idFile = path.join(LOCAL, "cluster-id");
+    const clusterId = kubectlJson<{ metadata: { uid: string } }>(cluster, ["get", "namespace", "kube-system"]).metadata.uid;
+    if (fs.existsSync(idFile) && fs.readFileSync(idFile, "utf8").trim() !== clusterId) {
+        await forgetStacks(ws, ENVIRONMENTS);
+        process.stdout.write("the cluster is new: the stacks' state described the previous one and was dropped; up creates everything again\n");
+    }
+    fs.writeFileSync(idFile, clusterId);
     const stacks = [];
-    for (const env of ENVIRONMENTS) {
-        const database = migrations?.urls[env];
-        stacks.push([
-            env,
-            await prepareStack(ws, env, {
-                cluster,
-                smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`,
-                secrets: { ...secrets[env], ...(database ? { DATABASE_URL: database } : {}) },
-                overrides: { ...DEMO_OVERRIDES, ...migrations?.overrides[env], ...(env === "prod" && promoteUnverified ? { image: UNVERIFIED_IMAGE } : {}) },
-            }),
-        ] as const);
+    if (cluster.mode === "real") {
+        step("real pods: the node runs the images it holds; smoke checks go in through the ingress proxy to each Service");
+        for (const env of ENVIRONMENTS) stopApp(path.join(LOCAL, "apps", `${env}.pid`));
+        for (const env of ENVIRONMENTS) {
+            const { namespace, app } = readStackConfig(env);
+            const fail = failures[env];
+            const appFail = appModes(fail);
+            const url = ingressUrl(namespace, app.name, app.port);
+            const gate = gateValues(env);
+            process.stdout.write(`${env}: ${url}${fail ? `  (failing: ${fail})` : ""}\n`);
+            stacks.push([
+                env,
+                await prepareStack(ws, env, {
+                    cluster,
+                    smokeBaseUrl: url,
+                    secrets: gate.secrets,
+                    overrides: { ...DEMO_OVERRIDES, ...realNodeOverrides(cluster, fail === "crash" ? "web-crash" : "web"), rolloutTimeout: REAL_ROLLOUT_TIMEOUT, ...gate.overrides },
+                    ...(appFail && appFail !== "crash" ? { extraEnv: { FAIL: appFail } } : {}),
+                }),
+            ] as const);
+        }
+    } else {
+        step("reference app, one per environment (pods are simulated; these are the smoke targets)");
+        for (const env of ENVIRONMENTS) {
+            const pidFile = path.join(LOCAL, "apps", `${env}.pid`);
+            stopApp(pidFile);
+            const fail = appModes(failures[env]);
+            const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(fail ? { fail } : {}) });
+            process.stdout.write(`${env}: ${app.url}${fail ? `  (failing: ${fail})` : ""}\n`);
+        }
+        for (const env of ENVIRONMENTS) {
+            const gate = gateValues(env);
+            stacks.push([
+                env,
+                await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: gate.secrets, overrides: { ...DEMO_OVERRIDES, ...gate.overrides } }),
+            ] as const);
+        }
     }
     // The local cluster may have been deleted (demo:down) or recreated since the last run while
     // .local/state remembers its objects: refresh first, so `up` recreates whatever is gone.
@@ -173,6 +252,9 @@ async function main(argv: string[]): Promise<number> {
             return 1;
         }
         process.stdout.write(`\n${result.failed.environment} failed${rest.length ? `: ${rest.join(" and ")} not deployed` : ""}. Fix it and run 'npm run demo' again.\n`);
+        // A part of the local node that stopped is a different fix from a broken app: say which.
+        const status = clusterStatus(CLUSTER, KUBECONFIG);
+        if (!status.ok) process.stdout.write(`\nThe local cluster itself is not healthy:\n${status.text}`);
         return 1;
     }
     const summary = ENVIRONMENTS.map((env) => {
@@ -183,19 +265,57 @@ async function main(argv: string[]): Promise<number> {
     });
 
     step("what runs where");
-    const deployments = kubectlJson<{ items: { metadata: { namespace: string; name: string }; status: { availableReplicas?: number }; spec: { replicas: number } }[] }>(cluster, [
+    for (const line of summary) process.stdout.write(`${line}\n`);
+    process.stdout.write(whatRuns(cluster));
+    process.stdout.write(`\nkubectl --kubeconfig ${path.relative(process.cwd(), KUBECONFIG)} get ns,deploy,netpol -A   # look around\n`);
+    process.stdout.write(`npm run demo:down                                          # stop apps and cluster\n`);
+    process.stdout.write(`done in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
+    return 0;
+}
+
+/** Each Deployment's ready pods, and on the real node where they run and the memory they use. */
+function whatRuns(cluster: Cluster): string {
+    const deployments = kubectlJson<{ items: { metadata: { namespace: string; name: string }; status: { readyReplicas?: number }; spec: { replicas: number } }[] }>(cluster, [
         "get",
         "deployments",
         "-A",
         "-l",
         "app.kubernetes.io/part-of=env-progression",
     ]);
-    for (const line of summary) process.stdout.write(`${line}\n`);
-    for (const d of deployments.items) process.stdout.write(`  ${d.metadata.namespace}/${d.metadata.name}: ${d.status.availableReplicas ?? 0}/${d.spec.replicas} available (simulated pods)\n`);
-    process.stdout.write(`\nkubectl --kubeconfig ${path.relative(process.cwd(), KUBECONFIG)} get ns,deploy,netpol -A   # look around\n`);
-    process.stdout.write(`npm run demo:down                                          # stop apps and cluster\n`);
-    process.stdout.write(`done in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
-    return 0;
+    let out = "";
+    if (cluster.mode === "simulated") {
+        for (const d of deployments.items) out += `  ${d.metadata.namespace}/${d.metadata.name}: ${d.status.readyReplicas ?? 0}/${d.spec.replicas} ready (simulated pods)\n`;
+        return out;
+    }
+    const pods = kubectlJson<{ items: { metadata: { namespace: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { phase: string; podIP?: string } }[] }>(cluster, [
+        "get",
+        "pods",
+        "-A",
+        "-l",
+        "app.kubernetes.io/part-of=env-progression",
+    ]);
+    for (const d of deployments.items) {
+        const mine = pods.items.filter((p) => p.metadata.namespace === d.metadata.namespace && p.status.phase === "Running");
+        const ips = mine.map((p) => p.status.podIP ?? "?").sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+        const shown = ips.length > 3 ? `${ips.slice(0, 2).join(", ")}, ... ${ips.at(-1)}` : ips.join(", ");
+        out += `  ${d.metadata.namespace}/${d.metadata.name}: ${d.status.readyReplicas ?? 0}/${d.spec.replicas} ready, real pods on ${mine[0]?.spec.nodeName ?? "?"} (${shown})\n`;
+    }
+    const memory = podsMemory();
+    if (memory !== undefined) out += `  all pods together use ${(memory / 2 ** 20).toFixed(0)} MiB of memory (the node's kubepods cgroup)\n`;
+    out += `\ncurl ${ingressUrl("web-prod")}/api/version   # through the ingress proxy, as the smoke checks go\n`;
+    return out;
+}
+
+/** Memory in use by every pod on the node, from kubelet's cgroup (v1, else v2); undefined if unreadable. */
+function podsMemory(): number | undefined {
+    for (const f of ["/sys/fs/cgroup/memory/kubepods/memory.usage_in_bytes", "/sys/fs/cgroup/kubepods/memory.current"]) {
+        try {
+            return Number(fs.readFileSync(f, "utf8").trim());
+        } catch {
+            /* try the next layout */
+        }
+    }
+    return undefined;
 }
 
 main(process.argv.slice(2)).then(

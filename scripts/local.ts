@@ -1,14 +1,15 @@
 // The local progression: the real Pulumi engine (built by scripts/toolchain.sh), a local control
-// plane (scripts/cluster.sh), a file state backend, and the reference app as each environment's
-// smoke target. `npm run demo` drives it; the end-to-end suite reuses every piece.
+// plane with a real node or simulated ones (scripts/cluster.sh), a file state backend, and each
+// environment's smoke target. `npm run demo` drives it; the end-to-end suite reuses every piece.
 //
 // The committed stack files are never rewritten: each run lays out a project directory under
 // .local/ whose Pulumi.yaml points `main` back at this repository, and whose stack files are the
-// committed ones plus local values (context, smoke URL, generated secrets).
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+// committed ones plus local values (context, image, smoke URL, generated secrets).
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
@@ -31,17 +32,61 @@ export function useToolchain(): Record<string, string> {
     return env;
 }
 
+/** Where scripts/toolchain.sh and scripts/cluster.sh keep their files. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+    return env["PROGRESSION_CACHE"] ?? path.join(env["XDG_CACHE_HOME"] ?? path.join(env["HOME"] ?? os.homedir(), ".cache"), "env-progression");
+}
+
+/** The images scripts/kube/images.sh built and imported into the real node, as name:tag@sha256:digest. */
+export interface LocalImages {
+    /** The reference app (app/), Node from the npm registry. */
+    readonly web: string;
+    /** The same layers, exiting at start: a rollout that never becomes ready. */
+    readonly "web-crash": string;
+    /** The same layers, listening on 8081 whatever port it is given: readiness never passes. */
+    readonly "web-wrong-port": string;
+    /** The same layers, writing to its root filesystem first: fails under a read-only root. */
+    readonly "web-writes-root": string;
+    /** Node plus the ingress proxy and the connectivity probe (scripts/kube). */
+    readonly tools: string;
+    readonly coredns: string;
+    readonly pause: string;
+}
+
+/** The real node's fixed addresses (scripts/cluster.sh). */
+export const REAL_NODE = {
+    nodeAddress: "198.18.0.1",
+    podCidr: "198.18.0.0/24",
+    serviceCidr: "198.19.0.0/16",
+    dnsServiceIp: "198.19.0.10",
+    /** The in-cluster ingress proxy's Service, reachable from this machine. */
+    ingressUrl: "http://198.19.0.80",
+    ingressNamespace: "ingress-nginx",
+} as const;
+
+export type NodeMode = "real" | "simulated";
+
 export interface Cluster {
+    readonly name: string;
     readonly kubeconfig: string;
     readonly context: string;
     readonly server: string;
+    /** Real pods on a real node, or simulated ones (no container runs). */
+    readonly mode: NodeMode;
+    /** The node's images, in real mode. */
+    readonly images?: LocalImages;
 }
 
-/** Starts (or finds running) the local control plane named `name`; its kubeconfig path. */
-export function clusterUp(name: string, kubeconfig: string): Cluster {
-    execFileSync(path.join(REPO, "scripts", "cluster.sh"), ["up"], {
+/**
+ * Starts (or finds running, or restarts the stopped parts of) the local cluster `name`.
+ * `nodes`: "real" fails when this machine cannot run the node; "auto" falls back to simulated
+ * nodes, saying why. @default "simulated" - the fast mode, where pods are only simulated.
+ */
+export function clusterUp(name: string, kubeconfig: string, opts: { nodes?: NodeMode | "auto" } = {}): Cluster {
+    const nodes = opts.nodes ?? "simulated";
+    execFileSync(path.join(REPO, "scripts", "cluster.sh"), ["up", ...(nodes === "auto" ? [] : [`--${nodes}`])], {
         stdio: ["ignore", "inherit", "inherit"],
-        env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig },
+        env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig, PROGRESSION_NODES: "auto" },
     });
     const doc = parse(fs.readFileSync(kubeconfig, "utf8")) as {
         "current-context": string;
@@ -50,7 +95,10 @@ export function clusterUp(name: string, kubeconfig: string): Cluster {
     };
     const context = doc["current-context"];
     const cluster = doc.contexts.find((c) => c.name === context)!.context.cluster;
-    return { kubeconfig, context, server: doc.clusters.find((c) => c.name === cluster)!.cluster.server };
+    const dir = path.join(cacheDir(), "clusters", name);
+    const mode = fs.readFileSync(path.join(dir, "mode"), "utf8").trim() === "real" ? "real" : "simulated";
+    const images = mode === "real" ? (JSON.parse(fs.readFileSync(path.join(dir, "images.json"), "utf8")) as LocalImages) : undefined;
+    return { name, kubeconfig, context, server: doc.clusters.find((c) => c.name === cluster)!.cluster.server, mode, ...(images ? { images } : {}) };
 }
 
 export function clusterDown(name: string, kubeconfig: string): void {
@@ -58,6 +106,30 @@ export function clusterDown(name: string, kubeconfig: string): void {
         stdio: ["ignore", "inherit", "inherit"],
         env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig },
     });
+}
+
+/** `scripts/cluster.sh status`: each part and whether it runs; ok is false when one is down. */
+export function clusterStatus(name: string, kubeconfig: string): { ok: boolean; text: string } {
+    const run = spawnSync(path.join(REPO, "scripts", "cluster.sh"), ["status"], {
+        encoding: "utf8",
+        env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig },
+    });
+    return { ok: run.status === 0, text: `${run.stdout}${run.stderr}` };
+}
+
+/** Where the smoke checks reach an app on the real node: through the ingress proxy to its Service. */
+export function ingressUrl(namespace: string, service = "web", port = 8080): string {
+    return `${REAL_NODE.ingressUrl}/${namespace}/${service}:${port}`;
+}
+
+/**
+ * Stack values that fit an environment to the real node: the app image the node holds, and
+ * requests scaled to a 2-core machine (prod asks 250m CPU per replica, 12.5 cores for 50; 10m
+ * each lets all 54 pods schedule while limits stay as configured).
+ */
+export function realNodeOverrides(cluster: Cluster, image: keyof LocalImages = "web"): Record<string, unknown> {
+    if (!cluster.images) throw new Error(`cluster ${cluster.name} runs simulated nodes; it has no images`);
+    return { image: cluster.images[image], cpuRequest: "10m", memoryRequest: "64Mi" };
 }
 
 /** kubectl against a cluster, parsed from JSON. */
@@ -169,12 +241,21 @@ export function workspace(dir: string, extraEnv: Record<string, string> = {}): W
     };
 }
 
+/** Drops the stacks' state (and their local stack files); the cluster's objects are not touched. */
+export async function forgetStacks(ws: Workspace, names: readonly string[]): Promise<void> {
+    const w = await LocalWorkspace.create({ workDir: ws.projectDir, envVars: ws.envVars });
+    const known = new Set((await w.listStacks()).map((s) => s.name));
+    for (const name of names) if (known.has(name)) await w.removeStack(name, { force: true });
+}
+
 /** Local values layered over a committed stack file. */
 export interface LocalStackValues {
     readonly cluster: Cluster;
     readonly smokeBaseUrl: string;
     /** Extra config (key without namespace -> value). */
     readonly overrides?: Record<string, unknown>;
+    /** Plain env vars added to the committed stack's `env` map (e.g. the app's FAIL switch). */
+    readonly extraEnv?: Record<string, string>;
     /** Secret values by key, set encrypted. */
     readonly secrets: Record<string, string>;
     /** Stack name. @default - the environment's name */
@@ -197,6 +278,10 @@ export async function prepareStack(ws: Workspace, environment: EnvironmentName, 
         ...(stackName !== environment ? { allowStackMismatch: true } : {}),
         ...values.overrides,
     };
+    if (values.extraEnv && Object.keys(values.extraEnv).length > 0) {
+        const committedEnv = committed.config["env-progression:env"];
+        local["env"] = { ...(typeof committedEnv === "object" && committedEnv !== null ? committedEnv : {}), ...values.extraEnv };
+    }
     for (const [k, v] of Object.entries(local)) {
         if (v === undefined) delete config[`env-progression:${k}`];
         else config[`env-progression:${k}`] = v;

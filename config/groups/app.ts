@@ -10,11 +10,19 @@ import { validateSecrets } from "./secrets";
 
 export const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
 
+/**
+ * The rollout wait: the default, and its bounds. Under 10 s no real pod can pull, start and pass
+ * its readiness probe; past an hour a stuck rollout holds the update (and its lock) for nothing.
+ */
+export const ROLLOUT_TIMEOUT = { fallback: "10m", minMs: 10_000, maxMs: 60 * 60_000 } as const;
+
 export interface WorkloadConfig {
     readonly image: string;
     readonly port: number;
     readonly replicas: number;
     readonly serviceType: (typeof SERVICE_TYPES)[number];
+    /** How long `up` waits for the Deployment's rollout before failing with the pods' reasons. */
+    readonly rolloutTimeoutMs: number;
 }
 
 export interface AppConfig extends WorkloadConfig, EnvFlagsConfig {
@@ -24,7 +32,7 @@ export interface AppConfig extends WorkloadConfig, EnvFlagsConfig {
     readonly secretEnv: readonly string[];
 }
 
-/** Keys: image, port, replicas, serviceType. */
+/** Keys: image, port, replicas, serviceType, rolloutTimeout. */
 export function validateWorkload(read: ConfigReader, id: Identity): WorkloadConfig {
     const { environment } = id;
     const rules = ENVIRONMENT_RULES[environment];
@@ -44,7 +52,8 @@ export function validateWorkload(read: ConfigReader, id: Identity): WorkloadConf
     if (!(SERVICE_TYPES as readonly string[]).includes(serviceType)) {
         read.problem(`${PROJECT}:serviceType: ${show(serviceType)} is not allowed. Allowed: ${SERVICE_TYPES.join(", ")}. Fix: ${read.fix("serviceType", "ClusterIP")}`);
     }
-    return { image: image ?? "", port, replicas, serviceType: serviceType as WorkloadConfig["serviceType"] };
+    const rolloutTimeoutMs = read.duration("rolloutTimeout", ROLLOUT_TIMEOUT);
+    return { image: image ?? "", port, replicas, serviceType: serviceType as WorkloadConfig["serviceType"], rolloutTimeoutMs };
 }
 
 /** The app group: workload, resources, env and flags, secrets; and names none of them may share. */

@@ -16,7 +16,7 @@ describe("validateConfig", () => {
         const cfg = validateConfig(staging(), "staging");
         expect(cfg.environment).toBe("staging");
         expect(cfg.namespace).toBe("web-staging");
-        expect(cfg.app).toMatchObject({ name: "web", port: 8080, replicas: 3, serviceType: "ClusterIP", secretEnv: ["DATABASE_URL"] });
+        expect(cfg.app).toMatchObject({ name: "web", port: 8080, replicas: 3, serviceType: "ClusterIP", secretEnv: ["DATABASE_URL"], rolloutTimeoutMs: 600_000 });
         expect(cfg.smoke).toMatchObject({ baseUrl: "https://staging.web.example.com", timeoutMs: 5000, deadlineMs: 120_000, passes: 3 });
         expect(cfg.network).toEqual({ ingressNamespace: "ingress-nginx", egress: [] });
     });
@@ -124,6 +124,7 @@ describe("Pulumi.yaml", () => {
             featureFlags: cfg.app.featureFlags,
             secretEnv: [],
             serviceType: cfg.app.serviceType,
+            rolloutTimeout: "10m",
             ingressNamespace: cfg.network.ingressNamespace,
             egress: cfg.network.egress,
             smokeTimeout: "5s",

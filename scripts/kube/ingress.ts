@@ -1,0 +1,76 @@
+// The local cluster's ingress: a small reverse proxy that runs as a pod in the ingress
+// controller's namespace, so a request to an app takes the path real traffic takes: into the
+// cluster through the ingress, to the app's Service by its cluster DNS name (CoreDNS), through
+// kube-proxy to a pod, admitted or refused by the app's NetworkPolicies.
+//
+//   http://<ingress>/<namespace>/<service>:<port>/<path>  ->  http://<service>.<namespace>.svc.cluster.local:<port>/<path>
+//
+// The host reaches it at its Service's fixed cluster IP, so a smoke base URL looks like
+// http://198.19.0.80/web-staging/web:8080. Runs on Node >= 23.6 as is (types stripped).
+import * as http from "node:http";
+
+const PORT = Number(process.env["PORT"] ?? "8080");
+// All interfaces inside the pod; HOST=127.0.0.1 to try it on a workstation.
+const HOST = process.env["HOST"] ?? "0.0.0.0";
+const UPSTREAM_TIMEOUT_MS = 10_000;
+const LABEL = "[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?";
+const ROUTE = new RegExp(`^/(${LABEL})/(${LABEL}):(\\d{1,5})(/[^?#]*)?(\\?.*)?$`);
+// Headers that describe one connection, not the message: never forwarded.
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"]);
+
+function reply(res: http.ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+    res.end(text);
+}
+
+function forwardable(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+    const out: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k.toLowerCase())) out[k] = v;
+    return out;
+}
+
+const server = http.createServer((req, res) => {
+    const url = req.url ?? "/";
+    if (url === "/healthz") return reply(res, 200, { status: "ok" });
+    const m = ROUTE.exec(url);
+    if (!m) return reply(res, 404, { error: `no route for ${url.slice(0, 200)}; use /<namespace>/<service>:<port>/<path>` });
+    const [, namespace, service, portText, path, query] = m;
+    const port = Number(portText);
+    if (port < 1 || port > 65535) return reply(res, 400, { error: `port ${portText} is not 1-65535` });
+    const host = `${service}.${namespace}.svc.cluster.local`;
+    const prefix = `/${namespace}/${service}:${port}`;
+    const upstream = http.request({
+        host,
+        port,
+        method: req.method,
+        path: `${path ?? "/"}${query ?? ""}`,
+        headers: { ...forwardable(req.headers), host: `${host}:${port}`, "x-forwarded-host": req.headers.host ?? "", "x-forwarded-prefix": prefix },
+        timeout: UPSTREAM_TIMEOUT_MS,
+        // A fresh connection per request, so each one picks a pod anew, as the smoke engine does.
+        agent: false,
+    });
+    upstream.on("response", (up) => {
+        const headers = forwardable(up.headers);
+        // Keep a same-host redirect inside this route, so the client stays on the same app.
+        const location = up.headers.location;
+        if (typeof location === "string" && location.startsWith("/") && !location.startsWith("//")) headers["location"] = prefix + location;
+        res.writeHead(up.statusCode ?? 502, headers);
+        up.pipe(res);
+    });
+    upstream.on("timeout", () => upstream.destroy(Object.assign(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })));
+    upstream.on("error", (err: NodeJS.ErrnoException) => {
+        if (res.headersSent) return res.destroy();
+        reply(res, 502, { error: `upstream ${host}:${port}: ${err.code ?? err.message}` });
+    });
+    req.pipe(upstream);
+});
+
+server.listen(PORT, HOST, () => process.stdout.write(`ingress proxy listening on :${PORT}\n`));
+const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 5_000).unref();
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
