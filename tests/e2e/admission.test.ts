@@ -73,11 +73,12 @@ describe("Pod Security restricted, on real pods", () => {
     it("really mounts the root read-only: an image that writes to it fails with EROFS", async () => {
         const crashed = await until("the writing container to fail", () => pods(NAMESPACES.roots).find((p) => p.status.containerStatuses?.[0]?.lastState?.terminated));
         expect(crashed.status.containerStatuses[0].lastState.terminated.exitCode).not.toBe(0);
-        // The failed container's log, read again while the pod restarts (kubelet replaces the
-        // "previous" container on each restart, and its log can be briefly unreadable then).
+        // The failed container's log, read again while the pod restarts: kubelet replaces the
+        // "previous" container on each restart, and for a moment kubectl prints "unable to
+        // retrieve container logs" instead of the log, with exit status 0.
         const logs = await until("the failed container's log", () => {
             const run = kubectl(["-n", NAMESPACES.roots, "logs", crashed.metadata.name, "--previous"]);
-            return run.status === 0 ? run.stdout : undefined;
+            return run.status === 0 && !run.stdout.startsWith("unable to retrieve container logs") ? run.stdout : undefined;
         }, 30_000);
         expect(logs).toContain("EROFS: read-only file system, open '/app/started'");
     });
