@@ -7,6 +7,7 @@ import type { AppConfig } from "../config/schema";
 import { keyedDigest } from "../promotion/digest";
 import { appLabels } from "./labels";
 import type { ObjectMeta } from "./manifestTypes";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 
 /** Annotations on the pod template whose change rolls every pod. */
 export const CONFIG_CHECKSUM = "progression.dev/config-checksum";
@@ -65,12 +66,7 @@ export function deploymentManifest<S = string>(input: AppInput, secretChecksum: 
                 },
                 spec: {
                     automountServiceAccountToken: false,
-                    securityContext: {
-                        runAsNonRoot: true,
-                        runAsUser: 10001,
-                        runAsGroup: 10001,
-                        seccompProfile: { type: "RuntimeDefault" },
-                    },
+                    securityContext: restrictedPodSecurityContext(),
                     ...(app.replicas > 1
                         ? {
                               topologySpreadConstraints: [
@@ -89,14 +85,7 @@ export function deploymentManifest<S = string>(input: AppInput, secretChecksum: 
                                 ...(app.secretEnv.length > 0 ? [{ secretRef: { name: names.secret } }] : []),
                             ],
                             resources: { requests: { ...app.resources.requests }, limits: { ...app.resources.limits } },
-                            securityContext: {
-                                allowPrivilegeEscalation: false,
-                                readOnlyRootFilesystem: true,
-                                runAsNonRoot: true,
-                                privileged: false,
-                                capabilities: { drop: ["ALL"] },
-                                seccompProfile: { type: "RuntimeDefault" },
-                            },
+                            securityContext: restrictedContainerSecurityContext(),
                             // Startup gives a slow boot up to 60 s before liveness may kill it.
                             startupProbe: probe(2, 30),
                             readinessProbe: probe(5, 3),

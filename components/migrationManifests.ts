@@ -7,6 +7,7 @@ import type { MigrationConfig } from "../config/groups/migration";
 import type { AppConfig, EgressRule } from "../config/schema";
 import { commonLabels } from "./labels";
 import type { Labels, NetworkPolicyManifest, ObjectMeta } from "./manifestTypes";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 
 /** Annotations on the migration Job naming what it runs. */
 export const MIGRATION_VERSION_ANNOTATION = "progression.dev/migration-version";
@@ -104,7 +105,7 @@ export function migrationJobManifest(input: MigrationJobInput) {
                 spec: {
                     restartPolicy: "Never",
                     automountServiceAccountToken: false,
-                    securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
+                    securityContext: restrictedPodSecurityContext(),
                     containers: [
                         {
                             name: "migrate",
@@ -113,14 +114,7 @@ export function migrationJobManifest(input: MigrationJobInput) {
                             env: Object.entries(env).map(([name, value]) => ({ name, value })),
                             ...(migration.secretEnv.length > 0 ? { envFrom: [{ secretRef: { name: names.secret } }] } : {}),
                             resources: { requests: { ...app.resources.requests }, limits: { ...app.resources.limits } },
-                            securityContext: {
-                                allowPrivilegeEscalation: false,
-                                readOnlyRootFilesystem: true,
-                                runAsNonRoot: true,
-                                privileged: false,
-                                capabilities: { drop: ["ALL"] },
-                                seccompProfile: { type: "RuntimeDefault" },
-                            },
+                            securityContext: restrictedContainerSecurityContext(),
                             volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
                         },
                     ],
