@@ -44,8 +44,12 @@ export = async () => {
             trigger: env.verifiedTrigger,
             results: env.smokeResults,
         },
-        /** What this stack's smoke checks last verified; the next environment deploys only this. */
+        /** What the live revision's checks verified; the next environment deploys only this. */
         verified: env.verified,
+        /** Every revision this environment verified and still remembers, newest (the live one) first. */
+        verifiedHistory: env.verifiedHistory,
+        /** Where live traffic is (live), the rollback target (previous), the candidate, and the history. */
+        release: env.release,
         /** How this update was let through: checked against the upstream record, or overridden (and why). */
         promotion,
     };

@@ -109,7 +109,9 @@ function main(): void {
     let actions = 0;
 
     const server = http.createServer((req, res) => {
-        const route = (req.url ?? "/").split("?")[0];
+        // Under /preview the same routes answer: where pods are simulated, one host process stands
+        // in for both the preview route (the candidate) and the live route.
+        const route = (req.url ?? "/").split("?")[0]!.replace(/^\/preview(?=\/)/, "");
         const handle = async () => {
             if (s.delayMs > 0) await new Promise((r) => setTimeout(r, s.delayMs));
             const warming = Date.now() - startedAt < s.healthyAfterMs;

@@ -1,12 +1,13 @@
-import * as crypto from "node:crypto";
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import { flagEnvName } from "../config/groups/envFlags";
 import type { AppConfig } from "../config/schema";
-import { keyedDigest } from "../promotion/digest";
+import { canonicalJson, keyedDigest } from "../promotion/digest";
+import { REVISION_CHARS, REVISION_LABEL } from "../release/revisions";
 import { appLabels } from "./labels";
-import type { ObjectMeta } from "./manifestTypes";
+import type { KubernetesObject, ObjectMeta } from "./manifestTypes";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 
 /** Annotations on the pod template whose change rolls every pod. */
@@ -19,8 +20,16 @@ export interface AppInput {
     readonly environment: EnvironmentName;
 }
 
-export function appNames(app: AppConfig) {
-    return { deployment: app.name, service: app.name, configMap: `${app.name}-config`, secret: `${app.name}-secrets`, pdb: app.name };
+/** The stable names (live Service, preview Service, PDB) and those of one revision's objects. */
+export function appNames(app: Pick<AppConfig, "name">, revision: string) {
+    return {
+        service: app.name,
+        preview: `${app.name}-preview`,
+        pdb: app.name,
+        deployment: `${app.name}-${revision}`,
+        configMap: `${app.name}-${revision}-config`,
+        secret: `${app.name}-${revision}-secrets`,
+    };
 }
 
 /** ConfigMap data: plain env vars, and each feature flag as FLAG_<NAME>=true|false. */
@@ -34,18 +43,14 @@ const canonical = (data: Readonly<Record<string, string>>) => JSON.stringify(Obj
 
 /** A stable digest of key/value data: key order does not matter, any value change does. */
 export function checksum(data: Readonly<Record<string, string>>): string {
-    return crypto.createHash("sha256").update(canonical(data)).digest("hex");
+    return createHash("sha256").update(canonical(data)).digest("hex");
 }
 
-/**
- * The Deployment. `secretChecksum` is generic so the component can pass an Output while tests
- * pass a string.
- */
-export function deploymentManifest<S = string>(input: AppInput, secretChecksum: S) {
+/** The pod template of one revision; `revision` "" gives the template whose digest names it. */
+function podTemplate(input: AppInput, secretChecksum: string, revision: string) {
     const { app } = input;
     const labels = appLabels(app.name, input.environment);
-    const names = appNames(app);
-    const outsideDev = input.environment !== "dev";
+    const names = appNames(app, revision);
     const probe = (periodSeconds: number, failureThreshold: number) => ({
         httpGet: { path: "/healthz", port: "http" },
         periodSeconds,
@@ -53,50 +58,86 @@ export function deploymentManifest<S = string>(input: AppInput, secretChecksum: 
         failureThreshold,
     });
     return {
-        metadata: { name: names.deployment, namespace: input.namespace, labels: labels.all } satisfies ObjectMeta,
+        metadata: {
+            labels: { ...labels.all, ...(revision ? { [REVISION_LABEL]: revision } : {}) },
+            annotations: { [CONFIG_CHECKSUM]: checksum(configData(app)), [SECRET_CHECKSUM]: secretChecksum },
+        },
+        spec: {
+            automountServiceAccountToken: false,
+            securityContext: restrictedPodSecurityContext(),
+            ...(app.replicas > 1
+                ? {
+                      topologySpreadConstraints: [
+                          {
+                              maxSkew: 1,
+                              topologyKey: "kubernetes.io/hostname",
+                              whenUnsatisfiable: "ScheduleAnyway",
+                              labelSelector: { matchLabels: { ...labels.selector, ...(revision ? { [REVISION_LABEL]: revision } : {}) } },
+                          },
+                      ],
+                  }
+                : {}),
+            containers: [
+                {
+                    name: "app",
+                    image: app.image,
+                    ports: [{ name: "http", containerPort: app.port, protocol: "TCP" }],
+                    env: [{ name: "PORT", value: String(app.port) }],
+                    envFrom: [{ configMapRef: { name: names.configMap } }, ...(app.secretEnv.length > 0 ? [{ secretRef: { name: names.secret } }] : [])],
+                    resources: { requests: { ...app.resources.requests }, limits: { ...app.resources.limits } },
+                    securityContext: restrictedContainerSecurityContext(),
+                    // Startup gives a slow boot up to 60 s before liveness may kill it.
+                    startupProbe: probe(2, 30),
+                    readinessProbe: probe(5, 3),
+                    livenessProbe: probe(10, 3),
+                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                },
+            ],
+            // A read-only root filesystem still needs somewhere to write temp files.
+            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+        },
+    };
+}
+
+/**
+ * The revision id: a digest of everything that decides what a pod runs (image, command, probes,
+ * resources, the ConfigMap's data and the secret values' keyed digest), so a change to any of
+ * them is a new revision, and the same inputs give the same revision again. Replicas are not
+ * part of it: scaling keeps the revision.
+ */
+export function revisionId(input: AppInput, secretChecksum: string): string {
+    return createHash("sha256").update(canonicalJson(podTemplate(input, secretChecksum, ""))).digest("hex").slice(0, REVISION_CHARS);
+}
+
+/**
+ * The Pulumi Kubernetes provider applies with server-side apply and would refuse to set a field
+ * another field manager owns. The live switch scales a revision that is no longer live down to its
+ * warm count; when the same revision becomes the candidate again (a rollback by config), the
+ * program's replica count must win.
+ */
+export const PATCH_FORCE = "pulumi.com/patchForce";
+
+/**
+ * One revision's Deployment, named and selected by its revision id. Its template never changes
+ * (a change is a new revision), so it only ever scales.
+ */
+export function deploymentManifest(input: AppInput, secretChecksum: string) {
+    const { app } = input;
+    const revision = revisionId(input, secretChecksum);
+    const labels = appLabels(app.name, input.environment);
+    return {
+        metadata: {
+            name: appNames(app, revision).deployment,
+            namespace: input.namespace,
+            labels: { ...labels.all, [REVISION_LABEL]: revision },
+            annotations: { [PATCH_FORCE]: "true" },
+        } satisfies ObjectMeta,
         spec: {
             replicas: app.replicas,
-            selector: { matchLabels: labels.selector },
+            selector: { matchLabels: { ...labels.selector, [REVISION_LABEL]: revision } },
             // Never dip below the requested capacity outside dev: new pods must be Ready first.
-            strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: outsideDev ? 0 : "25%" } },
-            template: {
-                metadata: {
-                    labels: labels.all,
-                    annotations: { [CONFIG_CHECKSUM]: checksum(configData(app)), [SECRET_CHECKSUM]: secretChecksum },
-                },
-                spec: {
-                    automountServiceAccountToken: false,
-                    securityContext: restrictedPodSecurityContext(),
-                    ...(app.replicas > 1
-                        ? {
-                              topologySpreadConstraints: [
-                                  { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels.selector } },
-                              ],
-                          }
-                        : {}),
-                    containers: [
-                        {
-                            name: "app",
-                            image: app.image,
-                            ports: [{ name: "http", containerPort: app.port, protocol: "TCP" }],
-                            env: [{ name: "PORT", value: String(app.port) }],
-                            envFrom: [
-                                { configMapRef: { name: names.configMap } },
-                                ...(app.secretEnv.length > 0 ? [{ secretRef: { name: names.secret } }] : []),
-                            ],
-                            resources: { requests: { ...app.resources.requests }, limits: { ...app.resources.limits } },
-                            securityContext: restrictedContainerSecurityContext(),
-                            // Startup gives a slow boot up to 60 s before liveness may kill it.
-                            startupProbe: probe(2, 30),
-                            readinessProbe: probe(5, 3),
-                            livenessProbe: probe(10, 3),
-                            volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-                        },
-                    ],
-                    // A read-only root filesystem still needs somewhere to write temp files.
-                    volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
-                },
-            },
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: input.environment !== "dev" ? 0 : "25%" } },
+            template: podTemplate(input, secretChecksum, revision),
         },
     };
 }
@@ -110,19 +151,50 @@ export function deploymentManifest<S = string>(input: AppInput, secretChecksum: 
  */
 export const SERVICE_WAIT_FOR = "pulumi.com/waitFor";
 
+/**
+ * The live Service, which users reach. It carries no selector here: the live switch
+ * (components/liveSwitch.ts) owns `spec.selector` and points it at a revision only after that
+ * revision's checks passed on the preview Service. The provider applies with server-side apply,
+ * so it never removes a field it does not set.
+ */
 export function serviceManifest(input: AppInput) {
     const labels = appLabels(input.app.name, input.environment);
     const ready = input.app.serviceType === "LoadBalancer" ? "jsonpath={.status.loadBalancer.ingress}" : "jsonpath={.spec.clusterIP}";
     return {
         metadata: {
-            name: appNames(input.app).service,
+            name: appNames(input.app, "").service,
             namespace: input.namespace,
             labels: labels.all,
             annotations: { [SERVICE_WAIT_FOR]: ready },
         } satisfies ObjectMeta,
         spec: {
             type: input.app.serviceType,
-            selector: labels.selector,
+            ports: [{ name: "http", port: input.app.port, targetPort: "http", protocol: "TCP" }],
+        },
+    };
+}
+
+/** The live Service's selector for a revision: the app's selector labels plus the revision. */
+export function liveSelector(input: Pick<AppInput, "app" | "environment">, revision: string): Record<string, string> {
+    return { ...appLabels(input.app.name, input.environment).selector, [REVISION_LABEL]: revision };
+}
+
+/**
+ * The preview Service: always ClusterIP, selecting the candidate revision only. The smoke checks
+ * reach the candidate through it (smokePreviewUrl) while live traffic stays where it was.
+ */
+export function previewServiceManifest(input: AppInput, revision: string) {
+    const labels = appLabels(input.app.name, input.environment);
+    return {
+        metadata: {
+            name: appNames(input.app, revision).preview,
+            namespace: input.namespace,
+            labels: { ...labels.all, "app.kubernetes.io/component": "preview" },
+            annotations: { [SERVICE_WAIT_FOR]: "jsonpath={.spec.clusterIP}" },
+        } satisfies ObjectMeta,
+        spec: {
+            type: "ClusterIP",
+            selector: liveSelector(input, revision),
             ports: [{ name: "http", port: input.app.port, targetPort: "http", protocol: "TCP" }],
         },
     };
@@ -143,82 +215,154 @@ export function pdbManifest(input: AppInput) {
     if (input.app.replicas <= 1) return undefined;
     const labels = appLabels(input.app.name, input.environment);
     return {
-        metadata: { name: appNames(input.app).pdb, namespace: input.namespace, labels: labels.all } satisfies ObjectMeta,
+        metadata: { name: appNames(input.app, "").pdb, namespace: input.namespace, labels: labels.all } satisfies ObjectMeta,
         spec: { maxUnavailable: ENVIRONMENT_RULES[input.environment].pdbMaxUnavailable, selector: { matchLabels: labels.selector } },
     };
+}
+
+/** Every object of one app revision and the app's stable objects, as plain manifests. */
+export interface AppRelease {
+    readonly revision: string;
+    readonly configMap: KubernetesObject;
+    /** The Secret with each value replaced by SECRET_PLACEHOLDER; absent without secretEnv. */
+    readonly secret?: KubernetesObject;
+    readonly deployment: KubernetesObject;
+    readonly preview: KubernetesObject;
+    readonly service: KubernetesObject;
+    readonly pdb?: KubernetesObject;
+}
+
+/** What a rendered Secret holds in place of each value: values never enter a render or a digest. */
+export const SECRET_PLACEHOLDER = "<secret>";
+
+/**
+ * The app's render: the candidate revision (ConfigMap, Secret, Deployment, all immutable and named
+ * by the revision), the preview Service selecting it, the live Service and the PDB. The component
+ * applies exactly these objects; only the Secret's values are filled in there.
+ */
+export function appRelease(input: AppInput, secretChecksum: string): AppRelease {
+    const { app } = input;
+    const deployment = deploymentManifest(input, secretChecksum);
+    const revision = deployment.metadata.labels[REVISION_LABEL]!;
+    const names = appNames(app, revision);
+    const labels = { ...appLabels(app.name, input.environment).all, [REVISION_LABEL]: revision };
+    const meta = (name: string) => ({ name, namespace: input.namespace, labels });
+    const pdb = pdbManifest(input);
+    return {
+        revision,
+        // Immutable: a revision's configuration never changes under its pods.
+        configMap: { apiVersion: "v1", kind: "ConfigMap", metadata: meta(names.configMap), immutable: true, data: configData(app) },
+        ...(app.secretEnv.length > 0
+            ? {
+                  secret: {
+                      apiVersion: "v1",
+                      kind: "Secret",
+                      metadata: meta(names.secret),
+                      type: "Opaque",
+                      immutable: true,
+                      stringData: Object.fromEntries(app.secretEnv.map((k) => [k, SECRET_PLACEHOLDER])),
+                  },
+              }
+            : {}),
+        deployment: { apiVersion: "apps/v1", kind: "Deployment", ...deployment },
+        preview: { apiVersion: "v1", kind: "Service", ...previewServiceManifest(input, revision) },
+        service: { apiVersion: "v1", kind: "Service", ...serviceManifest(input) },
+        ...(pdb ? { pdb: { apiVersion: "policy/v1", kind: "PodDisruptionBudget", ...pdb } } : {}),
+    };
+}
+
+/** The keyed digest of the secret values on the pod template, or "none" without secrets. */
+export function secretChecksumOf(key: string | undefined, values: Readonly<Record<string, string>>): string {
+    if (Object.keys(values).length === 0) return "none";
+    if (key === undefined) throw new Error("the app mounts secrets but no digest key was given; pass the stack's DigestKey");
+    return keyedDigest(key, values);
+}
+
+/** The rendered Secret's stringData with each placeholder replaced by its value. */
+export function fillSecret(secret: KubernetesObject, values: Readonly<Record<string, string>>): Record<string, string> {
+    const data = secret["stringData"] as Record<string, string>;
+    return Object.fromEntries(
+        Object.entries(data).map(([k, placeholder]) => {
+            const value = values[k];
+            if (placeholder !== SECRET_PLACEHOLDER || value === undefined) throw new Error(`secret ${k}: no value to fill in`);
+            return [k, value];
+        }),
+    );
 }
 
 export interface AppDeploymentArgs {
     /** The app as validated from stack config. */
     readonly app: AppConfig;
     /** Namespace to deploy into (created by EnvironmentNamespace). */
-    readonly namespace: pulumi.Input<string>;
+    readonly namespace: string;
     readonly environment: EnvironmentName;
     /** Secret values by env var name; each must be a secret Output. @default - no Secret object */
     readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
     /**
-     * The stack's digest key (a secret; see DigestKey), under which the secret values' digest on
-     * the pod template is an HMAC. Without the key that digest says nothing about the values,
-     * while any change to them still rolls the pods. Required when `app.secretEnv` is not empty.
-     * @default - none
+     * The keyed digest of the secret values (`secretChecksumOf` under the stack's DigestKey):
+     * without the key it says nothing about the values, while any change to them is a new revision.
      */
-    readonly digestKey?: pulumi.Input<string>;
+    readonly secretChecksum: pulumi.Output<string>;
 }
 
-/** Deployment, Service, ConfigMap, Secret and PodDisruptionBudget for one app. */
+/**
+ * The app as revisions: each update renders a candidate revision (its own Deployment, ConfigMap
+ * and Secret, named by a digest of the pod template) beside the live one, and a preview Service
+ * that selects it. The live Service is created here without a selector; the live switch points it
+ * at a revision once that revision's checks passed. A revision's objects are retained when the
+ * program stops naming them, so the live and previous revisions keep running; the live switch
+ * scales down and removes the ones no longer needed.
+ */
 export class AppDeployment extends pulumi.ComponentResource {
+    /** The candidate revision's id. */
+    public readonly revision: pulumi.Output<string>;
     public readonly deploymentName: pulumi.Output<string>;
+    /** The live Service's name. */
     public readonly serviceName: pulumi.Output<string>;
-    /** Digest of the ConfigMap data on the pod template. */
-    public readonly configChecksum: pulumi.Output<string>;
-    /** Keyed digest of the secret values on the pod template ("none" without secrets); reveals nothing about them. */
-    public readonly secretChecksum: pulumi.Output<string>;
+    /** The preview Service's name, selecting the candidate only. */
+    public readonly previewServiceName: pulumi.Output<string>;
 
     constructor(name: string, args: AppDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:app:AppDeployment", name, {}, opts);
-        const secrets = args.secrets ?? {};
-        const input: AppInput = { app: args.app, namespace: "", environment: args.environment };
-        const names = appNames(args.app);
-        const labels = appLabels(args.app.name, args.environment).all;
-        const meta = (objectName: string) => ({ name: objectName, namespace: args.namespace, labels });
+        const input: AppInput = { app: args.app, namespace: args.namespace, environment: args.environment };
+        const rendered = args.secretChecksum.apply((sc) => appRelease(input, sc));
+        const part = <K extends keyof AppRelease>(key: K) => rendered.apply((r) => r[key] as NonNullable<AppRelease[K]>);
+        // A resource's args are an object of Inputs, so each top-level field of the render is
+        // lifted on its own.
+        const fields = (obj: pulumi.Output<KubernetesObject>, keys: readonly string[]): Record<string, pulumi.Output<unknown>> =>
+            Object.fromEntries(keys.map((k) => [k, obj.apply((o) => o[k])]));
+        // A revision's objects outlive the program's reference to them: the live switch decides
+        // when the previous revision goes.
+        const revisionOpts = { parent: this, retainOnDelete: true, deleteBeforeReplace: false };
 
-        const data = configData(args.app);
-        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(names.configMap), data }, { parent: this });
-        const secretValues = pulumi.all(secrets);
-        const secret =
-            args.app.secretEnv.length > 0
-                ? new k8s.core.v1.Secret(`${name}-secrets`, { metadata: meta(names.secret), type: "Opaque", stringData: secretValues }, { parent: this })
-                : undefined;
-        // Published as plain text like Helm's `checksum/secret` convention (kept secret, it would
-        // mark the Deployment's whole spec secret and blind every diff); keyed, so it reveals nothing.
-        if (secret && args.digestKey === undefined) {
-            throw new pulumi.ResourceError(`${name}: the app mounts secrets (${args.app.secretEnv.join(", ")}) but no digestKey was given; pass the stack's DigestKey`, this);
+        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, fields(part("configMap"), ["metadata", "immutable", "data"]) as k8s.core.v1.ConfigMapArgs, revisionOpts);
+        let secret: k8s.core.v1.Secret | undefined;
+        if (args.app.secretEnv.length > 0) {
+            const values = pulumi.all(args.secrets ?? {});
+            const missing = args.app.secretEnv.filter((k) => args.secrets?.[k] === undefined);
+            if (missing.length > 0) throw new pulumi.ResourceError(`${name}: secretEnv names ${missing.join(", ")}, and no value was given`, this);
+            // The render's Secret with its placeholders replaced by the values, and nothing else.
+            const stringData = pulumi.secret(pulumi.all([part("secret"), values]).apply(([s, v]) => fillSecret(s, v)));
+            secret = new k8s.core.v1.Secret(`${name}-secrets`, { ...fields(part("secret"), ["metadata", "type", "immutable"]), stringData } as k8s.core.v1.SecretArgs, revisionOpts);
         }
-        this.secretChecksum = secret
-            ? pulumi.unsecret(pulumi.all([args.digestKey, secretValues]).apply(([k, v]) => keyedDigest(k!, v)))
-            : pulumi.output("none");
+        const deployment = new k8s.apps.v1.Deployment(name, fields(part("deployment"), ["metadata", "spec"]) as k8s.apps.v1.DeploymentArgs, {
+            ...revisionOpts,
+            dependsOn: [configMap, ...(secret ? [secret] : [])],
+            customTimeouts: rolloutWait(args.app),
+        });
+        const preview = new k8s.core.v1.Service(`${name}-preview`, fields(part("preview"), ["metadata", "spec"]) as k8s.core.v1.ServiceArgs, { parent: this, dependsOn: [deployment] });
+        const service = new k8s.core.v1.Service(`${name}-service`, fields(part("service"), ["metadata", "spec"]) as k8s.core.v1.ServiceArgs, { parent: this });
+        if (args.app.replicas > 1) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, fields(part("pdb"), ["metadata", "spec"]) as k8s.policy.v1.PodDisruptionBudgetArgs, { parent: this });
 
-        const deployment = deploymentManifest(input, this.secretChecksum);
-        const dep = new k8s.apps.v1.Deployment(
-            name,
-            { metadata: { ...deployment.metadata, namespace: args.namespace }, spec: deployment.spec },
-            { parent: this, dependsOn: [configMap, ...(secret ? [secret] : [])], customTimeouts: rolloutWait(args.app) },
-        );
-        const service = serviceManifest(input);
-        const svc = new k8s.core.v1.Service(`${name}-service`, { metadata: { ...service.metadata, namespace: args.namespace }, spec: service.spec }, { parent: this });
-        const pdb = pdbManifest(input);
-        if (pdb) {
-            new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, { metadata: { ...pdb.metadata, namespace: args.namespace }, spec: pdb.spec }, { parent: this });
-        }
-
-        this.deploymentName = dep.metadata.name;
-        this.serviceName = svc.metadata.name;
-        this.configChecksum = pulumi.output(checksum(data));
+        this.revision = rendered.revision;
+        this.deploymentName = deployment.metadata.name;
+        this.serviceName = service.metadata.name;
+        this.previewServiceName = preview.metadata.name;
         this.registerOutputs({
+            revision: this.revision,
             deploymentName: this.deploymentName,
             serviceName: this.serviceName,
-            configChecksum: this.configChecksum,
-            secretChecksum: this.secretChecksum,
+            previewServiceName: this.previewServiceName,
         });
     }
 }

@@ -1,16 +1,21 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedCluster } from "../config/cluster";
+import { ENVIRONMENT_RULES } from "../config/environments";
 import type { EnvironmentConfig } from "../config/schema";
 import { manifestDigest, smokeTrigger } from "../promotion/digest";
 import { type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
-import { AppDeployment } from "./app";
+import type { HistoryEntry } from "../release/revisions";
+import type { LiveCheck } from "../release/switch";
+import { AppDeployment, secretChecksumOf } from "./app";
 import { DigestKey } from "./digestKey";
 import { isolationInput, NetworkIsolation } from "./isolation";
+import { appLabels } from "./labels";
+import { LiveSwitch } from "./liveSwitch";
 import { environmentManifests } from "./manifests";
 import { MigrationGate } from "./migrationGate";
 import { EnvironmentNamespace } from "./namespace";
-import { type SmokeCheckOutcome, SmokeTest } from "./smokeTest";
+import { type SmokeCheckOutcome, smokeChecksJson, SmokeTest } from "./smokeTest";
 import type { Check } from "../smoke";
 
 export interface EnvironmentArgs {
@@ -27,15 +32,43 @@ export interface EnvironmentArgs {
 }
 
 /** What the smoke checks of this environment verify: everything rendered for it, by digest, and what promotion compares. */
-export function verifiedSubject(config: EnvironmentConfig, commit: string | null): VerifiedSubject {
+export function verifiedSubject(config: EnvironmentConfig, commit: string | null, digest: string = manifestDigest(environmentManifests(config))): VerifiedSubject {
     return {
         environment: config.environment,
         image: config.app.image,
-        manifestDigest: manifestDigest(environmentManifests(config)),
+        manifestDigest: digest,
         featureFlags: { ...config.app.featureFlags },
         ...(config.migration?.sources ? { migrationVersion: config.migration.sources.version } : {}),
         commit,
     };
+}
+
+/** How long the check on the live route right after a switch may take at most. */
+export const LIVE_CHECK_DEADLINE_MS = 15_000;
+/**
+ * How long the revision that was live keeps all its pods after the live Service's endpoints moved
+ * away from them: kube-proxy follows an endpoint change within a fraction of a second, and a
+ * connection its stale rules still send there is served, not refused.
+ */
+export const DRAIN_MS = 1_000;
+/** Verified revisions an environment keeps in its history (stack output `release.history`). */
+export const HISTORY_LIMIT = 10;
+
+/** The stack output `release`. */
+export interface ReleaseOutput {
+    readonly live: string;
+    readonly previous: string | null;
+    readonly candidate: string;
+    readonly ranDigest: string | null;
+    readonly switchedAt: string;
+    readonly switchMs: number;
+    readonly history: readonly { readonly revision: string; readonly ranDigest: string | null; readonly switchedAt: string; readonly image: string | null }[];
+}
+
+/** The verified record of one history entry. */
+export function recordOf(entry: HistoryEntry): VerifiedRecord {
+    const o = entry.outcome as { subject: VerifiedSubject; passedAt: string; trigger: string; checks: string[] };
+    return verifiedRecord({ subject: o.subject, passedAt: o.passedAt, trigger: o.trigger, checks: o.checks });
 }
 
 /**
@@ -53,8 +86,12 @@ export class Environment extends pulumi.ComponentResource {
     public readonly verifiedTrigger: pulumi.Output<string>;
     /** Per-check results of that run (empty in command mode). */
     public readonly smokeResults: pulumi.Output<SmokeCheckOutcome[]>;
-    /** What the checks last verified, for the next environment: built from the smoke run's outputs only. */
+    /** What the live revision's checks verified, for the next environment: built from the switch's history only. */
     public readonly verified: pulumi.Output<VerifiedRecord>;
+    /** Every verified revision this environment still remembers, newest (the live one) first. */
+    public readonly verifiedHistory: pulumi.Output<VerifiedRecord[]>;
+    /** Where live traffic is, the rollback target, the candidate, and the history. */
+    public readonly release: pulumi.Output<ReleaseOutput>;
 
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:env:Environment", name, {}, opts);
@@ -79,42 +116,77 @@ export class Environment extends pulumi.ComponentResource {
         // One random key per stack, kept only in state as a secret: the secret values' digest on
         // the pod template and in the smoke trigger is an HMAC under it, so neither reveals them.
         const digestKey = new DigestKey(`${name}-digest-key`, { parent: this });
+        const secretChecksum = pulumi.unsecret(
+            pulumi.all([digestKey.key, pulumi.all(args.secrets ?? {})]).apply(([key, values]) => secretChecksumOf(key, values as Record<string, string>)),
+        );
+        // The candidate revision runs beside the live one; live traffic does not move yet.
         const app = new AppDeployment(
             `${name}-app`,
-            { app: config.app, namespace: ns.name, environment: config.environment, secrets: args.secrets ?? {}, digestKey: digestKey.key },
+            { app: config.app, namespace: config.namespace, environment: config.environment, secrets: args.secrets ?? {}, secretChecksum },
             // Isolation first: the app's pods never run a moment without their policies.
             { parent: this, provider, dependsOn: [isolation, ...(migration ? [migration] : [])] },
         );
 
         // The checks run again when anything rendered for the environment changes, or a secret
-        // value does.
-        const subject = verifiedSubject(config, args.commit ?? null);
-        const trigger = app.secretChecksum.apply((secretDigest) =>
+        // value does. The digest covers the render the components applied, secret values aside.
+        const manifests = secretChecksum.apply((sc) => manifestDigest(environmentManifests(config, sc)));
+        const subject = manifests.apply((digest) => ({ ...verifiedSubject(config, args.commit ?? null, digest) }) as Record<string, unknown>);
+        const trigger = pulumi.all([manifests, secretChecksum]).apply(([digest, secretDigest]) =>
             smokeTrigger({
-                manifestDigest: subject.manifestDigest,
+                manifestDigest: digest,
                 secretDigest,
-                ...(subject.migrationVersion !== undefined ? { migrationVersion: subject.migrationVersion } : {}),
+                ...(config.migration?.sources ? { migrationVersion: config.migration.sources.version } : {}),
             }),
         );
+        const http = config.smoke.command === undefined;
         const smoke = new SmokeTest(
             `${name}-smoke`,
             {
-                baseUrl: config.smoke.baseUrl,
+                // The candidate, through the preview Service: no user reaches it there.
+                baseUrl: config.smoke.previewUrl,
                 trigger,
-                subject: { ...subject },
+                subject,
                 deadlineMs: config.smoke.deadlineMs,
                 runOnEveryUp: config.smoke.runOnEveryUp,
-                ...(config.smoke.command !== undefined
-                    ? { command: config.smoke.command }
-                    : {
+                ...(http
+                    ? {
                           ...(args.checks ? { checks: [...args.checks] } : {}),
                           timeoutMs: config.smoke.timeoutMs,
                           intervalMs: config.smoke.intervalMs,
                           consecutivePasses: config.smoke.passes,
                           failureLimit: config.smoke.failureLimit,
-                      }),
+                      }
+                    : { command: config.smoke.command }),
             },
             { parent: this, dependsOn: [app] },
+        );
+
+        // Live traffic moves only once the candidate's checks passed: the switch depends on them.
+        const deadlineMs = Math.min(config.smoke.deadlineMs, LIVE_CHECK_DEADLINE_MS);
+        const liveCheck: LiveCheck = http
+            ? { baseUrl: config.smoke.baseUrl, checks: smokeChecksJson(args.checks), timeoutMs: config.smoke.timeoutMs, intervalMs: 250, deadlineMs }
+            : { baseUrl: config.smoke.baseUrl, command: config.smoke.command!, cwd: process.cwd(), deadlineMs };
+        const live = new LiveSwitch(
+            `${name}-live`,
+            {
+                kubeconfig: args.cluster.kubeconfig,
+                context: args.cluster.context,
+                namespace: config.namespace,
+                service: app.serviceName,
+                selector: appLabels(config.app.name, config.environment).selector,
+                revision: app.revision,
+                ...(config.release.rollbackTo !== undefined ? { pin: config.release.rollbackTo } : {}),
+                replicas: config.app.replicas,
+                warmReplicas: ENVIRONMENT_RULES[config.environment].warmReplicas,
+                drainMs: DRAIN_MS,
+                historyLimit: HISTORY_LIMIT,
+                // A check's header may carry a resolved secret.
+                check: args.checks?.some((c) => c.headers !== undefined) ? pulumi.secret(liveCheck) : liveCheck,
+                outcome: pulumi
+                    .all([smoke.subject, smoke.passedAt, smoke.trigger, smoke.verifiedBy])
+                    .apply(([s, passedAt, t, checks]) => ({ subject: s, passedAt, trigger: t, checks })),
+            },
+            { parent: this, provider, dependsOn: [smoke] },
         );
 
         this.namespace = ns.name;
@@ -123,10 +195,21 @@ export class Environment extends pulumi.ComponentResource {
         this.smokePassedAt = smoke.passedAt;
         this.verifiedTrigger = smoke.trigger;
         this.smokeResults = smoke.results;
-        // Every field comes from the smoke run's outputs, which change only when its checks pass.
-        this.verified = pulumi
-            .all([smoke.subject, smoke.passedAt, smoke.trigger, smoke.verifiedBy])
-            .apply(([s, passedAt, t, checks]) => verifiedRecord({ subject: s as unknown as VerifiedSubject, passedAt, trigger: t, checks }));
+        this.release = pulumi
+            .all([live.live, live.previous, app.revision, live.ranDigest, live.switchedAt, live.switchMs, live.history])
+            .apply(([liveRev, previous, candidate, ran, switchedAt, switchMs, history]) => ({
+                live: liveRev,
+                previous,
+                candidate,
+                ranDigest: ran,
+                switchedAt,
+                switchMs,
+                history: history.map((h) => ({ revision: h.revision, ranDigest: h.ranDigest, switchedAt: h.switchedAt, image: (h.outcome["subject"] as VerifiedSubject | undefined)?.image ?? null })),
+            }));
+        // Every record comes from the switch's history: a revision is recorded as verified only
+        // once its checks passed and it went live.
+        this.verifiedHistory = live.history.apply((history) => history.map(recordOf));
+        this.verified = this.verifiedHistory.apply((records) => records[0]!);
         this.registerOutputs({
             namespace: this.namespace,
             serviceName: this.serviceName,
@@ -134,6 +217,7 @@ export class Environment extends pulumi.ComponentResource {
             smokePassedAt: this.smokePassedAt,
             verifiedTrigger: this.verifiedTrigger,
             verified: this.verified,
+            release: this.release,
         });
     }
 }

@@ -7,6 +7,7 @@ import type { Labels } from "./manifestTypes";
 export const PART_OF = "env-progression";
 /** The label that names an object's environment; the policy pack and netcheck read it. */
 export const ENVIRONMENT_LABEL = "environment";
+export { REVISION_LABEL } from "../release/revisions";
 /** Set by the API server on every namespace and not settable by tenants (since Kubernetes 1.22). */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 

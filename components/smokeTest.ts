@@ -227,10 +227,15 @@ export class SmokeTest extends pulumi.ComponentResource {
 /** The default checks as validated data: constant, so checking them here can never fail a run. */
 const DEFAULT_CHECKS_JSON = JSON.stringify(validateChecks(defaultChecks));
 
+/** The checks as the SmokeRun holds them: validated JSON, the defaults when none are given. */
+export function smokeChecksJson(checks: readonly Check[] | undefined, where = "checks"): string {
+    return checks === undefined ? DEFAULT_CHECKS_JSON : JSON.stringify(validateChecks(checks, where));
+}
+
 function checksProps(name: string, args: SmokeTestArgs, runOnEveryUp: boolean): InputsOf<ChecksRunInputs> {
     // Checks from smokeChecksFile were validated at the edge; checks handed over in code are
     // normalized (and judged) here, before any child is registered.
-    const checks = args.checks === undefined ? DEFAULT_CHECKS_JSON : JSON.stringify(validateChecks(args.checks, `${name}.checks`));
+    const checks = smokeChecksJson(args.checks, `${name}.checks`);
     return {
         baseUrl: args.baseUrl,
         trigger: args.trigger,

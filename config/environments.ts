@@ -39,6 +39,12 @@ export interface EnvironmentRules {
     readonly lockTimeoutMs: number;
     /** How long one migration statement may run in all (PostgreSQL `statement_timeout`). */
     readonly statementTimeoutMs: number;
+    /**
+     * Pods the previous verified revision keeps after a switch, ready to take live traffic back
+     * at once (rollback scales it to full size while it already serves). Fewer than the app's
+     * replicas, since they idle; enough that the first seconds after a rollback hold.
+     */
+    readonly warmReplicas: number;
 }
 
 export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRules>> = {
@@ -54,6 +60,8 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requiresApproval: false,
         lockTimeoutMs: 5_000,
         statementTimeoutMs: 60_000,
+        // One pod: dev has one, and a rollback there only has to answer.
+        warmReplicas: 1,
     },
     staging: {
         promotesFrom: "dev",
@@ -67,6 +75,8 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requiresApproval: false,
         lockTimeoutMs: 2_000,
         statementTimeoutMs: 30_000,
+        // One pod: staging's traffic is the team's; a rollback must answer, not carry load.
+        warmReplicas: 1,
     },
     prod: {
         promotesFrom: "staging",
@@ -80,6 +90,9 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requiresApproval: true,
         lockTimeoutMs: 1_000,
         statementTimeoutMs: 15_000,
+        // prod's minimum: one pod would fall over under prod's traffic in the seconds before the
+        // rest of a rollback's pods are ready.
+        warmReplicas: 3,
     },
 };
 

@@ -24,6 +24,7 @@ import { type Identity, validateIdentity } from "./groups/identity";
 import { MIGRATION_KEYS, validateMigration } from "./groups/migration";
 import { validateNetwork } from "./groups/network";
 import { validatePromotion } from "./groups/promotion";
+import { validateRelease } from "./groups/release";
 import { validateSmoke } from "./groups/smoke";
 import { ConfigError, ConfigReader, PROJECT, type RawConfig } from "./reader";
 
@@ -36,6 +37,7 @@ export type { Identity } from "./groups/identity";
 export type { MigrationConfig } from "./groups/migration";
 export type { EgressRule, NetworkConfig } from "./groups/network";
 export type { PromotionConfig } from "./groups/promotion";
+export type { ReleaseConfig } from "./groups/release";
 export type { ResourcesConfig } from "./groups/resources";
 export type { SmokeConfig } from "./groups/smoke";
 
@@ -49,6 +51,7 @@ const GROUPS = {
     network: validateNetwork,
     smoke: validateSmoke,
     promotion: validatePromotion,
+    release: validateRelease,
     migration: validateMigration,
 } satisfies Record<string, GroupValidator<unknown>>;
 
@@ -65,8 +68,8 @@ export const KNOWN_KEYS: readonly string[] = [
     "environment", "allowStackMismatch", "namespace", "kubeContext", "kubeServer", "kubeconfig",
     "appName", "image", "port", "replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit",
     "env", "featureFlags", "secretEnv", "serviceType", "rolloutTimeout", "ingressNamespace", "egress",
-    "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeFailureLimit", "smokeChecksFile",
-    "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride",
+    "smokeBaseUrl", "smokePreviewUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeFailureLimit", "smokeChecksFile",
+    "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride", "rollbackTo",
     ...MIGRATION_KEYS,
 ];
 

@@ -2,7 +2,8 @@
 # Pre-run command of the review stack template: Pulumi Deployments runs it in every review stack
 # (one per pull request) before `pulumi up`. Review stacks copy Pulumi.pr.yaml, which deploys to
 # dev's cluster, so each one gets a namespace of its own here, and with a URL template containing
-# {namespace}, the URL its smoke checks call.
+# {namespace}, the URLs its smoke checks call: the live route with the namespace, the preview route
+# (the candidate, before the switch) with the namespace followed by -preview.
 #
 #   deployments/review-stack.sh STACK [URL_TEMPLATE]
 #   deployments/review-stack.sh pr-acme-env-progression-42 'https://{namespace}.review.example.com'
@@ -27,6 +28,8 @@ pulumi config set --stack "$stack" env-progression:namespace "$namespace"
 echo "review stack $stack: namespace $namespace"
 if [ -n "$template" ]; then
   url=${template//\{namespace\}/$namespace}
+  preview=${template//\{namespace\}/$namespace-preview}
   pulumi config set --stack "$stack" env-progression:smokeBaseUrl "$url"
-  echo "review stack $stack: smoke checks call $url"
+  pulumi config set --stack "$stack" env-progression:smokePreviewUrl "$preview"
+  echo "review stack $stack: smoke checks call $preview (the candidate), then $url (live)"
 fi

@@ -248,10 +248,24 @@ export async function forgetStacks(ws: Workspace, names: readonly string[]): Pro
     for (const name of names) if (known.has(name)) await w.removeStack(name, { force: true });
 }
 
+/**
+ * The preview route that goes with a live route: through the ingress proxy, the preview Service
+ * (`<service>-preview`) in place of the live one; for a reference app on the host (simulated
+ * pods), the same app under /preview, which it serves alike.
+ */
+export function previewRoute(liveUrl: string): string {
+    const url = new URL(liveUrl);
+    const m = /^\/([a-z0-9-]+)\/([a-z0-9-]+):(\d+)\/?$/.exec(url.pathname);
+    if (m) return `${url.origin}/${m[1]}/${m[2]}-preview:${m[3]}`;
+    return `${url.origin}${url.pathname.replace(/\/$/, "")}/preview`;
+}
+
 /** Local values layered over a committed stack file. */
 export interface LocalStackValues {
     readonly cluster: Cluster;
     readonly smokeBaseUrl: string;
+    /** Where the checks reach the candidate. @default - previewRoute(smokeBaseUrl) */
+    readonly smokePreviewUrl?: string;
     /** Extra config (key without namespace -> value). */
     readonly overrides?: Record<string, unknown>;
     /** Plain env vars added to the committed stack's `env` map (e.g. the app's FAIL switch). */
@@ -275,6 +289,7 @@ export async function prepareStack(ws: Workspace, environment: EnvironmentName, 
         kubeServer: values.cluster.server,
         kubeconfig: values.cluster.kubeconfig,
         smokeBaseUrl: values.smokeBaseUrl,
+        smokePreviewUrl: values.smokePreviewUrl ?? previewRoute(values.smokeBaseUrl),
         ...(stackName !== environment ? { allowStackMismatch: true } : {}),
         ...values.overrides,
     };

@@ -6,8 +6,13 @@ import { type ConfigReader, parseDurationMs, PROJECT, show } from "../reader";
 import type { Identity } from "./identity";
 
 export interface SmokeConfig {
-    /** Where the checks send requests, as reached from where `pulumi up` runs. */
+    /** The live route: where users reach the app, and where the check after the switch goes. */
     readonly baseUrl: string;
+    /**
+     * The preview route: where the checks reach the candidate revision (the preview Service)
+     * before any live traffic does, as reached from where `pulumi up` runs.
+     */
+    readonly previewUrl: string;
     readonly timeoutMs: number;
     readonly deadlineMs: number;
     readonly intervalMs: number;
@@ -58,7 +63,7 @@ export function baseUrlProblem(text: string): { what: string; fix: string } | un
     return undefined;
 }
 
-/** Keys: smokeBaseUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses, smokeFailureLimit, smokeChecksFile, smokeCommand, smokeEveryUp. */
+/** Keys: smokeBaseUrl, smokePreviewUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses, smokeFailureLimit, smokeChecksFile, smokeCommand, smokeEveryUp. */
 export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     const host = `https://<${id.environment} host>`;
     const baseUrl = read.required(
@@ -70,6 +75,23 @@ export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     if (baseUrl !== undefined) {
         const problem = baseUrlProblem(baseUrl);
         if (problem) read.problem(`${PROJECT}:smokeBaseUrl: ${problem.what}. Allowed: ${problem.fix}. Fix: ${read.fix("smokeBaseUrl", host)}`);
+    }
+
+    const previewUrl = read.required(
+        "smokePreviewUrl",
+        "an http(s) URL that reaches the preview Service, which selects only the candidate revision",
+        `https://<${id.environment} preview host>`,
+        `: the checks run against the candidate there, before any live traffic moves to it (the preview Service is ${id.appName}-preview.${id.namespace}.svc.cluster.local)`,
+    );
+    if (previewUrl !== undefined) {
+        const problem = baseUrlProblem(previewUrl);
+        if (problem) read.problem(`${PROJECT}:smokePreviewUrl: ${problem.what}. Allowed: ${problem.fix}. Fix: ${read.fix("smokePreviewUrl", `https://<${id.environment} preview host>`)}`);
+        else if (baseUrl !== undefined && new URL(previewUrl).href === new URL(baseUrl).href) {
+            read.problem(
+                `${PROJECT}:smokePreviewUrl: ${show(previewUrl)} is the live route (smokeBaseUrl), so the checks would judge the candidate with live traffic's route. ` +
+                    `Allowed: the route to the preview Service ${id.appName}-preview. Fix: ${read.fix("smokePreviewUrl", `https://<${id.environment} preview host>`)}`,
+            );
+        }
     }
 
     const L = SMOKE_LIMITS;
@@ -114,5 +136,5 @@ export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
                 `Allowed: more than (smokePasses - 1) x ${formatDuration(passIntervalMs(intervalMs))} = ${formatDuration(minimum - 1)}. Fix: ${fixes.join(", or ")}`,
         );
     }
-    return { baseUrl: baseUrl ?? "", timeoutMs, deadlineMs, intervalMs, passes, failureLimit, checksFile, command, runOnEveryUp: read.bool("smokeEveryUp", false) };
+    return { baseUrl: baseUrl ?? "", previewUrl: previewUrl ?? "", timeoutMs, deadlineMs, intervalMs, passes, failureLimit, checksFile, command, runOnEveryUp: read.bool("smokeEveryUp", false) };
 }

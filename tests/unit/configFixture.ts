@@ -17,6 +17,7 @@ export function staging(overrides: Record<string, unknown> = {}, secretKeys = ["
         secretEnv: ["DATABASE_URL"],
         DATABASE_URL: "<secret>",
         smokeBaseUrl: "https://staging.web.example.com",
+        smokePreviewUrl: "https://preview.staging.web.example.com",
         ...overrides,
     };
     for (const [k, v] of Object.entries(values)) if (v === undefined) delete values[k];

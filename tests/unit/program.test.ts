@@ -5,7 +5,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS } from "../../config/environments";
+import { ENVIRONMENT_RULES, ENVIRONMENTS } from "../../config/environments";
+import { REVISION_LABEL } from "../../components/labels";
 import { checksum, configData, CONFIG_CHECKSUM, SECRET_CHECKSUM } from "../../components/app";
 import { environmentManifests } from "../../components/manifests";
 import { readStackConfig } from "../../config/stackFile";
@@ -21,7 +22,9 @@ import {
     REF_TYPE,
     ROOT,
     runProgram,
+    RAN_DIGEST,
     SMOKE_TYPE,
+    SWITCH_TYPE,
     unwrap,
     useKubeconfig,
 } from "./helpers/program";
@@ -125,10 +128,59 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         for (const p of policies) expect(p.inputs["metadata"].namespace).toBe(`web-${stack}`);
     });
 
-    it("gates the environment on a smoke test of its base URL", () => {
+    it("checks the candidate on its preview route, never on the live one", () => {
         const smoke = one(run.recorded, SMOKE_TYPE);
-        expect(smoke.inputs["baseUrl"]).toBe(readStackConfig(stack).smoke.baseUrl);
+        const cfg = readStackConfig(stack);
+        expect(smoke.inputs["baseUrl"]).toBe(cfg.smoke.previewUrl);
+        expect(smoke.inputs["baseUrl"]).not.toBe(cfg.smoke.baseUrl);
         expect(typeof smoke.inputs["trigger"]).toBe("string");
+    });
+
+    it("orders candidate, checks, live switch: live traffic moves only after the checks", () => {
+        const deployment = one(run.recorded, "kubernetes:apps/v1:Deployment");
+        const smoke = one(run.recorded, SMOKE_TYPE);
+        const live = one(run.recorded, SWITCH_TYPE);
+        const revision = deployment.inputs.metadata.labels[REVISION_LABEL] as string;
+        expect(waitsFor(run.recorded, smoke, deployment), "the checks wait for the candidate").toBe(true);
+        expect(waitsFor(run.recorded, live, smoke), "the switch waits for the checks").toBe(true);
+        expect(waitsFor(run.recorded, smoke, live), "the checks never wait for the switch").toBe(false);
+        expect(live.inputs["revision"]).toBe(revision);
+        // The switch scales the revision it replaces down to the environment's warm count.
+        expect(live.inputs["warmReplicas"]).toBe(ENVIRONMENT_RULES[stack].warmReplicas);
+        expect(unwrap(live.inputs["check"]).baseUrl).toBe(readStackConfig(stack).smoke.baseUrl);
+    });
+
+    it("runs the candidate as a revision of its own beside the live one, selected only by the preview Service", () => {
+        const deployment = one(run.recorded, "kubernetes:apps/v1:Deployment");
+        const revision = deployment.inputs.metadata.labels[REVISION_LABEL] as string;
+        expect(deployment.inputs.metadata.name).toBe(`web-${revision}`);
+        expect(deployment.inputs.spec.selector.matchLabels[REVISION_LABEL]).toBe(revision);
+        // Kept when the next candidate replaces it: the switch decides when it goes.
+        expect(deployment.retainOnDelete).toBe(true);
+        const services = of(run.recorded, "kubernetes:core/v1:Service");
+        const preview = services.find((s) => s.inputs.metadata.name === "web-preview")!;
+        const live = services.find((s) => s.inputs.metadata.name === "web")!;
+        expect(preview.inputs.spec.selector[REVISION_LABEL]).toBe(revision);
+        expect(live.inputs.spec.selector, "the live switch owns the live Service's selector").toBeUndefined();
+    });
+
+    it("records as verified only what went live, with the digest its pods ran", () => {
+        expect(run.outputs.release).toMatchObject({ live: one(run.recorded, SWITCH_TYPE).inputs["revision"], ranDigest: RAN_DIGEST });
+    });
+
+    it("applies exactly the objects the render produced, secret values aside", () => {
+        const cfg = readStackConfig(stack);
+        const sc = one(run.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM] as string;
+        const rendered = environmentManifests(cfg, sc);
+        const applied = run.recorded.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:providers") && r.type !== "pulumi:providers:kubernetes");
+        expect(applied.length).toBe(rendered.length);
+        for (const r of applied) {
+            const [, group, kind] = /^kubernetes:([^:]*):(.*)$/.exec(r.type)!;
+            const match = rendered.find((o) => o.kind === kind && o.metadata.name === r.inputs.metadata.name && `${o.apiVersion.includes("/") ? o.apiVersion : `core/${o.apiVersion}`}` === group);
+            expect(match, `${r.type} ${String(r.inputs.metadata.name)} was rendered`).toBeDefined();
+            const inputs = { ...r.inputs, ...(kind === "Secret" ? { stringData: match!["stringData"] } : {}) };
+            expect(inputs, `${kind} ${String(r.inputs.metadata.name)} is applied as rendered`).toEqual(JSON.parse(JSON.stringify(match)));
+        }
     });
 });
 
@@ -254,7 +306,10 @@ describe("promotion, checked before anything is registered", () => {
             environment: "prod",
             image: prodImage,
             imageDigest: prodImage.slice(prodImage.indexOf("@") + 1),
-            manifestDigest: manifestDigest(environmentManifests(config)),
+            // The digest of what was applied: the render under the stack's own secret checksum.
+            manifestDigest: manifestDigest(
+                environmentManifests(config, one(run.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM]),
+            ),
             featureFlags: { newCheckout: true, searchV2: false },
             checks: ["healthz"],
             passedAt: "2026-01-01T00:00:00Z",

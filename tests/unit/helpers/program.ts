@@ -17,7 +17,10 @@ export const ROOT = path.resolve(__dirname, "../../..");
 export const SMOKE_TYPE = "pulumi-nodejs:dynamic/progression:SmokeRun";
 export const MIGRATION_TYPE = "pulumi-nodejs:dynamic/progression:MigrationRun";
 export const KEY_TYPE = "pulumi-nodejs:dynamic/progression:DigestKey";
+export const SWITCH_TYPE = "pulumi-nodejs:dynamic/progression:LiveSwitch";
 export const REF_TYPE = "pulumi:pulumi:StackReference";
+/** The digest the mocked live switch reports the pods ran. */
+export const RAN_DIGEST = "sha256:" + "9e".repeat(32);
 export const DIGEST_KEY = "0f".repeat(32);
 
 /** The `verified` output a committed stack would export after its checks passed. */
@@ -43,6 +46,8 @@ export interface Recorded {
     /** URNs the registration named as dependencies (explicit dependsOn and inputs' resources). */
     dependencies: string[];
     parent: string;
+    /** The resource option: the engine forgets it on delete and the cluster keeps it. */
+    retainOnDelete?: boolean;
     urn?: string;
 }
 
@@ -101,6 +106,21 @@ export interface RunOptions {
     warnings?: string[];
 }
 
+/** What the live switch reports after switching to the candidate (or the pinned revision). */
+function switchState(inputs: Record<string, any>) {
+    const live = (inputs["pin"] as string | undefined) ?? (inputs["revision"] as string);
+    const switchedAt = "2026-01-01T00:00:01.000Z";
+    return {
+        ...inputs,
+        live,
+        previous: null,
+        ranDigest: RAN_DIGEST,
+        switchedAt,
+        switchMs: 0,
+        history: [{ revision: live, ranDigest: RAN_DIGEST, switchedAt, outcome: inputs["outcome"] }],
+    };
+}
+
 export async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown> = {}, recorded: Recorded[] = [], opts: RunOptions = {}) {
     vi.resetModules();
     const pulumi = await import("@pulumi/pulumi");
@@ -120,7 +140,9 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
                           ? { key: opts.digestKey ?? DIGEST_KEY }
                           : args.type === MIGRATION_TYPE
                             ? { ...args.inputs, migratedAt: "2026-01-01T00:00:00Z" }
-                            : args.inputs;
+                            : args.type === SWITCH_TYPE
+                              ? switchState(args.inputs)
+                              : args.inputs;
                 return { id: `${args.name}-id`, state };
             },
             call(args) {
@@ -157,6 +179,7 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
             provider: req.getProvider() || undefined,
             dependencies: req.getDependenciesList(),
             parent: req.getParent(),
+            retainOnDelete: req.getRetainondelete?.() === true,
         };
         recorded.push(entry);
         register(req, (err, resp) => {
@@ -204,6 +227,7 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
         serviceUrl: await settle<string>(program.serviceUrl),
         passedAt: await settle<string>(program.smoke.passedAt),
         verified: await settle<VerifiedRecord>(program.verified),
+        release: await settle<Record<string, unknown>>(program.release),
         promotion: program.promotion,
     };
     // Drain this run's outstanding registrations before the next run installs new mocks.

@@ -1,0 +1,130 @@
+// LiveSwitch: the step that moves live traffic. It depends on the SmokeTest that checked the
+// candidate on the preview route, so it runs only once those checks passed, and `pulumi preview`
+// shows it after them. One dynamic resource (progression:LiveSwitch); the logic is
+// release/switch.ts. It follows the rules for serialized providers at the top of
+// components/smokeTest.ts: create, update and diff only, and the serialized text holds two paths.
+import { createRequire } from "node:module";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { HistoryEntry } from "../release/revisions";
+import type { LiveCheck, SwitchInputs, SwitchOutputs } from "../release/switch";
+
+const PROVIDER_LOGIC = path.join(__dirname, "..", "release", "switch.ts");
+const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
+
+type ProviderLogic = typeof import("../release/switch");
+
+function loadProviderLogic(): ProviderLogic {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tsx = require(TSX_API) as { require(id: string, fromFile: string): unknown };
+    return tsx.require(PROVIDER_LOGIC, PROVIDER_LOGIC) as ProviderLogic;
+}
+
+/** The serialized provider: thin delegates. Exported for tests. */
+export const liveSwitchProvider: pulumi.dynamic.ResourceProvider<SwitchInputs, SwitchOutputs> = {
+    async create(inputs) {
+        return loadProviderLogic().switchCreate(inputs);
+    },
+    async update(id, olds, news) {
+        return loadProviderLogic().switchUpdate(id, olds, news);
+    },
+    diff(id, olds, news) {
+        return Promise.resolve(loadProviderLogic().switchDiff(id, olds, news));
+    },
+};
+
+export interface LiveSwitchArgs {
+    /** The kubeconfig holding only the stack's context (a secret), and that context. */
+    readonly kubeconfig: pulumi.Input<string>;
+    readonly context: string;
+    readonly namespace: pulumi.Input<string>;
+    /** The live Service, created without a selector. */
+    readonly service: pulumi.Input<string>;
+    /** The app's selector labels, without the revision. */
+    readonly selector: Record<string, string>;
+    /** The candidate revision; its checks passed. */
+    readonly revision: pulumi.Input<string>;
+    /** Hold live traffic on this revision of the environment's own history. @default - the candidate */
+    readonly pin?: string;
+    readonly replicas: number;
+    /** Pods the previous revision keeps as the rollback target. */
+    readonly warmReplicas: number;
+    /** How long the revision that was live keeps serving after the endpoints moved, in ms. */
+    readonly drainMs: number;
+    /** How many verified revisions the history keeps. */
+    readonly historyLimit: number;
+    /** The check on the live route after the switch. */
+    readonly check: pulumi.Input<LiveCheck>;
+    /** What verified the candidate: the SmokeTest's outcome. */
+    readonly outcome: pulumi.Input<Record<string, unknown>>;
+}
+
+type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+class LiveSwitchRun extends pulumi.dynamic.Resource {
+    declare public readonly live: pulumi.Output<string>;
+    declare public readonly previous: pulumi.Output<string | null>;
+    declare public readonly ranDigest: pulumi.Output<string | null>;
+    declare public readonly switchedAt: pulumi.Output<string>;
+    declare public readonly switchMs: pulumi.Output<number>;
+    declare public readonly history: pulumi.Output<HistoryEntry[]>;
+
+    constructor(name: string, props: InputsOf<SwitchInputs>, opts: pulumi.CustomResourceOptions) {
+        super(
+            liveSwitchProvider,
+            name,
+            { ...props, live: undefined, previous: undefined, ranDigest: undefined, switchedAt: undefined, switchMs: undefined, history: undefined, checkBaseUrl: undefined },
+            opts,
+            "progression",
+            "LiveSwitch",
+        );
+    }
+}
+
+/**
+ * Points the live Service at the verified revision, checks the live route, switches back if that
+ * fails, keeps the revision that was live warm as the rollback target, and keeps the
+ * environment's verified history.
+ */
+export class LiveSwitch extends pulumi.ComponentResource {
+    /** The revision live traffic reaches. */
+    public readonly live: pulumi.Output<string>;
+    /** The rollback target, or null. */
+    public readonly previous: pulumi.Output<string | null>;
+    /** The digest the live revision's pods ran. */
+    public readonly ranDigest: pulumi.Output<string | null>;
+    public readonly switchedAt: pulumi.Output<string>;
+    public readonly switchMs: pulumi.Output<number>;
+    /** Verified revisions, newest (the live one) first. */
+    public readonly history: pulumi.Output<HistoryEntry[]>;
+
+    constructor(name: string, args: LiveSwitchArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("progression:release:LiveSwitch", name, {}, opts);
+        const run = new LiveSwitchRun(
+            `${name}-run`,
+            {
+                kubeconfig: pulumi.secret(args.kubeconfig),
+                context: args.context,
+                namespace: args.namespace,
+                service: args.service,
+                selector: args.selector,
+                revision: args.revision,
+                ...(args.pin !== undefined ? { pin: args.pin } : {}),
+                replicas: args.replicas,
+                warmReplicas: args.warmReplicas,
+                drainMs: args.drainMs,
+                historyLimit: args.historyLimit,
+                check: args.check,
+                outcome: args.outcome,
+            },
+            { parent: this, ...(opts?.dependsOn !== undefined ? { dependsOn: opts.dependsOn } : {}) },
+        );
+        this.live = run.live;
+        this.previous = run.previous;
+        this.ranDigest = run.ranDigest;
+        this.switchedAt = run.switchedAt;
+        this.switchMs = run.switchMs;
+        this.history = run.history;
+        this.registerOutputs({ live: this.live, previous: this.previous, ranDigest: this.ranDigest, switchedAt: this.switchedAt, history: this.history });
+    }
+}
