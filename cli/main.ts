@@ -6,7 +6,7 @@ type Command = { run(argv: string[]): Promise<number> };
 export type Commands = Record<string, () => Command | Promise<Command>>;
 
 // The commands, each in its own module named after it.
-export const COMMAND_NAMES = ["smoke", "netcheck", "parity"] as const;
+export const COMMAND_NAMES = ["smoke", "netcheck", "parity", "rollback"] as const;
 
 // Each command is loaded only when asked for. The `progression` process (bin/progression) has
 // tsx's CommonJS hook only, so it loads them with require(): import() would go through Node's ESM
@@ -26,6 +26,7 @@ commands:
   smoke <baseUrl>   run the smoke checks against a deployed app
   netcheck          evaluate NetworkPolicies as a connectivity matrix
   parity            compare the stacks' configuration against the parity rules
+  rollback          return a stack's live traffic to its previous verified revision
 
 Run 'progression <command> --help' for a command's options.`;
 

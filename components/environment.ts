@@ -7,7 +7,7 @@ import { manifestDigest, smokeTrigger } from "../promotion/digest";
 import { type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
 import type { HistoryEntry } from "../release/revisions";
 import type { LiveCheck } from "../release/switch";
-import { AppDeployment, secretChecksumOf } from "./app";
+import { AppDeployment, liveSelector, secretChecksumOf } from "./app";
 import { DigestKey } from "./digestKey";
 import { isolationInput, NetworkIsolation } from "./isolation";
 import { appLabels } from "./labels";
@@ -148,6 +148,12 @@ export class Environment extends pulumi.ComponentResource {
                 subject,
                 deadlineMs: config.smoke.deadlineMs,
                 runOnEveryUp: config.smoke.runOnEveryUp,
+                candidate: app.revision.apply((revision) => ({
+                    kubeconfig: args.cluster.kubeconfig,
+                    context: args.cluster.context,
+                    namespace: config.namespace,
+                    selector: liveSelector({ app: config.app, environment: config.environment }, revision),
+                })),
                 ...(http
                     ? {
                           ...(args.checks ? { checks: [...args.checks] } : {}),

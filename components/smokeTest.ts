@@ -27,7 +27,7 @@ import { createRequire } from "node:module";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS, defaultChecks, SmokeConfigError, validateChecks } from "../smoke/checks";
-import type { ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
+import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
 import type { Check } from "../smoke/types";
 
 export type { SmokeCheckOutcome } from "../smoke/provider";
@@ -70,6 +70,8 @@ export interface SmokeTestArgs {
     readonly caPem?: pulumi.Input<string>;
     /** Run on every `up`, not only when something changed; previews then always show an update. @default false */
     readonly runOnEveryUp?: boolean;
+    /** The candidate's pods, whose states and logs a failure report shows. @default - none in the report */
+    readonly candidate?: pulumi.Input<CandidatePods>;
     /**
      * Command mode: a shell command run instead of the HTTP checks (`/bin/sh -c`, in the project
      * directory), with SMOKE_BASE_URL and SMOKE_TRIGGER in its environment; a non-zero exit, or
@@ -142,6 +144,7 @@ class SmokeRun extends pulumi.dynamic.Resource {
             {
                 subject: undefined,
                 command: undefined,
+                candidate: undefined,
                 ...props,
                 results: undefined,
                 passedAt: undefined,
@@ -184,7 +187,9 @@ export class SmokeTest extends pulumi.ComponentResource {
             if (err instanceof SmokeConfigError) throw new pulumi.ResourceError(`${name}: ${err.message}`, this);
             throw err;
         }
-        const run = new SmokeRun(`${name}-run`, props, childOpts);
+        // The kubeconfig inside stays a secret in state.
+        const candidate = args.candidate !== undefined ? { candidate: pulumi.secret(args.candidate) } : {};
+        const run = new SmokeRun(`${name}-run`, { ...props, ...candidate } as SmokeRunProps, childOpts);
         this.results = run.results;
         this.passedAt = run.passedAt;
         this.trigger = run.trigger;

@@ -19,6 +19,8 @@ export const PROGRAM_PATHS: readonly string[] = [
     "smoke/**",
     "netpol/**",
     "promotion/**",
+    "release/**",
+    "kube/**",
     "migrate/**",
     "migrations/**",
     "parity-rules.json",

@@ -26,6 +26,8 @@ export interface RequestOptions {
     readonly contentType?: string;
     /** @default 10000 */
     readonly timeoutMs?: number;
+    /** Resolve with the body as text (a pod's log), not parsed JSON. @default false */
+    readonly text?: boolean;
 }
 
 export interface KubeApi {
@@ -108,7 +110,7 @@ export function kubeApi(text: string, context: string): KubeApi {
                             json = undefined;
                         }
                         const status = res.statusCode ?? 0;
-                        if (status >= 200 && status < 300) return resolve(json as T);
+                        if (status >= 200 && status < 300) return resolve((opts.text ? raw : json) as T);
                         const message = (json as { message?: string } | undefined)?.message ?? raw.slice(0, 500);
                         reject(new KubeApiError(status, method, url.pathname, message));
                     });

@@ -79,14 +79,24 @@ export interface SwitchPlan {
 
 /**
  * What the switch does. `live` is the revision the live Service selects now (null before the
- * first switch); `candidate` the revision the program rendered; `pin` a revision the stack is held
- * on (rollbackTo); `previous` the rollback target recorded by the last switch.
+ * first switch); `recorded` the one the last switch made live; `candidate` the revision the
+ * program rendered; `pin` a revision the stack is held on (rollbackTo); `previous` the rollback
+ * target the last switch recorded.
  */
-export function planSwitch(o: { readonly live: string | null; readonly candidate: string; readonly pin?: string | undefined; readonly previous: string | null }): SwitchPlan {
+export function planSwitch(o: {
+    readonly live: string | null;
+    readonly recorded?: string | null;
+    readonly candidate: string;
+    readonly pin?: string | undefined;
+    readonly previous: string | null;
+}): SwitchPlan {
     const target = o.pin ?? o.candidate;
     const switches = o.live !== target;
-    // After a switch the revision that was live is the rollback target; otherwise it stays as it was.
-    const previous = switches ? o.live : o.previous === target ? null : o.previous;
+    const recorded = o.recorded ?? null;
+    // The revision that stops being live becomes the rollback target: the one the Service selected,
+    // or, when live traffic already moved to the target outside the program (a rollback's fast
+    // path), the one the last switch had made live.
+    const previous = switches ? o.live : recorded !== null && recorded !== target ? recorded : o.previous === target ? null : o.previous;
     const keep = [...new Set([target, ...(previous ? [previous] : []), o.candidate])];
     return { target, switches, previous, keep };
 }

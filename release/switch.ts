@@ -183,7 +183,7 @@ async function run(inputs: SwitchInputs, olds: Partial<SwitchOutputs> | undefine
     const { namespace, service, selector } = inputs;
     const history = olds?.history ?? [];
     const live = await liveRevision(api, namespace, service);
-    const plan = planSwitch({ live, candidate: inputs.revision, pin: inputs.pin, previous: olds?.previous ?? null });
+    const plan = planSwitch({ live, recorded: olds?.live ?? null, candidate: inputs.revision, pin: inputs.pin, previous: olds?.previous ?? null });
     const pinned = inputs.pin !== undefined ? history.find((h) => h.revision === inputs.pin) : undefined;
     if (inputs.pin !== undefined && pinned === undefined) {
         throw new SwitchFailedError(

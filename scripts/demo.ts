@@ -16,6 +16,7 @@
 // migration gate: a database of its own on a local server (.local/pg, unix socket only) and the
 // reference app's migrations (migrations/), run in command mode before the app is updated.
 import { execFileSync } from "node:child_process";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ENVIRONMENT_RULES, ENVIRONMENTS, type EnvironmentName } from "../config/environments";
@@ -31,6 +32,7 @@ import {
     localSecrets,
     type NodeMode,
     prepareStack,
+    previewRoute,
     progress,
     realNodeOverrides,
     REPO,
@@ -196,30 +198,40 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write("the cluster is new: the stacks' state described the previous one and was dropped; up creates everything again\n");
     }
     fs.writeFileSync(idFile, clusterId);
-    const stacks = [];
-    if (cluster.mode === "real") {
-        step("real pods: the node runs the images it holds; smoke checks go in through the ingress proxy to each Service");
-        for (const env of ENVIRONMENTS) stopApp(path.join(LOCAL, "apps", `${env}.pid`));
+    // Each stack's config: the committed file plus local values; `withFailures` false prepares the
+    // environments as they would be without the --fail modes.
+    const prepareAll = async (withFailures: boolean) => {
+        const stacks = [];
         for (const env of ENVIRONMENTS) {
-            const { namespace, app } = readStackConfig(env);
-            const fail = failures[env];
+            const fail = withFailures ? failures[env] : undefined;
             const appFail = appModes(fail);
-            const url = ingressUrl(namespace, app.name, app.port);
             const gate = gateValues(env);
-            process.stdout.write(`${env}: ${url}${fail ? `  (failing: ${fail})` : ""}\n`);
-            stacks.push([
-                env,
-                await prepareStack(ws, env, {
+            if (cluster.mode === "real") {
+                const { namespace, app } = readStackConfig(env);
+                const url = ingressUrl(namespace, app.name, app.port);
+                if (withFailures) process.stdout.write(`${env}: ${url}${fail ? `  (failing: ${fail})` : ""}\n`);
+                const values = {
                     cluster,
                     smokeBaseUrl: url,
                     secrets: gate.secrets,
                     overrides: { ...DEMO_OVERRIDES, ...realNodeOverrides(cluster, fail === "crash" ? "web-crash" : "web"), rolloutTimeout: REAL_ROLLOUT_TIMEOUT, ...gate.overrides },
                     ...(appFail && appFail !== "crash" ? { extraEnv: { FAIL: appFail } } : {}),
-                }),
-            ] as const);
+                };
+                stacks.push([env, await prepareStack(ws, env, values)] as const);
+            } else {
+                stacks.push([
+                    env,
+                    await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: gate.secrets, overrides: { ...DEMO_OVERRIDES, ...gate.overrides } }),
+                ] as const);
+            }
         }
+        return stacks;
+    };
+    if (cluster.mode === "real") {
+        step("real pods: the node runs the images it holds; the checks go in through the ingress proxy to each preview Service, then live traffic moves");
+        for (const env of ENVIRONMENTS) stopApp(path.join(LOCAL, "apps", `${env}.pid`));
     } else {
-        step("reference app, one per environment (pods are simulated; these are the smoke targets)");
+        step("reference app, one per environment (pods are simulated; these are the smoke targets, on the live route and under /preview alike)");
         for (const env of ENVIRONMENTS) {
             const pidFile = path.join(LOCAL, "apps", `${env}.pid`);
             stopApp(pidFile);
@@ -227,14 +239,9 @@ async function main(argv: string[]): Promise<number> {
             const app = await startApp({ port: PORTS[env], pidFile, logFile: path.join(LOCAL, "apps", `${env}.log`), ...(fail ? { fail } : {}) });
             process.stdout.write(`${env}: ${app.url}${fail ? `  (failing: ${fail})` : ""}\n`);
         }
-        for (const env of ENVIRONMENTS) {
-            const gate = gateValues(env);
-            stacks.push([
-                env,
-                await prepareStack(ws, env, { cluster, smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`, secrets: gate.secrets, overrides: { ...DEMO_OVERRIDES, ...gate.overrides } }),
-            ] as const);
-        }
     }
+    writeEnvFile(ws.envVars);
+    let stacks = await prepareAll(true);
     // The local cluster may have been deleted (demo:down) or recreated since the last run while
     // .local/state remembers its objects: refresh first, so `up` recreates whatever is gone.
     step("pulumi refresh: align the state with the cluster");
@@ -243,7 +250,29 @@ async function main(argv: string[]): Promise<number> {
         const gone = refreshed.summary.resourceChanges?.["delete"] ?? 0;
         process.stdout.write(`${env}: ${gone > 0 ? `${gone} resources no longer in the cluster; up recreates them` : "in step"}\n`);
     }
-    step("pulumi up -s dev, then staging, then prod; each only if the one before passed its smoke checks");
+    // A failure shows what it must: that live traffic stays on the last verified revision. Where a
+    // failing environment has none yet, the progression first runs as it would without the failure.
+    const failing = ENVIRONMENTS.filter((e) => appModes(failures[e]) !== undefined);
+    if (cluster.mode === "real" && failing.length > 0) {
+        const clean = await prepareAll(false);
+        const first: (typeof clean)[number][] = [];
+        for (const [env, stack] of clean) {
+            first.push([env, stack]);
+            if (env === failing.at(-1)) break;
+        }
+        const fresh = [];
+        for (const [env, stack] of first) if (!(await stack.outputs())["release"]) fresh.push(env);
+        if (fresh.length > 0) {
+            step(`${fresh.join(", ")} ${fresh.length === 1 ? "has" : "have"} no verified revision yet: first the progression without the failure, up to ${failing.at(-1)}`);
+            const warm = await progress(first, (t) => process.stdout.write(t));
+            if (warm.failed) {
+                process.stdout.write(`\n${warm.failed.environment} failed without the failure mode; fix that first.\n`);
+                return 1;
+            }
+        }
+        stacks = await prepareAll(true);
+    }
+    step("pulumi up -s dev, then staging, then prod; each checks its candidate on the preview route, then moves live traffic");
     const result = await progress(stacks, (s) => process.stdout.write(s)).finally(() => migrations?.release());
     if (result.failed) {
         const rest = ENVIRONMENTS.slice(ENVIRONMENTS.indexOf(result.failed.environment) + 1);
@@ -252,6 +281,7 @@ async function main(argv: string[]): Promise<number> {
             return 1;
         }
         process.stdout.write(`\n${result.failed.environment} failed${rest.length ? `: ${rest.join(" and ")} not deployed` : ""}. Fix it and run 'npm run demo' again.\n`);
+        if (cluster.mode === "real") process.stdout.write(await liveAfterFailure(result.failed.environment));
         // A part of the local node that stopped is a different fix from a broken app: say which.
         const status = clusterStatus(CLUSTER, KUBECONFIG);
         if (!status.ok) process.stdout.write(`\nThe local cluster itself is not healthy:\n${status.text}`);
@@ -271,6 +301,45 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`npm run demo:down                                          # stop apps and cluster\n`);
     process.stdout.write(`done in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
     return 0;
+}
+
+/** The environment's release output as the stack holds it. */
+async function releaseOf(env: EnvironmentName): Promise<{ live: string; previous: string | null } | undefined> {
+    const ws = workspace(LOCAL);
+    const stack = await LocalWorkspace.selectStack({ stackName: env, workDir: ws.projectDir }, { envVars: ws.envVars });
+    return (await stack.outputs())["release"]?.value as { live: string; previous: string | null } | undefined;
+}
+
+/** What the failed environment's live and preview routes answer now: the proof that users never met the failure. */
+async function liveAfterFailure(env: EnvironmentName): Promise<string> {
+    const { namespace, app } = readStackConfig(env);
+    const live = ingressUrl(namespace, app.name, app.port);
+    const preview = previewRoute(live);
+    const answer = async (url: string) => {
+        try {
+            const res = await fetch(`${url}/api/db-status`, { signal: AbortSignal.timeout(5_000) });
+            return `${res.status} ${(await res.text()).trim()}`;
+        } catch (err) {
+            return `no answer (${(err as Error).message})`;
+        }
+    };
+    const release = await releaseOf(env);
+    let out = `\n${env}'s live route still serves its last verified revision${release ? ` (${release.live})` : ""}; the failed candidate runs behind the preview route for inspection:\n`;
+    out += `  live     ${live}/api/db-status -> ${await answer(live)}\n`;
+    out += `  preview  ${preview}/api/db-status -> ${await answer(preview)}\n`;
+    if (release?.previous) out += `\nto go back one more verified revision: (. .local/env && npm run progression -- rollback -s ${env} -C .local/project)\n`;
+    return out;
+}
+
+/**
+ * .local/env: the demo's backend, passphrase and toolchain, for running pulumi and progression
+ * against its stacks by hand: `. .local/env && pulumi stack output -s staging -C .local/project`.
+ */
+function writeEnvFile(envVars: Record<string, string>): void {
+    const keep = ["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_HOME", "PATH"];
+    const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+    const lines = keep.filter((k) => envVars[k] !== undefined).map((k) => `export ${k}=${quote(envVars[k]!)}`);
+    fs.writeFileSync(path.join(LOCAL, "env"), `# Written by npm run demo: the demo stacks' backend and tools.\n${lines.join("\n")}\n`);
 }
 
 /** Each Deployment's ready pods, and on the real node where they run and the memory they use. */

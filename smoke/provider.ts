@@ -14,6 +14,8 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { kubeApi } from "../kube/api";
+import { candidateReport } from "../release/inspect";
 import { parseChecks } from "./checks";
 import { runSmoke } from "./engine";
 import { formatReport } from "./format";
@@ -30,6 +32,18 @@ interface SmokeRunCommon {
     /** HTTP mode: by when every check must have passed. Command mode: when the command is killed. */
     readonly deadlineMs: number;
     readonly runOnEveryUp: boolean;
+    /**
+     * The candidate's pods, read into the report when the checks fail: the kubeconfig (a secret)
+     * and context, the namespace and the candidate revision's labels. @default - no pods in the report
+     */
+    readonly candidate?: CandidatePods;
+}
+
+export interface CandidatePods {
+    readonly kubeconfig: string;
+    readonly context: string;
+    readonly namespace: string;
+    readonly selector: Record<string, string>;
 }
 
 /**
@@ -124,6 +138,10 @@ export interface CommandRunOutputs extends SmokeRunOutputsCommon {
 
 export type SmokeRunOutputs = ChecksRunOutputs | CommandRunOutputs;
 
+/** What a failed check leaves, said in every failure report. */
+export const NOT_LIVE =
+    "live traffic did not move: it stays on the last verified revision, and the candidate keeps running behind the preview route for inspection. The next 'pulumi up' checks it again";
+
 /** A failed smoke run; the message is the formatted report. */
 export class SmokeFailedError extends Error {
     override name = "SmokeFailedError";
@@ -131,7 +149,7 @@ export class SmokeFailedError extends Error {
         readonly report: SmokeReport,
         trigger: string,
     ) {
-        super(`smoke checks failed (trigger ${trigger.slice(0, 12)}); nothing was rolled back, the next 'pulumi up' runs them again\n${formatReport(report)}`);
+        super(`smoke checks failed (trigger ${trigger.slice(0, 12)}); ${NOT_LIVE}\n${formatReport(report)}`);
     }
 }
 
@@ -207,7 +225,7 @@ export class SmokeCommandError extends Error {
     ) {
         const shown = output.trim() === "" ? "(no output)" : output.replace(/\n$/, "");
         super(
-            `smoke command failed (trigger ${trigger.slice(0, 12)}): \`${command}\` ${outcome}; nothing was rolled back, the next 'pulumi up' runs it again\n` +
+            `smoke command failed (trigger ${trigger.slice(0, 12)}): \`${command}\` ${outcome}; ${NOT_LIVE}\n` +
                 `output (stdout and stderr, last ${OUTPUT_CAP_BYTES / 1024} KiB at most):\n${shown}`,
         );
     }
@@ -350,8 +368,16 @@ async function verifyCommand(inputs: CommandRunInputs): Promise<CommandRunOutput
     };
 }
 
-function verify(inputs: SmokeRunInputs): Promise<SmokeRunOutputs> {
-    return inputs.command !== undefined ? verifyCommand(inputs) : verifyChecks(inputs);
+async function verify(inputs: SmokeRunInputs): Promise<SmokeRunOutputs> {
+    try {
+        return await (inputs.command !== undefined ? verifyCommand(inputs) : verifyChecks(inputs));
+    } catch (err) {
+        if (inputs.candidate === undefined || !(err instanceof SmokeFailedError || err instanceof SmokeCommandError)) throw err;
+        const c = inputs.candidate;
+        const pods = await candidateReport(kubeApi(c.kubeconfig, c.context), c.namespace, c.selector);
+        err.message += `\nthe candidate's pods (namespace ${c.namespace}):\n${pods}`;
+        throw err;
+    }
 }
 
 export async function smokeCreate(inputs: SmokeRunInputs): Promise<{ id: string; outs: SmokeRunOutputs }> {

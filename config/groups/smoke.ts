@@ -86,7 +86,7 @@ export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     if (previewUrl !== undefined) {
         const problem = baseUrlProblem(previewUrl);
         if (problem) read.problem(`${PROJECT}:smokePreviewUrl: ${problem.what}. Allowed: ${problem.fix}. Fix: ${read.fix("smokePreviewUrl", `https://<${id.environment} preview host>`)}`);
-        else if (baseUrl !== undefined && new URL(previewUrl).href === new URL(baseUrl).href) {
+        else if (baseUrl !== undefined && baseUrlProblem(baseUrl) === undefined && new URL(previewUrl).href === new URL(baseUrl).href) {
             read.problem(
                 `${PROJECT}:smokePreviewUrl: ${show(previewUrl)} is the live route (smokeBaseUrl), so the checks would judge the candidate with live traffic's route. ` +
                     `Allowed: the route to the preview Service ${id.appName}-preview. Fix: ${read.fix("smokePreviewUrl", `https://<${id.environment} preview host>`)}`,

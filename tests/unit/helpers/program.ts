@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, vi } from "vitest";
 import { parse } from "yaml";
-import { verifiedSubject } from "../../../components/environment";
+import { type ReleaseOutput, verifiedSubject } from "../../../components/environment";
 import { ENVIRONMENTS, type EnvironmentName } from "../../../config/environments";
 import { readStackConfig } from "../../../config/stackFile";
 import { type VerifiedRecord, verifiedRecord } from "../../../promotion/record";
@@ -227,7 +227,7 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
         serviceUrl: await settle<string>(program.serviceUrl),
         passedAt: await settle<string>(program.smoke.passedAt),
         verified: await settle<VerifiedRecord>(program.verified),
-        release: await settle<Record<string, unknown>>(program.release),
+        release: await settle<ReleaseOutput>(program.release),
         promotion: program.promotion,
     };
     // Drain this run's outstanding registrations before the next run installs new mocks.
