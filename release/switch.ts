@@ -12,6 +12,7 @@ import { runSmoke } from "../smoke/engine";
 import { formatReport } from "../smoke/format";
 import { parseChecks } from "../smoke/checks";
 import { runCommand } from "../smoke/provider";
+import { canonicalJson } from "../promotion/digest";
 import { APPLY_PATCH, type KubeApi, kubeApi, labelSelector, MERGE_PATCH } from "../kube/api";
 import { type HistoryEntry, nextHistory, planSwitch, type PodView, ranDigest, REVISION_LABEL, revisionsToRemove } from "./revisions";
 
@@ -268,6 +269,6 @@ const FIELDS = ["namespace", "service", "revision", "pin", "replicas", "warmRepl
 
 export function switchDiff(_id: string, olds: Partial<SwitchOutputs>, news: SwitchInputs): { changes: boolean; replaces: string[] } {
     const changed = FIELDS.some((k) => olds[k] !== news[k]);
-    const outcomeChanged = JSON.stringify(olds.outcome ?? null) !== JSON.stringify(news.outcome ?? null);
+    const outcomeChanged = canonicalJson(olds.outcome ?? null) !== canonicalJson(news.outcome ?? null);
     return { changes: changed || outcomeChanged || olds.checkBaseUrl !== news.check.baseUrl || olds.live === undefined, replaces: [] };
 }
