@@ -1,37 +1,17 @@
 // LiveSwitch: the step that moves live traffic. It depends on the SmokeTest that checked the
 // candidate on the preview route, so it runs only once those checks passed, and `pulumi preview`
 // shows it after them. One dynamic resource (progression:LiveSwitch); the logic is
-// release/switch.ts. It follows the rules for serialized providers at the top of
-// components/smokeTest.ts: create, update and diff only, and the serialized text holds two paths.
-import { createRequire } from "node:module";
+// release/switch.ts, and the provider follows the rules of components/serializedProvider.ts.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { HistoryEntry } from "../release/revisions";
 import type { LiveCheck, SwitchInputs, SwitchOutputs } from "../release/switch";
+import { providerLogicProblem, serializedProvider } from "./serializedProvider";
 
 const PROVIDER_LOGIC = path.join(__dirname, "..", "release", "switch.ts");
-const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
 
-type ProviderLogic = typeof import("../release/switch");
-
-function loadProviderLogic(): ProviderLogic {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const tsx = require(TSX_API) as { require(id: string, fromFile: string): unknown };
-    return tsx.require(PROVIDER_LOGIC, PROVIDER_LOGIC) as ProviderLogic;
-}
-
-/** The serialized provider: thin delegates. Exported for tests. */
-export const liveSwitchProvider: pulumi.dynamic.ResourceProvider<SwitchInputs, SwitchOutputs> = {
-    async create(inputs) {
-        return loadProviderLogic().switchCreate(inputs);
-    },
-    async update(id, olds, news) {
-        return loadProviderLogic().switchUpdate(id, olds, news);
-    },
-    diff(id, olds, news) {
-        return Promise.resolve(loadProviderLogic().switchDiff(id, olds, news));
-    },
-};
+/** The serialized provider. Exported for tests. */
+export const liveSwitchProvider = serializedProvider<SwitchInputs, SwitchOutputs>(PROVIDER_LOGIC);
 
 export interface LiveSwitchArgs {
     /** The kubeconfig holding only the stack's context (a secret), and that context. */
@@ -100,6 +80,8 @@ export class LiveSwitch extends pulumi.ComponentResource {
 
     constructor(name: string, args: LiveSwitchArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:release:LiveSwitch", name, {}, opts);
+        const problem = providerLogicProblem(PROVIDER_LOGIC);
+        if (problem !== undefined) throw new pulumi.ResourceError(`${name}: ${problem}`, this);
         const run = new LiveSwitchRun(
             `${name}-run`,
             {

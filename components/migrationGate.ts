@@ -5,7 +5,6 @@
 //   - job: a Kubernetes Job in the environment's namespace runs the team's migration image;
 //   - command: the team's command runs where `pulumi up` runs.
 // It runs again when the trigger (how it runs, and a digest of migrationsDir) changes.
-import { createRequire } from "node:module";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -15,6 +14,7 @@ import type { AppConfig } from "../config/schema";
 import type { CommandMigrationInputs, JobMigrationInputs, MigrationRunInputs, MigrationRunOutputs } from "../migrate/provider";
 import { lintMigrations, type LintReport, lintVerdict } from "../migrate/lint";
 import { commonLabels } from "./labels";
+import { providerLogicProblem, serializedProvider } from "./serializedProvider";
 import { migrationEgressPolicy, migrationJobManifest, migrationJobPrefix, migrationNames, migrationTrigger } from "./migrationManifests";
 
 export interface MigrationGateArgs {
@@ -33,33 +33,11 @@ export interface MigrationGateArgs {
     readonly lint?: LintReport;
 }
 
-// The provider is serialized into state and run by a separate Node process without a TypeScript
-// loader; as with SmokeTest, the serialized code captures only these two paths and loads the
-// logic through tsx inside each method. No `read` or `delete`: those would run the text an old
-// state holds, with paths of a checkout that may be gone.
+// The provider follows the rules of components/serializedProvider.ts.
 const PROVIDER_LOGIC = path.join(__dirname, "..", "migrate", "provider.ts");
-const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
 
-type ProviderLogic = typeof import("../migrate/provider");
-
-function loadProviderLogic(): ProviderLogic {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const tsx = require(TSX_API) as { require(id: string, fromFile: string): unknown };
-    return tsx.require(PROVIDER_LOGIC, PROVIDER_LOGIC) as ProviderLogic;
-}
-
-/** The serialized provider: thin delegates. Exported for tests. */
-export const migrationProvider: pulumi.dynamic.ResourceProvider<MigrationRunInputs, MigrationRunOutputs> = {
-    async create(inputs) {
-        return loadProviderLogic().migrationCreate(inputs);
-    },
-    async update(id, olds, news) {
-        return loadProviderLogic().migrationUpdate(id, olds, news);
-    },
-    diff(id, olds, news) {
-        return Promise.resolve(loadProviderLogic().migrationDiff(id, olds, news));
-    },
-};
+/** The serialized provider. Exported for tests. */
+export const migrationProvider = serializedProvider<MigrationRunInputs, MigrationRunOutputs>(PROVIDER_LOGIC);
 
 type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
@@ -92,6 +70,8 @@ export class MigrationGate extends pulumi.ComponentResource {
 
     constructor(name: string, args: MigrationGateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:migrate:MigrationGate", name, {}, opts);
+        const problem = providerLogicProblem(PROVIDER_LOGIC);
+        if (problem !== undefined) throw new pulumi.ResourceError(`${name}: ${problem}`, this);
         const { migration, app, environment } = args;
         const sources = migration.sources;
         if (sources === undefined) {

@@ -7,28 +7,13 @@
 // its modules. A dynamic provider needs no plugin of its own and so works wherever the program runs.
 // Neither mode runs during preview; both run again when `trigger` changes.
 //
-// RULES FOR THE SERIALIZED PROVIDERS (this one and DigestKey in digestKey.ts). Pulumi stores a
-// dynamic provider's code as text in each resource's state (`__provider`) and runs it in a
-// separate Node process, `pulumi-resource-pulumi-nodejs`, with no TypeScript loader.
-//   1. create, update and diff only; never `read` or `delete`. create, update and diff run the
-//      text of the program being deployed, but refresh (`read`) and destroy or removal (`delete`)
-//      run the text saved in state by an earlier program, with that program's absolute paths: a
-//      moved checkout, a CI runner or a colleague's machine would load a file that is not there.
-//      Without them, refresh keeps the state as it is and delete just forgets the resource,
-//      which is right for both: a smoke run and a key have nothing outside the state to clean up.
-//   2. Capture paths, not code: the text holds two absolute paths (below) and loads the logic
-//      through tsx inside each method, so undici, the engine and any secret stay out of state.
-//   3. Run from the sources, never from a compiled `dist/`: the paths point at smoke/provider.ts
-//      next to this file, and a build output has no such file. The program refuses to register a
-//      SmokeTest when the file is missing, instead of failing later in the provider process.
-// tests/smoke/provider-serialized.test.ts checks each rule.
-import * as fs from "node:fs";
-import { createRequire } from "node:module";
+// The provider follows the rules of components/serializedProvider.ts.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS, defaultChecks, SmokeConfigError, validateChecks } from "../smoke/checks";
 import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
 import type { Check } from "../smoke/types";
+import { providerLogicProblem as sharedProblem, serializedProvider } from "./serializedProvider";
 
 export type { SmokeCheckOutcome } from "../smoke/provider";
 
@@ -84,46 +69,15 @@ export interface SmokeTestArgs {
 /** The arguments that mean nothing to a command. */
 export const HTTP_ONLY_ARGS = ["checks", "timeoutMs", "intervalMs", "consecutivePasses", "failureLimit", "headers", "caPem"] as const;
 
-// The dynamic provider is serialized into state and run by `pulumi-resource-pulumi-nodejs` (see
-// the rules above). So the serialized code captures only these two absolute paths (strings) and
-// loads the real logic, through tsx, inside each method.
 export const PROVIDER_LOGIC = path.join(__dirname, "..", "smoke", "provider.ts");
-const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
 
-type ProviderLogic = typeof import("../smoke/provider");
-
-function loadProviderLogic(): ProviderLogic {
-    // `require`, not `import`: the closure serializer leaves `require` free, so it resolves in
-    // the provider process at call time.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const tsx = require(TSX_API) as { require(id: string, fromFile: string): unknown };
-    return tsx.require(PROVIDER_LOGIC, PROVIDER_LOGIC) as ProviderLogic;
-}
-
-/**
- * Rule 3 above: the provider's logic must exist as a TypeScript source where the serialized text
- * will look for it. Returns the problem, or undefined.
- */
+/** Rule 3 of components/serializedProvider.ts for this provider. Returns the problem, or undefined. */
 export function providerLogicProblem(file: string = PROVIDER_LOGIC): string | undefined {
-    if (file.endsWith(".ts") && fs.existsSync(file)) return undefined;
-    return (
-        `the smoke provider's logic ${file} does not exist, so the serialized provider could not load it. ` +
-        "The program runs from its TypeScript sources (Pulumi.yaml main: the repository); a compiled dist/ has no smoke/provider.ts. Fix: point main at the sources"
-    );
+    return sharedProblem(file);
 }
 
-/** The serialized provider: thin delegates, see above. Exported for tests. Rule 1: no read, no delete. */
-export const smokeProvider: pulumi.dynamic.ResourceProvider<SmokeRunInputs, SmokeRunOutputs> = {
-    async create(inputs) {
-        return loadProviderLogic().smokeCreate(inputs);
-    },
-    async update(id, olds, news) {
-        return loadProviderLogic().smokeUpdate(id, olds, news);
-    },
-    diff(id, olds, news) {
-        return Promise.resolve(loadProviderLogic().smokeDiff(id, olds, news));
-    },
-};
+/** The serialized provider. Exported for tests. */
+export const smokeProvider = serializedProvider<SmokeRunInputs, SmokeRunOutputs>(PROVIDER_LOGIC);
 
 type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 type SmokeRunProps = InputsOf<ChecksRunInputs> | InputsOf<CommandRunInputs>;

@@ -159,3 +159,6 @@ export function migrationDiff(_id: string, olds: Partial<MigrationRunOutputs>, n
     const neverSucceeded = typeof olds.migratedAt !== "string" || olds.migratedAt === "";
     return { changes: neverSucceeded || olds.trigger !== news.trigger || olds.mode !== news.mode, replaces: [] };
 }
+
+/** The provider's methods, as components/serializedProvider.ts loads them. */
+export const logic = { create: migrationCreate, update: migrationUpdate, diff: migrationDiff };

@@ -272,3 +272,6 @@ export function switchDiff(_id: string, olds: Partial<SwitchOutputs>, news: Swit
     const outcomeChanged = canonicalJson(olds.outcome ?? null) !== canonicalJson(news.outcome ?? null);
     return { changes: changed || outcomeChanged || olds.checkBaseUrl !== news.check.baseUrl || olds.live === undefined, replaces: [] };
 }
+
+/** The provider's methods, as components/serializedProvider.ts loads them. */
+export const logic = { create: switchCreate, update: switchUpdate, diff: switchDiff };

@@ -416,3 +416,6 @@ export function smokeDiff(_id: string, olds: Partial<SmokeRunOutputs>, news: Smo
         replaces: [],
     };
 }
+
+/** The provider's methods, as components/serializedProvider.ts loads them. */
+export const logic = { create: smokeCreate, update: smokeUpdate, diff: smokeDiff };

@@ -9,6 +9,8 @@ import { promisify } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestKeyProvider } from "../../components/digestKey";
+import { liveSwitchProvider } from "../../components/liveSwitch";
+import { migrationProvider } from "../../components/migrationGate";
 import { PROVIDER_LOGIC, providerLogicProblem, smokeProvider } from "../../components/smokeTest";
 import type { CommandRunOutputs, SmokeRunOutputs } from "../../smoke/provider";
 import { commandInputs, providerInputs as inputs, TOKEN } from "./helpers/provider";
@@ -90,17 +92,28 @@ describe.concurrent("serialized provider", () => {
     });
 
     it("rule 1: no read and no delete, which would run the old text in state with its old paths", () => {
-        expect(Object.keys(smokeProvider).sort()).toEqual(["create", "diff", "update"]);
+        for (const provider of [smokeProvider, migrationProvider, liveSwitchProvider]) expect(Object.keys(provider).sort()).toEqual(["create", "diff", "update"]);
         expect(Object.keys(digestKeyProvider).sort()).toEqual(["create", "diff"]);
         // What the engine would call on refresh and destroy: absent, so it keeps or forgets the state.
         expect(providerText).not.toMatch(/\b(read|delete)\s*:/);
+    });
+
+    it("rule 2 holds for the live switch and the migration too: their text captures the logic's path, not its code", async () => {
+        for (const [provider, file, code] of [
+            [liveSwitchProvider, path.join(REPO, "release", "switch.ts"), /pointService|awaitEndpoints/],
+            [migrationProvider, path.join(REPO, "migrate", "provider.ts"), /runMigrationJob|lock_timeout/],
+        ] as const) {
+            const text = (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text;
+            expect(text).toContain(JSON.stringify(file));
+            expect(text.split(REPO).join("<repo>")).not.toMatch(code);
+        }
     });
 
     it("rule 3: the logic is the TypeScript source beside the program; a compiled dist/ is refused up front", () => {
         expect(PROVIDER_LOGIC).toBe(path.join(REPO, "smoke", "provider.ts"));
         expect(providerLogicProblem()).toBeUndefined();
         expect(providerLogicProblem(path.join(REPO, "dist", "smoke", "provider.ts"))).toMatch(
-            /^the smoke provider's logic .*dist\/smoke\/provider\.ts does not exist, so the serialized provider could not load it\. .*Fix: point main at the sources$/,
+            /^the provider's logic .*dist\/smoke\/provider\.ts does not exist, so the serialized provider could not load it\. .*Fix: point main at the sources$/,
         );
         expect(providerLogicProblem(path.join(REPO, "smoke", "provider.js"))).toMatch(/does not exist/);
     });
