@@ -2,8 +2,8 @@
 // every keyed digest the stack publishes (the smoke trigger's digest of secret values). Without
 // the key, such a digest says nothing about a value, however short or guessable the value is.
 //
-// It is a dynamic resource, and so follows the rules for serialized providers written at the top
-// of components/smokeTest.ts: create (and diff) only, never read or delete.
+// It is a dynamic resource, and so follows rule 1 of components/serializedProvider.ts: create (and
+// diff) only, never read or delete. It needs no logic file: Node's own crypto is all it uses.
 import * as pulumi from "@pulumi/pulumi";
 
 export interface DigestKeyOutputs {
