@@ -66,6 +66,8 @@ export interface StackResource {
     readonly urn: string;
     /** Set for Kubernetes resources: props with `kind`. */
     readonly manifest: Manifest | undefined;
+    /** The props as plain data (unknowns marked), for resources that are not Kubernetes objects. */
+    readonly props: unknown;
     readonly parent: string | undefined;
     /** URNs this resource depends on. */
     readonly dependencies: readonly string[];
@@ -83,14 +85,18 @@ export interface StackCheck<C> extends PolicyText {
 
 /** Plain stack resources from the engine's. */
 export function toStackResources(resources: readonly PolicyResource[]): StackResource[] {
-    return resources.map((r) => ({
-        type: r.type,
-        name: r.name,
-        urn: r.urn,
-        manifest: asManifest(r.type, plain(r.props)),
-        parent: r.parent?.urn ?? r.opts.parent,
-        dependencies: r.dependencies.map((d) => d.urn),
-    }));
+    return resources.map((r) => {
+        const props = plain(r.props);
+        return {
+            type: r.type,
+            name: r.name,
+            urn: r.urn,
+            manifest: asManifest(r.type, props),
+            props,
+            parent: r.parent?.urn ?? r.opts.parent,
+            dependencies: r.dependencies.map((d) => d.urn),
+        };
+    });
 }
 
 /** A stack policy running `spec.check` over every resource of the stack once. */

@@ -11,6 +11,7 @@ import { PACK_NAME } from "./name";
 import { namespaceLabels } from "./namespaces";
 import { defaultDeny, namespaceSelectors } from "./networkPolicies";
 import { promotionOverride } from "./promotion";
+import { liveTrafficAfterChecks } from "./release";
 import { noPlainSecrets } from "./secrets";
 import { serviceNotLoadBalancer } from "./services";
 import { smokeTestPerApp } from "./smoke";
@@ -35,7 +36,15 @@ export const RESOURCE_CHECKS: readonly AnyResourceCheck[] = [
     noPlainSecrets,
 ];
 
-export const STACK_CHECKS: readonly AnyStackCheck[] = [environmentIsolated, defaultDeny, pdbAllowsDrainAtReplicas, smokeTestPerApp, stackEnvironment, promotionOverride];
+export const STACK_CHECKS: readonly AnyStackCheck[] = [
+    environmentIsolated,
+    defaultDeny,
+    pdbAllowsDrainAtReplicas,
+    smokeTestPerApp,
+    liveTrafficAfterChecks,
+    stackEnvironment,
+    promotionOverride,
+];
 
 export function policies(ctx: PackContext): (ResourceValidationPolicy | StackValidationPolicy)[] {
     return [...RESOURCE_CHECKS.map((c) => resourcePolicy(ctx, c)), ...STACK_CHECKS.map((c) => stackPolicy(ctx, c))];

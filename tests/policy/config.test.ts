@@ -110,6 +110,7 @@ describe("the pack", () => {
             ["default-deny-per-namespace", "stack"],
             ["pdb-allows-drain-at-replicas", "stack"],
             ["smoke-test-per-app", "stack"],
+            ["live-traffic-after-checks", "stack"],
             ["stack-environment", "stack"],
             ["promotion-override", "stack"],
         ]);

@@ -3,7 +3,7 @@
 // staging and prod" is visible, and where not-applicable policies are listed.
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
-import { analyze, analyzeStack, manifestOf, stackOf } from "./fixtures";
+import { analyze, analyzeStack, appDeployment, manifestOf, stackOf } from "./fixtures";
 
 describe("the pack behind the analyzer RPC", () => {
     it("blocks latest in prod: one mandatory diagnostic on the Deployment", async () => {
@@ -18,7 +18,7 @@ describe("the pack behind the analyzer RPC", () => {
                 urn: "", // a resource violation is always about the resource analyzed
                 message:
                     "Images are pinned as the environment requires (config/environments.ts): an explicit tag, never `latest`, outside dev, and a digest in prod, so what runs is exactly what was tested and a node pulling again cannot get different bytes.\n" +
-                    'Deployment web-prod/web container "app": "ghcr.io/env-progression/web:latest" is tagged latest; prod must run an exact version. Allowed: an explicit version tag and a digest. Fix: pin the image as name:tag@sha256:<digest> (this program: pulumi config set image <ref> -s prod).',
+                    `Deployment ${appDeployment("prod")} container "app": "ghcr.io/env-progression/web:latest" is tagged latest; prod must run an exact version. Allowed: an explicit version tag and a digest. Fix: pin the image as name:tag@sha256:<digest> (this program: pulumi config set image <ref> -s prod).`,
             },
         ]);
     });
@@ -58,10 +58,12 @@ describe("the pack behind the analyzer RPC", () => {
     });
 
     it("attaches a stack violation to the resource at fault, at the environment's level", async () => {
+        // Without a SmokeTest the app is unverified, and the live switch waits for no check.
         const resources = stackOf("dev").filter((r) => !r.name.includes("-smoke"));
         const { diagnostics } = await analyzeStack("dev", resources);
         expect(diagnostics.map((d) => [d.policy, d.level, d.urn])).toEqual([
-            ["smoke-test-per-app", "advisory", "urn:pulumi:test::env-progression::kubernetes:apps/v1:Deployment::dev-app-deployment"],
+            ["smoke-test-per-app", "advisory", "urn:pulumi:test::env-progression::kubernetes:apps/v1:Deployment::dev-app"],
+            ["live-traffic-after-checks", "advisory", "urn:pulumi:test::env-progression::pulumi-nodejs:dynamic/progression:LiveSwitch::dev-live-run"],
         ]);
     });
 });

@@ -6,7 +6,8 @@ import { type ResourceValidationPolicy, type StackValidationPolicy, validateReso
 import { describe, expect, it } from "vitest";
 import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import * as policyServer from "@pulumi/policy/server";
-import { analyzeRequest, isTypeOf, manifestOf, runResource, runStack, stackOf, toDiagnostics } from "./fixtures";
+import { ENVIRONMENTS } from "../../config/environments";
+import { analyzeRequest, appDeployment, appDeploymentName, isTypeOf, manifestOf, runResource, runStack, stackOf, toDiagnostics, urnOf } from "./fixtures";
 
 const replicasOfDeployments: ResourceValidationPolicy = {
     name: "typed-deployment",
@@ -52,7 +53,24 @@ describe("policy fixtures", () => {
     });
 
     it("run a typed stack policy over the resources of its type", async () => {
-        expect((await runStack(countServices, stackOf("staging"))).violations).toEqual(["services 1"]);
+        // The preview Service and the live one.
+        expect((await runStack(countServices, stackOf("staging"))).violations).toEqual(["services 2"]);
+    });
+
+    it("name the app Deployment as the render does: the candidate revision's", () => {
+        for (const env of ENVIRONMENTS) {
+            const d = manifestOf(env, "Deployment");
+            expect(appDeploymentName(env)).toMatch(/^web-[0-9a-f]{10}$/);
+            expect(appDeploymentName(env)).toBe(d.metadata.name);
+            expect(appDeployment(env)).toBe(`${d.metadata.namespace}/${d.metadata.name}`);
+        }
+    });
+
+    it("register each resource of a stack under a URN of its own, as the engine requires", () => {
+        for (const env of ENVIRONMENTS) {
+            const urns = stackOf(env).map((r) => urnOf(r));
+            expect(new Set(urns).size).toBe(urns.length);
+        }
     });
 
     it("hand asType the props the policy reads", async () => {

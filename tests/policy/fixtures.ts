@@ -19,7 +19,8 @@ import type {
 } from "@pulumi/policy";
 import type { EnvironmentName } from "../../config/environments";
 import { readStackConfig } from "../../config/stackFile";
-import { environmentManifests, type KubernetesObject } from "../../components/manifests";
+import { revisionId } from "../../components/app";
+import { environmentManifests, type KubernetesObject, SECRET_CHECKSUM_PLACEHOLDER } from "../../components/manifests";
 import { enforcementFor, type PackContext, resolveContext } from "../../policy/environment";
 import { policies } from "../../policy/pack";
 
@@ -47,6 +48,20 @@ export function stackPolicyNamed(env: EnvironmentName, name: string): StackValid
 /** Every object one committed stack applies, fresh each call so a test may break one field. */
 export function manifestsOf(env: EnvironmentName): KubernetesObject[] {
     return structuredClone(environmentManifests(readStackConfig(env)));
+}
+
+/**
+ * The name of an environment's app Deployment as rendered without the stack's secret checksum:
+ * the candidate revision's, `<app>-<revision id>`.
+ */
+export function appDeploymentName(env: EnvironmentName): string {
+    const config = readStackConfig(env);
+    return `${config.app.name}-${revisionId({ app: config.app, namespace: config.namespace, environment: config.environment }, SECRET_CHECKSUM_PLACEHOLDER)}`;
+}
+
+/** `namespace/name` of an environment's app Deployment, as violations name it. */
+export function appDeployment(env: EnvironmentName): string {
+    return `${readStackConfig(env).namespace}/${appDeploymentName(env)}`;
 }
 
 export function manifestOf(env: EnvironmentName, kind: string, name?: string): any {
@@ -204,23 +219,28 @@ export async function runStack(
 
 /**
  * The resources the program registers for one environment, as the engine lists them: the
- * component tree of components/environment.ts with the builders' manifests as props, and the
- * SmokeTest depending on the app component and its children (what `dependsOn: [app]` records).
+ * component tree of components/environment.ts with the builders' manifests as props and the
+ * children named as the components name them; the SmokeTest depending on the app component and
+ * its children (what `dependsOn: [app]` records), and the LiveSwitch on the SmokeTest and its run
+ * (what `dependsOn: [smoke]` records) and on the live Service it points.
  */
 export function stackOf(env: EnvironmentName): FakeResource[] {
+    const config = readStackConfig(env);
     const objects = manifestsOf(env);
     const envC: FakeResource = { type: "progression:env:Environment", name: env, props: {} };
     const nsC: FakeResource = { type: "progression:env:EnvironmentNamespace", name: `${env}-namespace`, props: {}, parent: urnOf(envC) };
     const isoC: FakeResource = { type: "progression:network:NetworkIsolation", name: `${env}-isolation`, props: {}, parent: urnOf(envC) };
     const appC: FakeResource = { type: "progression:app:AppDeployment", name: `${env}-app`, props: {}, parent: urnOf(envC) };
+    // components/app.ts: the Deployment takes the component's name, the others a suffix.
+    const appChild = (o: KubernetesObject): string => {
+        const suffix: Record<string, string> = { ConfigMap: "-config", Secret: "-secrets", Deployment: "", PodDisruptionBudget: "-pdb" };
+        if (o.kind === "Service") return o.metadata.name === `${config.app.name}-preview` ? `${env}-app-preview` : `${env}-app-service`;
+        if (!(o.kind in suffix)) throw new Error(`stackOf: no component name for ${o.kind} ${o.metadata.name}`);
+        return `${env}-app${suffix[o.kind]}`;
+    };
     const k8s = objects.map((o): FakeResource => {
         const parent = o.kind === "Namespace" ? nsC : o.kind === "NetworkPolicy" ? isoC : appC;
-        const name =
-            o.kind === "Namespace"
-                ? `${env}-namespace`
-                : o.kind === "NetworkPolicy"
-                  ? `${env}-isolation-${o.metadata.name}`
-                  : `${env}-app-${o.kind.toLowerCase()}`;
+        const name = o.kind === "Namespace" ? `${env}-namespace` : o.kind === "NetworkPolicy" ? `${env}-isolation-${o.metadata.name}` : appChild(o);
         return { type: pulumiType(o), name, props: o, parent: urnOf(parent) };
     });
     const appChildren = k8s.filter((r) => r.parent === urnOf(appC)).map((r) => urnOf(r));
@@ -234,11 +254,26 @@ export function stackOf(env: EnvironmentName): FakeResource[] {
     const run: FakeResource = {
         type: "pulumi-nodejs:dynamic/progression:SmokeRun",
         name: `${env}-smoke-run`,
-        props: { baseUrl: "http://web", trigger: UNKNOWN_STRING },
+        props: { baseUrl: config.smoke.previewUrl, trigger: UNKNOWN_STRING },
         parent: urnOf(smoke),
         dependencies: [urnOf(appC), ...appChildren],
     };
-    return [envC, nsC, isoC, appC, ...k8s, smoke, run];
+    const liveService = k8s.find((r) => r.name === `${env}-app-service`)!;
+    const liveC: FakeResource = {
+        type: "progression:release:LiveSwitch",
+        name: `${env}-live`,
+        props: {},
+        parent: urnOf(envC),
+        dependencies: [urnOf(smoke), urnOf(run)],
+    };
+    const liveRun: FakeResource = {
+        type: "pulumi-nodejs:dynamic/progression:LiveSwitch",
+        name: `${env}-live-run`,
+        props: { namespace: config.namespace, service: liveService.props.metadata.name, revision: UNKNOWN_STRING, replicas: config.app.replicas },
+        parent: urnOf(liveC),
+        dependencies: [urnOf(smoke), urnOf(run), urnOf(liveService)],
+    };
+    return [envC, nsC, isoC, appC, ...k8s, smoke, run, liveC, liveRun];
 }
 
 // --- through @pulumi/policy's analyzer RPC handlers ----------------------------------------------

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 import { RESOURCE_CHECKS } from "../../policy/pack";
-import { manifestOf, manifestsOf, pulumiType, resourcePolicyNamed, runResource } from "./fixtures";
+import { appDeployment, appDeploymentName, manifestOf, manifestsOf, pulumiType, resourcePolicyNamed, runResource } from "./fixtures";
 
 const violations = async (env: EnvironmentName, policy: string, manifest: unknown, config: Record<string, unknown> = {}) => {
     const outcome = await runResource(resourcePolicyNamed(env, policy), manifest, config);
@@ -145,7 +145,7 @@ describe("image-pinned", () => {
         const d = manifestOf("prod", "Deployment");
         app(d).image = "ghcr.io/env-progression/web:latest";
         expect(await violations("prod", "image-pinned", d)).toEqual([
-            'Deployment web-prod/web container "app": "ghcr.io/env-progression/web:latest" is tagged latest; prod must run an exact version. Allowed: an explicit version tag and a digest. Fix: pin the image as name:tag@sha256:<digest> (this program: pulumi config set image <ref> -s prod).',
+            `Deployment ${appDeployment("prod")} container "app": "ghcr.io/env-progression/web:latest" is tagged latest; prod must run an exact version. Allowed: an explicit version tag and a digest. Fix: pin the image as name:tag@sha256:<digest> (this program: pulumi config set image <ref> -s prod).`,
         ]);
     });
 
@@ -153,7 +153,7 @@ describe("image-pinned", () => {
         const d = manifestOf("prod", "Deployment");
         app(d).image = "ghcr.io/env-progression/web:1.4.2";
         expect(await violations("prod", "image-pinned", d)).toEqual([
-            'Deployment web-prod/web container "app": "ghcr.io/env-progression/web:1.4.2" has no digest; prod runs exactly the bytes staging verified. Allowed: name:tag@sha256:<64 hex>. Fix: pin the image as name:tag@sha256:<digest> (this program: pulumi config set image <ref> -s prod).',
+            `Deployment ${appDeployment("prod")} container "app": "ghcr.io/env-progression/web:1.4.2" has no digest; prod runs exactly the bytes staging verified. Allowed: name:tag@sha256:<64 hex>. Fix: pin the image as name:tag@sha256:<digest> (this program: pulumi config set image <ref> -s prod).`,
         ]);
     });
 
@@ -161,7 +161,7 @@ describe("image-pinned", () => {
         const d = manifestOf("staging", "Deployment");
         d.spec.template.spec.initContainers = [{ name: "migrate", image: "ghcr.io/env-progression/migrate" }];
         expect(await violations("staging", "image-pinned", d)).toEqual([
-            'Deployment web-staging/web init container "migrate": "ghcr.io/env-progression/migrate" is untagged (which means latest); staging must run an exact version. Allowed: an explicit version tag or a digest. Fix: pin the image as name:<version> (this program: pulumi config set image <ref> -s staging).',
+            `Deployment ${appDeployment("staging")} init container "migrate": "ghcr.io/env-progression/migrate" is untagged (which means latest); staging must run an exact version. Allowed: an explicit version tag or a digest. Fix: pin the image as name:<version> (this program: pulumi config set image <ref> -s staging).`,
         ]);
     });
 
@@ -177,7 +177,7 @@ describe("replicas-minimum", () => {
         const d = manifestOf("prod", "Deployment");
         d.spec.replicas = 1;
         expect(await violations("prod", "replicas-minimum", d)).toEqual([
-            "Deployment web-prod/web runs 1 replica; prod runs at least 3, so one node drain or crash must not take the app down. Fix: set spec.replicas to at least 3 (this program: pulumi config set replicas 3 -s prod).",
+            `Deployment ${appDeployment("prod")} runs 1 replica; prod runs at least 3, so one node drain or crash must not take the app down. Fix: set spec.replicas to at least 3 (this program: pulumi config set replicas 3 -s prod).`,
         ]);
     });
 
@@ -185,7 +185,7 @@ describe("replicas-minimum", () => {
         const d = manifestOf("staging", "Deployment");
         delete d.spec.replicas;
         expect(await violations("staging", "replicas-minimum", d)).toEqual([
-            "Deployment web-staging/web runs 1 replica (spec.replicas unset defaults to 1); staging runs at least 2, so one node drain or crash must not take the app down. Fix: set spec.replicas to at least 2 (this program: pulumi config set replicas 2 -s staging).",
+            `Deployment ${appDeployment("staging")} runs 1 replica (spec.replicas unset defaults to 1); staging runs at least 2, so one node drain or crash must not take the app down. Fix: set spec.replicas to at least 2 (this program: pulumi config set replicas 2 -s staging).`,
         ]);
     });
 
@@ -201,7 +201,7 @@ describe("resources-set", () => {
         const d = manifestOf("prod", "Deployment");
         delete app(d).resources.limits.memory;
         expect(await violations("prod", "resources-set", d)).toEqual([
-            'Deployment web-prod/web container "app" sets no resources.limits.memory: without requests the scheduler overcommits the node, without limits one pod can starve its neighbours. Fix: set them (this program: cpuRequest, memoryRequest, cpuLimit, memoryLimit).',
+            `Deployment ${appDeployment("prod")} container "app" sets no resources.limits.memory: without requests the scheduler overcommits the node, without limits one pod can starve its neighbours. Fix: set them (this program: cpuRequest, memoryRequest, cpuLimit, memoryLimit).`,
         ]);
     });
 
@@ -209,7 +209,7 @@ describe("resources-set", () => {
         const d = manifestOf("dev", "Deployment");
         delete app(d).resources.requests;
         expect(await violations("dev", "resources-set", d)).toEqual([
-            'Deployment web-dev/web container "app" sets no resources.requests.cpu, resources.requests.memory: without requests the scheduler overcommits the node, without limits one pod can starve its neighbours. Fix: set them (this program: cpuRequest, memoryRequest, cpuLimit, memoryLimit).',
+            `Deployment ${appDeployment("dev")} container "app" sets no resources.requests.cpu, resources.requests.memory: without requests the scheduler overcommits the node, without limits one pod can starve its neighbours. Fix: set them (this program: cpuRequest, memoryRequest, cpuLimit, memoryLimit).`,
         ]);
     });
 });
@@ -219,7 +219,7 @@ describe("restricted-security-context", () => {
         const d = manifestOf("prod", "Deployment");
         app(d).securityContext.allowPrivilegeEscalation = true;
         expect(await violations("prod", "restricted-security-context", d)).toEqual([
-            'Deployment web-prod/web container "app" does not meet the restricted security context: allowPrivilegeEscalation is not false. Admission rejects such pods in a restricted namespace, so the rollout never finishes. Fix: set securityContext allowPrivilegeEscalation: false (components/app.ts deploymentManifest has the full set).',
+            `Deployment ${appDeployment("prod")} container "app" does not meet the restricted security context: allowPrivilegeEscalation is not false. Admission rejects such pods in a restricted namespace, so the rollout never finishes. Fix: set securityContext allowPrivilegeEscalation: false (components/app.ts deploymentManifest has the full set).`,
         ]);
     });
 
@@ -227,7 +227,7 @@ describe("restricted-security-context", () => {
         const d = manifestOf("prod", "Deployment");
         delete app(d).securityContext.capabilities;
         expect(await violations("prod", "restricted-security-context", d)).toEqual([
-            'Deployment web-prod/web container "app" does not meet the restricted security context: capabilities.drop lacks "ALL". Admission rejects such pods in a restricted namespace, so the rollout never finishes. Fix: set securityContext capabilities.drop: ["ALL"] (components/app.ts deploymentManifest has the full set).',
+            `Deployment ${appDeployment("prod")} container "app" does not meet the restricted security context: capabilities.drop lacks "ALL". Admission rejects such pods in a restricted namespace, so the rollout never finishes. Fix: set securityContext capabilities.drop: ["ALL"] (components/app.ts deploymentManifest has the full set).`,
         ]);
     });
 
@@ -237,7 +237,7 @@ describe("restricted-security-context", () => {
         expect(await violations("staging", "restricted-security-context", d)).toEqual([]); // the pod-level setting still applies
         delete d.spec.template.spec.securityContext.runAsNonRoot;
         expect(await violations("staging", "restricted-security-context", d)).toEqual([
-            'Deployment web-staging/web container "app" does not meet the restricted security context: runAsNonRoot is not true. Admission rejects such pods in a restricted namespace, so the rollout never finishes. Fix: set securityContext runAsNonRoot: true (components/app.ts deploymentManifest has the full set).',
+            `Deployment ${appDeployment("staging")} container "app" does not meet the restricted security context: runAsNonRoot is not true. Admission rejects such pods in a restricted namespace, so the rollout never finishes. Fix: set securityContext runAsNonRoot: true (components/app.ts deploymentManifest has the full set).`,
         ]);
     });
 
@@ -245,7 +245,7 @@ describe("restricted-security-context", () => {
         const d = manifestOf("prod", "Deployment");
         d.spec.template.spec.hostNetwork = true;
         expect(await violations("prod", "restricted-security-context", d)).toEqual([
-            'Deployment web-prod/web pod spec breaks Pod Security "restricted": hostNetwork is true. Fix: use hostNetwork: false.',
+            `Deployment ${appDeployment("prod")} pod spec breaks Pod Security "restricted": hostNetwork is true. Fix: use hostNetwork: false.`,
         ]);
     });
 
@@ -253,7 +253,7 @@ describe("restricted-security-context", () => {
         const d = manifestOf("dev", "Deployment");
         app(d).securityContext.readOnlyRootFilesystem = false;
         expect(await violations("dev", "restricted-security-context", d)).toEqual([
-            'Deployment web-dev/web container "app" does not meet the restricted security context: readOnlyRootFilesystem is not true. Admission rejects such pods in a restricted namespace, so the rollout never finishes. Fix: set securityContext readOnlyRootFilesystem: true (with an emptyDir for /tmp) (components/app.ts deploymentManifest has the full set).',
+            `Deployment ${appDeployment("dev")} container "app" does not meet the restricted security context: readOnlyRootFilesystem is not true. Admission rejects such pods in a restricted namespace, so the rollout never finishes. Fix: set securityContext readOnlyRootFilesystem: true (with an emptyDir for /tmp) (components/app.ts deploymentManifest has the full set).`,
         ]);
     });
 });
@@ -263,7 +263,7 @@ describe("probes-present", () => {
         const d = manifestOf("prod", "Deployment");
         delete app(d).readinessProbe;
         expect(await violations("prod", "probes-present", d)).toEqual([
-            'Deployment web-prod/web container "app" has no readinessProbe: without readiness, traffic reaches pods that are not ready and a broken rollout looks healthy. Fix: add httpGet probes on the app\'s health endpoint (e.g. /healthz on the http port).',
+            `Deployment ${appDeployment("prod")} container "app" has no readinessProbe: without readiness, traffic reaches pods that are not ready and a broken rollout looks healthy. Fix: add httpGet probes on the app's health endpoint (e.g. /healthz on the http port).`,
         ]);
     });
 
@@ -272,7 +272,7 @@ describe("probes-present", () => {
         delete app(d).readinessProbe;
         delete app(d).livenessProbe;
         expect(await violations("dev", "probes-present", d)).toEqual([
-            'Deployment web-dev/web container "app" has no readinessProbe and no livenessProbe: without readiness, traffic reaches pods that are not ready and a broken rollout looks healthy; without liveness, a hung process is never restarted. Fix: add httpGet probes on the app\'s health endpoint (e.g. /healthz on the http port).',
+            `Deployment ${appDeployment("dev")} container "app" has no readinessProbe and no livenessProbe: without readiness, traffic reaches pods that are not ready and a broken rollout looks healthy; without liveness, a hung process is never restarted. Fix: add httpGet probes on the app's health endpoint (e.g. /healthz on the http port).`,
         ]);
     });
 });
@@ -306,7 +306,7 @@ describe("pdb-allows-drain", () => {
 
 describe("service-not-loadbalancer", () => {
     const lb = () => {
-        const svc = manifestOf("prod", "Service");
+        const svc = manifestOf("prod", "Service", "web");
         svc.spec.type = "LoadBalancer";
         return svc;
     };
@@ -327,7 +327,7 @@ describe("no-plain-secrets", () => {
         const d = manifestOf("prod", "Deployment");
         app(d).env.push({ name: "API_TOKEN", value: "abc123" });
         expect(await violations("prod", "no-plain-secrets", d)).toEqual([
-            'Deployment web-prod/web container "app" env API_TOKEN holds a literal value under a secret-looking name; a plain env value is stored readable in the object, in Pulumi state and in kubectl describe. Fix: move it into a Secret and reference it with valueFrom.secretKeyRef (this program: pulumi config set --secret API_TOKEN <value>, and list API_TOKEN in secretEnv); if it is no secret, add it to policy config {"no-plain-secrets": {"allowedNames": ["API_TOKEN"]}}.',
+            `Deployment ${appDeployment("prod")} container "app" env API_TOKEN holds a literal value under a secret-looking name; a plain env value is stored readable in the object, in Pulumi state and in kubectl describe. Fix: move it into a Secret and reference it with valueFrom.secretKeyRef (this program: pulumi config set --secret API_TOKEN <value>, and list API_TOKEN in secretEnv); if it is no secret, add it to policy config {"no-plain-secrets": {"allowedNames": ["API_TOKEN"]}}.`,
         ]);
     });
 
@@ -336,7 +336,7 @@ describe("no-plain-secrets", () => {
         app(d).env.push({ name: "DATABASE_URL", value: "postgres://app:hunter2@db:5432/app" });
         const found = await violations("prod", "no-plain-secrets", d);
         expect(found).toEqual([
-            'Deployment web-prod/web container "app" env DATABASE_URL holds what looks like a URL with an embedded password; a plain env value is stored readable in the object, in Pulumi state and in kubectl describe. Fix: move it into a Secret and reference it with valueFrom.secretKeyRef (this program: pulumi config set --secret DATABASE_URL <value>, and list DATABASE_URL in secretEnv); if it is no secret, add it to policy config {"no-plain-secrets": {"allowedNames": ["DATABASE_URL"]}}.',
+            `Deployment ${appDeployment("prod")} container "app" env DATABASE_URL holds what looks like a URL with an embedded password; a plain env value is stored readable in the object, in Pulumi state and in kubectl describe. Fix: move it into a Secret and reference it with valueFrom.secretKeyRef (this program: pulumi config set --secret DATABASE_URL <value>, and list DATABASE_URL in secretEnv); if it is no secret, add it to policy config {"no-plain-secrets": {"allowedNames": ["DATABASE_URL"]}}.`,
         ]);
         expect(found.join("")).not.toContain("hunter2");
     });
@@ -354,7 +354,8 @@ describe("no-plain-secrets", () => {
         const cm = manifestOf("staging", "ConfigMap");
         cm.data.DB_PASSWORD = "s3cret";
         expect(await violations("staging", "no-plain-secrets", cm)).toEqual([
-            'ConfigMap web-staging/web-config key DB_PASSWORD holds a literal value under a secret-looking name; pods load this ConfigMap as plain env vars (envFrom), readable by anyone who can read the namespace\'s ConfigMaps. Fix: move it into a Secret and reference it with valueFrom.secretKeyRef (this program: pulumi config set --secret DB_PASSWORD <value>, and list DB_PASSWORD in secretEnv); if it is no secret, add it to policy config {"no-plain-secrets": {"allowedNames": ["DB_PASSWORD"]}}.',
+            // The revision's ConfigMap: `<Deployment>-config`.
+            `ConfigMap web-staging/${appDeploymentName("staging")}-config key DB_PASSWORD holds a literal value under a secret-looking name; pods load this ConfigMap as plain env vars (envFrom), readable by anyone who can read the namespace's ConfigMaps. Fix: move it into a Secret and reference it with valueFrom.secretKeyRef (this program: pulumi config set --secret DB_PASSWORD <value>, and list DB_PASSWORD in secretEnv); if it is no secret, add it to policy config {"no-plain-secrets": {"allowedNames": ["DB_PASSWORD"]}}.`,
         ]);
     });
 });

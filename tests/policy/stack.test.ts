@@ -7,7 +7,7 @@ import { ENVIRONMENTS } from "../../config/environments";
 import { resolveContext } from "../../policy/environment";
 import { policies, STACK_CHECKS } from "../../policy/pack";
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { type FakeResource, runStack, stackOf, stackPolicyNamed, urnOf } from "./fixtures";
+import { appDeployment, appDeploymentName, type FakeResource, runStack, stackOf, stackPolicyNamed, UNKNOWN_STRING, urnOf } from "./fixtures";
 
 const k8s = (resources: FakeResource[], kind: string, name?: string) => {
     const r = resources.find((x) => x.type.endsWith(`:${kind}`) && (name === undefined || x.props.metadata?.name === name));
@@ -16,6 +16,14 @@ const k8s = (resources: FakeResource[], kind: string, name?: string) => {
 };
 const without = (resources: FakeResource[], r: FakeResource) => resources.filter((x) => x !== r);
 const nsUrn = (resources: FakeResource[]) => urnOf(k8s(resources, "Namespace"));
+/** `text` as a literal inside a RegExp. */
+const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+// The app's pod in each model is its Deployment's: the candidate revision's, `web-<revision>`.
+// The peers and the attacker copy this stack's workloads, names included.
+const PROD = re(appDeployment("prod"));
+const STAGING = re(appDeployment("staging"));
+const DEV = re(appDeployment("dev"));
+const peer = (env: string, of: "dev" | "staging" | "prod") => re(`peer-${env}/${appDeploymentName(of)}`);
 
 describe("every stack policy on the committed stacks", () => {
     for (const env of ENVIRONMENTS) {
@@ -44,13 +52,19 @@ describe("environment-isolated", () => {
         const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), resources);
         expect(out.violations).toEqual([
             expect.stringMatching(
-                /^Environment prod is not isolated: namespace attacker, which copies web-prod's labels \(environment=prod\) but is no environment, is admitted to web-prod\/web \(prod\) on TCP 8080 \(app\), UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\)\. .*allow-all-namespaces/,
+                new RegExp(
+                    `^Environment prod is not isolated: namespace attacker, which copies web-prod's labels \\(environment=prod\\) but is no environment, is admitted to ${PROD} \\(prod\\) on TCP 8080 \\(app\\), UDP 53 \\(dns-udp\\), TCP 53 \\(dns-tcp\\)\\. .*allow-all-namespaces`,
+                ),
             ),
             expect.stringMatching(
-                /^Environment prod is not isolated: peer-dev\/web \(dev\) can reach web-prod\/web \(prod\) on TCP 8080 \(app\), UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): environments must be isolated\. .*allow-all-namespaces/,
+                new RegExp(
+                    `^Environment prod is not isolated: ${peer("dev", "prod")} \\(dev\\) can reach ${PROD} \\(prod\\) on TCP 8080 \\(app\\), UDP 53 \\(dns-udp\\), TCP 53 \\(dns-tcp\\): environments must be isolated\\. .*allow-all-namespaces`,
+                ),
             ),
             expect.stringMatching(
-                /^Environment prod is not isolated: peer-staging\/web \(staging\) can reach web-prod\/web \(prod\) on TCP 8080 \(app\), UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): environments must be isolated\. .*allow-all-namespaces/,
+                new RegExp(
+                    `^Environment prod is not isolated: ${peer("staging", "prod")} \\(staging\\) can reach ${PROD} \\(prod\\) on TCP 8080 \\(app\\), UDP 53 \\(dns-udp\\), TCP 53 \\(dns-tcp\\): environments must be isolated\\. .*allow-all-namespaces`,
+                ),
             ),
         ]);
         expect(out.urns).toEqual([nsUrn(resources), nsUrn(resources), nsUrn(resources)]);
@@ -66,13 +80,13 @@ describe("environment-isolated", () => {
         const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), resources);
         expect(out.violations).toEqual([
             expect.stringMatching(
-                /^Environment prod is not isolated: namespace attacker, which copies web-prod's labels .* is admitted to web-prod\/web \(prod\)/,
+                new RegExp(`^Environment prod is not isolated: namespace attacker, which copies web-prod's labels .* is admitted to ${PROD} \\(prod\\)`),
             ),
-            expect.stringMatching(/^Environment prod is not isolated: peer-dev\/web \(dev\) can reach web-prod\/web \(prod\)/),
-            expect.stringMatching(/^Environment prod is not isolated: peer-staging\/web \(staging\) can reach web-prod\/web \(prod\)/),
+            expect.stringMatching(new RegExp(`^Environment prod is not isolated: ${peer("dev", "prod")} \\(dev\\) can reach ${PROD} \\(prod\\)`)),
+            expect.stringMatching(new RegExp(`^Environment prod is not isolated: ${peer("staging", "prod")} \\(staging\\) can reach ${PROD} \\(prod\\)`)),
         ]);
         expect(out.violations[1]).toMatch(
-            / Same for: peer-dev\/web -> web-prod\/canary, peer-dev\/canary -> web-prod\/web, peer-dev\/canary -> web-prod\/canary\.$/,
+            new RegExp(` Same for: ${peer("dev", "prod")} -> web-prod/canary, peer-dev/canary -> ${PROD}, peer-dev/canary -> web-prod/canary\\.$`),
         );
     });
 
@@ -84,11 +98,15 @@ describe("environment-isolated", () => {
         const out = await runStack(stackPolicyNamed("staging", "environment-isolated"), resources);
         expect(out.violations).toEqual([
             expect.stringMatching(
-                /^Environment staging is not isolated: namespace attacker, which copies web-staging's labels \(environment=staging\) but is no environment, is admitted to web-staging\/web \(staging\) on TCP 8080 \(app\)\. /,
+                new RegExp(
+                    `^Environment staging is not isolated: namespace attacker, which copies web-staging's labels \\(environment=staging\\) but is no environment, is admitted to ${STAGING} \\(staging\\) on TCP 8080 \\(app\\)\\. `,
+                ),
             ),
             // The ingress controller's namespace lacks the label, so it is locked out as well.
             expect.stringMatching(
-                /^Environment staging is not isolated: the ingress controller ingress-nginx\/controller cannot reach web-staging\/web \(staging\) on TCP 8080 \(app\): the app is unreachable from outside\. /,
+                new RegExp(
+                    `^Environment staging is not isolated: the ingress controller ingress-nginx/controller cannot reach ${STAGING} \\(staging\\) on TCP 8080 \\(app\\): the app is unreachable from outside\\. `,
+                ),
             ),
         ]);
     });
@@ -101,8 +119,12 @@ describe("environment-isolated", () => {
         const out = await runStack(stackPolicyNamed("dev", "environment-isolated"), resources);
         expect(out.violations).toEqual(
             expect.arrayContaining([
-                expect.stringMatching(/^Environment dev is not isolated: web-dev\/web \(dev\) can reach peer-staging\/web \(staging\) on TCP 8080 \(app\)/),
-                expect.stringMatching(/^Environment dev is not isolated: web-dev\/web \(dev\) can reach peer-prod\/web \(prod\) on TCP 8080 \(app\)/),
+                expect.stringMatching(
+                    new RegExp(`^Environment dev is not isolated: ${DEV} \\(dev\\) can reach ${peer("staging", "dev")} \\(staging\\) on TCP 8080 \\(app\\)`),
+                ),
+                expect.stringMatching(
+                    new RegExp(`^Environment dev is not isolated: ${DEV} \\(dev\\) can reach ${peer("prod", "dev")} \\(prod\\) on TCP 8080 \\(app\\)`),
+                ),
             ]),
         );
     });
@@ -112,7 +134,9 @@ describe("environment-isolated", () => {
         const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), without(resources, k8s(resources, "NetworkPolicy", "allow-dns")));
         expect(out.violations).toEqual([
             expect.stringMatching(
-                /^Environment prod is not isolated: web-prod\/web \(prod\) cannot reach DNS at kube-system\/kube-dns on UDP 53 \(dns-udp\), TCP 53 \(dns-tcp\): name resolution fails\. /,
+                new RegExp(
+                    `^Environment prod is not isolated: ${PROD} \\(prod\\) cannot reach DNS at kube-system/kube-dns on UDP 53 \\(dns-udp\\), TCP 53 \\(dns-tcp\\): name resolution fails\\. `,
+                ),
             ),
         ]);
     });
@@ -125,7 +149,9 @@ describe("environment-isolated", () => {
         );
         expect(out.violations).toEqual([
             expect.stringMatching(
-                /^Environment prod is not isolated: the ingress controller ingress-nginx\/controller cannot reach web-prod\/web \(prod\) on TCP 8080 \(app\): the app is unreachable from outside\. /,
+                new RegExp(
+                    `^Environment prod is not isolated: the ingress controller ingress-nginx/controller cannot reach ${PROD} \\(prod\\) on TCP 8080 \\(app\\): the app is unreachable from outside\\. `,
+                ),
             ),
         ]);
     });
@@ -133,7 +159,7 @@ describe("environment-isolated", () => {
     it("takes the ingress controller's namespace from policy config", async () => {
         const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), stackOf("prod"), { ingressNamespace: "traefik" });
         expect(out.violations).toEqual([
-            expect.stringMatching(/^Environment prod is not isolated: the ingress controller traefik\/controller cannot reach web-prod\/web \(prod\)/),
+            expect.stringMatching(new RegExp(`^Environment prod is not isolated: the ingress controller traefik/controller cannot reach ${PROD} \\(prod\\)`)),
         ]);
     });
 
@@ -180,7 +206,7 @@ describe("pdb-allows-drain-at-replicas", () => {
         pdb.props.spec = { minAvailable: 50, selector: pdb.props.spec.selector };
         const out = await runStack(stackPolicyNamed("prod", "pdb-allows-drain-at-replicas"), resources);
         expect(out.violations).toEqual([
-            'PodDisruptionBudget web-prod/web keeps minAvailable 50 of Deployment web-prod/web, which runs 50 replicas: no pod may ever be evicted, so node drains and cluster upgrades hang. Fix: allow at least one disruption, e.g. maxUnavailable: "10%" (prod\'s value in config/environments.ts).',
+            `PodDisruptionBudget web-prod/web keeps minAvailable 50 of Deployment ${appDeployment("prod")}, which runs 50 replicas: no pod may ever be evicted, so node drains and cluster upgrades hang. Fix: allow at least one disruption, e.g. maxUnavailable: "10%" (prod's value in config/environments.ts).`,
         ]);
         expect(out.urns).toEqual([urnOf(pdb)]);
     });
@@ -204,7 +230,8 @@ describe("pdb-allows-drain-at-replicas", () => {
 
 describe("smoke-test-per-app", () => {
     const message =
-        "Deployment web-prod/web has no SmokeTest: no progression:verify:SmokeTest (or dynamic resource named *-smoke) depends on it, so a broken rollout would pass `pulumi up` and be promoted unverified. Fix: add a SmokeTest with dependsOn the app, as components/environment.ts does (new SmokeTest(`${name}-smoke`, ..., { dependsOn: [app] })).";
+        `Deployment ${appDeployment("prod")} has no SmokeTest: ` +
+        "no progression:verify:SmokeTest (or dynamic resource named *-smoke) depends on it, so a broken rollout would pass `pulumi up` and be promoted unverified. Fix: add a SmokeTest with dependsOn the app, as components/environment.ts does (new SmokeTest(`${name}-smoke`, ..., { dependsOn: [app] })).";
 
     it("reports an app without a smoke test", async () => {
         const resources = stackOf("prod").filter((r) => !r.name.includes("-smoke"));
@@ -227,6 +254,81 @@ describe("smoke-test-per-app", () => {
     });
 });
 
+describe("live-traffic-after-checks", () => {
+    const RUN = "pulumi-nodejs:dynamic/progression:LiveSwitch";
+    const liveRun = (resources: FakeResource[]) => resources.find((r) => r.type === RUN)!;
+    const smokeUrns = (resources: FakeResource[]) => new Set(resources.filter((r) => r.name.includes("-smoke")).map((r) => urnOf(r)));
+    /** `resources` with the live switch's dependencies (its run's and its component's) narrowed to those `keep` keeps. */
+    const rewire = (resources: FakeResource[], keep: (urn: string, r: FakeResource) => boolean) =>
+        resources.map((r) => (r.name.includes("-live") ? { ...r, dependencies: (r.dependencies ?? []).filter((d) => keep(d, r)) } : r));
+
+    it("reports a selector on the live Service: `pulumi up` would send users to the pods itself, before any check", async () => {
+        const resources = stackOf("prod");
+        const live = k8s(resources, "Service", "web");
+        live.props.spec.selector = { "app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "web-prod" };
+        const out = await runStack(stackPolicyNamed("prod", "live-traffic-after-checks"), resources);
+        expect(out).toEqual({
+            violations: [
+                "Service web-prod/web is the live Service, which the live switch points at a revision once its checks passed, but the program sets its selector (app.kubernetes.io/name, app.kubernetes.io/instance): " +
+                    "every `pulumi up` would point users at those pods itself, before any check ran, and fight the switch for the field. " +
+                    "Fix: render the live Service without spec.selector (components/app.ts serviceManifest); the preview Service is the one that selects the candidate.",
+            ],
+            urns: [urnOf(live)],
+            notApplicable: undefined,
+        });
+    });
+
+    it("leaves the preview Service's selector alone, and takes an empty selector for none", async () => {
+        const resources = stackOf("staging");
+        expect(Object.keys(k8s(resources, "Service", "web-preview").props.spec.selector)).toContain("progression.dev/revision");
+        k8s(resources, "Service", "web").props.spec.selector = {};
+        expect((await runStack(stackPolicyNamed("staging", "live-traffic-after-checks"), resources)).violations).toEqual([]);
+    });
+
+    it("reports a live switch that does not wait for the SmokeTest", async () => {
+        const base = stackOf("prod");
+        const checks = smokeUrns(base);
+        const resources = rewire(base, (d) => !checks.has(d));
+        const out = await runStack(stackPolicyNamed("prod", "live-traffic-after-checks"), resources);
+        expect(out.violations).toEqual([
+            "Live switch prod-live-run does not depend on a SmokeTest: it may point live traffic at the candidate revision before the candidate's checks passed on the preview route. " +
+                "Fix: create the LiveSwitch with dependsOn the SmokeTest, as components/environment.ts does (new LiveSwitch(`${name}-live`, ..., { dependsOn: [smoke] })).",
+        ]);
+        expect(out.urns).toEqual([urnOf(liveRun(resources))]);
+    });
+
+    it("counts the wait when only the SmokeTest's run or only the switch component records it", async () => {
+        const base = stackOf("dev");
+        const checks = smokeUrns(base);
+        const smokeRun = urnOf(base.find((r) => r.name.endsWith("-smoke-run"))!);
+        // dependsOn a component records its children: the run that checks, not the SmokeTest itself.
+        const viaRun = rewire(base, (d, r) => r.type === RUN && (d === smokeRun || !checks.has(d)));
+        expect(liveRun(viaRun).dependencies).toContain(smokeRun);
+        expect((await runStack(stackPolicyNamed("dev", "live-traffic-after-checks"), viaRun)).violations).toEqual([]);
+        const viaComponent = rewire(base, (d, r) => r.type !== RUN || !checks.has(d));
+        expect(liveRun(viaComponent).dependencies!.some((d) => checks.has(d))).toBe(false);
+        expect((await runStack(stackPolicyNamed("dev", "live-traffic-after-checks"), viaComponent)).violations).toEqual([]);
+    });
+
+    it("judges the selector once the switched Service's name is known", async () => {
+        const resources = stackOf("prod");
+        k8s(resources, "Service", "web").props.spec.selector = { "app.kubernetes.io/name": "web" };
+        liveRun(resources).props.service = UNKNOWN_STRING;
+        expect(await runStack(stackPolicyNamed("prod", "live-traffic-after-checks"), resources)).toEqual({
+            violations: [],
+            urns: [],
+            notApplicable: undefined,
+        });
+    });
+
+    it("is not applicable to a stack without a live switch", async () => {
+        const resources = stackOf("prod").filter((r) => !r.name.includes("-live"));
+        expect((await runStack(stackPolicyNamed("prod", "live-traffic-after-checks"), resources)).notApplicable).toBe(
+            "the stack has no live switch (pulumi-nodejs:dynamic/progression:LiveSwitch), so the program's Services carry live traffic as rendered",
+        );
+    });
+});
+
 describe("stack-environment", () => {
     const run = (policy: StackValidationPolicy, resources: FakeResource[], config: Record<string, unknown> = {}) => runStack(policy, resources, config);
     const policyFor = (stack: string, stackEnv: string | undefined) =>
@@ -234,7 +336,7 @@ describe("stack-environment", () => {
 
     it("reports an object labelled with another environment", async () => {
         const resources = stackOf("prod");
-        const svc = k8s(resources, "Service");
+        const svc = k8s(resources, "Service", "web");
         svc.props.metadata.labels.environment = "staging";
         const out = await run(stackPolicyNamed("prod", "stack-environment"), resources);
         expect(out).toEqual({

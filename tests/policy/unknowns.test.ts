@@ -4,11 +4,14 @@
 // fields of the same resource are still judged.
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../config/environments";
-import { RESOURCE_CHECKS } from "../../policy/pack";
+import { SECRET_CHECKSUM } from "../../components/app";
+import { REVISION_LABEL } from "../../components/labels";
+import { RESOURCE_CHECKS, STACK_CHECKS } from "../../policy/pack";
 import { plain, UNKNOWN } from "../../policy/unknown";
 import * as policyModule from "@pulumi/policy";
 import {
     analyze,
+    appDeploymentName,
     manifestOf,
     manifestsOf,
     resourcePolicyNamed,
@@ -71,7 +74,8 @@ describe("unknown fields at preview", () => {
         d.spec.template.spec.containers[0].image = UNKNOWN_STRING;
         d.spec.replicas = 1;
         expect(await runAll("prod", d)).toEqual([
-            "Deployment web runs 1 replica; prod runs at least 3, so one node drain or crash must not take the app down. Fix: set spec.replicas to at least 3 (this program: pulumi config set replicas 3 -s prod).",
+            // The namespace is unknown, so the Deployment is named without it.
+            `Deployment ${appDeploymentName("prod")} runs 1 replica; prod runs at least 3, so one node drain or crash must not take the app down. Fix: set spec.replicas to at least 3 (this program: pulumi config set replicas 3 -s prod).`,
         ]);
     });
 
@@ -113,7 +117,7 @@ describe("unknown fields at preview", () => {
         [
             "a Service's type",
             () => {
-                const svc = manifestOf("prod", "Service");
+                const svc = manifestOf("prod", "Service", "web");
                 svc.spec.type = UNKNOWN_STRING;
                 return svc;
             },
@@ -148,8 +152,42 @@ describe("unknown fields at preview", () => {
             urns: [],
             notApplicable: "names, labels or NetworkPolicy specs are not known until the update; isolation is judged when they are",
         });
-        for (const name of ["default-deny-per-namespace", "pdb-allows-drain-at-replicas", "smoke-test-per-app", "stack-environment"]) {
+        for (const name of [
+            "default-deny-per-namespace",
+            "pdb-allows-drain-at-replicas",
+            "smoke-test-per-app",
+            "live-traffic-after-checks",
+            "stack-environment",
+        ]) {
             expect(await runStack(stackPolicyNamed("prod", name), resources)).toEqual({ violations: [], urns: [], notApplicable: undefined });
+        }
+    });
+
+    it("a preview before the revision id is known (a new stack's digest key does not exist yet), with exactly the fields that carry it unknown: nothing reported, nothing thrown", async () => {
+        const resources = stackOf("prod");
+        const unknownRevision = (labels: Record<string, string> | undefined) => {
+            if (labels?.[REVISION_LABEL] !== undefined) labels[REVISION_LABEL] = UNKNOWN_STRING;
+        };
+        for (const { type, props: m } of resources) {
+            if (!type.startsWith("kubernetes:")) continue;
+            unknownRevision(m.metadata.labels);
+            if (["ConfigMap", "Secret", "Deployment"].includes(m.kind)) m.metadata.name = UNKNOWN_STRING;
+            if (m.kind === "Service") unknownRevision(m.spec.selector);
+            if (m.kind === "Deployment") {
+                unknownRevision(m.spec.selector.matchLabels);
+                unknownRevision(m.spec.template.metadata.labels);
+                m.spec.template.metadata.annotations[SECRET_CHECKSUM] = UNKNOWN_STRING;
+                m.spec.template.spec.containers[0].envFrom = UNKNOWN_ARRAY;
+                for (const c of m.spec.template.spec.topologySpreadConstraints) unknownRevision(c.labelSelector.matchLabels);
+            }
+        }
+        expect(resources.filter((r) => r.props.metadata?.name === UNKNOWN_STRING).map((r) => r.props.kind)).toEqual(["ConfigMap", "Secret", "Deployment"]);
+        for (const r of resources.filter((x) => x.type.startsWith("kubernetes:"))) expect(await runAll("prod", r.props)).toEqual([]);
+        for (const check of STACK_CHECKS) {
+            const out = await runStack(stackPolicyNamed("prod", check.name), resources);
+            expect(out.violations).toEqual([]);
+            // Isolation needs the pods' names and labels; every other stack policy still judges.
+            if (check.name !== "environment-isolated") expect(out.notApplicable).toBeUndefined();
         }
     });
 

@@ -1,16 +1,39 @@
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../config/environments";
 import { readStackConfig } from "../../config/stackFile";
-import { checksum, configData, deploymentManifest, pdbManifest, serviceManifest, CONFIG_CHECKSUM, SECRET_CHECKSUM } from "../../components/app";
+import {
+    type AppInput,
+    appRelease,
+    checksum,
+    configData,
+    deploymentManifest,
+    liveSelector,
+    pdbManifest,
+    revisionId,
+    CONFIG_CHECKSUM,
+    SECRET_CHECKSUM,
+} from "../../components/app";
 import { isolationPolicies } from "../../components/isolation";
-import { appLabels } from "../../components/labels";
+import { appLabels, REVISION_LABEL } from "../../components/labels";
+import type { KubernetesObject } from "../../components/manifestTypes";
 import { namespaceManifest } from "../../components/namespace";
-import { environmentManifests } from "../../components/manifests";
+import { environmentManifests, SECRET_CHECKSUM_PLACEHOLDER } from "../../components/manifests";
 
-const input = (stack: (typeof ENVIRONMENTS)[number]) => {
+const input = (stack: (typeof ENVIRONMENTS)[number]): AppInput => {
     const cfg = readStackConfig(stack);
     return { app: cfg.app, namespace: cfg.namespace, environment: cfg.environment };
 };
+
+/** `input` with some of the app's settings replaced. */
+const withApp = (base: AppInput, app: Partial<AppInput["app"]>): AppInput => ({ ...base, app: { ...base.app, ...app } });
+
+/** Whether a Service's equality-based selector picks a pod with these labels (an empty or absent one picks none here). */
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
+    selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+// The rendered objects are plain JSON; these read the fields the tests look at.
+const spec = (o: KubernetesObject | undefined) => (o as unknown as { spec: Record<string, any> }).spec;
+const podLabelsOf = (release: ReturnType<typeof appRelease>): Record<string, string> => spec(release.deployment)["template"].metadata.labels;
 
 describe("namespaceManifest", () => {
     it.each([
@@ -73,13 +96,16 @@ describe("isolationPolicies (structure; semantics are in isolation.test.ts)", ()
 });
 
 describe("deploymentManifest", () => {
-    it("uses one labels object for selector, template and Service", () => {
+    it("is one revision: named and selected by its revision id, on the app's one labels object", () => {
         const d = deploymentManifest(input("staging"), "x");
-        const s = serviceManifest(input("staging"));
-        expect(d.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "web-staging" });
-        expect(s.spec.selector).toEqual(d.spec.selector.matchLabels);
+        const revision = revisionId(input("staging"), "x");
+        expect(d.metadata.name).toBe(`web-${revision}`);
+        expect(d.metadata.labels[REVISION_LABEL]).toBe(revision);
+        expect(d.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "web-staging", [REVISION_LABEL]: revision });
         expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
-        expect(d.spec.template.metadata.labels["environment"]).toBe("staging");
+        expect(d.spec.template.metadata.labels).toHaveProperty("environment", "staging");
+        // What the live switch sets on the live Service for this revision is exactly this selector.
+        expect(liveSelector(input("staging"), revision)).toEqual(d.spec.selector.matchLabels);
     });
 
     it.each(ENVIRONMENTS)("runs %s under a Pod Security restricted securityContext", (env) => {
@@ -104,21 +130,125 @@ describe("deploymentManifest", () => {
         expect(deploymentManifest(input("dev"), "x").spec.strategy.rollingUpdate.maxUnavailable).toBe("25%");
     });
 
-    it("rolls the pods when a flag or a secret changes", () => {
+    it("spreads a revision's pods over nodes by that revision's labels only", () => {
+        const d = deploymentManifest(input("prod"), "x");
+        expect(d.spec.template.spec.topologySpreadConstraints![0]!.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
+    });
+
+    it("marks the config and secret checksums on the pod template", () => {
         const base = input("staging");
         const before = deploymentManifest(base, "s1").spec.template.metadata.annotations;
-        const flagged = deploymentManifest({ ...base, app: { ...base.app, featureFlags: { ...base.app.featureFlags, searchV2: true } } }, "s1").spec.template.metadata.annotations;
+        const flagged = deploymentManifest(withApp(base, { featureFlags: { ...base.app.featureFlags, searchV2: true } }), "s1").spec.template.metadata.annotations;
         const rotated = deploymentManifest(base, "s2").spec.template.metadata.annotations;
         expect(flagged[CONFIG_CHECKSUM]).not.toBe(before[CONFIG_CHECKSUM]);
         expect(rotated[SECRET_CHECKSUM]).not.toBe(before[SECRET_CHECKSUM]);
         expect(rotated[CONFIG_CHECKSUM]).toBe(before[CONFIG_CHECKSUM]);
     });
 
-    it("mounts the Secret only when the app has secrets", () => {
+    it("mounts its revision's ConfigMap, and its Secret only when the app has secrets", () => {
         const base = input("dev");
-        const without = deploymentManifest({ ...base, app: { ...base.app, secretEnv: [] } }, "x").spec.template.spec.containers[0]!;
-        expect(without.envFrom).toEqual([{ configMapRef: { name: "web-config" } }]);
-        expect(deploymentManifest(base, "x").spec.template.spec.containers[0]!.envFrom).toContainEqual({ secretRef: { name: "web-secrets" } });
+        const noSecrets = withApp(base, { secretEnv: [] });
+        const without = deploymentManifest(noSecrets, "x").spec.template.spec.containers[0]!;
+        expect(without.envFrom).toEqual([{ configMapRef: { name: `web-${revisionId(noSecrets, "x")}-config` } }]);
+        const revision = revisionId(base, "x");
+        expect(deploymentManifest(base, "x").spec.template.spec.containers[0]!.envFrom).toEqual([
+            { configMapRef: { name: `web-${revision}-config` } },
+            { secretRef: { name: `web-${revision}-secrets` } },
+        ]);
+    });
+});
+
+describe("revisionId", () => {
+    it("is 10 lowercase hex characters, the same for the same inputs", () => {
+        const id = revisionId(input("prod"), "s1");
+        expect(id).toMatch(/^[0-9a-f]{10}$/);
+        // A fresh read of the same stack gives it again, and so do its flags written in another order.
+        const again = input("prod");
+        expect(revisionId(again, "s1")).toBe(id);
+        const flags = Object.entries(again.app.featureFlags);
+        expect(flags.length).toBeGreaterThan(1);
+        expect(revisionId(withApp(again, { featureFlags: Object.fromEntries(flags.reverse()) }), "s1")).toBe(id);
+    });
+
+    it.each<[string, (base: AppInput) => AppInput]>([
+        ["the image", (b) => withApp(b, { image: `ghcr.io/env-progression/web:1.4.3@sha256:${"1".repeat(64)}` })],
+        ["a feature flag", (b) => withApp(b, { featureFlags: { ...b.app.featureFlags, searchV2: !b.app.featureFlags["searchV2"] } })],
+        ["a plain env value", (b) => withApp(b, { env: { ...b.app.env, LOG_LEVEL: "debug" } })],
+        ["the resources", (b) => withApp(b, { resources: { ...b.app.resources, limits: { ...b.app.resources.limits, memory: "1Gi" } } })],
+        ["the port", (b) => withApp(b, { port: b.app.port + 1 })],
+    ])("changes with %s: a new pod template is a new revision", (_what, change) => {
+        const base = input("prod");
+        expect(revisionId(change(base), "s1")).not.toBe(revisionId(base, "s1"));
+    });
+
+    it("changes with the secret values' checksum: a rotated secret is a new revision", () => {
+        expect(revisionId(input("prod"), "s2")).not.toBe(revisionId(input("prod"), "s1"));
+    });
+
+    it("stays when only the replica count changes: scaling keeps the revision", () => {
+        const base = input("prod");
+        expect(revisionId(withApp(base, { replicas: 3 }), "s1")).toBe(revisionId(base, "s1"));
+        expect(revisionId(withApp(base, { replicas: 200 }), "s1")).toBe(revisionId(base, "s1"));
+        expect(deploymentManifest(withApp(base, { replicas: 3 }), "s1").metadata.name).toBe(deploymentManifest(base, "s1").metadata.name);
+    });
+});
+
+describe("appRelease", () => {
+    const base = input("prod");
+    const release = appRelease(base, "s1");
+    const other = appRelease(withApp(base, { image: `ghcr.io/env-progression/web:1.4.3@sha256:${"1".repeat(64)}` }), "s1");
+
+    it("names the revision's objects by its id and the stable ones by the app, all in the environment's namespace", () => {
+        const r = release.revision;
+        expect(r).toBe(revisionId(base, "s1"));
+        const names = [release.configMap, release.secret, release.deployment, release.preview, release.service, release.pdb].map((o) => `${o!.kind}/${o!.metadata.name}`);
+        expect(names).toEqual([`ConfigMap/web-${r}-config`, `Secret/web-${r}-secrets`, `Deployment/web-${r}`, "Service/web-preview", "Service/web", "PodDisruptionBudget/web"]);
+        for (const o of [release.configMap, release.secret, release.deployment, release.preview, release.service, release.pdb]) expect(o!.metadata.namespace).toBe("web-prod");
+        for (const o of [release.configMap, release.secret, release.deployment]) expect(o!.metadata.labels![REVISION_LABEL]).toBe(r);
+    });
+
+    it("makes the revision's ConfigMap and Secret immutable, the Secret holding one key per secretEnv entry", () => {
+        expect(release.configMap).toMatchObject({ immutable: true, data: configData(base.app) });
+        expect(release.secret).toMatchObject({ immutable: true, type: "Opaque" });
+        // The render never sees a value (appRelease takes none): each key holds the same placeholder.
+        const stringData = release.secret!["stringData"] as Record<string, string>;
+        expect(Object.keys(stringData).sort()).toEqual([...base.app.secretEnv].sort());
+        expect(new Set(Object.values(stringData)).size).toBe(1);
+    });
+
+    it("has no Secret without secretEnv, and no PDB for a single replica", () => {
+        const bare = appRelease(withApp(base, { secretEnv: [] }), "none");
+        expect(bare.secret).toBeUndefined();
+        expect(appRelease(input("dev"), "s1").pdb).toBeUndefined();
+    });
+
+    it("points the preview Service at its own revision only", () => {
+        const selector = spec(release.preview)["selector"] as Record<string, string>;
+        expect(selector).toEqual(spec(release.deployment)["selector"].matchLabels);
+        expect(selects(selector, podLabelsOf(release))).toBe(true);
+        expect(selects(selector, podLabelsOf(other))).toBe(false);
+        expect(spec(release.preview)["ports"]).toEqual([{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }]);
+    });
+
+    it("keeps the preview Service a ClusterIP even when the live Service is a LoadBalancer", () => {
+        const lb = appRelease(withApp(base, { serviceType: "LoadBalancer" }), "s1");
+        expect(spec(lb.preview)["type"]).toBe("ClusterIP");
+        expect(spec(lb.service)["type"]).toBe("LoadBalancer");
+    });
+
+    it("renders the live Service without a selector, the same whatever the candidate: the program never moves live traffic", () => {
+        expect(release.service.metadata.name).toBe("web");
+        expect(spec(release.service)["selector"]).toBeUndefined();
+        expect(spec(release.service)["ports"]).toEqual([{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }]);
+        expect(other.service).toEqual(release.service);
+        expect(other.revision).not.toBe(release.revision);
+    });
+
+    it("keeps one disruption budget over every revision's pods", () => {
+        const selector = spec(release.pdb)["selector"].matchLabels as Record<string, string>;
+        expect(selector).not.toHaveProperty(REVISION_LABEL);
+        expect(selects(selector, podLabelsOf(release))).toBe(true);
+        expect(selects(selector, podLabelsOf(other))).toBe(true);
     });
 });
 
@@ -146,6 +276,7 @@ describe("pdbManifest", () => {
 
 describe("environmentManifests", () => {
     it("lists every object an environment applies, in dependency order", () => {
+        const revision = revisionId(input("prod"), SECRET_CHECKSUM_PLACEHOLDER);
         const kinds = environmentManifests(readStackConfig("prod")).map((o) => `${o.kind}/${o.metadata.name}`);
         expect(kinds).toEqual([
             "Namespace/web-prod",
@@ -153,11 +284,19 @@ describe("environmentManifests", () => {
             "NetworkPolicy/allow-same-environment",
             "NetworkPolicy/allow-dns",
             "NetworkPolicy/allow-ingress-controller",
-            "ConfigMap/web-config",
-            "Secret/web-secrets",
-            "Deployment/web",
+            `ConfigMap/web-${revision}-config`,
+            `Secret/web-${revision}-secrets`,
+            `Deployment/web-${revision}`,
+            "Service/web-preview",
             "Service/web",
             "PodDisruptionBudget/web",
         ]);
+    });
+
+    it("renders the revision of the secret checksum it is given", () => {
+        const deployment = (sc?: string) => environmentManifests(readStackConfig("prod"), sc).find((o) => o.kind === "Deployment")!.metadata.name;
+        expect(deployment("s1")).toBe(`web-${revisionId(input("prod"), "s1")}`);
+        expect(deployment()).toBe(`web-${revisionId(input("prod"), SECRET_CHECKSUM_PLACEHOLDER)}`);
+        expect(deployment("s1")).not.toBe(deployment());
     });
 });

@@ -42,6 +42,7 @@ function config(environment: string, overrides: Record<string, unknown> = {}) {
                 image: `web:1@sha256:${"0".repeat(64)}`,
                 replicas: "3",
                 smokeBaseUrl: "https://web.example.com",
+                smokePreviewUrl: "https://preview.web.example.com",
                 ...overrides,
             },
             declaredSecrets: DECLARED,

@@ -1,5 +1,6 @@
-// Smoke keys: smokeBaseUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses,
+// Smoke keys: smokeBaseUrl, smokePreviewUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses,
 // smokeFailureLimit, smokeChecksFile, smokeCommand, smokeEveryUp. Judged by the engine's own limits.
+// Also rollbackTo, the release key that holds live traffic on a verified revision.
 import { describe, expect, it } from "vitest";
 import { parseDurationMs, validateConfig } from "../../config/schema";
 import { parseBaseUrl, resolveSmokeOptions, SmokeConfigError } from "../../smoke/checks";
@@ -40,6 +41,59 @@ describe("smokeBaseUrl", () => {
             expect(problemsOf(staging({ smokeBaseUrl: url })).length === 0).toBe(engine);
         },
     );
+});
+
+describe("smokePreviewUrl", () => {
+    it("is the candidate's route: applied as given, beside the live one", () => {
+        expect(validateConfig(staging(), "staging").smoke).toMatchObject({
+            previewUrl: "https://preview.staging.web.example.com",
+            baseUrl: "https://staging.web.example.com",
+        });
+    });
+
+    it("is required, naming the preview Service it must reach", () => {
+        expect(problemsOf(staging({ smokePreviewUrl: undefined }))).toEqual([
+            "env-progression:smokePreviewUrl is required and missing: the checks run against the candidate there, before any live traffic moves to it (the preview Service is web-preview.web-staging.svc.cluster.local). " +
+                "Allowed: an http(s) URL that reaches the preview Service, which selects only the candidate revision. Fix: pulumi config set smokePreviewUrl https://<staging preview host> -s staging",
+        ]);
+    });
+
+    it("is judged as a base URL is", () => {
+        const problems = problemsOf(staging({ smokePreviewUrl: "https://u:hunter2@preview.staging.example.com" }));
+        expect(problems).toEqual([expect.stringMatching(/^env-progression:smokePreviewUrl: carries credentials .* Fix: pulumi config set smokePreviewUrl https:\/\/<staging preview host> -s staging$/)]);
+        expect(problems.join("")).not.toContain("hunter2");
+    });
+
+    it.each(["https://staging.web.example.com", "https://STAGING.web.example.com:443"])("refuses %j, the live route: the candidate would be judged on live traffic's route", (url) => {
+        expect(problemsOf(staging({ smokePreviewUrl: url }))).toEqual([
+            `env-progression:smokePreviewUrl: ${JSON.stringify(url)} is the live route (smokeBaseUrl), so the checks would judge the candidate with live traffic's route. ` +
+                "Allowed: the route to the preview Service web-preview. Fix: pulumi config set smokePreviewUrl https://<staging preview host> -s staging",
+        ]);
+    });
+
+    it("reports a broken smokeBaseUrl once, not again as the preview route's problem", () => {
+        expect(problemsOf(staging({ smokeBaseUrl: "staging.web.example.com", smokePreviewUrl: "staging.web.example.com" })).map((p) => p.split(":", 2)[1])).toEqual([
+            "smokeBaseUrl",
+            "smokePreviewUrl",
+        ]);
+        expect(problemsOf(staging({ smokeBaseUrl: "staging.web.example.com" })).map((p) => p.split(":", 2)[1])).toEqual(["smokeBaseUrl"]);
+    });
+});
+
+describe("rollbackTo", () => {
+    it("is unset by default, and holds a revision id when set", () => {
+        expect(validateConfig(staging(), "staging").release.rollbackTo).toBeUndefined();
+        expect(validateConfig(staging({ rollbackTo: "0123456789" }), "staging").release.rollbackTo).toBe("0123456789");
+        // Pulumi.yaml's empty default is unset.
+        expect(validateConfig(staging({ rollbackTo: "" }), "staging").release.rollbackTo).toBeUndefined();
+    });
+
+    it.each(["abcdef012", "0123456789a", "ABCDEF0123", "web-012345"])("refuses %j, which is no revision id", (value) => {
+        expect(problemsOf(staging({ rollbackTo: value }))).toEqual([
+            `env-progression:rollbackTo: ${JSON.stringify(value)} is not a revision id. Allowed: 10 lowercase hex characters, as in the stack output release.history (pulumi stack output release -s staging). ` +
+                "Fix: progression rollback -s staging, or pulumi config rm rollbackTo -s staging",
+        ]);
+    });
 });
 
 describe("smoke timing", () => {

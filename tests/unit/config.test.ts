@@ -29,6 +29,7 @@ describe("validateConfig", () => {
             "env-progression:replicas is required and missing. Allowed: an integer from 3 to 1000 for prod. Fix: pulumi config set replicas 3 -s prod",
             "env-progression:kubeContext is required and missing. Allowed: the name of a context in your kubeconfig. Fix: pulumi config set kubeContext <prod-context> -s prod",
             "env-progression:smokeBaseUrl is required and missing: the checks run where `pulumi up` runs (a laptop, CI, Pulumi Deployments), which cannot resolve the Service's in-cluster name web.web-prod.svc.cluster.local. Allowed: an http(s) URL that reaches the app from there, e.g. its ingress URL. Fix: pulumi config set smokeBaseUrl https://<prod host> -s prod",
+            "env-progression:smokePreviewUrl is required and missing: the checks run against the candidate there, before any live traffic moves to it (the preview Service is web-preview.web-prod.svc.cluster.local). Allowed: an http(s) URL that reaches the preview Service, which selects only the candidate revision. Fix: pulumi config set smokePreviewUrl https://<prod preview host> -s prod",
         ]);
     });
 

@@ -354,7 +354,7 @@ describe("the commands a deployment runs before Pulumi", () => {
         expect(major! > 22 || (major === 22 && minor! >= 19), `node ${major}.${minor} in ${nodeDir}`).toBe(true);
     }, 120_000);
 
-    it("give a review stack a namespace of its own and its smoke URL, which the program accepts", () => {
+    it("give a review stack a namespace of its own and its smoke URLs (live and preview), which the program accepts", () => {
         const bin = path.join(tmp, "bin");
         fs.mkdirSync(bin, { recursive: true });
         const log = path.join(tmp, "pulumi.log");
@@ -367,6 +367,7 @@ describe("the commands a deployment runs before Pulumi", () => {
         expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
             `config set --stack ${stack} env-progression:namespace review-pr-acme-env-progression-1234`,
             `config set --stack ${stack} env-progression:smokeBaseUrl https://review-pr-acme-env-progression-1234.review.acme.dev`,
+            `config set --stack ${stack} env-progression:smokePreviewUrl https://review-pr-acme-env-progression-1234-preview.review.acme.dev`,
         ]);
         // The review stack's config: Pulumi.pr.yaml plus those values, validated as the program does.
         const raw = readStackRaw("pr", path.join(ROOT, "Pulumi.pr.yaml"));
@@ -374,11 +375,17 @@ describe("the commands a deployment runs before Pulumi", () => {
             ...raw.values,
             namespace: "review-pr-acme-env-progression-1234",
             smokeBaseUrl: "https://review-pr-acme-env-progression-1234.review.acme.dev",
+            smokePreviewUrl: "https://review-pr-acme-env-progression-1234-preview.review.acme.dev",
             DATABASE_URL: "x",
             API_TOKEN: "y",
         };
         const config = validateConfig({ ...raw, values, secretKeys: new Set(["DATABASE_URL", "API_TOKEN"]) }, stack);
         expect([config.environment, config.namespace, config.app.replicas]).toEqual(["dev", "review-pr-acme-env-progression-1234", 1]);
+        // The checks judge the candidate on its own route, never on the live one.
+        expect([config.smoke.previewUrl, config.smoke.baseUrl]).toEqual([
+            "https://review-pr-acme-env-progression-1234-preview.review.acme.dev",
+            "https://review-pr-acme-env-progression-1234.review.acme.dev",
+        ]);
     });
 
     it("refuse a URL template without {namespace} before changing anything", () => {

@@ -33,6 +33,7 @@ function raw(env: "dev" | "staging" | "prod", extra: Record<string, unknown>, pr
             secretEnv: ["DATABASE_URL"],
             DATABASE_URL: "<secret>",
             smokeBaseUrl: `https://${env}.web.example.com`,
+            smokePreviewUrl: `https://preview.${env}.web.example.com`,
             ...extra,
         },
         secretKeys: new Set(["DATABASE_URL"]),
