@@ -8,6 +8,9 @@ import { canonicalJson, keyedDigest } from "../promotion/digest";
 import { REVISION_CHARS, REVISION_LABEL } from "../release/revisions";
 import { appLabels } from "./labels";
 import type { KubernetesObject, ObjectMeta } from "./manifestTypes";
+import { fillSecret, placeholders } from "./secretValues";
+
+export { fillSecret, SECRET_PLACEHOLDER } from "./secretValues";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 
 /** Annotations on the pod template whose change rolls every pod. */
@@ -224,16 +227,13 @@ export function pdbManifest(input: AppInput) {
 export interface AppRelease {
     readonly revision: string;
     readonly configMap: KubernetesObject;
-    /** The Secret with each value replaced by SECRET_PLACEHOLDER; absent without secretEnv. */
+    /** The Secret with a placeholder for each value (components/secretValues.ts); absent without secretEnv. */
     readonly secret?: KubernetesObject;
     readonly deployment: KubernetesObject;
     readonly preview: KubernetesObject;
     readonly service: KubernetesObject;
     readonly pdb?: KubernetesObject;
 }
-
-/** What a rendered Secret holds in place of each value: values never enter a render or a digest. */
-export const SECRET_PLACEHOLDER = "<secret>";
 
 /**
  * The app's render: the candidate revision (ConfigMap, Secret, Deployment, all immutable and named
@@ -243,7 +243,7 @@ export const SECRET_PLACEHOLDER = "<secret>";
 export function appRelease(input: AppInput, secretChecksum: string): AppRelease {
     const { app } = input;
     const deployment = deploymentManifest(input, secretChecksum);
-    const revision = deployment.metadata.labels[REVISION_LABEL]!;
+    const revision = deployment.metadata.labels[REVISION_LABEL];
     const names = appNames(app, revision);
     const labels = { ...appLabels(app.name, input.environment).all, [REVISION_LABEL]: revision };
     const meta = (name: string) => ({ name, namespace: input.namespace, labels });
@@ -260,7 +260,7 @@ export function appRelease(input: AppInput, secretChecksum: string): AppRelease 
                       metadata: meta(names.secret),
                       type: "Opaque",
                       immutable: true,
-                      stringData: Object.fromEntries(app.secretEnv.map((k) => [k, SECRET_PLACEHOLDER])),
+                      stringData: placeholders(app.secretEnv),
                   },
               }
             : {}),
@@ -276,18 +276,6 @@ export function secretChecksumOf(key: string | undefined, values: Readonly<Recor
     if (Object.keys(values).length === 0) return "none";
     if (key === undefined) throw new Error("the app mounts secrets but no digest key was given; pass the stack's DigestKey");
     return keyedDigest(key, values);
-}
-
-/** The rendered Secret's stringData with each placeholder replaced by its value. */
-export function fillSecret(secret: KubernetesObject, values: Readonly<Record<string, string>>): Record<string, string> {
-    const data = secret["stringData"] as Record<string, string>;
-    return Object.fromEntries(
-        Object.entries(data).map(([k, placeholder]) => {
-            const value = values[k];
-            if (placeholder !== SECRET_PLACEHOLDER || value === undefined) throw new Error(`secret ${k}: no value to fill in`);
-            return [k, value];
-        }),
-    );
 }
 
 export interface AppDeploymentArgs {
@@ -335,7 +323,7 @@ export class AppDeployment extends pulumi.ComponentResource {
         // when the previous revision goes.
         const revisionOpts = { parent: this, retainOnDelete: true, deleteBeforeReplace: false };
 
-        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, fields(part("configMap"), ["metadata", "immutable", "data"]) as k8s.core.v1.ConfigMapArgs, revisionOpts);
+        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, fields(part("configMap"), ["metadata", "immutable", "data"]), revisionOpts);
         let secret: k8s.core.v1.Secret | undefined;
         if (args.app.secretEnv.length > 0) {
             const values = pulumi.all(args.secrets ?? {});
@@ -343,16 +331,16 @@ export class AppDeployment extends pulumi.ComponentResource {
             if (missing.length > 0) throw new pulumi.ResourceError(`${name}: secretEnv names ${missing.join(", ")}, and no value was given`, this);
             // The render's Secret with its placeholders replaced by the values, and nothing else.
             const stringData = pulumi.secret(pulumi.all([part("secret"), values]).apply(([s, v]) => fillSecret(s, v)));
-            secret = new k8s.core.v1.Secret(`${name}-secrets`, { ...fields(part("secret"), ["metadata", "type", "immutable"]), stringData } as k8s.core.v1.SecretArgs, revisionOpts);
+            secret = new k8s.core.v1.Secret(`${name}-secrets`, { ...fields(part("secret"), ["metadata", "type", "immutable"]), stringData }, revisionOpts);
         }
-        const deployment = new k8s.apps.v1.Deployment(name, fields(part("deployment"), ["metadata", "spec"]) as k8s.apps.v1.DeploymentArgs, {
+        const deployment = new k8s.apps.v1.Deployment(name, fields(part("deployment"), ["metadata", "spec"]), {
             ...revisionOpts,
             dependsOn: [configMap, ...(secret ? [secret] : [])],
             customTimeouts: rolloutWait(args.app),
         });
-        const preview = new k8s.core.v1.Service(`${name}-preview`, fields(part("preview"), ["metadata", "spec"]) as k8s.core.v1.ServiceArgs, { parent: this, dependsOn: [deployment] });
-        const service = new k8s.core.v1.Service(`${name}-service`, fields(part("service"), ["metadata", "spec"]) as k8s.core.v1.ServiceArgs, { parent: this });
-        if (args.app.replicas > 1) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, fields(part("pdb"), ["metadata", "spec"]) as k8s.policy.v1.PodDisruptionBudgetArgs, { parent: this });
+        const preview = new k8s.core.v1.Service(`${name}-preview`, fields(part("preview"), ["metadata", "spec"]), { parent: this, dependsOn: [deployment] });
+        const service = new k8s.core.v1.Service(`${name}-service`, fields(part("service"), ["metadata", "spec"]), { parent: this });
+        if (args.app.replicas > 1) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, fields(part("pdb"), ["metadata", "spec"]), { parent: this });
 
         this.revision = rendered.revision;
         this.deploymentName = deployment.metadata.name;

@@ -109,7 +109,7 @@ export class Environment extends pulumi.ComponentResource {
         const migration = config.migration
             ? new MigrationGate(
                   `${name}-migration`,
-                  { migration: config.migration, app: config.app, environment: config.environment, namespace: ns.name, secrets: args.secrets ?? {}, cluster: args.cluster },
+                  { migration: config.migration, app: config.app, environment: config.environment, namespace: config.namespace, secrets: args.secrets ?? {}, cluster: args.cluster },
                   { parent: this, provider, dependsOn: [isolation] },
               )
             : undefined;
@@ -130,7 +130,7 @@ export class Environment extends pulumi.ComponentResource {
         // The checks run again when anything rendered for the environment changes, or a secret
         // value does. The digest covers the render the components applied, secret values aside.
         const manifests = secretChecksum.apply((sc) => manifestDigest(environmentManifests(config, sc)));
-        const subject = manifests.apply((digest) => ({ ...verifiedSubject(config, args.commit ?? null, digest) }) as Record<string, unknown>);
+        const subject = manifests.apply((digest) => ({ ...verifiedSubject(config, args.commit ?? null, digest) }));
         const trigger = pulumi.all([manifests, secretChecksum]).apply(([digest, secretDigest]) =>
             smokeTrigger({
                 manifestDigest: digest,
@@ -171,7 +171,7 @@ export class Environment extends pulumi.ComponentResource {
         const deadlineMs = Math.min(config.smoke.deadlineMs, LIVE_CHECK_DEADLINE_MS);
         const liveCheck: LiveCheck = http
             ? { baseUrl: config.smoke.baseUrl, checks: smokeChecksJson(args.checks), timeoutMs: config.smoke.timeoutMs, intervalMs: 250, deadlineMs }
-            : { baseUrl: config.smoke.baseUrl, command: config.smoke.command!, cwd: process.cwd(), deadlineMs };
+            : { baseUrl: config.smoke.baseUrl, command: config.smoke.command, cwd: process.cwd(), deadlineMs };
         const live = new LiveSwitch(
             `${name}-live`,
             {

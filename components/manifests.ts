@@ -4,7 +4,7 @@ import type { EnvironmentConfig } from "../config/schema";
 import { appRelease } from "./app";
 import { isolationInput, isolationPolicies } from "./isolation";
 import type { KubernetesObject } from "./manifestTypes";
-import { migrationEgressPolicy } from "./migrationManifests";
+import { migrationRender } from "./migrationManifests";
 import { namespaceManifest } from "./namespace";
 
 export type { KubernetesObject } from "./manifestTypes";
@@ -20,11 +20,13 @@ export const SECRET_CHECKSUM_PLACEHOLDER = "<secret-checksum>";
  */
 export function environmentManifests(config: EnvironmentConfig, secretChecksum: string = SECRET_CHECKSUM_PLACEHOLDER): KubernetesObject[] {
     const release = appRelease({ app: config.app, namespace: config.namespace, environment: config.environment }, secretChecksum);
-    const egress = config.migration ? migrationEgressPolicy(config.app.name, config.environment, config.namespace, config.migration.egress) : undefined;
+    const migration = config.migration ? migrationRender({ app: config.app, environment: config.environment, namespace: config.namespace, migration: config.migration }) : {};
     return [
         namespaceManifest(config.namespace, config.environment),
         ...isolationPolicies(isolationInput(config)),
-        ...(egress ? [egress] : []),
+        ...(migration.egress ? [migration.egress] : []),
+        ...(migration.secret ? [migration.secret] : []),
+        ...(migration.job ? [migration.job] : []),
         release.configMap,
         ...(release.secret ? [release.secret] : []),
         release.deployment,

@@ -13,9 +13,9 @@ import type { MigrationConfig } from "../config/groups/migration";
 import type { AppConfig } from "../config/schema";
 import type { CommandMigrationInputs, JobMigrationInputs, MigrationRunInputs, MigrationRunOutputs } from "../migrate/provider";
 import { lintMigrations, type LintReport, lintVerdict } from "../migrate/lint";
-import { commonLabels } from "./labels";
 import { providerLogicProblem, serializedProvider } from "./serializedProvider";
-import { migrationEgressPolicy, migrationJobManifest, migrationJobPrefix, migrationNames, migrationTrigger } from "./migrationManifests";
+import { migrationJobPrefix, migrationRender, migrationTrigger } from "./migrationManifests";
+import { fillSecret } from "./secretValues";
 
 export interface MigrationGateArgs {
     /** The stack's validated migration config, with its files read (`sources`). */
@@ -23,8 +23,8 @@ export interface MigrationGateArgs {
     /** The app the migration belongs to: its name and resources size the Job. */
     readonly app: AppConfig;
     readonly environment: EnvironmentName;
-    /** The environment's namespace (job mode runs there). */
-    readonly namespace: pulumi.Input<string>;
+    /** The environment's namespace (job mode runs there); the component's dependencies create it. */
+    readonly namespace: string;
     /** The app's secrets by name; the migration receives those its config names. @default - none */
     readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
     /** Job mode: the kubeconfig contents and context the stack's provider is pinned to. @default - required in job mode */
@@ -119,30 +119,23 @@ export class MigrationGate extends pulumi.ComponentResource {
             };
         } else {
             if (args.cluster === undefined) throw new pulumi.ResourceError(`${name}: job mode needs the cluster's kubeconfig and context`, this);
-            const names = migrationNames(app.name);
-            const labels = { ...commonLabels(environment), "app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "migration" };
-            if (migration.secretEnv.length > 0) {
+            // Exactly what environmentManifests renders for the migration; only the Secret's values
+            // are filled in here.
+            const rendered = migrationRender({ app, environment, namespace: args.namespace, migration });
+            if (rendered.secret) {
+                const secret = rendered.secret;
                 dependsOn.push(
                     new k8s.core.v1.Secret(
                         `${name}-secret`,
-                        { metadata: { name: names.secret, namespace: args.namespace, labels }, type: "Opaque", stringData: pulumi.secret(pulumi.all(picked)) },
+                        { metadata: secret.metadata, type: secret["type"] as string, stringData: pulumi.secret(pulumi.all(picked).apply((v) => fillSecret(secret, v))) },
                         { parent: this },
                     ),
                 );
             }
-            const egress = migrationEgressPolicy(app.name, environment, "", migration.egress);
-            if (egress) {
-                dependsOn.push(
-                    new k8s.networking.v1.NetworkPolicy(
-                        `${name}-egress`,
-                        { metadata: { ...egress.metadata, namespace: args.namespace }, spec: egress.spec },
-                        { parent: this },
-                    ),
-                );
+            if (rendered.egress) {
+                dependsOn.push(new k8s.networking.v1.NetworkPolicy(`${name}-egress`, { metadata: rendered.egress.metadata, spec: rendered.egress.spec }, { parent: this }));
             }
-            const job = pulumi
-                .output(args.namespace)
-                .apply((namespace) => JSON.stringify(migrationJobManifest({ app, environment, namespace, migration, version, trigger })));
+            const job = JSON.stringify(rendered.job);
             props = {
                 ...common,
                 mode: "job",

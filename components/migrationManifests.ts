@@ -6,7 +6,8 @@ import type { EnvironmentName } from "../config/environments";
 import type { MigrationConfig } from "../config/groups/migration";
 import type { AppConfig, EgressRule } from "../config/schema";
 import { commonLabels } from "./labels";
-import type { Labels, NetworkPolicyManifest, ObjectMeta } from "./manifestTypes";
+import type { KubernetesObject, Labels, NetworkPolicyManifest, ObjectMeta } from "./manifestTypes";
+import { placeholders } from "./secretValues";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 
 /** Annotations on the migration Job naming what it runs. */
@@ -153,4 +154,45 @@ export function migrationEgressPolicy(
             })),
         },
     };
+}
+
+/** Everything job mode applies for a migration, rendered once: its Secret, its egress and the Job. */
+export interface MigrationRender {
+    /** The migration's Secret (the values it names in migrationSecretEnv, as placeholders). */
+    readonly secret?: KubernetesObject;
+    readonly egress?: NetworkPolicyManifest;
+    /** The Job, named by its prefix: the provider names each attempt `<prefix>-<random>`. */
+    readonly job?: KubernetesObject;
+}
+
+/** The render of a migration; empty in command mode (nothing is applied to the cluster). */
+export function migrationRender(input: { app: AppConfig; environment: EnvironmentName; namespace: string; migration: MigrationConfig }): MigrationRender {
+    const { app, environment, namespace, migration } = input;
+    if (migration.mode !== "job") return {};
+    // The Job names the files' version; without the files read (a config checked on its own) it is left out.
+    const version = migration.sources?.version;
+    const trigger = version !== undefined ? migrationTrigger(migration, version) : undefined;
+    const egress = migrationEgressPolicy(app.name, environment, namespace, migration.egress);
+    const labels = { ...commonLabels(environment), "app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "migration" };
+    return {
+        ...(migration.secretEnv.length > 0
+            ? {
+                  secret: {
+                      apiVersion: "v1",
+                      kind: "Secret",
+                      metadata: { name: migrationNames(app.name).secret, namespace, labels },
+                      type: "Opaque",
+                      stringData: placeholders(migration.secretEnv),
+                  },
+              }
+            : {}),
+        ...(egress ? { egress } : {}),
+        ...(version !== undefined && trigger !== undefined
+            ? { job: withName(migrationJobManifest({ app, environment, namespace, migration, version, trigger }), migrationJobPrefix(app.name, trigger)) }
+            : {}),
+    };
+}
+
+function withName(job: MigrationJobManifest, name: string): KubernetesObject {
+    return { ...job, metadata: { name, ...job.metadata } };
 }

@@ -143,7 +143,7 @@ export class SmokeTest extends pulumi.ComponentResource {
         }
         // The kubeconfig inside stays a secret in state.
         const candidate = args.candidate !== undefined ? { candidate: pulumi.secret(args.candidate) } : {};
-        const run = new SmokeRun(`${name}-run`, { ...props, ...candidate } as SmokeRunProps, childOpts);
+        const run = new SmokeRun(`${name}-run`, { ...props, ...candidate }, childOpts);
         this.results = run.results;
         this.passedAt = run.passedAt;
         this.trigger = run.trigger;

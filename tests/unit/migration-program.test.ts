@@ -5,15 +5,24 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { verifiedSubject } from "../../components/environment";
+import { environmentManifests } from "../../components/manifests";
+import { migrationRender } from "../../components/migrationManifests";
 import type { EnvironmentName } from "../../config/environments";
 import { readMigrationSources } from "../../config/groups/migration";
-import { readStackConfig } from "../../config/stackFile";
+import { validateConfig } from "../../config/schema";
+import { readStackConfig, readStackRaw } from "../../config/stackFile";
 import { verifiedRecord } from "../../promotion/record";
 import { committedUpstreams, isSecret, MIGRATION_TYPE as RUN_TYPE, type Recorded, ROOT, runProgram as runWithMocks, type Upstreams, useKubeconfig } from "./helpers/program";
 
 const DIGEST = `sha256:${"e".repeat(64)}`;
 
 const scratch = useKubeconfig();
+const JOB_MODE = {
+    migrationsDir: "migrations",
+    migrationImage: `registry.example.com/web-migrate:1.4.2@${DIGEST}`,
+    migrationJobCommand: ["/app/migrate.sh"],
+    migrationEgress: ["10.20.0.5/32:5432"],
+};
 let unsafeDir: string;
 beforeAll(() => {
     unsafeDir = path.join(scratch(), "unsafe");
@@ -55,6 +64,21 @@ async function runProgram(stack: EnvironmentName, overrides: Record<string, unkn
 
 const order = (r: Recorded[], type: string) => r.findIndex((x) => x.type === type);
 
+/** dev's config as the program validated it for the job-mode run below, its migration files read. */
+function loadedDev(_run: unknown) {
+    const raw = readStackRaw("dev");
+    const config = validateConfig(
+        {
+            values: { ...raw.values, DATABASE_URL: "<secret>", API_TOKEN: "<secret>", ...JOB_MODE },
+            secretKeys: new Set(["DATABASE_URL", "API_TOKEN"]),
+            declaredSecrets: raw.declaredSecrets,
+            projectDir: ROOT,
+        },
+        "dev",
+    );
+    return { config };
+}
+
 describe("command mode on staging", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
     beforeAll(async () => {
@@ -94,12 +118,7 @@ describe("command mode on staging", () => {
 describe("job mode on dev", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
     beforeAll(async () => {
-        run = await runProgram("dev", {
-            migrationsDir: "migrations",
-            migrationImage: `registry.example.com/web-migrate:1.4.2@${DIGEST}`,
-            migrationJobCommand: ["/app/migrate.sh"],
-            migrationEgress: ["10.20.0.5/32:5432"],
-        });
+        run = await runProgram("dev", JOB_MODE);
     }, 60_000);
 
     it("gives the Job its own Secret (the database URL only) and egress, through the stack's provider", () => {
@@ -122,6 +141,20 @@ describe("job mode on dev", () => {
         expect(job.metadata.namespace).toBe("web-dev");
         expect(job.spec.template.spec.containers[0]).toMatchObject({ image: `registry.example.com/web-migrate:1.4.2@${DIGEST}`, command: ["/app/migrate.sh"] });
         expect(order(run.recorded, RUN_TYPE)).toBeLessThan(order(run.recorded, "kubernetes:apps/v1:Deployment"));
+    });
+
+    it("applies exactly the migration's render: its Secret (values filled in), its egress and its Job", () => {
+        const { config } = loadedDev(run);
+        const rendered = migrationRender({ app: config.app, environment: "dev", namespace: config.namespace, migration: config.migration! });
+        const secret = run.recorded.find((x) => x.name === "dev-migration-secret")!;
+        const { apiVersion: _a, kind: _k, stringData: _s, ...secretBody } = rendered.secret!;
+        expect({ metadata: secret.inputs["metadata"], type: secret.inputs["type"] }).toEqual(secretBody);
+        const egress = run.recorded.find((x) => x.name === "dev-migration-egress")!;
+        expect({ metadata: egress.inputs["metadata"], spec: egress.inputs["spec"] }).toEqual({ metadata: rendered.egress!.metadata, spec: rendered.egress!.spec });
+        expect(JSON.parse(run.recorded.find((x) => x.type === RUN_TYPE)!.inputs["job"] as string)).toEqual(rendered.job);
+        // And the environment's render, which the verified record's digest covers, holds all three.
+        const all = environmentManifests(config);
+        for (const object of [rendered.secret!, rendered.egress!, rendered.job!]) expect(all).toContainEqual(object);
     });
 });
 
