@@ -49,6 +49,9 @@ export function checksum(data: Readonly<Record<string, string>>): string {
     return createHash("sha256").update(canonical(data)).digest("hex");
 }
 
+/** How long a terminating app pod keeps serving before SIGTERM (its preStop pause). */
+export const PRESTOP_PAUSE_SECONDS = 2;
+
 /** The pod template of one revision; `revision` "" gives the template whose digest names it. */
 function podTemplate(input: AppInput, secretChecksum: string, revision: string) {
     const { app } = input;
@@ -92,6 +95,10 @@ function podTemplate(input: AppInput, secretChecksum: string, revision: string) 
                     readinessProbe: probe(5, 3),
                     livenessProbe: probe(10, 3),
                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                    // A terminating pod keeps serving this long before it is told to stop: every
+                    // node's kube-proxy has dropped it from its rules by then (they follow an
+                    // endpoint change within about a second), so no connection meets a closed port.
+                    lifecycle: { preStop: { sleep: { seconds: PRESTOP_PAUSE_SECONDS } } },
                 },
             ],
             // A read-only root filesystem still needs somewhere to write temp files.
