@@ -391,9 +391,9 @@ export async function clusterScenarios(ctx: ClusterContext, rec: Recorder, opts:
 // gRPC as the engine emits them; their own timestamps are whole seconds, too coarse for a 1 s
 // budget. The span holds all the switch costs the update: the LiveSwitch's registration and diff
 // (where its provider process first loads release/switch.ts), then its step: reading the
-// revision's pods, the selector patch, the endpoints' move, the live check, the drain of the
-// revision that was live (DRAIN_MS in components/environment.ts), scaling that revision down to
-// its warm count, removing older revisions and writing the history. Reported beside it:
+// revision's pods, the selector patch, the endpoints' move, the live check, scaling the revision
+// that was live down to its warm count (its pods keep serving through their preStop pause),
+// removing older revisions and writing the history. Reported beside it:
 // switch.step.<env> (the step alone, the LiveSwitch's pre-event to its outputs event) and
 // switch.live.<env> (the output release.switchMs: selector patch to the live check's pass).
 //
