@@ -2,13 +2,15 @@
 // can be wrong with the configuration, the target cluster or the promotion is reported before
 // any resource of the environment is registered. The entry is async so the promotion check can
 // await what the upstream stack verified first.
+import * as os from "node:os";
 import * as pulumi from "@pulumi/pulumi";
 import { Environment } from "./components/environment";
 import { checkPromotion } from "./components/promotion";
 import { resolveCluster } from "./config/cluster";
 import { loadConfig } from "./config/load";
 import { ConfigError } from "./config/schema";
-import { commitOf, gitIn } from "./promotion/commit";
+import { gitIn, provenanceOf } from "./promotion/commit";
+import { nextHistory } from "./promotion/record";
 import { loadRules, RulesError } from "./promotion/rules";
 
 function edge() {
@@ -22,13 +24,14 @@ function edge() {
 }
 
 export = async () => {
-    const { config, secrets, checks, cluster, rules } = edge();
-    const promotion = await checkPromotion(config, rules);
+    const { config, secrets, checks, cluster, rules, promotionKey, promotionKeyValue } = edge();
+    const promotion = await checkPromotion({ config, rules, key: promotionKeyValue, ...(checks ? { checks } : {}) });
     const env = new Environment(config.environment, {
         config,
         cluster,
         secrets,
-        commit: commitOf(process.env, gitIn(__dirname)),
+        provenance: provenanceOf(process.env, gitIn(__dirname), localUser()),
+        promotionKey,
         ...(checks ? { checks } : {}),
     });
     return {
@@ -46,7 +49,17 @@ export = async () => {
         },
         /** What this stack's smoke checks last verified; the next environment deploys only this. */
         verified: env.verified,
-        /** How this update was let through: checked against the upstream record, or overridden (and why). */
-        promotion,
+        /** The signed records of this stack's verified revisions, newest first: what it (or the next environment) may go back to. */
+        verifiedHistory: env.verified.apply((v) => nextHistory(v, promotion.ownHistory)),
+        /** How this update was let through: checked against which record (and who produced it), or overridden (and why). */
+        promotion: promotion.output,
     };
 };
+
+function localUser(): string | undefined {
+    try {
+        return os.userInfo().username;
+    } catch {
+        return process.env["USER"];
+    }
+}

@@ -2,12 +2,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedCluster } from "../config/cluster";
 import type { EnvironmentConfig } from "../config/schema";
-import { manifestDigest, smokeTrigger } from "../promotion/digest";
-import { type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
+import { smokeTrigger } from "../promotion/digest";
+import { type Provenance, type SignedVerifiedRecord, signRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
+import { verifiedSubject } from "../promotion/subject";
 import { AppDeployment } from "./app";
 import { DigestKey } from "./digestKey";
 import { isolationInput, NetworkIsolation } from "./isolation";
-import { environmentManifests } from "./manifests";
 import { MigrationGate } from "./migrationGate";
 import { EnvironmentNamespace } from "./namespace";
 import { type SmokeCheckOutcome, SmokeTest } from "./smokeTest";
@@ -22,20 +22,10 @@ export interface EnvironmentArgs {
     readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
     /** Smoke checks replacing the default set. @default - the engine's default four checks */
     readonly checks?: readonly Check[];
-    /** The commit of the program, recorded with what the checks verify. @default - null (unknown) */
-    readonly commit?: string | null;
-}
-
-/** What the smoke checks of this environment verify: everything rendered for it, by digest, and what promotion compares. */
-export function verifiedSubject(config: EnvironmentConfig, commit: string | null): VerifiedSubject {
-    return {
-        environment: config.environment,
-        image: config.app.image,
-        manifestDigest: manifestDigest(environmentManifests(config)),
-        featureFlags: { ...config.app.featureFlags },
-        ...(config.migration?.sources ? { migrationVersion: config.migration.sources.version } : {}),
-        commit,
-    };
+    /** Who runs the program, from which commit, recorded with what the checks verify. @default - nothing known */
+    readonly provenance?: Provenance;
+    /** The project-wide promotionKey (a secret Output) the record is signed with. */
+    readonly promotionKey: pulumi.Output<string>;
 }
 
 /**
@@ -54,7 +44,7 @@ export class Environment extends pulumi.ComponentResource {
     /** Per-check results of that run (empty in command mode). */
     public readonly smokeResults: pulumi.Output<SmokeCheckOutcome[]>;
     /** What the checks last verified, for the next environment: built from the smoke run's outputs only. */
-    public readonly verified: pulumi.Output<VerifiedRecord>;
+    public readonly verified: pulumi.Output<SignedVerifiedRecord>;
 
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:env:Environment", name, {}, opts);
@@ -88,7 +78,7 @@ export class Environment extends pulumi.ComponentResource {
 
         // The checks run again when anything rendered for the environment changes, or a secret
         // value does.
-        const subject = verifiedSubject(config, args.commit ?? null);
+        const subject = verifiedSubject(config, args.provenance ?? { commit: null, actor: null, runUrl: null }, args.checks);
         const trigger = app.secretChecksum.apply((secretDigest) =>
             smokeTrigger({
                 manifestDigest: subject.manifestDigest,
@@ -124,9 +114,14 @@ export class Environment extends pulumi.ComponentResource {
         this.verifiedTrigger = smoke.trigger;
         this.smokeResults = smoke.results;
         // Every field comes from the smoke run's outputs, which change only when its checks pass.
-        this.verified = pulumi
-            .all([smoke.subject, smoke.passedAt, smoke.trigger, smoke.verifiedBy])
-            .apply(([s, passedAt, t, checks]) => verifiedRecord({ subject: s as unknown as VerifiedSubject, passedAt, trigger: t, checks }));
+        // The signature reveals nothing about the key, so the record is not kept secret.
+        this.verified = pulumi.unsecret(
+            pulumi
+                .all([smoke.subject, smoke.passedAt, smoke.trigger, smoke.verifiedBy, args.promotionKey])
+                .apply(([s, passedAt, t, checks, key]) =>
+                    signRecord(verifiedRecord({ subject: s as unknown as VerifiedSubject, passedAt, trigger: t, checks, ranDigest: null, revision: t }), key),
+                ),
+        );
         this.registerOutputs({
             namespace: this.namespace,
             serviceName: this.serviceName,

@@ -35,7 +35,7 @@ export type { ClusterConfig } from "./groups/cluster";
 export type { Identity } from "./groups/identity";
 export type { MigrationConfig } from "./groups/migration";
 export type { EgressRule, NetworkConfig } from "./groups/network";
-export type { PromotionConfig } from "./groups/promotion";
+export type { PromotionConfig, PromotionOverride } from "./groups/promotion";
 export type { ResourcesConfig } from "./groups/resources";
 export type { SmokeConfig } from "./groups/smoke";
 
@@ -66,7 +66,7 @@ export const KNOWN_KEYS: readonly string[] = [
     "appName", "image", "port", "replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit",
     "env", "featureFlags", "secretEnv", "serviceType", "rolloutTimeout", "ingressNamespace", "egress",
     "smokeBaseUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeFailureLimit", "smokeChecksFile",
-    "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride",
+    "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride", "promotionMaxAge",
     ...MIGRATION_KEYS,
 ];
 
