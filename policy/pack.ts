@@ -10,7 +10,7 @@ import { environmentIsolated } from "./isolation";
 import { PACK_NAME } from "./name";
 import { namespaceLabels } from "./namespaces";
 import { defaultDeny, namespaceSelectors } from "./networkPolicies";
-import { promotionOverride } from "./promotion";
+import { promotionHttpChecks, promotionOverride, promotionSource } from "./promotion";
 import { noPlainSecrets } from "./secrets";
 import { serviceNotLoadBalancer } from "./services";
 import { smokeTestPerApp } from "./smoke";
@@ -35,7 +35,7 @@ export const RESOURCE_CHECKS: readonly AnyResourceCheck[] = [
     noPlainSecrets,
 ];
 
-export const STACK_CHECKS: readonly AnyStackCheck[] = [environmentIsolated, defaultDeny, pdbAllowsDrainAtReplicas, smokeTestPerApp, stackEnvironment, promotionOverride];
+export const STACK_CHECKS: readonly AnyStackCheck[] = [environmentIsolated, defaultDeny, pdbAllowsDrainAtReplicas, smokeTestPerApp, stackEnvironment, promotionSource, promotionHttpChecks, promotionOverride];
 
 export function policies(ctx: PackContext): (ResourceValidationPolicy | StackValidationPolicy)[] {
     return [...RESOURCE_CHECKS.map((c) => resourcePolicy(ctx, c)), ...STACK_CHECKS.map((c) => stackPolicy(ctx, c))];
