@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../config/environments";
+import { PROMOTED_COMMIT_VAR } from "../promotion/commit";
 
 /** The environment table the workflows are generated from (a test may pass one of its own). */
 export interface Table {
@@ -159,7 +160,9 @@ export function promoteWorkflow(table: Table = TABLE): Workflow {
                 "runs-on": RUNNER,
                 environment: "${{ inputs.stack }}",
                 concurrency: { group: stackGroup("${{ inputs.stack }}"), "cancel-in-progress": false },
-                env: tokenEnv,
+                // The program records the promoted commit in the verified record; GITHUB_SHA is
+                // the dispatched ref's head, not what this job checked out.
+                env: { ...tokenEnv, [PROMOTED_COMMIT_VAR]: "${{ inputs.commit }}" },
                 steps: [
                     checkout({ ref: "${{ inputs.commit }}", "fetch-depth": 0 }),
                     {
