@@ -160,9 +160,7 @@ export function promoteWorkflow(table: Table = TABLE): Workflow {
                 "runs-on": RUNNER,
                 environment: "${{ inputs.stack }}",
                 concurrency: { group: stackGroup("${{ inputs.stack }}"), "cancel-in-progress": false },
-                // The program records the promoted commit in the verified record; GITHUB_SHA is
-                // the dispatched ref's head, not what this job checked out.
-                env: { ...tokenEnv, [PROMOTED_COMMIT_VAR]: "${{ inputs.commit }}" },
+                env: tokenEnv,
                 steps: [
                     checkout({ ref: "${{ inputs.commit }}", "fetch-depth": 0 }),
                     {
@@ -181,7 +179,9 @@ export function promoteWorkflow(table: Table = TABLE): Workflow {
                     },
                     setupNode(["package-lock.json"]),
                     install,
-                    pulumiStep("up", "${{ inputs.stack }}"),
+                    // The program records the promoted commit in the verified record; GITHUB_SHA
+                    // is the dispatched ref's head, not what this job checked out.
+                    { ...pulumiStep("up", "${{ inputs.stack }}"), env: { [PROMOTED_COMMIT_VAR]: "${{ inputs.commit }}" } },
                 ],
             },
         },
