@@ -349,14 +349,15 @@ export async function progress(stacks: readonly (readonly [EnvironmentName, Stac
 /**
  * Gives `stackName` a `verified` output, as if its smoke checks had passed, without deploying it:
  * for previews of the next environment in tests that are not about promotion. Creates the stack
- * when needed; replaces its state with the root Stack resource holding that one output.
+ * when needed; replaces its state with the root Stack resource holding that output (and `outputs`,
+ * e.g. a `verifiedHistory`).
  */
-export async function seedVerified(ws: Workspace, stackName: string, verified: unknown): Promise<void> {
+export async function seedVerified(ws: Workspace, stackName: string, verified: unknown, outputs: Record<string, unknown> = {}): Promise<void> {
     const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ws.projectDir }, { envVars: ws.envVars });
     const project = (parse(fs.readFileSync(path.join(ws.projectDir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
     const state = await stack.exportStack();
     (state.deployment as { resources?: unknown[] }).resources = [
-        { urn: `urn:pulumi:${stackName}::${project}::pulumi:pulumi:Stack::${project}-${stackName}`, custom: false, type: "pulumi:pulumi:Stack", outputs: { verified } },
+        { urn: `urn:pulumi:${stackName}::${project}::pulumi:pulumi:Stack::${project}-${stackName}`, custom: false, type: "pulumi:pulumi:Stack", outputs: { ...outputs, verified } },
     ];
     await stack.importStack(state);
 }
