@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { environmentManifests, type KubernetesObject } from "../../components/manifests";
 import { parseAgeMs, promotionSource, validatePromotion } from "../../config/groups/promotion";
+import { promotionKeyProblem } from "../../config/load";
 import { ConfigReader } from "../../config/reader";
 import type { EnvironmentConfig } from "../../config/schema";
 import { readStackConfig } from "../../config/stackFile";
@@ -578,6 +579,25 @@ describe("the promotion config keys", () => {
             environment: "staging",
         });
         expect(promotionSource(cfg("prod", "dev"), "acme", "env-progression")).toEqual({ name: "acme/env-progression/dev", stack: "dev", environment: "staging" });
+    });
+});
+
+describe("the promotionKey", () => {
+    const FIX =
+        'Fix: generate one key for the project and set the same value on every stack (dev, staging, prod): pulumi config set --secret promotionKey "$(openssl rand -base64 32)" -s prod, ' +
+        "or in Pulumi Cloud import it from an ESC environment the stacks share";
+
+    it("is required, and long enough to resist guessing; its value is never shown", () => {
+        expect(promotionKeyProblem(undefined, "prod")).toBe(
+            `env-progression:promotionKey is required and missing: every stack signs its verified record with it, and checks its upstream's signature with it. ${FIX}`,
+        );
+        expect(promotionKeyProblem("  ", "prod")).toContain("is required and missing");
+        const short = promotionKeyProblem("hunter2-hunter2", "prod")!;
+        expect(short).toBe(
+            `env-progression:promotionKey is 15 characters (its value is not shown); a short key can be guessed, and then records forged. Allowed: at least 32 characters of random data. ${FIX}`,
+        );
+        expect(short).not.toContain("hunter2");
+        expect(promotionKeyProblem(TEST_KEY, "prod")).toBeUndefined();
     });
 });
 
