@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedCluster } from "../config/cluster";
-import type { EnvironmentConfig } from "../config/schema";
+import { type EnvironmentConfig, parseImage } from "../config/schema";
 import { smokeTrigger } from "../promotion/digest";
 import { type Provenance, type SignedVerifiedRecord, signRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
 import { verifiedSubject } from "../promotion/subject";
@@ -114,13 +114,15 @@ export class Environment extends pulumi.ComponentResource {
         this.verifiedTrigger = smoke.trigger;
         this.smokeResults = smoke.results;
         // Every field comes from the smoke run's outputs, which change only when its checks pass.
-        // The signature reveals nothing about the key, so the record is not kept secret.
+        // The signature reveals nothing about the key, so the record is not kept secret. Until the
+        // live switch reads the pods' imageID, the digest that ran is the one the reference pins
+        // (the runtime pulls and verifies content by it); a tag alone records none.
         this.verified = pulumi.unsecret(
-            pulumi
-                .all([smoke.subject, smoke.passedAt, smoke.trigger, smoke.verifiedBy, args.promotionKey])
-                .apply(([s, passedAt, t, checks, key]) =>
-                    signRecord(verifiedRecord({ subject: s as unknown as VerifiedSubject, passedAt, trigger: t, checks, ranDigest: null, revision: t }), key),
-                ),
+            pulumi.all([smoke.subject, smoke.passedAt, smoke.trigger, smoke.verifiedBy, args.promotionKey]).apply(([s, passedAt, t, checks, key]) => {
+                const subject = s as unknown as VerifiedSubject;
+                const ranDigest = parseImage(subject.image).digest ?? null;
+                return signRecord(verifiedRecord({ subject, passedAt, trigger: t, checks, ranDigest, revision: t }), key);
+            }),
         );
         this.registerOutputs({
             namespace: this.namespace,

@@ -8,9 +8,9 @@
 // is kept, and no secret value (the promotionKey included) may appear in any of it.
 // Its own cluster, backend and stacks; everything is torn down in afterAll.
 //
-// The pods here are simulated, so no pod reports the digest it ran: staging's own `up` records
-// ranDigest null, and prod's cases seed staging's state with a record signed with the
-// workspace's promotionKey, as a staging whose pods ran the digest would have exported.
+// prod's refusal cases seed staging's state with a record signed with the workspace's
+// promotionKey (as a staging that verified a tag, or ran its checks by a command, would have
+// exported it): the pods here are simulated, and staging's own program refuses smokeCommand.
 import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -235,8 +235,8 @@ describe("promotion and parity on a real engine and API server", () => {
             project: "env-progression",
             image: VERIFIED,
             imageDigest: RAN,
-            // Simulated pods report no digest; the live switch records the real node's.
-            ranDigest: null,
+            // The digest the reference pins, which the runtime verifies content by.
+            ranDigest: RAN,
             manifestDigest: expect.stringMatching(/^[0-9a-f]{64}$/),
             featureFlags: { newCheckout: true, searchV2: false },
             env: { LOG_LEVEL: "info" },
@@ -287,8 +287,8 @@ describe("promotion and parity on a real engine and API server", () => {
         expect((await outputsOf(stacks.staging!))["verified"]).toEqual(before);
         const r = await attempt(await freshProd("prod-failed", { image: FAILED }), "preview");
         expect(r.ok).toBe(false);
-        expect(r.output).toContain(`prod refuses to deploy what staging has not verified (promotion from ${STAGING}); nothing was created:`);
-        expect(r.output).toContain("pulumi up -s staging");
+        expect(r.output).toContain(`prod-failed refuses to deploy what staging has not verified (promotion from ${STAGING}); nothing was created:`);
+        expect(r.output).toContain(`image: prod-failed would run ${FAILED}, but staging's pods ran ${VERIFIED}`);
         await restartApp("staging");
         await stackFor("staging");
     });
@@ -447,21 +447,18 @@ describe("promotion and parity on a real engine and API server", () => {
         expect(back.ok, back.output).toBe(true);
     });
 
-    it("prod goes back to what it verified itself, from its own verifiedHistory, when its record names the digest its pods ran", async () => {
+    it("prod goes back to what it verified itself, from its own verifiedHistory, without an override", async () => {
         // prod's last record is FAILED's (overridden); its history still holds VERIFIED's, and staging now vouches for neither.
         await seedVerified(ws, "staging", stagingRecord({ image: UNVERIFIED, ranDigest: UNVERIFIED.slice(UNVERIFIED.indexOf("@") + 1) }));
         const history = (await outputsOf(stacks.prod!))["verifiedHistory"] as SignedVerifiedRecord[];
-        expect(history.map((r) => r.image)).toEqual([FAILED, VERIFIED]);
-        const back = await attempt(await stackFor("prod", { promotionOverride: undefined }), "preview");
-        if (history[1]!.ranDigest === null) {
-            // Simulated pods report no digest: a record without one cannot vouch for a stack that pins one.
-            expect(back.ok).toBe(false);
-            expect(back.output).toContain("(none of the 2 earlier verified records of staging's and prod's verifiedHistory matches either)");
-            return;
-        }
-        expect(back.ok, back.output).toBe(true);
-        const up = await attempt(stacks.prod!, "up");
+        expect(history.map((r) => [r.environment, r.image, r.ranDigest])).toEqual([
+            ["prod", FAILED, FAILED.slice(FAILED.indexOf("@") + 1)],
+            ["prod", VERIFIED, RAN],
+        ]);
+        const up = await attempt(await stackFor("prod", { promotionOverride: undefined }), "up");
+        expect(up.ok, up.output).toBe(true);
         expect(up.outputs["promotion"]).toMatchObject({ status: "verified", checkedAgainst: { origin: "prod's own verifiedHistory[1]", environment: "prod", image: VERIFIED } });
+        expect(kubectlJson(cluster, ["get", "deployment", "web", "-n", "web-prod"]).spec.template.spec.containers[0].image).toBe(VERIFIED);
     });
 
     it("progression parity finds dev's secret reused in prod and prints neither the value nor a hash", async () => {

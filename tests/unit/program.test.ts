@@ -259,7 +259,7 @@ describe("promotion, checked before anything is registered", () => {
             project: "env-progression",
             image: prodImage,
             imageDigest: prodImage.slice(prodImage.indexOf("@") + 1),
-            ranDigest: null,
+            ranDigest: prodImage.slice(prodImage.indexOf("@") + 1),
             manifestDigest: manifestDigest(environmentManifests(config)),
             featureFlags: { newCheckout: true, searchV2: false },
             env: { LOG_LEVEL: "info" },
