@@ -133,19 +133,19 @@ export function imageProblem(candidate: Candidate, record: SignedVerifiedRecord,
         }
         return undefined;
     }
-    if (v.digest !== undefined && c.digest !== v.digest) {
-        return `image: ${stack} would run ${candidate.image}, but ${up} verified ${record.image} (${when}). Fix: ${verifyFirst}; or deploy what ${up} verified: pulumi config set image ${quoteArg(record.image)} -s ${stack}`;
+    const otherwise = `or deploy what ${up} verified: pulumi config set image ${quoteArg(record.image)} -s ${stack}`;
+    if (v.digest !== undefined) {
+        return c.digest === v.digest ? undefined : `image: ${stack} would run ${candidate.image}, but ${up} verified ${record.image} (${when}). Fix: ${verifyFirst}; ${otherwise}`;
     }
-    if (v.digest === undefined && c.digest === undefined && (v.tag ?? "latest") !== (c.tag ?? "latest")) {
-        return `image: ${stack} would run ${candidate.image}, but ${up} verified ${record.image} (${when}). Fix: ${verifyFirst}; or deploy what ${up} verified: pulumi config set image ${quoteArg(record.image)} -s ${stack}`;
-    }
-    if (v.digest === undefined && c.digest !== undefined && c.digest !== ran) {
+    if (c.digest !== undefined && ran !== null) {
         // A tag verified upstream is bound to the digest upstream's pods ran, not to whatever the tag names later.
-        return (
-            `image: ${stack} pins ${candidate.image}, but ${up} verified the tag ${record.image}, and its pods ran ${ran === null ? "a digest its record does not name (ranDigest null)" : ranImage} (${when}). ` +
-            `Fix: ${ranImage ? `deploy what ${up} ran: pulumi config set image ${quoteArg(ranImage)} -s ${stack}; or ` : ""}${verifyFirst}`
-        );
+        return c.digest === ran
+            ? undefined
+            : `image: ${stack} pins ${candidate.image}, but ${up} verified the tag ${record.image}, and its pods ran ${ranImage} (${when}). Fix: deploy what ${up} ran: pulumi config set image ${quoteArg(ranImage!)} -s ${stack}; or ${verifyFirst}`;
     }
+    // The same tag. Where the upstream's record names no digest that ran, a stack that requires
+    // none may pin one: its own checks verify that digest, and the next stack binds to what its pods ran.
+    if ((v.tag ?? "latest") !== (c.tag ?? "latest")) return `image: ${stack} would run ${candidate.image}, but ${up} verified ${record.image} (${when}). Fix: ${verifyFirst}; ${otherwise}`;
     return undefined;
 }
 

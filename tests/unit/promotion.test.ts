@@ -342,15 +342,18 @@ describe("decidePromotion: the digest that ran", () => {
         expect(d.differences[0]!.message).toContain(`from mirror.example.com/web, but staging verified ${VERIFIED} from ghcr.io/env-progression/web`);
     });
 
-    it("staging after dev: a pinned digest must be what dev's pods ran; the same tag passes", () => {
+    it("staging after dev: a pinned digest must be what dev's pods ran, where dev's record names it; the same tag passes", () => {
         const devRecord = seededRecord(devConfig, TEST_KEY, { passedAt: ago(DAY), ranDigest: RAN });
         const fromDev = (image: string, r = devRecord) =>
             decidePromotion(input({ candidate: { stack: "staging", ...verifiedSubject({ ...stagingConfig, app: { ...stagingConfig.app, image } }, NO_PROVENANCE) }, upstreamEnvironment: "dev", upstream: { source: "organization/env-progression/dev", stack: "dev", verified: r }, rules: DEFAULT_RULES }));
         expect(fromDev(`${TAG}@${RAN}`).status).toBe("verified");
         expect(fromDev(TAG).status).toBe("verified");
         expect(fromDev(`${TAG}@${DIGEST_A}`).differences[0]!.message).toContain(`image: staging pins ${TAG}@${DIGEST_A}, but dev verified the tag ${TAG}, and its pods ran ${TAG}@${RAN}`);
-        expect(fromDev(`${TAG}@${RAN}`, seededRecord(devConfig, TEST_KEY, { passedAt: ago(DAY), ranDigest: null })).differences[0]!.message).toContain("a digest its record does not name (ranDigest null)");
-        expect(fromDev("ghcr.io/env-progression/web:1.4.3").status).toBe("refused");
+        // dev's record names no digest that ran: staging (which requires none) may pin one of the same tag, and verifies it itself.
+        const unknown = seededRecord(devConfig, TEST_KEY, { passedAt: ago(DAY), ranDigest: null });
+        expect(fromDev(`${TAG}@${RAN}`, unknown).status).toBe("verified");
+        expect(fromDev(`ghcr.io/env-progression/web:1.4.3@${RAN}`, unknown).status).toBe("refused");
+        expect(fromDev("ghcr.io/env-progression/web:1.4.3").differences[0]!.message).toContain(`image: staging would run ghcr.io/env-progression/web:1.4.3, but dev verified ${TAG}`);
     });
 });
 
