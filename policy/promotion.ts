@@ -13,6 +13,7 @@
 //   environment: the override exists for an emergency change, which a mandatory violation would
 //   block again; the program itself lets only the override's digest through, until it expires.
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
+import { instantOf } from "../config/groups/promotion";
 import { PROJECT } from "../config/schema";
 import type { StackCheck, StackViolation } from "./define";
 import { ENVIRONMENT_CONFIG, type PackContext } from "./environment";
@@ -74,7 +75,8 @@ function describeOverride(raw: string): string {
         const o = JSON.parse(raw) as unknown;
         if (typeof o === "object" && o !== null && !Array.isArray(o)) {
             const v = o as Record<string, unknown>;
-            return `reason ${JSON.stringify(v["reason"])}, digest ${String(v["digest"])}, expires ${String(v["expires"])}`;
+            const expires = typeof v["expires"] === "string" ? (instantOf(v["expires"]) ?? v["expires"]) : String(v["expires"]);
+            return `reason ${JSON.stringify(v["reason"])}, digest ${String(v["digest"])}, expires ${expires}`;
         }
     } catch {
         // Not JSON: a reason alone, as older configs held it; the program refuses it.
@@ -88,8 +90,9 @@ export function promotionOverrideProblems(ctx: PackContext, now: Date = new Date
     const stack = ctx.stack ?? "this stack";
     let expired = "";
     try {
-        const expires = (JSON.parse(raw) as { expires?: unknown }).expires;
-        if (typeof expires === "string" && Date.parse(expires) <= now.getTime()) expired = ` It expired at ${expires}: the program refuses it now.`;
+        const given = (JSON.parse(raw) as { expires?: unknown }).expires;
+        const expires = typeof given === "string" ? instantOf(given) : undefined;
+        if (expires !== undefined && Date.parse(expires) <= now.getTime()) expired = ` It expired at ${expires}: the program refuses it now.`;
     } catch {
         // Reported as given.
     }

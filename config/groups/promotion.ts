@@ -35,6 +35,23 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 // A full date, a time and a zone: a time without a zone means something else on every machine.
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
+// How the engine hands over a YAML timestamp written unquoted in a stack file (Go's time format).
+const GO_TIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?) ([+-])(\d{2})(\d{2})(?: [A-Z]{1,5})?$/;
+
+/**
+ * An instant as ISO 8601, or undefined when `text` is none. An unquoted `expires:
+ * 2026-12-09T18:00:00Z` in a stack file is a YAML timestamp, which the engine passes to the
+ * program as `2026-12-09 18:00:00 +0000 UTC`: that is the same instant, given back as ISO 8601.
+ */
+export function instantOf(text: string): string | undefined {
+    const t = text.trim();
+    if (ISO_INSTANT.test(t)) return Number.isNaN(Date.parse(t)) ? undefined : t;
+    const m = GO_TIME.exec(t);
+    if (!m) return undefined;
+    const ms = Date.parse(`${m[1]}T${m[2]}${m[3]}${m[4]}:${m[5]}`);
+    return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
 /**
  * The default promotionMaxAge. A record vouches for an image against the world as it was when
  * the checks ran: dependencies, data, certificates and the cluster move on, so an old record
@@ -159,8 +176,8 @@ function readOverride(read: ConfigReader, id: Identity, promotes: boolean): Prom
                 `Fix: ${set("digest", "sha256:<the digest of the image to deploy>")}`,
         );
     }
-    const expires = typeof o["expires"] === "string" ? o["expires"].trim() : undefined;
-    if (expires === undefined || !ISO_INSTANT.test(expires) || Number.isNaN(Date.parse(expires))) {
+    const expires = typeof o["expires"] === "string" ? instantOf(o["expires"]) : undefined;
+    if (expires === undefined) {
         read.problem(
             `${PROJECT}:promotionOverride.expires: ${show(o["expires"] ?? "(missing)")} is not a time. Allowed: ISO 8601 with a zone, at most 7 days ahead (e.g. 2026-12-09T18:00:00Z). ` +
                 `Fix: ${set("expires", "<ISO 8601 time within 7 days>")}`,

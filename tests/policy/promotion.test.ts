@@ -87,6 +87,13 @@ describe("promotion-override", () => {
         expect(diagnostics[0]!.message.split("\n")[1]).toBe(MESSAGE);
     });
 
+    it("reads the expiry as the engine hands over an unquoted YAML timestamp", () => {
+        const ctx = promotion("prod", { override: JSON.stringify({ ...OVERRIDE, expires: "2026-12-09 18:00:00 +0000 UTC" }) });
+        const [v] = promotionOverrideProblems(ctx, new Date("2026-12-10T00:00:00Z"));
+        expect(v!.message).toContain("expires 2026-12-09T18:00:00.000Z)");
+        expect(v!.message).toContain("It expired at 2026-12-09T18:00:00.000Z");
+    });
+
     it("says when it has expired, which the program then refuses", () => {
         const ctx = promotion("prod", { override: OVERRIDE_TEXT });
         expect(promotionOverrideProblems(ctx, new Date("2026-12-10T00:00:00Z"))[0]!.message).toContain(" It expired at 2026-12-09T18:00:00Z: the program refuses it now.");

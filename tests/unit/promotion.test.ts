@@ -4,7 +4,7 @@
 // test key, and forged ones are refused before anything else is compared.
 import { describe, expect, it } from "vitest";
 import { environmentManifests, type KubernetesObject } from "../../components/manifests";
-import { parseAgeMs, promotionSource, validatePromotion } from "../../config/groups/promotion";
+import { instantOf, parseAgeMs, promotionSource, validatePromotion } from "../../config/groups/promotion";
 import { promotionKeyProblem } from "../../config/load";
 import { ConfigReader } from "../../config/reader";
 import type { EnvironmentConfig } from "../../config/schema";
@@ -527,6 +527,10 @@ describe("the promotion config keys", () => {
             problems: [],
         });
         expect(check({ promotionOverride: JSON.stringify(OVERRIDE) }).promotion.override).toEqual(OVERRIDE);
+        // An unquoted timestamp in a stack file reaches the program in Go's format: the same instant.
+        expect(check({ promotionOverride: { ...OVERRIDE, expires: "2026-12-09 18:00:23.658 +0000 UTC" } }).promotion.override?.expires).toBe("2026-12-09T18:00:23.658Z");
+        expect(instantOf("2026-12-09 20:00:00 +0200 CEST")).toBe("2026-12-09T18:00:00.000Z");
+        expect(instantOf("2026-12-09")).toBeUndefined();
         expect(check({ promoteFrom: "", promotionOverride: "" })).toEqual({ promotion: { from: undefined, override: undefined, maxAgeMs: 30 * DAY }, problems: [] });
         expect(parseAgeMs("12h")).toBe(12 * 3600_000);
     });
