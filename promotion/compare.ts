@@ -194,7 +194,9 @@ export function judgeRecord(input: PromotionInput, value: unknown, from: { reado
     if (parsed.record === undefined) {
         const fix = /signature|not signed/.test(parsed.problem)
             ? `Fix: make sure every stack of the project holds the same promotionKey (pulumi config set --secret promotionKey "<the project's key>" -s ${up}), then pulumi up -s ${up} so it exports a record signed with it; never edit a record by hand`
-            : `Fix: pulumi up -s ${up} first; ${stack} then deploys what ${up}'s smoke checks verified`;
+            : /malformed|format/.test(parsed.problem)
+              ? `Fix: run ${up}'s checks again with this program, so they record what it compares: pulumi config set smokeEveryUp true -s ${up} && pulumi up -s ${up}`
+              : `Fix: pulumi up -s ${up} first; ${stack} then deploys what ${up}'s smoke checks verified`;
         return { differences: [{ field: "record", message: `${stack} promotes from ${up} (${from.source}), and ${parsed.problem}: nothing proves that what ${stack} is about to run works. ${fix}` }] };
     }
     const record = parsed.record;

@@ -92,30 +92,36 @@ export interface VerifiedOutcome {
     readonly revision: string;
 }
 
+/**
+ * The record of an outcome. A subject from before a field existed (a SmokeTest whose last passing
+ * run is older than this program) yields a record without it, which readers refuse as malformed
+ * until the checks run again; it never fails the update that builds it.
+ */
 export function verifiedRecord(o: VerifiedOutcome): VerifiedRecord {
-    const s = o.subject;
+    const s = o.subject as Partial<VerifiedSubject> & Pick<VerifiedSubject, "environment" | "image" | "manifestDigest" | "featureFlags">;
+    const v: Partial<Verification> = s.verification ?? {};
     return {
         format: RECORD_FORMAT,
         environment: s.environment,
-        project: s.project,
+        project: s.project ?? "",
         image: s.image,
         imageDigest: parseImage(s.image).digest ?? null,
         ranDigest: o.ranDigest,
         manifestDigest: s.manifestDigest,
         featureFlags: { ...s.featureFlags },
-        env: { ...s.env },
+        env: { ...(s.env ?? {}) },
         ...(s.migrationVersion !== undefined ? { migrationVersion: s.migrationVersion } : {}),
-        migrationImage: s.migrationImage,
-        migrationCommand: s.migrationCommand,
-        migrationJobCommand: s.migrationJobCommand,
-        verification: { mode: s.verification.mode, checksDigest: s.verification.checksDigest, passes: s.verification.passes },
+        migrationImage: s.migrationImage ?? null,
+        migrationCommand: s.migrationCommand ?? null,
+        migrationJobCommand: s.migrationJobCommand ?? null,
+        verification: { mode: v.mode ?? "http", checksDigest: v.checksDigest ?? "", passes: v.passes ?? 0 },
         checks: [...o.checks],
         passedAt: o.passedAt,
         trigger: o.trigger,
         revision: o.revision,
-        commit: s.commit,
-        actor: s.actor,
-        runUrl: s.runUrl,
+        commit: s.commit ?? null,
+        actor: s.actor ?? null,
+        runUrl: s.runUrl ?? null,
     };
 }
 

@@ -12,7 +12,7 @@ import { readStackConfig } from "../../config/stackFile";
 import { type Candidate, decidePromotion, MAX_OVERRIDE_MS, type Override, promotionOutput, type PromotionInput, type RecordSource } from "../../promotion/compare";
 import { actorOf, commitOf, provenanceOf, runUrlOf } from "../../promotion/commit";
 import { canonicalJson, keyedDigest, manifestDigest, smokeTrigger } from "../../promotion/digest";
-import { nextHistory, parseVerifiedRecord, signRecord, type VerifiedRecord, verifiedRecord } from "../../promotion/record";
+import { nextHistory, parseVerifiedRecord, signRecord, type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../../promotion/record";
 import { DEFAULT_RULES, parseRules } from "../../promotion/rules";
 import { checksDefinition, NO_PROVENANCE, verificationOf, verifiedSubject } from "../../promotion/subject";
 import { defaultChecks } from "../../smoke/checks";
@@ -110,6 +110,15 @@ describe("the verified record", () => {
         expect(parseVerifiedRecord(signRecord({ ...unsigned, format: 3 } as unknown as VerifiedRecord, TEST_KEY), TEST_KEY)).toEqual({
             problem: "its verified record has format 3, and this program reads format 2",
         });
+    });
+
+    it("never fails on a subject from an older program: the record is refused as malformed, naming how to run the checks again", () => {
+        const old = { environment: "staging", image: VERIFIED, manifestDigest: "m".repeat(64), featureFlags: {}, commit: null } as unknown as VerifiedSubject;
+        const r = signRecord(verifiedRecord({ subject: old, passedAt: ago(DAY), trigger: "t", checks: ["healthz"], ranDigest: RAN, revision: "r" }), TEST_KEY);
+        expect(parseVerifiedRecord(r, TEST_KEY)).toEqual({ problem: "its verified record is malformed (project, verification)" });
+        expect(decide({ upstream: upstream(r) }).differences[0]!.message).toContain(
+            "Fix: run staging's checks again with this program, so they record what it compares: pulumi config set smokeEveryUp true -s staging && pulumi up -s staging",
+        );
     });
 
     it("keeps a history: newest first, the same verification once, at most ten", () => {
