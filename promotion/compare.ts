@@ -328,7 +328,8 @@ export function decidePromotion(input: PromotionInput): PromotionDecision {
 
     const differences = primary.differences;
     const list = differences.map((d) => `  - ${d.message}`).join("\n");
-    const alsoChecked = earlier.length > 0 ? `\n  (none of the ${earlier.length} earlier verified record${earlier.length === 1 ? "" : "s"} of ${up}'s and ${stack}'s verifiedHistory matches either)` : "";
+    const alsoChecked =
+        earlier.length > 0 ? `\n  (checked as well: ${earlier.length} earlier verified record${earlier.length === 1 ? "" : "s"} of ${up}'s and ${stack}'s verifiedHistory; none matches)` : "";
     if (override !== undefined && primary.record !== undefined) {
         const problem = overrideProblem(override, candidate, differences, now);
         if (problem === undefined) {

@@ -465,7 +465,7 @@ describe("decidePromotion: earlier verified records (rollback)", () => {
         const d = decide({ candidate: rollback, upstream: upstream(stagingRecord(), [tooOld, forged, devs]) });
         expect(d.status).toBe("refused");
         expect(d.differences.map((x) => x.field)).toEqual(["image"]);
-        expect(d.message).toContain("\n  (none of the 3 earlier verified records of staging's and prod's verifiedHistory matches either)\n");
+        expect(d.message).toContain("\n  (checked as well: 3 earlier verified records of staging's and prod's verifiedHistory; none matches)\n");
     });
 });
 
