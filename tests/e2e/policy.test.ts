@@ -54,7 +54,7 @@ describe("the pack in its own process, as the CLI starts it", () => {
         expect(levels.get("promotion-override")).toBe("advisory");
         levels.delete("promotion-override");
         expect([...new Set(levels.values())]).toEqual([ENVIRONMENT_RULES[env].enforcement]);
-        expect(info.getPoliciesList()).toHaveLength(16);
+        expect(info.getPoliciesList()).toHaveLength(18);
     });
 
     it("blocks latest in prod with a mandatory violation, and passes the committed stack", async () => {
