@@ -16,10 +16,8 @@ import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
 import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
-import { verifiedSubject } from "../../components/environment";
-import { readStackConfig } from "../../config/stackFile";
 import { buildPack, packTarball } from "../../policy/build";
-import { verifiedRecord } from "../../promotion/record";
+import { stackConfigWith, upstreamRecordFor } from "../records";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
 import { configureRequest, LEVEL, type PackProcess, startPack, stopPack, unary } from "./helpers/pack";
 
@@ -77,11 +75,11 @@ describe("the published form of the pack", () => {
         }, 120_000);
         afterAll(() => ENVIRONMENTS.forEach((env) => stopPack(packs[env])));
 
-        it.each(ENVIRONMENTS)("describes itself to the %s engine: its name, policy/package.json's version, 16 policies at that level", async (env) => {
+        it.each(ENVIRONMENTS)("describes itself to the %s engine: its name, policy/package.json's version, 18 policies at that level", async (env) => {
             const p = packs[env]!;
             const info = await unary<emptyproto.Empty, analyzerproto.AnalyzerInfo>(p.client.getAnalyzerInfo.bind(p.client), new emptyproto.Empty());
             expect([info.getName(), info.getVersion()]).toEqual(["env-progression", VERSION]);
-            expect(info.getPoliciesList()).toHaveLength(16);
+            expect(info.getPoliciesList()).toHaveLength(18);
             const levels = new Map(info.getPoliciesList().map((x) => [x.getName(), LEVEL[x.getEnforcementlevel()]]));
             // An emergency promotion override is reported, never blocked: its level is its own.
             expect(levels.get("promotion-override")).toBe("advisory");
@@ -167,8 +165,7 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack <the packed pack> (real C
         });
         // The program refuses what staging did not verify; this test is about the pack, so
         // staging gets the record its committed config would have earned.
-        const subject = verifiedSubject(readStackConfig("staging"), null);
-        await local.seedVerified(ws, "staging", verifiedRecord({ subject, passedAt: new Date().toISOString(), trigger: "seeded", checks: ["healthz"] }));
+        await local.seedVerified(ws, "staging", upstreamRecordFor(stackConfigWith("prod", { serviceType: "LoadBalancer" }), "staging", ws.promotionKey));
         const events: { policyName: string; policyPackName: string; policyPackVersion: string; enforcementLevel: string; message: string }[] = [];
         let output = "";
         let failed = false;
