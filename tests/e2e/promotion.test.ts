@@ -49,6 +49,12 @@ const RAN = VERIFIED.slice(VERIFIED.indexOf("@") + 1);
 const NEVER_RAN = "sha256:" + "6f".repeat(32);
 const DAY = 24 * 3600_000;
 
+/** The image of the revision the live Service selects: what prod's users are served. */
+function liveImage(namespace: string): string {
+    const revision = kubectlJson<{ spec: { selector: Record<string, string> } }>(cluster, ["get", "service", "web", "-n", namespace]).spec.selector["progression.dev/revision"];
+    return kubectlJson(cluster, ["get", "deployment", `web-${revision}`, "-n", namespace]).spec.template.spec.containers[0].image as string;
+}
+
 let tmp: string;
 let cluster: Cluster;
 let ws: Workspace;
@@ -247,7 +253,8 @@ describe("promotion and parity on a real engine and API server", () => {
             checks: ["healthz", "version", "db-status", "test-action"],
             passedAt: (up.outputs["smoke"] as { passedAt: string }).passedAt,
             trigger: (up.outputs["smoke"] as { trigger: string }).trigger,
-            revision: (up.outputs["smoke"] as { trigger: string }).trigger,
+            // The revision that went live, whose pods ran that digest.
+            revision: (up.outputs["release"] as { live: string }).live,
             commit: expect.stringMatching(/^[0-9a-f]{40}(-dirty)?$/),
             actor: expect.any(String),
             runUrl: null,
@@ -413,7 +420,7 @@ describe("promotion and parity on a real engine and API server", () => {
             },
         });
         expect((up.outputs["verified"] as SignedVerifiedRecord).image).toBe(VERIFIED);
-        expect(kubectlJson(cluster, ["get", "deployment", "web", "-n", "web-prod"]).spec.template.spec.containers[0].image).toBe(VERIFIED);
+        expect(liveImage("web-prod")).toBe(VERIFIED);
     });
 
     it("an override lets its one digest through, warned, exported, and reported by the policy pack as advisory; another digest is refused", async () => {
@@ -432,7 +439,7 @@ describe("promotion and parity on a real engine and API server", () => {
             override,
             overridden: [expect.stringContaining(`image: prod would run ${FAILED}`)],
         });
-        expect(kubectlJson(cluster, ["get", "deployment", "web", "-n", "web-prod"]).spec.template.spec.containers[0].image).toBe(FAILED);
+        expect(liveImage("web-prod")).toBe(FAILED);
         const preview = await attempt(prod, "preview", { policyPack: true });
         expect(preview.ok, preview.output).toBe(true);
         expect(preview.output).toMatch(/\[advisory\].*promotion-override/);
@@ -458,7 +465,7 @@ describe("promotion and parity on a real engine and API server", () => {
         const up = await attempt(await stackFor("prod", { promotionOverride: undefined }), "up");
         expect(up.ok, up.output).toBe(true);
         expect(up.outputs["promotion"]).toMatchObject({ status: "verified", checkedAgainst: { origin: "prod's own verifiedHistory[1]", environment: "prod", image: VERIFIED } });
-        expect(kubectlJson(cluster, ["get", "deployment", "web", "-n", "web-prod"]).spec.template.spec.containers[0].image).toBe(VERIFIED);
+        expect(liveImage("web-prod")).toBe(VERIFIED);
     });
 
     it("progression parity finds dev's secret reused in prod and prints neither the value nor a hash", async () => {
