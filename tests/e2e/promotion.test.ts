@@ -266,12 +266,14 @@ describe("promotion and parity on a real engine and API server", () => {
         // A second up that runs no checks keeps one entry: the history lists verifications, not updates.
         const again = await attempt(stacks.staging!, "up");
         expect(again.outputs["verifiedHistory"]).toEqual([verified]);
-        // One whose checks run again adds the new record in front of what the stack read from its own last outputs.
+        // One whose checks run again on the same revision replaces that revision's record: the
+        // history holds one record per revision that went live, the newest verification of each.
         const rerun = await attempt(await stackFor("staging", { smokeEveryUp: true }), "up");
         expect(rerun.ok, rerun.output).toBe(true);
         const newer = rerun.outputs["verified"] as SignedVerifiedRecord;
         expect(newer.passedAt > verified.passedAt).toBe(true);
-        expect(rerun.outputs["verifiedHistory"]).toEqual([newer, verified]);
+        expect(newer.revision).toBe(verified.revision);
+        expect(rerun.outputs["verifiedHistory"]).toEqual([newer]);
         await stackFor("staging");
     });
 
