@@ -1,6 +1,7 @@
 // The scenarios that need the local cluster: the full progression against the seed's kubectl
-// pipeline and Helm, a no-change `up` against a bare preview, the smoke gate's overhead, and how
-// long a deterministic break takes to fail `up` once the rollout is done.
+// pipeline and Helm, a no-change `up` against a bare preview, the smoke gate's overhead, how
+// long a deterministic break takes to fail `up` once the rollout is done, and what the live
+// switch adds to a passing `up` and how fast `progression rollback` brings the previous revision back.
 //
 // Everything runs against a cluster of its own (`bench`, beside the demo's), with the reference
 // app on 127.0.0.1 as each environment's smoke target, as in the demo. The program under test is
@@ -10,12 +11,14 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { environmentManifests } from "../components/manifests";
 import { ENVIRONMENTS, type EnvironmentName } from "../config/environments";
 import { readStackConfig } from "../config/stackFile";
+import { type KubeApi, kubeApi, labelSelector } from "../kube/api";
 import { clusterDown, clusterUp, prepareStack, startApp, useToolchain, type Cluster, type RunningApp, type Workspace } from "../scripts/local";
 import { log, must, type Recorder, REPO } from "./lib";
 
@@ -259,7 +262,7 @@ export interface ClusterRunOptions {
     readonly failureRuns: number;
     /** Leave the stacks deployed (with --keep-cluster), to look around afterwards. */
     readonly keep: boolean;
-    /** Which of progression, nochange, smoke, failure to run. */
+    /** Which of progression, nochange, smoke, failure, release to run. */
     readonly scenarios: ReadonlySet<string>;
 }
 
@@ -362,6 +365,9 @@ export async function clusterScenarios(ctx: ClusterContext, rec: Recorder, opts:
         if (rolled !== undefined) rec.add("failure.afterRollout", "deterministic break: rollout end to failed up (staging)", "s", (end - rolled) / 1000);
         rec.add("failure.up", "deterministic break: whole failed up (staging)", "s", (end - t) / 1000);
     }
+    // 5. The live switch in a passing update, and `progression rollback` (releaseScenario below).
+    if (opts.scenarios.has("release")) await releaseScenario(ctx, s, rec, opts);
+
     await s.configure("staging", {});
     await s.stacks.staging.up(quiet).catch(() => undefined);
 
@@ -370,4 +376,188 @@ export async function clusterScenarios(ctx: ClusterContext, rec: Recorder, opts:
             await s.stacks[env].destroy(quiet).catch((err: Error) => log(`destroy ${env}: ${err.message.split("\n")[0]}`));
     }
     await emptyStack.workspace.removeStack("bench-empty").catch(() => undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live switch and the rollback.
+//
+// Each run gives the three stacks a new revision (an env var the app does not read, the same
+// value in all three, so staging and prod stay at parity) and runs a passing `up` of dev, staging
+// and prod, in order; then `progression rollback -s bench-prod` takes prod back to the revision
+// that was live before (release.previous, kept warm by the switch). The next run's `up` drops
+// rollbackTo again, so every run starts from a prod that follows its candidate.
+//
+// switch.added.<env>: from the SmokeRun's outputs event (the candidate's checks passed, the last
+// thing the LiveSwitch waits for) to the LiveSwitch's outputs event (its provider returned), as
+// this process receives the engine's events. With this Pulumi (newer than 3.205) they stream over
+// gRPC as the engine emits them; their own timestamps are whole seconds, too coarse for a 1 s
+// budget. The span holds all the switch costs the update: the LiveSwitch's registration and diff
+// (where its provider process first loads release/switch.ts), then its step: reading the
+// revision's pods, the selector patch, the endpoints' move, the live check, the drain of the
+// revision that was live (DRAIN_MS in components/environment.ts), scaling that revision down to
+// its warm count, removing older revisions and writing the history. Reported beside it:
+// switch.step.<env> (the step alone, the LiveSwitch's pre-event to its outputs event) and
+// switch.live.<env> (the output release.switchMs: selector patch to the live check's pass).
+//
+// rollback.live: from spawning `progression rollback` to the live Service's ready endpoints being
+// only pods of the previous revision, watched from this process through the API server. On
+// simulated nodes no packet flows and the reference app on 127.0.0.1 answers the live route for
+// every revision, so the endpoints are what tells which revision the live route reaches (on a
+// real node kube-proxy programs its rules from them; tests/e2e/release.test.ts checks the
+// answers on real pods). rollback.cli: the same start to the CLI's "live traffic moved" line,
+// printed once its own wait on the endpoints ends. rollback.recorded: the same start to the CLI's
+// exit, its recording `pulumi up` (rollbackTo set) included.
+
+const LIVE_SWITCH = "pulumi-nodejs:dynamic/progression:LiveSwitch";
+const ROLLBACK_ENV: EnvironmentName = "prod";
+const ROLLBACK_LIVE = `rollback (${ROLLBACK_ENV}): start to live endpoints only on the previous revision`;
+
+/** The parts of the stack output `release` the scenario reads. */
+interface ReleaseView {
+    readonly live: string;
+    readonly previous: string | null;
+    readonly candidate: string;
+    readonly switchMs: number;
+}
+
+/** The committed stack file's env map, which an `env` override would otherwise replace. */
+function committedEnv(env: EnvironmentName): Record<string, string> {
+    const doc = parse(fs.readFileSync(path.join(REPO, `Pulumi.${env}.yaml`), "utf8")) as { config?: Record<string, unknown> } | null;
+    const value = doc?.config?.["env-progression:env"];
+    return typeof value === "object" && value !== null ? (value as Record<string, string>) : {};
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Whether every ready endpoint of the Service is a pod of `revision`, and at least one is. A
+ * revision runs as the Deployment <app>-<revision> (deploymentName in release/switch.ts; the live
+ * Service is named after the app), so its pods' names start with that: one request a look, and
+ * pods the rollback's scale-up adds count as the revision's too.
+ */
+async function endpointsOn(api: KubeApi, namespace: string, service: string, revision: string): Promise<boolean> {
+    const slices = await api.request<{ items: { endpoints?: { targetRef?: { name?: string }; conditions?: { ready?: boolean } }[] }[] }>(
+        "GET",
+        `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?${labelSelector({ "kubernetes.io/service-name": service })}`,
+    );
+    const prefix = `${service}-${revision}-`;
+    const ready = slices.items.flatMap((sl) => sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false);
+    return ready.length > 0 && ready.every((e) => (e.targetRef?.name ?? "").startsWith(prefix));
+}
+
+/** Polls endpointsOn every 50 ms until it holds (the time it was seen) or stop() (undefined). */
+function watchEndpoints(api: KubeApi, namespace: string, service: string, revision: string): { seen: Promise<number | undefined>; stop(): void } {
+    let stopped = false;
+    const seen = (async () => {
+        while (!stopped) {
+            const on = await endpointsOn(api, namespace, service, revision).catch(() => false);
+            if (on) return performance.now();
+            await pause(50);
+        }
+        return undefined;
+    })();
+    return { seen, stop: () => (stopped = true) };
+}
+
+interface RollbackRun {
+    readonly code: number | null;
+    readonly output: string;
+    /** When the "live traffic moved" line came, and that line. */
+    readonly movedAt?: number;
+    readonly movedLine?: string;
+    readonly exitAt: number;
+}
+
+/** Runs the CLI; `t0` is taken right before the spawn. */
+function runRollback(bin: string, args: readonly string[], env: NodeJS.ProcessEnv): { t0: number; done: Promise<RollbackRun> } {
+    const t0 = performance.now();
+    const child = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    const done = new Promise<RollbackRun>((resolve, reject) => {
+        let output = "";
+        let movedAt: number | undefined;
+        let movedLine: string | undefined;
+        child.stdout.on("data", (d: Buffer) => {
+            output += d.toString();
+            if (movedAt === undefined) {
+                const m = /^.*live traffic moved from .*\n/m.exec(output);
+                if (m) {
+                    movedAt = performance.now();
+                    movedLine = m[0].trim();
+                }
+            }
+        });
+        child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+        child.on("error", reject);
+        child.on("close", (code) =>
+            resolve({ code, output, exitAt: performance.now(), ...(movedAt !== undefined ? { movedAt } : {}), ...(movedLine !== undefined ? { movedLine } : {}) }),
+        );
+    });
+    return { t0, done };
+}
+
+async function releaseScenario(ctx: ClusterContext, s: Stacks, rec: Recorder, opts: ClusterRunOptions): Promise<void> {
+    const bin = path.join(opts.repo, "bin", "progression");
+    const canRollBack = fs.existsSync(path.join(opts.repo, "cli", "rollback.ts"));
+    const api = kubeApi(fs.readFileSync(ctx.cluster.kubeconfig, "utf8"), ctx.cluster.context);
+    const quiet = { color: "never" as const };
+    for (let r = 1; r <= opts.runs; r++) {
+        const mark = `${opts.label}-${r}-${Date.now()}`;
+        for (const env of ENVIRONMENTS) {
+            log(`release run ${r}/${opts.runs}: a passing up of ${env} with a new revision`);
+            const stack = await s.configure(env, { env: { ...committedEnv(env), BENCH_RELEASE: mark } });
+            const steps = stepTimes();
+            const t = performance.now();
+            const result = await stack.up({ ...quiet, onEvent: steps.onEvent });
+            const upSeconds = (performance.now() - t) / 1000;
+            const release = result.outputs["release"]?.value as ReleaseView | undefined;
+            if (!release || release.live !== release.candidate || release.previous === null || release.previous === release.live) {
+                log(`warning: the up of ${env} did not switch live traffic to a new revision (release: ${JSON.stringify(release)}); not counted`);
+                continue;
+            }
+            rec.add(`switch.up.${env}`, `passing up with a new revision (${env}), whole`, "s", upSeconds);
+            const checked = steps.done.get(SMOKE_RUN);
+            const started = steps.started.get(LIVE_SWITCH);
+            const switched = steps.done.get(LIVE_SWITCH);
+            if (checked !== undefined && switched !== undefined && switched > checked)
+                rec.add(`switch.added.${env}`, `live switch (${env}): checks passed to LiveSwitch done, in a passing up (engine events)`, "s", (switched - checked) / 1000);
+            else log(`warning: no SmokeRun and LiveSwitch outputs seen in ${env}'s events`);
+            if (started !== undefined && switched !== undefined)
+                rec.add(`switch.step.${env}`, `live switch (${env}): the LiveSwitch update step alone (engine events)`, "s", (switched - started) / 1000);
+            rec.add(`switch.live.${env}`, `live switch (${env}): selector patch to live check passed (release.switchMs)`, "ms", release.switchMs);
+        }
+
+        if (!canRollBack) {
+            rec.note("rollback.live", ROLLBACK_LIVE, "s", "no progression rollback in this checkout");
+            continue;
+        }
+        const stack = s.stacks[ROLLBACK_ENV];
+        const outputs = await stack.outputs();
+        const before = outputs["release"]?.value as ReleaseView | undefined;
+        const namespace = outputs["namespace"]?.value as string | undefined;
+        const service = outputs["serviceName"]?.value as string | undefined;
+        if (!before?.previous || !namespace || !service) {
+            log(`warning: ${ROLLBACK_ENV} has no rollback target (release: ${JSON.stringify(before)}); rollback not measured`);
+            continue;
+        }
+        if (await endpointsOn(api, namespace, service, before.previous)) throw new Error(`${ROLLBACK_ENV}'s live endpoints are already on ${before.previous} before the rollback`);
+        log(`release run ${r}/${opts.runs}: progression rollback -s ${stack.name} (${before.live} -> ${before.previous})`);
+        const cli = runRollback(bin, ["rollback", "-s", stack.name, "-C", s.ws.projectDir], { ...process.env, ...s.ws.envVars });
+        const watch = watchEndpoints(api, namespace, service, before.previous);
+        const run = await cli.done;
+        // The watch keeps polling for a moment after the exit: a poll may be under way.
+        const seen = await Promise.race([watch.seen, pause(2_000).then(() => undefined)]);
+        watch.stop();
+        if (run.code !== 0) {
+            rec.note("rollback.live", ROLLBACK_LIVE, "s", `progression rollback exited ${String(run.code)}`);
+            log(`progression rollback failed (exit ${String(run.code)}):\n${run.output.slice(-3000)}`);
+            continue;
+        }
+        const after = (await stack.outputs())["release"]?.value as ReleaseView | undefined;
+        if (after?.live !== before.previous) log(`warning: after the rollback release.live is ${String(after?.live)}, not ${before.previous}`);
+        log(`  ${run.movedLine ?? "(no 'live traffic moved' line)"}`);
+        if (seen !== undefined) rec.add("rollback.live", ROLLBACK_LIVE, "s", (seen - cli.t0) / 1000);
+        else log(`warning: the live endpoints of ${ROLLBACK_ENV} never held only ${before.previous}'s pods`);
+        if (run.movedAt !== undefined) rec.add("rollback.cli", `rollback (${ROLLBACK_ENV}): start to the CLI's "live traffic moved" line`, "s", (run.movedAt - cli.t0) / 1000);
+        rec.add("rollback.recorded", `rollback (${ROLLBACK_ENV}): start to exit, the recording pulumi up included`, "s", (run.exitAt - cli.t0) / 1000);
+    }
 }

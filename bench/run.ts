@@ -11,7 +11,8 @@
 //
 // Scenarios: progression (pulumi vs the seed's kubectl pipeline vs Helm), nochange (no-change up
 // vs an empty preview), smoke (the gate's overhead), failure (rollout end to failed up), cli
-// (start to first request), netcheck (scaling, against cyclonus), toolchain (build times).
+// (start to first request), netcheck (scaling, against cyclonus), toolchain (build times), release
+// (what the live switch adds to a passing up; progression rollback to the previous revision).
 // Ratios are taken between figures of the same run.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -24,8 +25,8 @@ import { clusterScenarios, startCluster, stopCluster } from "./cluster";
 import { judge, log, machine, REPO, Recorder, RESULTS, stats, timed, type Measure, type Target, type TargetResult } from "./lib";
 import { netcheckScenarios, SIZES } from "./netcheck";
 
-const SCENARIOS = ["progression", "nochange", "smoke", "failure", "cli", "netcheck", "toolchain"] as const;
-const CLUSTER_SCENARIOS = new Set(["progression", "nochange", "smoke", "failure"]);
+const SCENARIOS = ["progression", "nochange", "smoke", "failure", "release", "cli", "netcheck", "toolchain"] as const;
+const CLUSTER_SCENARIOS = new Set(["progression", "nochange", "smoke", "failure", "release"]);
 
 const TARGETS: Target[] = [
     {
@@ -49,6 +50,16 @@ const TARGETS: Target[] = [
         measure: `smoke.step.${env}`,
         limit: 0.5,
     })),
+    ...(["dev", "staging", "prod"] as const).map((env) => ({
+        id: `switch-${env}`,
+        what: `live switch in a passing up (${env}): checks passed to LiveSwitch done at most 1 s`,
+        measure: `switch.added.${env}`,
+        limit: 1,
+    })),
+    // Measured on prod, the environment a rollback is for. rollback.recorded (until the CLI's
+    // recording pulumi up ends) has no target: live traffic is back by then, and the up's time is
+    // that of any update of the stack, which the progression and no-change figures cover.
+    { id: "rollback-live", what: "progression rollback (prod): live traffic on the previous revision within 10 s", measure: "rollback.live", limit: 10 },
     { id: "failure", what: "a deterministic break fails up within 3 s of the rollout", measure: "failure.afterRollout", limit: 3 },
     { id: "cli-smoke", what: "progression smoke: start to first request at most 0.3 s", measure: "cli.smoke.firstRequest", limit: 300 },
     { id: "cli-netcheck", what: "progression netcheck: start to first request at most 0.3 s", measure: "cli.netcheck.firstRequest", limit: 300 },
@@ -391,6 +402,16 @@ function chart(file: ResultsFile): Promise<string> {
                 ...(["dev", "staging", "prod"] as const).map((e) => row(`smoke.step.${e}`, `checks' step in up, ${e}`, 0.5)),
                 ...(["dev", "staging", "prod"] as const).map((e) => row(`smoke.overhead.${e}`, `up with checks minus without, ${e}`)),
                 row("failure.afterRollout", "break: rollout end to failed up", 3),
+            ],
+        },
+        {
+            title: "Live switch in a passing up, and progression rollback (prod)",
+            unit: "s",
+            rows: [
+                ...(["dev", "staging", "prod"] as const).map((e) => row(`switch.added.${e}`, `checks passed to LiveSwitch done, ${e}`, 1)),
+                row("rollback.live", "rollback: start to live endpoints on previous", 10),
+                row("rollback.cli", "rollback: start to the CLI's moved line"),
+                row("rollback.recorded", "rollback: start to exit (recording up)"),
             ],
         },
         {

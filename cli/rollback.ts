@@ -119,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
             return 1;
         }
         await pointService(api, namespace, service, { ...selector, [REVISION_LABEL]: target });
-        const moved = await awaitEndpoints(api, namespace, service, new Set(ready.map((p) => p.name)), 15_000);
+        const moved = await awaitEndpoints(api, namespace, service, deploymentName(selector, target), 15_000);
         process.stdout.write(
             `${stackName}: live traffic moved from ${live ?? "nothing"} to ${target} in ${seconds(Date.now() - t0)}${moved ? "" : " (the Service's endpoints had not all moved after 15 s)"}\n`,
         );

@@ -49,6 +49,9 @@ export function checksum(data: Readonly<Record<string, string>>): string {
     return createHash("sha256").update(canonical(data)).digest("hex");
 }
 
+/** How long a terminating app pod keeps serving before SIGTERM (its preStop pause). */
+export const PRESTOP_PAUSE_SECONDS = 2;
+
 /** The pod template of one revision; `revision` "" gives the template whose digest names it. */
 function podTemplate(input: AppInput, secretChecksum: string, revision: string) {
     const { app } = input;
@@ -68,18 +71,16 @@ function podTemplate(input: AppInput, secretChecksum: string, revision: string) 
         spec: {
             automountServiceAccountToken: false,
             securityContext: restrictedPodSecurityContext(),
-            ...(app.replicas > 1
-                ? {
-                      topologySpreadConstraints: [
-                          {
-                              maxSkew: 1,
-                              topologyKey: "kubernetes.io/hostname",
-                              whenUnsatisfiable: "ScheduleAnyway",
-                              labelSelector: { matchLabels: { ...labels.selector, ...(revision ? { [REVISION_LABEL]: revision } : {}) } },
-                          },
-                      ],
-                  }
-                : {}),
+            // Spread across nodes whatever the count: a constraint only present from two replicas on
+            // would make scaling from one a new revision.
+            topologySpreadConstraints: [
+                {
+                    maxSkew: 1,
+                    topologyKey: "kubernetes.io/hostname",
+                    whenUnsatisfiable: "ScheduleAnyway",
+                    labelSelector: { matchLabels: { ...labels.selector, ...(revision ? { [REVISION_LABEL]: revision } : {}) } },
+                },
+            ],
             containers: [
                 {
                     name: "app",
@@ -94,6 +95,10 @@ function podTemplate(input: AppInput, secretChecksum: string, revision: string) 
                     readinessProbe: probe(5, 3),
                     livenessProbe: probe(10, 3),
                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                    // A terminating pod keeps serving this long before it is told to stop: every
+                    // node's kube-proxy has dropped it from its rules by then (they follow an
+                    // endpoint change within about a second), so no connection meets a closed port.
+                    lifecycle: { preStop: { sleep: { seconds: PRESTOP_PAUSE_SECONDS } } },
                 },
             ],
             // A read-only root filesystem still needs somewhere to write temp files.
@@ -278,6 +283,23 @@ export function secretChecksumOf(key: string | undefined, values: Readonly<Recor
     return keyedDigest(key, values);
 }
 
+/** The checksum a draft render carries: text no real checksum (hex, or "none") can be. */
+export const DRAFT_CHECKSUM = "<draft>";
+
+/**
+ * `plain` where nothing in it contains one of `markers`, else the Output's value at the same place:
+ * objects and arrays are walked (the two renders have the same shape), strings compared.
+ */
+export function liftChanging(plain: unknown, changing: pulumi.Output<unknown>, markers: readonly string[]): pulumi.Input<unknown> {
+    const holds = (v: unknown): boolean => (typeof v === "string" ? markers.some((m) => v.includes(m)) : typeof v === "object" && v !== null ? Object.values(v).some(holds) : false);
+    if (!holds(plain)) return plain;
+    if (Array.isArray(plain)) return plain.map((item, i) => liftChanging(item, changing.apply((c) => (c as unknown[])[i]), markers));
+    if (typeof plain === "object" && plain !== null) {
+        return Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, liftChanging(v, changing.apply((c) => (c as Record<string, unknown>)[k]), markers)]));
+    }
+    return changing;
+}
+
 export interface AppDeploymentArgs {
     /** The app as validated from stack config. */
     readonly app: AppConfig;
@@ -314,16 +336,21 @@ export class AppDeployment extends pulumi.ComponentResource {
         super("progression:app:AppDeployment", name, {}, opts);
         const input: AppInput = { app: args.app, namespace: args.namespace, environment: args.environment };
         const rendered = args.secretChecksum.apply((sc) => appRelease(input, sc));
+        // The same render under a placeholder checksum: every value that does not depend on the
+        // revision is known from it, also at a new stack's first preview (before the DigestKey
+        // exists), so the policy pack and the diff see the image, replicas, probes and Services.
+        const draft = appRelease(input, DRAFT_CHECKSUM);
+        const markers = [draft.revision, DRAFT_CHECKSUM];
         const part = <K extends keyof AppRelease>(key: K) => rendered.apply((r) => r[key] as NonNullable<AppRelease[K]>);
-        // A resource's args are an object of Inputs, so each top-level field of the render is
-        // lifted on its own.
-        const fields = (obj: pulumi.Output<KubernetesObject>, keys: readonly string[]): Record<string, pulumi.Output<unknown>> =>
-            Object.fromEntries(keys.map((k) => [k, obj.apply((o) => o[k])]));
+        // A resource's args are an object of Inputs: each field is the draft's value where it
+        // holds no revision-dependent text, else the render's Output at the same place.
+        const fields = (key: keyof AppRelease, keys: readonly string[]): Record<string, pulumi.Input<unknown>> =>
+            Object.fromEntries(keys.map((k) => [k, liftChanging((draft[key] as KubernetesObject)[k], part(key).apply((o) => (o as KubernetesObject)[k]), markers)]));
         // A revision's objects outlive the program's reference to them: the live switch decides
         // when the previous revision goes.
         const revisionOpts = { parent: this, retainOnDelete: true, deleteBeforeReplace: false };
 
-        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, fields(part("configMap"), ["metadata", "immutable", "data"]), revisionOpts);
+        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, fields("configMap", ["metadata", "immutable", "data"]), revisionOpts);
         let secret: k8s.core.v1.Secret | undefined;
         if (args.app.secretEnv.length > 0) {
             const values = pulumi.all(args.secrets ?? {});
@@ -331,16 +358,16 @@ export class AppDeployment extends pulumi.ComponentResource {
             if (missing.length > 0) throw new pulumi.ResourceError(`${name}: secretEnv names ${missing.join(", ")}, and no value was given`, this);
             // The render's Secret with its placeholders replaced by the values, and nothing else.
             const stringData = pulumi.secret(pulumi.all([part("secret"), values]).apply(([s, v]) => fillSecret(s, v)));
-            secret = new k8s.core.v1.Secret(`${name}-secrets`, { ...fields(part("secret"), ["metadata", "type", "immutable"]), stringData }, revisionOpts);
+            secret = new k8s.core.v1.Secret(`${name}-secrets`, { ...fields("secret", ["metadata", "type", "immutable"]), stringData }, revisionOpts);
         }
-        const deployment = new k8s.apps.v1.Deployment(name, fields(part("deployment"), ["metadata", "spec"]), {
+        const deployment = new k8s.apps.v1.Deployment(name, fields("deployment", ["metadata", "spec"]), {
             ...revisionOpts,
             dependsOn: [configMap, ...(secret ? [secret] : [])],
             customTimeouts: rolloutWait(args.app),
         });
-        const preview = new k8s.core.v1.Service(`${name}-preview`, fields(part("preview"), ["metadata", "spec"]), { parent: this, dependsOn: [deployment] });
-        const service = new k8s.core.v1.Service(`${name}-service`, fields(part("service"), ["metadata", "spec"]), { parent: this });
-        if (args.app.replicas > 1) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, fields(part("pdb"), ["metadata", "spec"]), { parent: this });
+        const preview = new k8s.core.v1.Service(`${name}-preview`, fields("preview", ["metadata", "spec"]), { parent: this, dependsOn: [deployment] });
+        const service = new k8s.core.v1.Service(`${name}-service`, fields("service", ["metadata", "spec"]), { parent: this });
+        if (args.app.replicas > 1) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, fields("pdb", ["metadata", "spec"]), { parent: this });
 
         this.revision = rendered.revision;
         this.deploymentName = deployment.metadata.name;

@@ -36,12 +36,6 @@ export interface EnvironmentArgs {
 
 /** How long the check on the live route right after a switch may take at most. */
 export const LIVE_CHECK_DEADLINE_MS = 15_000;
-/**
- * How long the revision that was live keeps all its pods after the live Service's endpoints moved
- * away from them: kube-proxy follows an endpoint change within a fraction of a second, and a
- * connection its stale rules still send there is served, not refused.
- */
-export const DRAIN_MS = 1_000;
 /** Verified revisions an environment keeps in its history (stack output `release.history`). */
 export const HISTORY_LIMIT = 10;
 
@@ -175,7 +169,6 @@ export class Environment extends pulumi.ComponentResource {
                 ...(config.release.rollbackTo !== undefined ? { pin: config.release.rollbackTo } : {}),
                 replicas: config.app.replicas,
                 warmReplicas: ENVIRONMENT_RULES[config.environment].warmReplicas,
-                drainMs: DRAIN_MS,
                 historyLimit: HISTORY_LIMIT,
                 // A check's header may carry a resolved secret.
                 check: args.checks?.some((c) => c.headers !== undefined) ? pulumi.secret(liveCheck) : liveCheck,

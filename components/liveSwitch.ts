@@ -29,8 +29,6 @@ export interface LiveSwitchArgs {
     readonly replicas: number;
     /** Pods the previous revision keeps as the rollback target. */
     readonly warmReplicas: number;
-    /** How long the revision that was live keeps serving after the endpoints moved, in ms. */
-    readonly drainMs: number;
     /** How many verified revisions the history keeps. */
     readonly historyLimit: number;
     /** The check on the live route after the switch. */
@@ -94,7 +92,6 @@ export class LiveSwitch extends pulumi.ComponentResource {
                 ...(args.pin !== undefined ? { pin: args.pin } : {}),
                 replicas: args.replicas,
                 warmReplicas: args.warmReplicas,
-                drainMs: args.drainMs,
                 historyLimit: args.historyLimit,
                 check: args.check,
                 outcome: args.outcome,

@@ -71,7 +71,8 @@ export function kubeApi(text: string, context: string): KubeApi {
     if (user["exec"] !== undefined || user["auth-provider"] !== undefined) {
         throw new Error(`kubeconfig user ${JSON.stringify(ctx["user"])} authenticates with a plugin, which this client does not run; fix: a client certificate or a token`);
     }
-    const server = String(cluster["server"] ?? "");
+    const server = typeof cluster["server"] === "string" ? cluster["server"] : "";
+    if (server === "") throw new Error(`kubeconfig cluster ${JSON.stringify(ctx["cluster"])} has no server; fix: set its server URL`);
     const base = new URL(server);
     const token = typeof user["token"] === "string" ? user["token"] : typeof user["tokenFile"] === "string" ? fs.readFileSync(user["tokenFile"], "utf8").trim() : undefined;
     const tls: https.AgentOptions = {

@@ -44,7 +44,9 @@ export function ranDigest(pods: readonly PodView[]): RanDigest {
     }
     if (digests.size > 1) {
         const list = [...digests].map(([d, names]) => `${d} (${names.join(", ")})`).join("; ");
-        return { problem: `its ready pods ran different images: ${list}. The tag moved during the rollout; pin the image by digest` };
+        return {
+            problem: `its ready pods do not report one digest: ${list}. Either the tag moved during the rollout or the runtime reported no digest for some; pin the image by digest`,
+        };
     }
     const [only] = digests.keys();
     return { digest: only === "none" ? null : only! };

@@ -49,8 +49,6 @@ export interface SwitchInputs {
     readonly replicas: number;
     /** Pods the previous revision keeps, ready to take traffic back. */
     readonly warmReplicas: number;
-    /** How long the revision that was live keeps serving after the endpoints moved. */
-    readonly drainMs: number;
     readonly historyLimit: number;
     readonly check: LiveCheck;
     /** The smoke run's outcome that verified the candidate: the body of its history entry. */
@@ -106,8 +104,12 @@ export async function pointService(api: KubeApi, namespace: string, service: str
     });
 }
 
-/** Waits until every ready endpoint of the Service is a pod of `revision`, and at least one is. */
-export async function awaitEndpoints(api: KubeApi, namespace: string, service: string, podNames: ReadonlySet<string>, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until every ready endpoint of the Service is a pod of the Deployment `deployment` (its pods
+ * are named `<deployment>-<hash>-<suffix>`, also those that start while it waits), and at least
+ * one is.
+ */
+export async function awaitEndpoints(api: KubeApi, namespace: string, service: string, deployment: string, timeoutMs: number): Promise<boolean> {
     const until = Date.now() + timeoutMs;
     for (;;) {
         const slices = await api.request<{ items: { endpoints?: { targetRef?: { name?: string }; conditions?: { ready?: boolean } }[] }[] }>(
@@ -115,7 +117,7 @@ export async function awaitEndpoints(api: KubeApi, namespace: string, service: s
             `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices?${labelSelector({ "kubernetes.io/service-name": service })}`,
         );
         const ready = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false);
-        if (ready.length > 0 && ready.every((e) => podNames.has(e.targetRef?.name ?? ""))) return true;
+        if (ready.length > 0 && ready.every((e) => (e.targetRef?.name ?? "").startsWith(`${deployment}-`))) return true;
         if (Date.now() >= until) return false;
         await sleep(100);
     }
@@ -210,8 +212,7 @@ async function run(inputs: SwitchInputs, olds: Partial<SwitchOutputs> | undefine
     if (plan.switches) {
         const t0 = Date.now();
         await pointService(api, namespace, service, { ...selector, [REVISION_LABEL]: plan.target });
-        const names = new Set(pods.filter((p) => p.ready).map((p) => p.name));
-        const moved = await awaitEndpoints(api, namespace, service, names, 15_000);
+        const moved = await awaitEndpoints(api, namespace, service, deploymentName(selector, plan.target), 15_000);
         const failure = moved ? await liveCheckFails(inputs.check) : "the Service's endpoints did not move to the new revision's pods within 15 s";
         if (failure !== undefined) {
             await pointService(api, namespace, service, live ? { ...selector, [REVISION_LABEL]: live } : null);
@@ -226,10 +227,10 @@ async function run(inputs: SwitchInputs, olds: Partial<SwitchOutputs> | undefine
         if (failure !== undefined) throw new SwitchFailedError(`the live check of revision ${plan.target} failed at ${inputs.check.baseUrl}:\n${failure}`);
     }
 
-    // The revision that was live stops taking new connections once the endpoints moved; its pods
-    // finish what they serve during the drain before most of them go.
+    // The revision that was live gets no new connection through the Service once its endpoints
+    // moved; a pod it scales away keeps serving through its preStop pause (components/app.ts)
+    // while every node's kube-proxy catches up, so nothing in flight is refused.
     if (plan.previous !== null && plan.switches) {
-        await sleep(inputs.drainMs);
         await scaleRevision(api, namespace, deploymentName(selector, plan.previous), Math.min(inputs.warmReplicas, inputs.replicas)).catch(() => undefined);
     }
     // The program's candidate, when the stack is held on another revision, waits warm too.

@@ -187,6 +187,27 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
     });
 });
 
+describe("a new stack's first preview", () => {
+    // What the engine sends for a value not known yet at preview.
+    const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+    it("knows every app field that does not depend on the revision, so the policy pack can judge it", async () => {
+        const recorded: Recorded[] = [];
+        await runProgram("prod", {}, recorded, { preview: true }).catch(() => undefined);
+        const deployment = one(recorded, "kubernetes:apps/v1:Deployment").inputs;
+        const container = deployment.spec.template.spec.containers[0];
+        expect(container.image).toBe(readStackConfig("prod").app.image);
+        expect(deployment.spec.replicas).toBe(50);
+        expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+        expect(container.readinessProbe.httpGet.path).toBe("/healthz");
+        // The revision needs the stack's key, which a first preview does not have yet.
+        expect(deployment.metadata.name).toBe(UNKNOWN);
+        const live = of(recorded, "kubernetes:core/v1:Service").find((s) => s.inputs.metadata.name === "web")!;
+        expect(live.inputs.spec).toEqual({ type: "ClusterIP", ports: [{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }] });
+        expect(one(recorded, "kubernetes:policy/v1:PodDisruptionBudget").inputs.spec.maxUnavailable).toBe("10%");
+    }, 60_000);
+});
+
 describe("the secret checksum", () => {
     const annotationOf = (r: Awaited<ReturnType<typeof runProgram>>) => one(r.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM];
 

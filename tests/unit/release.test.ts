@@ -57,12 +57,12 @@ describe("ranDigest", () => {
         const out = ranDigest([pod("web-1", `web@${D1}`), pod("web-2", `web@${D2}`), pod("web-3", `web@${D1}`)]);
         expect(out.digest).toBeUndefined();
         expect(out.problem).toBe(
-            `its ready pods ran different images: ${D1} (web-1, web-3); ${D2} (web-2). The tag moved during the rollout; pin the image by digest`,
+            `its ready pods do not report one digest: ${D1} (web-1, web-3); ${D2} (web-2). Either the tag moved during the rollout or the runtime reported no digest for some; pin the image by digest`,
         );
     });
 
     it("is a problem when some ready pods report a digest and others none", () => {
-        expect(ranDigest([pod("web-1", `web@${D1}`), pod("web-2", "")]).problem).toMatch(/^its ready pods ran different images: /);
+        expect(ranDigest([pod("web-1", `web@${D1}`), pod("web-2", "")]).problem).toMatch(/^its ready pods do not report one digest: /);
     });
 
     it("is a problem when no pod is ready, however many there are", () => {

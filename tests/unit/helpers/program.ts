@@ -108,6 +108,11 @@ export interface RunOptions {
     root?: string;
     /** What StackReferences read. @default - the committed stacks' records */
     upstreams?: Upstreams;
+    /**
+     * A preview of a new stack: the engine's dry run, where the DigestKey, never created yet, has
+     * no key. @default false
+     */
+    preview?: boolean;
     /** Collects what the program warns (pulumi.log.warn) instead of printing it. @default - printed */
     warnings?: string[];
 }
@@ -143,7 +148,9 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
                     args.type === SMOKE_TYPE
                         ? { ...args.inputs, passedAt: "2026-01-01T00:00:00Z", results: [{ name: "healthz", passed: true }] }
                         : args.type === KEY_TYPE
-                          ? { key: opts.digestKey ?? DIGEST_KEY }
+                          ? opts.preview
+                              ? {}
+                              : { key: opts.digestKey ?? DIGEST_KEY }
                           : args.type === MIGRATION_TYPE
                             ? { ...args.inputs, migratedAt: "2026-01-01T00:00:00Z" }
                             : args.type === SWITCH_TYPE
@@ -167,7 +174,7 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
         },
         "env-progression",
         stack,
-        false,
+        opts.preview === true,
         "organization",
     );
     // The project directory the engine would report (getRootDirectory). The SDK reads it from the
@@ -227,6 +234,12 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
         warn?.mockRestore();
     }
     const settle = <T>(o: { apply: (f: (v: T) => void) => unknown }) => new Promise<T>((resolve) => o.apply(resolve));
+    if (opts.preview) {
+        // Outputs that depend on what a preview does not know never resolve: only the
+        // registrations count.
+        await pulumi.runtime.disconnect();
+        return { recorded, outputs: undefined as never, program };
+    }
     const outputs = {
         namespace: await settle<string>(program.namespace),
         serviceName: await settle<string>(program.serviceName),
