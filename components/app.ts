@@ -50,7 +50,7 @@ export function checksum(data: Readonly<Record<string, string>>): string {
 }
 
 /** How long a terminating app pod keeps serving before SIGTERM (its preStop pause). */
-export const PRESTOP_PAUSE_SECONDS = 2;
+export const PRESTOP_PAUSE_SECONDS = 5;
 
 /** The pod template of one revision; `revision` "" gives the template whose digest names it. */
 function podTemplate(input: AppInput, secretChecksum: string, revision: string) {
@@ -97,7 +97,8 @@ function podTemplate(input: AppInput, secretChecksum: string, revision: string) 
                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
                     // A terminating pod keeps serving this long before it is told to stop: every
                     // node's kube-proxy has dropped it from its rules by then (they follow an
-                    // endpoint change within about a second), so no connection meets a closed port.
+                    // endpoint change within a second or two, longer on a loaded node), so no
+                    // connection meets a closed port or a pod that is gone.
                     lifecycle: { preStop: { sleep: { seconds: PRESTOP_PAUSE_SECONDS } } },
                 },
             ],
