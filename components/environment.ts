@@ -115,7 +115,7 @@ export class Environment extends pulumi.ComponentResource {
         // The checks run again when anything rendered for the environment changes, or a secret
         // value does. The digest covers the render the components applied, secret values aside.
         const manifests = secretChecksum.apply((sc) => manifestDigest(environmentManifests(config, sc)));
-        const subject = manifests.apply((digest) => ({ ...verifiedSubject(config, args.provenance ?? NO_PROVENANCE, args.checks, digest) }) as Record<string, unknown>);
+        const subject = manifests.apply((digest) => ({ ...verifiedSubject(config, args.provenance ?? NO_PROVENANCE, args.checks, digest) }));
         const trigger = pulumi.all([manifests, secretChecksum]).apply(([digest, secretDigest]) =>
             smokeTrigger({
                 manifestDigest: digest,
