@@ -219,20 +219,5 @@ export function historyEntries(value: unknown): readonly unknown[] {
     return Array.isArray(value) ? value : [];
 }
 
-/** How many records `verifiedHistory` keeps: enough to go back a few releases, small enough to read on every preview. */
-export const HISTORY_LIMIT = 10;
-
-/**
- * The next `verifiedHistory`: the current record first, then the earlier ones that differ from it,
- * newest first, at most `limit`.
- */
-export function nextHistory(current: SignedVerifiedRecord, previous: unknown, limit = HISTORY_LIMIT): unknown[] {
-    // The same verification re-signed (an update that ran no checks, a rotated key) is one entry.
-    const content = (r: Record<string, unknown>) => canonicalJson({ ...r, signature: null });
-    const now = content(current as unknown as Record<string, unknown>);
-    const earlier = historyEntries(previous).filter((r) => !(isObject(r) && content(r) === now));
-    return [current, ...earlier].slice(0, limit);
-}
-
 export const isDigest = (s: string): boolean => DIGEST.test(s);
 export type { EnvironmentName };

@@ -12,7 +12,7 @@ import { readStackConfig } from "../../config/stackFile";
 import { type Candidate, decidePromotion, MAX_OVERRIDE_MS, type Override, promotionOutput, type PromotionInput, type RecordSource } from "../../promotion/compare";
 import { actorOf, commitOf, provenanceOf, runUrlOf } from "../../promotion/commit";
 import { canonicalJson, keyedDigest, manifestDigest, smokeTrigger } from "../../promotion/digest";
-import { nextHistory, parseVerifiedRecord, signRecord, type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../../promotion/record";
+import { parseVerifiedRecord, signRecord, type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../../promotion/record";
 import { DEFAULT_RULES, parseRules } from "../../promotion/rules";
 import { checksDefinition, NO_PROVENANCE, verificationOf, verifiedSubject } from "../../promotion/subject";
 import { defaultChecks } from "../../smoke/checks";
@@ -121,15 +121,6 @@ describe("the verified record", () => {
         );
     });
 
-    it("keeps a history: newest first, the same verification once, at most ten", () => {
-        const a = stagingRecord({ passedAt: ago(3 * DAY) });
-        const b = stagingRecord({ passedAt: ago(2 * DAY) });
-        expect(nextHistory(b, [a])).toEqual([b, a]);
-        // The same record re-signed (no checks ran, or a rotated key) is not a second entry.
-        expect(nextHistory(stagingRecord({ passedAt: ago(2 * DAY) }, OTHER_KEY), [b, a])).toEqual([stagingRecord({ passedAt: ago(2 * DAY) }, OTHER_KEY), a]);
-        expect(nextHistory(b, undefined)).toEqual([b]);
-        expect(nextHistory(b, Array.from({ length: 12 }, (_, i) => stagingRecord({ passedAt: ago((i + 3) * DAY) })))).toHaveLength(10);
-    });
 });
 
 describe("the subject and how it is verified", () => {
