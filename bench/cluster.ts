@@ -162,18 +162,16 @@ async function kubectlProgression(ctx: ClusterContext, dir: string): Promise<num
     const kc = ["--kubeconfig", ctx.cluster.kubeconfig, "--context", ctx.cluster.context];
     const files = ENVIRONMENTS.map((env) => {
         const file = path.join(dir, `kubectl-${env}.yaml`);
-        fs.writeFileSync(
-            file,
-            manifestsFor(env, `kubectl-${env}`)
-                .map((o) => stringify(o))
-                .join("---\n"),
-        );
-        return [env, file] as const;
+        const manifests = manifestsFor(env, `kubectl-${env}`);
+        fs.writeFileSync(file, manifests.map((o) => stringify(o)).join("---\n"));
+        // The app's Deployment is its revision's: web-<revision>.
+        const deployment = manifests.find((o) => o["kind"] === "Deployment") as { metadata: { name: string } };
+        return [env, file, deployment.metadata.name] as const;
     });
     const t0 = performance.now();
-    for (const [env, file] of files) {
+    for (const [env, file, deployment] of files) {
         await must("kubectl", [...kc, "apply", "-f", file]);
-        await must("kubectl", [...kc, "rollout", "status", "deployment/web", "-n", `kubectl-${env}`, "--timeout=300s"]);
+        await must("kubectl", [...kc, "rollout", "status", `deployment/${deployment}`, "-n", `kubectl-${env}`, "--timeout=300s"]);
         await seedSmoke(env);
     }
     const total = (performance.now() - t0) / 1000;
@@ -350,7 +348,9 @@ export async function clusterScenarios(ctx: ClusterContext, rec: Recorder, opts:
     // pods: the time from the Deployment's rollout end to the failed `up`.
     for (let r = 1; r <= opts.failureRuns; r++) {
         log(`deterministic failure run ${r}/${opts.failureRuns} (staging)`);
-        await s.configure("staging", { smokeBaseUrl: `http://127.0.0.1:${FAILING_PORT}`, env: { BENCH_RUN: `${opts.label}-${r}-${Date.now()}` } });
+        // The checks judge the candidate on the preview route: that is where the broken app answers.
+        // The live route stays on the healthy app, as live traffic stays on the verified revision.
+        await s.configure("staging", { smokePreviewUrl: `http://127.0.0.1:${FAILING_PORT}/preview`, env: { BENCH_RUN: `${opts.label}-${r}-${Date.now()}` } });
         const steps = stepTimes();
         const t = performance.now();
         let failed = false;

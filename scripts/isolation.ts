@@ -117,15 +117,23 @@ export function removeProbes(k: KubeTarget, sources: readonly ProbeSource[]): vo
     }
 }
 
-/** The IP of a Ready pod matching `selector` in `namespace`. */
-export function readyPodIp(k: KubeTarget, namespace: string, selector: Readonly<Record<string, string>>): string {
-    const sel = Object.entries(selector)
+const selectorText = (selector: Readonly<Record<string, string>>) =>
+    Object.entries(selector)
         .map(([a, b]) => `${a}=${b}`)
         .join(",");
-    const pods = kubectlJson<{ items: PodJson[] }>(k, ["-n", namespace, "get", "pods", "-l", sel]);
+
+/** The IP of a Ready pod matching `selector` in `namespace`, or undefined when none is Ready. */
+export function readyPodIpOrUndefined(k: KubeTarget, namespace: string, selector: Readonly<Record<string, string>>): string | undefined {
+    const pods = kubectlJson<{ items: PodJson[] }>(k, ["-n", namespace, "get", "pods", "-l", selectorText(selector)]);
     const ready = pods.items.find((p) => !p.metadata.deletionTimestamp && p.status.podIP && (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"));
-    if (!ready?.status.podIP) throw new Error(`no Ready pod with ${sel} in ${namespace}`);
-    return ready.status.podIP;
+    return ready?.status.podIP;
+}
+
+/** The IP of a Ready pod matching `selector` in `namespace`. */
+export function readyPodIp(k: KubeTarget, namespace: string, selector: Readonly<Record<string, string>>): string {
+    const ip = readyPodIpOrUndefined(k, namespace, selector);
+    if (ip === undefined) throw new Error(`no Ready pod with ${selectorText(selector)} in ${namespace}`);
+    return ip;
 }
 
 export interface Attempt {
@@ -176,6 +184,12 @@ export interface Measurement {
     readonly mismatches: readonly Cell[];
     /** Whether the enforcer answers its health check; without it nothing is claimed. */
     readonly enforcer: { readonly running: boolean; readonly detail: string };
+    /**
+     * Workloads netcheck evaluated that have no Ready pod to connect to, so no connection to them
+     * was tried: a candidate revision whose rollout failed runs beside the live one and never
+     * becomes Ready. Each as `namespace/workload`.
+     */
+    readonly unmeasured: readonly string[];
     /** True only when the enforcer runs and every measured connection equals its verdict. */
     readonly ok: boolean;
     /** One line for people: isolated, not enforced, or how many connections differ. */
@@ -206,19 +220,31 @@ export function netcheck(k: KubeTarget): NetcheckReport {
 export async function measureOnce(k: KubeTarget, probeIps: ReadonlyMap<string, string>): Promise<Measurement> {
     const report = netcheck(k);
     const probesByName = new Map(report.probes.map((p) => [p.name, p]));
-    const workloadIp = new Map<string, string>();
-    const ipOf = (id: string): string => {
-        const known = workloadIp.get(id);
-        if (known) return known;
+    const workloadIp = new Map<string, string | undefined>();
+    /** A Ready pod's IP of the workload, or undefined when it has none. */
+    const ipOf = (id: string): string | undefined => {
+        if (workloadIp.has(id)) return workloadIp.get(id);
         const [namespace, name] = id.split("/") as [string, string];
         const d = kubectlJson<DeploymentJson>(k, ["-n", namespace, "get", "deployment", name]);
-        const ip = readyPodIp(k, namespace, d.spec.selector.matchLabels);
+        const ip = readyPodIpOrUndefined(k, namespace, d.spec.selector.matchLabels);
         workloadIp.set(id, ip);
         return ip;
     };
-    const targets: { to: string; probe: string }[] = [];
-    for (const env of report.environments) for (const app of env.apps) targets.push({ to: app.pod, probe: app.probe });
-    for (const dns of report.dns) for (const p of ["dns-udp", "dns-tcp"]) targets.push({ to: dns, probe: p });
+    const unmeasured: string[] = [];
+    const targets: { to: string; probe: string; host: string }[] = [];
+    for (const env of report.environments) {
+        for (const app of env.apps) {
+            const host = ipOf(app.pod);
+            if (host === undefined) unmeasured.push(app.pod);
+            else targets.push({ to: app.pod, probe: app.probe, host });
+        }
+    }
+    for (const dns of report.dns) {
+        // The cluster DNS must answer: without it every measurement is meaningless.
+        const host = ipOf(dns);
+        if (host === undefined) throw new Error(`no Ready pod of the cluster DNS ${dns}`);
+        for (const p of ["dns-udp", "dns-tcp"]) targets.push({ to: dns, probe: p, host });
+    }
     const cellOf = new Map(report.cells.map((c) => [`${c.from}|${c.to}|${c.probe}`, c.allowed]));
 
     const cells: Cell[] = [];
@@ -228,7 +254,7 @@ export async function measureOnce(k: KubeTarget, probeIps: ReadonlyMap<string, s
             const wanted = targets.filter((t) => t.to !== from);
             const attempts = wanted.map((t): Attempt => {
                 const p = probesByName.get(t.probe)!;
-                return { kind: t.probe === "dns-udp" ? "dns-udp" : t.probe === "dns-tcp" ? "dns-tcp" : "tcp", host: ipOf(t.to), port: p.port };
+                return { kind: t.probe === "dns-udp" ? "dns-udp" : t.probe === "dns-tcp" ? "dns-tcp" : "tcp", host: t.host, port: p.port };
             });
             const results = await probe(probeIp, attempts);
             results.forEach((r, i) => {
@@ -253,14 +279,17 @@ export async function measureOnce(k: KubeTarget, probeIps: ReadonlyMap<string, s
     const ok = enforcer.running && mismatches.length === 0;
     const denied = cells.filter((c) => c.evaluated === false);
     const leaked = mismatches.filter((c) => c.measured && c.evaluated === false);
-    const verdict = !enforcer.running
-        ? `NetworkPolicies are NOT enforced: ${enforcer.detail}. No isolation is claimed; start it with scripts/cluster.sh up.` +
-          (leaked.length > 0 ? ` ${leaked.length} of ${denied.length} connections the policies deny went through.` : "")
-        : mismatches.length === 0
-          ? `measured = evaluated: all ${cells.length} connections match netcheck's verdicts (${denied.length} denied, ${cells.length - denied.length} allowed)`
-          : `${mismatches.length} of ${cells.length} connections differ from netcheck's verdicts` +
-            (leaked.length > 0 ? `; ${leaked.length} the policies deny went through, so they are not (yet) enforced` : "");
-    return { cells, mismatches, enforcer, ok, verdict };
+    unmeasured.sort();
+    const verdict =
+        (!enforcer.running
+            ? `NetworkPolicies are NOT enforced: ${enforcer.detail}. No isolation is claimed; start it with scripts/cluster.sh up.` +
+              (leaked.length > 0 ? ` ${leaked.length} of ${denied.length} connections the policies deny went through.` : "")
+            : mismatches.length === 0
+              ? `measured = evaluated: all ${cells.length} connections match netcheck's verdicts (${denied.length} denied, ${cells.length - denied.length} allowed)`
+              : `${mismatches.length} of ${cells.length} connections differ from netcheck's verdicts` +
+                (leaked.length > 0 ? `; ${leaked.length} the policies deny went through, so they are not (yet) enforced` : "")) +
+        (unmeasured.length > 0 ? `; not measured, no Ready pod to connect to: ${unmeasured.join(", ")}` : "");
+    return { cells, mismatches, enforcer, unmeasured, ok, verdict };
 }
 
 /**

@@ -2,7 +2,9 @@
 // builders the components use) run under Pod Security `restricted` with a read-only root and
 // probes that really fire; a pod that would run privileged is refused with the admission message;
 // and a part of the node that stops is named by `cluster.sh status` and started again by `up`.
-// Uses the shared real-node cluster (tests/e2e/realCluster.ts); removes what it creates.
+// The app's manifests render one revision: Deployment web-<revision>, its ConfigMap and Secret, the
+// preview Service selecting it, and the live Service. Uses the shared real-node cluster
+// (tests/e2e/realCluster.ts); removes what it creates.
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -27,6 +29,9 @@ function stagingManifests(namespace: string, image: keyof LocalImages, env: Reco
     return environmentManifests(config).map((o) => (o.kind === "Secret" ? { ...o, stringData: { DATABASE_URL: "postgres://local", API_TOKEN: "local" } } : o));
 }
 
+/** The rendered app Deployment's name, web-<revision>. */
+let deploymentName: string;
+
 function apply(objects: unknown[]): void {
     const run = kubectl(["apply", "--server-side", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
     expect(run.status, run.stderr).toBe(0);
@@ -48,7 +53,10 @@ async function until<T>(what: string, fn: () => T | undefined, timeoutMs = 90_00
 beforeAll(() => {
     useToolchain();
     cluster = realCluster();
-    apply([...stagingManifests(NAMESPACES.ok, "web"), ...stagingManifests(NAMESPACES.roots, "web-writes-root"), ...stagingManifests(NAMESPACES.probes, "web", { FAIL: "healthz" })]);
+    const ok = stagingManifests(NAMESPACES.ok, "web");
+    deploymentName = ok.find((o) => o.kind === "Deployment")!.metadata.name;
+    expect(deploymentName).toMatch(/^web-[0-9a-f]{10}$/);
+    apply([...ok, ...stagingManifests(NAMESPACES.roots, "web-writes-root"), ...stagingManifests(NAMESPACES.probes, "web", { FAIL: "healthz" })]);
 });
 
 afterAll(() => {
@@ -60,7 +68,7 @@ describe("Pod Security restricted, on real pods", () => {
     it("runs the app as the builders render it: restricted enforced, non-root, read-only root, Ready through its probes", () => {
         const ns = kubectlJson(cluster, ["get", "namespace", NAMESPACES.ok]);
         expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-        const r = kubectl(["-n", NAMESPACES.ok, "rollout", "status", "deployment/web", "--timeout=120s"]);
+        const r = kubectl(["-n", NAMESPACES.ok, "rollout", "status", `deployment/${deploymentName}`, "--timeout=120s"]);
         expect(r.status, r.stderr + r.stdout).toBe(0);
         for (const pod of pods(NAMESPACES.ok)) {
             const c = pod.spec.containers[0];
@@ -120,8 +128,8 @@ describe("the node's parts", () => {
         expect(up.text).toMatch(/kubelet: running/);
         expect(up.ok, up.text).toBe(true);
         // The pods kept running through it (their shims outlive containerd) and are still Ready.
-        expect(execFileSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "-n", NAMESPACES.ok, "rollout", "status", "deployment/web", "--timeout=60s"], { encoding: "utf8" })).toContain(
-            "successfully rolled out",
-        );
+        expect(
+            execFileSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "-n", NAMESPACES.ok, "rollout", "status", `deployment/${deploymentName}`, "--timeout=60s"], { encoding: "utf8" }),
+        ).toContain("successfully rolled out");
     });
 });

@@ -45,7 +45,14 @@ async function previewError(stack: Stack): Promise<string> {
 }
 
 const SECRETS = { DATABASE_URL: "postgres://app:pw@db.dev.internal:5432/app", API_TOKEN: "tok" };
-const DEV = { environment: "dev", kubeContext: "dev", replicas: "1", smokeBaseUrl: "https://dev.web.example.com", secretEnv: ["DATABASE_URL", "API_TOKEN"] };
+const DEV = {
+    environment: "dev",
+    kubeContext: "dev",
+    replicas: "1",
+    smokeBaseUrl: "https://dev.web.example.com",
+    smokePreviewUrl: "https://preview.dev.web.example.com",
+    secretEnv: ["DATABASE_URL", "API_TOKEN"],
+};
 
 beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "progression-e2e-config-"));
@@ -143,7 +150,7 @@ describe("state keeps no credential of the kubeconfig", () => {
         }
     });
 
-    it("keeps the provider's kubeconfig secret, with only the stack's context, and a check header's secret", async () => {
+    it("keeps the provider's and the live switch's kubeconfig secret, with only the stack's context, and a check header's secret", async () => {
         // The cluster's kubeconfig, its user given a token too (the API server authenticates the
         // client certificate first), plus another environment's context whose user has a token, as
         // a real kubeconfig with several clusters does.
@@ -187,6 +194,12 @@ describe("state keeps no credential of the kubeconfig", () => {
             expect(provider[where]["kubeconfig"], `provider ${where}.kubeconfig`).toMatchObject(secretInState);
             expect(smokeRun[where]["checks"], `smoke run ${where}.checks`).toMatchObject(secretInState);
         }
+        // The live switch talks to the cluster itself and runs the checks once more on the live
+        // route: its kubeconfig is secret, and so is its check, which carries the header.
+        const liveSwitch = resources.find((r) => r.type === "pulumi-nodejs:dynamic/progression:LiveSwitch")!;
+        expect(liveSwitch.inputs["kubeconfig"], "live switch inputs.kubeconfig").toMatchObject(secretInState);
+        expect(liveSwitch.inputs["check"], "live switch inputs.check").toMatchObject(secretInState);
+        expect(liveSwitch.outputs["live"], "the switch ran").toMatch(/^[0-9a-f]{10}$/);
         // Decrypted, the provider's kubeconfig holds the stack's context alone, with its own user.
         const shown = (JSON.parse(exportStack("--show-secrets")) as State).deployment.resources;
         // Shown, a secret is {<signature>, plaintext: <the value as JSON>}.
@@ -194,6 +207,10 @@ describe("state keeps no credential of the kubeconfig", () => {
         const decrypted = parse(JSON.parse(shownKubeconfig.plaintext) as string) as Record<string, { name: string }[]>;
         expect(decrypted["contexts"]!.map((c) => c.name)).toEqual([cluster.context]);
         expect(decrypted["users"]!.map((u) => u.name)).toEqual([ownUserName]);
+        const shownSwitch = shown.find((r) => r.type === "pulumi-nodejs:dynamic/progression:LiveSwitch")!.inputs["kubeconfig"] as { plaintext: string };
+        const switchConfig = parse(JSON.parse(shownSwitch.plaintext) as string) as Record<string, { name: string }[]>;
+        expect(switchConfig["contexts"]!.map((c) => c.name)).toEqual([cluster.context]);
+        expect(switchConfig["users"]!.map((u) => u.name)).toEqual([ownUserName]);
         expect(JSON.stringify(shown)).not.toContain(canary);
     });
 });

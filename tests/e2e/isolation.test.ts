@@ -94,6 +94,8 @@ describe("the seed's policy on real pods", () => {
     it("and the measured connections equal netcheck's verdicts for the same live pods, but where kube-router departs from the spec", async () => {
         const m = await measure(cluster, probeIps, 10_000);
         expect(differing(m), renderMeasurement(m)).toEqual(KUBE_ROUTER_GAP);
+        // Every workload netcheck judged had a Ready pod, so every pair was measured.
+        expect(m.unmeasured, renderMeasurement(m)).toEqual([]);
         expect(m.ok).toBe(false);
         expect(m.verdict).toBe("1 of 7 connections differ from netcheck's verdicts; 1 the policies deny went through, so they are not (yet) enforced");
         const cell = (from: string, to: string, probeName: string) => m.cells.find((c) => c.from === `${from}/probe` && c.to === to && c.probe === probeName);

@@ -2,13 +2,16 @@
 // and pods), and a real PostgreSQL (Debian's server, started here as a non-root user on a unix
 // socket in a temporary directory).
 //   - command mode: a long transaction holds a lock; the migration needing ACCESS EXCLUSIVE is
-//     stopped within staging's lock budget, `up` fails, the Deployment keeps its image and the
-//     table is unchanged; once the lock is gone the next `up` migrates, rolls out and passes smoke.
+//     stopped within staging's lock budget, `up` fails, no candidate revision is created, live
+//     traffic stays on the revision it was on and the table is unchanged; once the lock is gone the
+//     next `up` migrates, rolls out the new revision, passes smoke and switches live traffic to it.
 //   - the lint: an index built without CONCURRENTLY is refused at prod's preview, warned in dev's.
 //   - job mode: no container runs on kwok (its Job pods simply "succeed"), so the test holds the
 //     pod Pending and sets the Job's failure through the status subresource, as the Job controller
 //     would; it checks the manifest, the failure report, the app not deployed, and the retry: a
-//     new Job, which completes, and then the app rolls out.
+//     new Job, which completes, and then the app rolls out and goes live.
+// The app runs as revisions (Deployment web-<revision>); which one is live, the live Service's
+// selector says (tests/e2e/helpers/live.ts).
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -37,6 +40,7 @@ import {
     workspace,
 } from "../../scripts/local";
 import { holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "../../scripts/postgres";
+import { liveDeployment, liveRevision, revisionDeployments } from "./helpers/live";
 
 const CLUSTER = `progression-e2e-migration-${process.pid}`;
 const DIGEST = (c: string) => `sha256:${c.repeat(64)}`;
@@ -96,7 +100,9 @@ const kubectl = (args: string[]) => execFileSync("kubectl", ["--kubeconfig", clu
 const get = <T = any>(args: string[]) => kubectlJson<T>(cluster, ["get", ...args]);
 const exists = (args: string[]) =>
     spawnSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "--context", cluster.context, "get", ...args], { encoding: "utf8" }).status === 0;
-const imageOf = (ns: string) => get(["deployment", "web", "-n", ns]).spec.template.spec.containers[0].image as string;
+/** The image of the revision live traffic reaches. */
+const imageOf = (ns: string) => liveDeployment(cluster, ns).spec.template.spec.containers[0].image as string;
+const release = async (stack: Stack) => (await stack.outputs())["release"]?.value as { live: string; previous: string | null; candidate: string };
 const columns = (db: string) =>
     pg.sql(db, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'items'");
 /** The figure the gate's report gives: "... after 2.07 s." */
@@ -149,6 +155,7 @@ describe("command mode: a lock budget in front of the rollout", () => {
         const result = await progress([["staging", stack]]);
         expect(result.failed?.output).toBeUndefined();
         expect(imageOf("web-staging")).toBe(IMAGE_V1);
+        expect(revisionDeployments(cluster, "web-staging")).toEqual([[`web-${liveRevision(cluster, "web-staging")}`, 3]]);
         expect(columns(db)).toBe("id,name,created_at");
     });
 
@@ -179,16 +186,31 @@ describe("command mode: a lock budget in front of the rollout", () => {
         process.stdout.write(
             `migration e2e: staging's lock budget (${ENVIRONMENT_RULES.staging.lockTimeoutMs} ms) stopped the migration after ${seconds.toFixed(2)} s\n`,
         );
+        // The app was not touched: no candidate revision of IMAGE_V2 exists, live traffic stays on IMAGE_V1's.
+        const live = liveRevision(cluster, "web-staging");
         expect(imageOf("web-staging")).toBe(IMAGE_V1);
+        expect(revisionDeployments(cluster, "web-staging")).toEqual([[`web-${live}`, 3]]);
+        expect((await release(stack)).live).toBe(live);
         expect(columns(db)).toBe("id,name,created_at");
         expect(pg.sql(db, "SELECT string_agg(version, ',') FROM schema_migrations")).toBe("001_create_items");
     });
 
-    it("with the lock released, the next up migrates, rolls out the new image and passes smoke", async () => {
+    it("with the lock released, the next up migrates, rolls out the new image, passes smoke and switches live traffic to it", async () => {
+        const before = liveRevision(cluster, "web-staging");
         const result = await progress([["staging", stack]]);
         expect(result.failed?.output).toBeUndefined();
         expect(columns(db)).toBe("id,name,created_at,note");
         expect(imageOf("web-staging")).toBe(IMAGE_V2);
+        // IMAGE_V1's revision is the rollback target, kept warm.
+        const after = result.outputs.staging?.["release"] as { live: string; previous: string | null };
+        expect(after.live).toBe(liveRevision(cluster, "web-staging"));
+        expect(after.previous).toBe(before);
+        expect(revisionDeployments(cluster, "web-staging")).toEqual(
+            [
+                [`web-${after.live}`, 3],
+                [`web-${before}`, ENVIRONMENT_RULES.staging.warmReplicas],
+            ].sort(([a], [b]) => String(a).localeCompare(String(b))),
+        );
         const smoke = result.outputs.staging?.["smoke"] as { passedAt: string };
         expect(Date.parse(smoke.passedAt)).toBeGreaterThan(Date.now() - 5 * 60_000);
         // The version the gate exposes is the digest of exactly these files.
@@ -320,7 +342,7 @@ describe("job mode on a control plane whose pods never run", () => {
             // What the Job needs exists before it: its Secret and its egress.
             expect(Object.keys(get(["secret", "web-migration", "-n", ns]).data)).toEqual(["DATABASE_URL"]);
             expect(get(["networkpolicy", "web-migration-egress", "-n", ns]).spec.egress[0].ports).toEqual([{ protocol: "TCP", port: 5432 }]);
-            expect(exists(["deployment", "web", "-n", ns])).toBe(false);
+            expect(revisionDeployments(cluster, ns)).toEqual([]);
             // Its pod exists (Pending: no node takes it); then the Job fails.
             await during(running, "the Job's pod", () =>
                 get<{ items: unknown[] }>(["pods", "-n", ns, "-l", `job-name=${job.metadata.name}`]).items.length > 0 ? true : undefined,
@@ -336,10 +358,11 @@ describe("job mode on a control plane whose pods never run", () => {
         expect(output).toContain("The app was not updated");
         expect(output).toMatch(new RegExp(`pod ${job.metadata.name}-\\w+: Pending, container not started`));
         expect(output).toContain("logs of the Job's pods");
-        expect(exists(["deployment", "web", "-n", ns])).toBe(false);
+        // No revision of the app was created.
+        expect(revisionDeployments(cluster, ns)).toEqual([]);
     });
 
-    it("the next up retries with a new Job; when it completes, the app rolls out", async () => {
+    it("the next up retries with a new Job; when it completes, the app rolls out and goes live", async () => {
         const first = migrationJobs().map((j) => j.metadata.name);
         expect(first).toHaveLength(1);
         const result = await progress([["dev", stack]]);
@@ -348,6 +371,7 @@ describe("job mode on a control plane whose pods never run", () => {
         // Same trigger, so the same name stem; a new suffix, so a new Job.
         expect(retry.metadata.name.slice(0, 18)).toBe(first[0]!.slice(0, 18));
         expect(retry.status?.conditions).toContainEqual(expect.objectContaining({ type: "Complete", status: "True" }));
-        expect(get(["deployment", "web", "-n", ns]).status.availableReplicas).toBe(1);
+        expect(liveDeployment(cluster, ns).status.availableReplicas).toBe(1);
+        expect((result.outputs.dev?.["release"] as { live: string }).live).toBe(liveRevision(cluster, ns));
     });
 });

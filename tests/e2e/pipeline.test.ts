@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 import { localRunner, planWorkflow, prepareLocal, readWorkflow, runPlan, stopLocalApps } from "../../scripts/pipeline";
+import { liveDeployment, liveRevision, revisionDeployments } from "./helpers/live";
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -83,6 +84,11 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
             expect(log).toContain("smoke checks failed");
             expect(log).toContain("up-prod: skipped, because up-staging did not pass");
             expect(namespaces().sort()).toEqual(["web-dev", "web-staging"]);
+            // staging's candidate failed its checks on the preview route: live traffic never moved to
+            // it (its live Service selects no revision), while dev's verified revision is live.
+            expect(log).toContain("live traffic did not move");
+            expect(liveRevision({ kubeconfig }, "web-staging")).toBeNull();
+            expect(liveRevision({ kubeconfig }, "web-dev")).toMatch(/^[0-9a-f]{10}$/);
         },
         15 * 60_000,
     );
@@ -104,6 +110,8 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
             for (const env of ENVIRONMENTS) {
                 const outs = await stacks[env]!.outputs();
                 expect((outs["smoke"]!.value as { passedAt?: string }).passedAt, env).toMatch(/^\d{4}-/);
+                // Each environment's checked revision went live: the live Service selects it.
+                expect((outs["release"]!.value as { live: string }).live, env).toBe(liveRevision({ kubeconfig }, `web-${env}`));
             }
             stagingOutputs = Object.fromEntries(Object.entries(await stacks.staging!.outputs()).map(([k, v]) => [k, v.value]));
         },
@@ -120,20 +128,15 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
                 return;
             }
             const newer = `ghcr.io/env-progression/web:9.9.9@sha256:${"ab".repeat(32)}`;
-            const image = () =>
-                execFileSync(
-                    "kubectl",
-                    ["--kubeconfig", kubeconfig, "-n", "web-prod", "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"],
-                    {
-                        encoding: "utf8",
-                    },
-                );
+            // What prod's users reach: the image of the live revision, and every revision there is.
+            const image = () => liveDeployment({ kubeconfig }, "web-prod").spec.template.spec.containers[0].image as string;
             let log = "";
             const stacks = await prepareLocal(
                 plan.filter((j) => j.id === "up-prod"),
                 { dir, cluster: name, ports, overrides: { prod: { image: newer } }, log: (t) => (log += t) },
             );
             const before = image();
+            const revisions = revisionDeployments({ kubeconfig }, "web-prod");
             let failed = false;
             try {
                 await stacks.prod!.preview({ color: "never", onOutput: (t) => (log += t) });
@@ -145,6 +148,7 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
             expect(log).toMatch(/staging/);
             expect(log).toContain(newer);
             expect(image()).toBe(before);
+            expect(revisionDeployments({ kubeconfig }, "web-prod")).toEqual(revisions);
         },
         15 * 60_000,
     );

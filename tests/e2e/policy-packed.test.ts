@@ -17,6 +17,7 @@ import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
 import { buildPack, packTarball } from "../../policy/build";
+import { RESOURCE_CHECKS, STACK_CHECKS } from "../../policy/pack";
 import { stackConfigWith, upstreamRecordFor } from "../records";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
 import { configureRequest, LEVEL, type PackProcess, startPack, stopPack, unary } from "./helpers/pack";
@@ -75,11 +76,12 @@ describe("the published form of the pack", () => {
         }, 120_000);
         afterAll(() => ENVIRONMENTS.forEach((env) => stopPack(packs[env])));
 
-        it.each(ENVIRONMENTS)("describes itself to the %s engine: its name, policy/package.json's version, 18 policies at that level", async (env) => {
+        it.each(ENVIRONMENTS)("describes itself to the %s engine: its name, policy/package.json's version, every policy of the source at that level", async (env) => {
             const p = packs[env]!;
             const info = await unary<emptyproto.Empty, analyzerproto.AnalyzerInfo>(p.client.getAnalyzerInfo.bind(p.client), new emptyproto.Empty());
             expect([info.getName(), info.getVersion()]).toEqual(["env-progression", VERSION]);
-            expect(info.getPoliciesList()).toHaveLength(18);
+            // The bundle holds every policy policy/pack.ts defines, and no other.
+            expect(info.getPoliciesList().map((x) => x.getName()).sort()).toEqual([...RESOURCE_CHECKS, ...STACK_CHECKS].map((c) => c.name).sort());
             const levels = new Map(info.getPoliciesList().map((x) => [x.getName(), LEVEL[x.getEnforcementlevel()]]));
             // An emergency promotion override is reported, never blocked: its level is its own.
             expect(levels.get("promotion-override")).toBe("advisory");
@@ -95,7 +97,9 @@ describe("the published form of the pack", () => {
             delete d.spec.template.spec.containers[0].resources.limits;
             const bad = toDiagnostics(await unary(p.client.analyze.bind(p.client), analyzeRequest(env, d)));
             expect(bad.diagnostics.map((x) => [x.policy, x.level])).toEqual([["resources-set", ENVIRONMENT_RULES[env].enforcement]]);
-            expect(bad.diagnostics[0]!.message).toContain(`Deployment web-${env}/web container "app" sets no resources.limits.cpu`);
+            // The app's Deployment is its revision's, web-<revision>.
+            expect(d.metadata.name).toMatch(/^web-[0-9a-f]{10}$/);
+            expect(bad.diagnostics[0]!.message).toContain(`Deployment web-${env}/${d.metadata.name} container "app" sets no resources.limits.cpu`);
         });
 
         it("judges dev by prod's rules when configured with policy/config/prod.json", async () => {

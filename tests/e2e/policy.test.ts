@@ -15,7 +15,7 @@ import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
 import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
-import { packConfig } from "../../policy/pack";
+import { packConfig, RESOURCE_CHECKS, STACK_CHECKS } from "../../policy/pack";
 import { stackConfigWith, upstreamRecordFor } from "../records";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
 import { configureRequest, LEVEL, type PackProcess, startPack as startPackIn, stopPack, unary } from "./helpers/pack";
@@ -54,7 +54,8 @@ describe("the pack in its own process, as the CLI starts it", () => {
         expect(levels.get("promotion-override")).toBe("advisory");
         levels.delete("promotion-override");
         expect([...new Set(levels.values())]).toEqual([ENVIRONMENT_RULES[env].enforcement]);
-        expect(info.getPoliciesList()).toHaveLength(18);
+        // Every policy the pack defines, and no other.
+        expect(info.getPoliciesList().map((x) => x.getName()).sort()).toEqual([...RESOURCE_CHECKS, ...STACK_CHECKS].map((c) => c.name).sort());
     });
 
     it("blocks latest in prod with a mandatory violation, and passes the committed stack", async () => {
@@ -63,8 +64,10 @@ describe("the pack in its own process, as the CLI starts it", () => {
         d.spec.template.spec.containers[0].image = "ghcr.io/env-progression/web:latest";
         const bad = toDiagnostics(await unary(p.client.analyze.bind(p.client), analyzeRequest("prod", d)));
         expect(bad.diagnostics.map((x) => [x.policy, x.level])).toEqual([["image-pinned", "mandatory"]]);
+        // The app's Deployment is its revision's, web-<revision>.
+        expect(d.metadata.name).toMatch(/^web-[0-9a-f]{10}$/);
         expect(bad.diagnostics[0]!.message).toContain(
-            'Deployment web-prod/web container "app": "ghcr.io/env-progression/web:latest" is tagged latest; prod must run an exact version.',
+            `Deployment web-prod/${d.metadata.name} container "app": "ghcr.io/env-progression/web:latest" is tagged latest; prod must run an exact version.`,
         );
         const clean = toDiagnostics(await unary(p.client.analyzeStack.bind(p.client), analyzeStackRequest(stackOf("prod"))));
         expect(clean.diagnostics).toEqual([]);
@@ -261,15 +264,17 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack policy (real CLI, local c
                 "NetworkPolicy web-prod/admit-all-namespaces: spec.ingress[0].from[0] has an empty namespaceSelector, which admits every namespace in the cluster, other environments included. Fix: select the namespace by name",
             ),
         ]);
+        // The builder names the canary's Deployment by its revision: canary-<revision>.
+        const canary = "Deployment web-prod/canary-[0-9a-f]{10}";
         expect(by("image-pinned").map((e) => e.message)).toEqual([
-            expect.stringContaining(
-                'Deployment web-prod/canary container "app": "ghcr.io/env-progression/web:latest" is tagged latest; prod must run an exact version.',
+            expect.stringMatching(
+                new RegExp(`${canary} container "app": "ghcr\\.io/env-progression/web:latest" is tagged latest; prod must run an exact version\\.`),
             ),
         ]);
         expect(by("replicas-minimum").map((e) => e.message)).toEqual([
-            expect.stringContaining("Deployment web-prod/canary runs 1 replica; prod runs at least 3, so one node drain or crash must not take the app down."),
+            expect.stringMatching(new RegExp(`${canary} runs 1 replica; prod runs at least 3, so one node drain or crash must not take the app down\\.`)),
         ]);
-        expect(by("smoke-test-per-app").map((e) => e.message)).toEqual([expect.stringContaining("Deployment web-prod/canary has no SmokeTest")]);
+        expect(by("smoke-test-per-app").map((e) => e.message)).toEqual([expect.stringMatching(new RegExp(`${canary} has no SmokeTest`))]);
         // The evaluator sees the other environments and the spoofing namespace admitted.
         const isolation = by("environment-isolated").map((e) => e.message);
         expect(isolation).toEqual(

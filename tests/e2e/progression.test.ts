@@ -1,17 +1,23 @@
 // End to end on real pods: the real `pulumi` engine, the kubernetes provider and the dynamic
 // provider shim, against the local control plane with its real node (containerd, kubelet,
 // kube-proxy, CoreDNS, kube-router). The app runs from the image the node holds; the smoke checks
-// reach it the way real traffic does, through the in-cluster ingress proxy to each Service. The
-// cluster is shared by the e2e files (tests/e2e/realCluster.ts); this file removes its stacks.
+// reach it the way real traffic does, through the in-cluster ingress proxy to each Service. The app
+// runs as revisions: the checks judge the candidate on the preview Service (web-preview), and the
+// live Service (web) moves to it only after they passed; where live traffic is, this file reads
+// from the live Service's selector (tests/e2e/helpers/live.ts) and from the stack output
+// `release`. The cluster is shared by the e2e files (tests/e2e/realCluster.ts); this file removes
+// its stacks.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
+import { CONFIG_CHECKSUM } from "../../components/app";
+import { ENVIRONMENT_RULES, ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 import { deployProbes, measure, netcheck, removeProbes, renderMeasurement, standardSources } from "../../scripts/isolation";
 import { type Cluster, ingressUrl, kubectlJson, type LocalImages, localSecrets, prepareStack, progress, REAL_NODE, realNodeOverrides, REPO, useToolchain, type Workspace, workspace } from "../../scripts/local";
+import { liveDeployment, liveRevision, liveSelector, REVISION_LABEL, revisionDeployments, revisionPods } from "./helpers/live";
 import { realCluster } from "./realCluster";
 
 let tmp: string;
@@ -48,6 +54,26 @@ const exists = (args: string[]) =>
 const kubernetesResources = async (stack: Stack) => ((await stack.exportStack()).deployment.resources ?? []).filter((r: { type: string }) => r.type.startsWith("kubernetes:"));
 const inPodRange = (ip: string) => ip.startsWith(REAL_NODE.podCidr.replace(/0\/24$/, ""));
 
+/** The stack output `release`: where live traffic is, the rollback target, the candidate. */
+interface Release {
+    readonly live: string;
+    readonly previous: string | null;
+    readonly candidate: string;
+}
+const releaseOf = async (stack: Stack) => (await stack.outputs())["release"]?.value as Release;
+/** A GET through the ingress proxy, as users come in: the status, and the body when it is JSON. */
+async function through(url: string): Promise<{ status: number; body: any }> {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    const text = await res.text();
+    let body: unknown;
+    try {
+        body = JSON.parse(text);
+    } catch {
+        body = text;
+    }
+    return { status: res.status, body };
+}
+
 beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "progression-e2e-"));
     const toolEnv = useToolchain();
@@ -72,7 +98,7 @@ afterAll(async () => {
 });
 
 describe("the progression on real pods", () => {
-    it("stops at staging when staging's deployed app is broken, leaving dev and staging running and prod undeployed", async () => {
+    it("stops at staging when staging's candidate fails its checks on the preview route: no user reaches it, dev keeps serving, prod is not deployed", async () => {
         const result = await progress([
             ["dev", await stackFor("dev")],
             ["staging", await stackFor("staging", { fail: "db" })],
@@ -80,16 +106,32 @@ describe("the progression on real pods", () => {
         ]);
         expect(result.deployed).toEqual(["dev"]);
         expect(result.failed?.environment).toBe("staging");
-        // The rollout succeeded (the pods are fine); the smoke gate, going through the ingress to
-        // the Service, found the deployed app broken, and says so in `up`'s output.
-        expect(result.failed?.output).toContain("smoke checks failed");
-        expect(result.failed?.output).toMatch(/FAIL\s+db-status\s+GET\s+http:\/\/198\.19\.0\.80\/web-staging\/web:8080\/api\/db-status/);
-        expect(result.failed?.output).toContain("JSON field connected is false, not true");
+        // The candidate's rollout succeeded (the pods are fine); the smoke gate, going through the
+        // ingress to the preview Service, found the candidate broken, and says so in `up`'s output.
+        const output = result.failed?.output ?? "";
+        expect(output).toContain("smoke checks failed");
+        expect(output).toContain("live traffic did not move");
+        expect(output).toMatch(/FAIL\s+db-status\s+GET\s+http:\/\/198\.19\.0\.80\/web-staging\/web-preview:8080\/api\/db-status/);
+        expect(output).toContain("JSON field connected is false, not true");
+        expect(output).toMatch(/the candidate's pods \(namespace web-staging\):\n\s*pod web-[0-9a-f]{10}-/);
         expect(await kubernetesResources(stacks["prod"]!)).toEqual([]);
         expect(exists(["namespace", "web-prod"])).toBe(false);
-        // dev and staging keep running real pods: nothing was rolled back or deleted.
-        expect(get(["deployment", "web", "-n", "web-dev"]).status.readyReplicas).toBe(1);
-        expect(get(["deployment", "web", "-n", "web-staging"]).status.readyReplicas).toBe(3);
+        // dev's live revision keeps serving: the revision its up switched to, its one pod Ready,
+        // answering on the live route.
+        const dev = result.outputs.dev?.["release"] as Release;
+        expect(dev.live).toMatch(/^[0-9a-f]{10}$/);
+        expect(liveRevision(cluster, "web-dev")).toBe(dev.live);
+        expect(liveDeployment(cluster, "web-dev").status.readyReplicas).toBe(1);
+        expect(await through(`${ingressUrl("web-dev")}/api/db-status`)).toEqual({ status: 200, body: { connected: true } });
+        // staging's candidate keeps running, 3 Ready pods, for inspection behind the preview route,
+        // where it still answers what failed; the live Service selects no revision: no user request
+        // ever reached the unverified pods.
+        const [candidate, ...others] = revisionDeployments(cluster, "web-staging");
+        expect(others).toEqual([]);
+        expect(candidate).toEqual([expect.stringMatching(/^web-[0-9a-f]{10}$/), 3]);
+        expect(get(["deployment", candidate![0], "-n", "web-staging"]).status.readyReplicas).toBe(3);
+        expect(liveSelector(cluster, "web-staging")).toBeUndefined();
+        expect((await through(`${ingressUrl("web-staging", "web-preview")}/api/db-status`)).body).toMatchObject({ connected: false });
     });
 
     it("after the fix, the next up runs the checks again and the progression completes", async () => {
@@ -102,16 +144,28 @@ describe("the progression on real pods", () => {
         const smoke = result.outputs.staging?.["smoke"] as { passedAt: string; baseUrl: string };
         expect(Date.parse(smoke.passedAt)).toBeGreaterThan(Date.now() - 5 * 60_000);
         expect(smoke.baseUrl).toBe("http://198.19.0.80/web-staging/web:8080");
+        // The fixed candidate went live; the failed one never was live, so there is no rollback
+        // target, and its objects are gone.
+        const staging = result.outputs.staging?.["release"] as Release;
+        expect(staging.live).toBe(staging.candidate);
+        expect(staging.previous).toBeNull();
+        expect(liveRevision(cluster, "web-staging")).toBe(staging.live);
+        expect(revisionDeployments(cluster, "web-staging")).toEqual([[`web-${staging.live}`, 3]]);
+        expect(await through(`${ingressUrl("web-staging")}/api/db-status`)).toEqual({ status: 200, body: { connected: true } });
     });
 
-    it("runs every replica as a real pod on the real node: 1, 3 and 50, Ready, with pod-network addresses", () => {
+    it("runs every replica of the live revision as a real pod on the real node: 1, 3 and 50, Ready, with pod-network addresses", async () => {
         for (const env of ENVIRONMENTS) {
             const ns = `web-${env}`;
             const want = { dev: 1, staging: 3, prod: 50 }[env];
-            const deployment = get(["deployment", "web", "-n", ns]);
+            // The revision the live Service selects is the one the stack says is live, and the only one.
+            const revision = liveRevision(cluster, ns);
+            expect(revision, env).toBe((await releaseOf(stacks[env]!)).live);
+            expect(revisionDeployments(cluster, ns)).toEqual([[`web-${revision}`, want]]);
+            const deployment = get(["deployment", `web-${revision}`, "-n", ns]);
             expect(deployment.spec.replicas).toBe(want);
             expect(deployment.status.readyReplicas).toBe(want);
-            const pods = get<{ items: any[] }>(["pods", "-n", ns, "-l", "app.kubernetes.io/name=web"]).items.filter((p) => !p.metadata.deletionTimestamp);
+            const pods = revisionPods(cluster, ns, revision!);
             expect(pods).toHaveLength(want);
             for (const pod of pods) {
                 expect(pod.spec.nodeName).toBe(`${cluster.name}-node`);
@@ -133,7 +187,18 @@ describe("the progression on real pods", () => {
             });
             const policies = get<{ items: any[] }>(["networkpolicies", "-n", ns]).items;
             expect(policies.map((p) => p.metadata.name).sort()).toEqual(["allow-dns", "allow-ingress-controller", "allow-same-environment", "default-deny"]);
-            expect(get(["service", "web", "-n", ns]).spec.ports[0].port).toBe(8080);
+            // The live Service selects the live revision, set by the switch; the preview Service the
+            // candidate, which after a passing up is the same revision.
+            const revision = liveRevision(cluster, ns);
+            const selector = { "app.kubernetes.io/name": "web", "app.kubernetes.io/instance": `web-${env}`, [REVISION_LABEL]: revision };
+            const live = get(["service", "web", "-n", ns]);
+            expect(live.spec.ports[0].port).toBe(8080);
+            expect(live.spec.selector).toEqual(selector);
+            const preview = get(["service", "web-preview", "-n", ns]);
+            expect(preview.spec).toMatchObject({ type: "ClusterIP", selector });
+            expect(preview.spec.ports[0].port).toBe(8080);
+            expect(exists(["configmap", `web-${revision}-config`, "-n", ns])).toBe(true);
+            expect(exists(["secret", `web-${revision}-secrets`, "-n", ns])).toBe(true);
             expect(exists(["pdb", "web", "-n", ns])).toBe(env !== "dev");
         }
     });
@@ -152,20 +217,26 @@ describe("the progression on real pods", () => {
             const m = await measure(cluster, ips);
             expect(m.enforcer.running).toBe(true);
             expect(m.mismatches, renderMeasurement(m)).toEqual([]);
+            expect(m.unmeasured, renderMeasurement(m)).toEqual([]);
             expect(m.ok).toBe(true);
             // The whole matrix: every probe (3 environments, the ingress controller's namespace, the
             // spoofer) to every environment's app and to DNS over UDP and TCP.
             const cell = (from: string, to: string, probe: string) => m.cells.find((c) => c.from === `${from}/probe` && c.to === to && c.probe === probe)!;
+            // Each environment's app is its live revision's Deployment, web-<revision>.
+            const app = Object.fromEntries(ENVIRONMENTS.map((e) => [e, `web-${e}/web-${liveRevision(cluster, `web-${e}`)}`])) as Record<
+                EnvironmentName,
+                string
+            >;
             for (const from of [...ENVIRONMENTS.map((e) => `web-${e}`), "ingress-nginx", "spoof-prod"]) {
-                for (const env of ENVIRONMENTS) expect(cell(from, `web-${env}/web`, "app"), `${from} -> ${env}`).toBeDefined();
+                for (const env of ENVIRONMENTS) expect(cell(from, app[env], "app"), `${from} -> ${env}`).toBeDefined();
                 for (const p of ["dns-udp", "dns-tcp"]) expect(cell(from, "kube-system/coredns", p), `${from} -> ${p}`).toBeDefined();
             }
             // What isolation means, seen on the wire:
-            expect(cell("web-dev", "web-dev/web", "app").measured).toBe(true); // same environment
-            expect(cell("web-dev", "web-prod/web", "app").measured).toBe(false); // across environments
-            expect(cell("web-prod", "web-staging/web", "app").measured).toBe(false);
-            expect(cell("spoof-prod", "web-prod/web", "app").measured).toBe(false); // labels copied, not admitted
-            expect(cell("ingress-nginx", "web-prod/web", "app").measured).toBe(true); // the ingress controller
+            expect(cell("web-dev", app.dev, "app").measured).toBe(true); // same environment
+            expect(cell("web-dev", app.prod, "app").measured).toBe(false); // across environments
+            expect(cell("web-prod", app.staging, "app").measured).toBe(false);
+            expect(cell("spoof-prod", app.prod, "app").measured).toBe(false); // labels copied, not admitted
+            expect(cell("ingress-nginx", app.prod, "app").measured).toBe(true); // the ingress controller
             for (const env of ENVIRONMENTS) {
                 expect(cell(`web-${env}`, "kube-system/coredns", "dns-udp").measured).toBe(true); // DNS works
                 expect(cell(`web-${env}`, "kube-system/coredns", "dns-tcp").measured).toBe(true);
@@ -181,43 +252,95 @@ describe("the progression on real pods", () => {
         }
     });
 
-    it("a failed smoke check on an update fails up after the new pods rolled out; the next up after the fix checks again", async () => {
-        const before = get(["deployment", "web", "-n", "web-staging"]).spec.template.metadata.annotations["progression.dev/config-checksum"];
+    it("a failed smoke check on an update fails up after the candidate rolled out beside the live revision, which keeps all live traffic; the next up after the fix checks again and switches", async () => {
+        const live = liveRevision(cluster, "web-staging")!;
+        const before = get(["deployment", `web-${live}`, "-n", "web-staging"]).spec.template.metadata.annotations[CONFIG_CHECKSUM];
         expect(before).toMatch(/^[0-9a-f]{64}$/);
         const flagged = await stackFor("staging", { fail: "action", overrides: { featureFlags: { newCheckout: true, searchV2: true } } });
         const failed = await progress([["staging", flagged]]);
-        expect(failed.failed?.output).toMatch(/FAIL\s+test-action/);
-        // The rollout itself happened and stays: real pods with the new config, only the gate failed.
-        const rolled = get(["deployment", "web", "-n", "web-staging"]);
-        expect(rolled.spec.template.metadata.annotations["progression.dev/config-checksum"]).toMatch(/^[0-9a-f]{64}$/);
-        expect(rolled.spec.template.metadata.annotations["progression.dev/config-checksum"]).not.toBe(before);
+        expect(failed.failed?.output).toMatch(/FAIL\s+test-action\s+POST\s+http:\/\/198\.19\.0\.80\/web-staging\/web-preview:8080\/api\/test-action/);
+        expect(failed.failed?.output).toContain("live traffic did not move");
+        // The candidate's rollout happened and stays: a revision of its own, real pods with the new
+        // config, beside the live revision; only the gate failed.
+        const names = revisionDeployments(cluster, "web-staging").map(([name]) => name);
+        expect(names).toHaveLength(2);
+        expect(names).toContain(`web-${live}`);
+        const rolled = get(["deployment", names.find((n) => n !== `web-${live}`)!, "-n", "web-staging"]);
+        expect(rolled.spec.template.metadata.annotations[CONFIG_CHECKSUM]).toMatch(/^[0-9a-f]{64}$/);
+        expect(rolled.spec.template.metadata.annotations[CONFIG_CHECKSUM]).not.toBe(before);
         expect(rolled.status.updatedReplicas).toBe(3);
+        expect(rolled.status.readyReplicas).toBe(3);
+        // Live traffic stayed on the revision that was live, all of it: its pods answer the action
+        // the candidate fails.
+        expect(liveRevision(cluster, "web-staging")).toBe(live);
+        expect((await releaseOf(flagged)).live).toBe(live);
+        for (let i = 0; i < 5; i++) {
+            const res = await fetch(`${ingressUrl("web-staging")}/api/test-action`, { method: "POST", body: "{}", signal: AbortSignal.timeout(5_000) });
+            expect(await res.json()).toMatchObject({ success: true });
+        }
         const fixed = await progress([["staging", await stackFor("staging", { overrides: { featureFlags: { newCheckout: true, searchV2: true } } })]]);
         expect(fixed.deployed).toEqual(["staging"]);
         expect(Date.parse((fixed.outputs.staging?.["smoke"] as { passedAt: string }).passedAt)).toBeGreaterThan(Date.now() - 2 * 60_000);
+        // The fixed candidate is live; the revision that was live is the rollback target, kept warm;
+        // the failed candidate is gone.
+        const release = fixed.outputs.staging?.["release"] as Release;
+        expect(release.live).toBe(release.candidate);
+        expect(release.live).not.toBe(live);
+        expect(release.previous).toBe(live);
+        expect(liveRevision(cluster, "web-staging")).toBe(release.live);
+        expect(revisionDeployments(cluster, "web-staging")).toEqual(
+            [
+                [`web-${release.live}`, 3],
+                [`web-${live}`, ENVIRONMENT_RULES.staging.warmReplicas],
+            ].sort(([a], [b]) => String(a).localeCompare(String(b))),
+        );
     });
 
-    it("fails up at the rollout, with the pod's reason and before any smoke check, when the image crashes, listens on the wrong port or writes to its read-only root", async () => {
+    it("fails up at the candidate's rollout, with the pod's reason and before any smoke check, when the image crashes, listens on the wrong port or writes to its read-only root; live traffic stays where it was", async () => {
+        // The crashing image replaces a verified revision that is live; the other two are first deploys.
         const cases = [
-            ["web-crash", "dev-crash", /CrashLoopBackOff|back-off .* restarting failed container/],
-            ["web-wrong-port", "dev-wrong-port", /containers with unready status: \[app\]/],
-            ["web-writes-root", "dev-writes-root", /CrashLoopBackOff|back-off .* restarting failed container/],
+            ["web-crash", "dev-crash", /CrashLoopBackOff|back-off .* restarting failed container/, true],
+            ["web-wrong-port", "dev-wrong-port", /containers with unready status: \[app\]/, false],
+            ["web-writes-root", "dev-writes-root", /CrashLoopBackOff|back-off .* restarting failed container/, false],
         ] as const;
         const results = await Promise.all(
-            cases.map(async ([image, name]) =>
-                progress([["dev", await stackFor("dev", { image, stackName: name, overrides: { namespace: `web-${name}`, rolloutTimeout: "40s" } })]]),
-            ),
+            cases.map(async ([image, name, , replacesLive]) => {
+                const overrides = { namespace: `web-${name}`, rolloutTimeout: "40s" };
+                let live: string | null = null;
+                if (replacesLive) {
+                    const first = await progress([["dev", await stackFor("dev", { stackName: name, overrides })]]);
+                    expect(first.failed?.output, `${image}: the first, good revision`).toBeUndefined();
+                    live = (first.outputs.dev?.["release"] as Release).live;
+                }
+                return { live, result: await progress([["dev", await stackFor("dev", { image, stackName: name, overrides })]]) };
+            }),
         );
-        results.forEach((result, i) => {
+        for (const [i, { live, result }] of results.entries()) {
             const [image, name, reason] = cases[i]!;
+            const ns = `web-${name}`;
             expect(result.failed?.environment, image).toBe("dev");
             const output = result.failed!.output;
             expect(output, image).toMatch(/failed to fully initialize or become live|Minimum number of (live )?Pods/);
             expect(output, image).toMatch(reason);
-            expect(output, image).toContain(`web-${name}/web`);
+            // The candidate revision's Deployment or pods, web-<revision>.
+            expect(output, image).toMatch(new RegExp(`${ns}/web-[0-9a-f]{10}`));
             // The gate never ran: the rollout failed first.
             expect(output, image).not.toContain("smoke checks failed");
-        });
+            // The candidate runs beside whatever was live, and never got live traffic.
+            const candidates = revisionDeployments(cluster, ns).filter(([n]) => n !== `web-${live}`);
+            expect(candidates, image).toHaveLength(1);
+            expect(get(["deployment", candidates[0]![0], "-n", ns]).status.readyReplicas ?? 0, image).toBe(0);
+            if (live === null) {
+                // A first deploy: no revision ever went live, so the live Service selects none.
+                expect(liveSelector(cluster, ns), image).toBeUndefined();
+            } else {
+                // Live traffic stays on the previous revision, which keeps serving.
+                expect(liveRevision(cluster, ns), image).toBe(live);
+                expect((await releaseOf(stacks[name]!)).live, image).toBe(live);
+                expect(liveDeployment(cluster, ns).status.readyReplicas, image).toBe(1);
+                expect(await through(`${ingressUrl(ns)}/api/db-status`), image).toEqual({ status: 200, body: { connected: true } });
+            }
+        }
         // What the pods themselves say: a probe refused on the port the app should listen on, an exit.
         const events = (ns: string) =>
             get<{ items: { reason: string; message: string }[] }>(["events", "-n", ns]).items.map((e) => `${e.reason}: ${e.message}`).join("\n");
@@ -238,7 +361,9 @@ describe("the progression on real pods", () => {
         const cmd = await stackFor("dev", { stackName: "dev-command", overrides: { namespace: "web-dev-cmd", smokeCommand: "echo checking $SMOKE_BASE_URL; exit 3" } });
         const result = await progress([["dev", cmd]]);
         expect(result.failed?.output).toMatch(/exit (status|code) 3|exited with 3|status 3/);
-        expect(result.failed?.output).toContain("checking http://198.19.0.80/web-dev-cmd/web:8080");
+        // The command checks the candidate on the preview route; live traffic never moved to it.
+        expect(result.failed?.output).toContain("checking http://198.19.0.80/web-dev-cmd/web-preview:8080");
+        expect(liveSelector(cluster, "web-dev-cmd")).toBeUndefined();
     });
 
     it("destroy removes everything the stacks created, pods included", async () => {
