@@ -2,13 +2,14 @@
 // can be wrong with the configuration, the target cluster or the promotion is reported before
 // any resource of the environment is registered. The entry is async so the promotion check can
 // await what the upstream stack verified first.
+import * as os from "node:os";
 import * as pulumi from "@pulumi/pulumi";
 import { Environment } from "./components/environment";
 import { checkPromotion } from "./components/promotion";
 import { resolveCluster } from "./config/cluster";
 import { loadConfig } from "./config/load";
 import { ConfigError } from "./config/schema";
-import { commitOf, gitIn } from "./promotion/commit";
+import { gitIn, provenanceOf } from "./promotion/commit";
 import { loadRules, RulesError } from "./promotion/rules";
 
 function edge() {
@@ -22,13 +23,14 @@ function edge() {
 }
 
 export = async () => {
-    const { config, secrets, checks, cluster, rules } = edge();
-    const promotion = await checkPromotion(config, rules);
+    const { config, secrets, checks, cluster, rules, promotionKey, promotionKeyValue } = edge();
+    const promotion = await checkPromotion({ config, rules, key: promotionKeyValue, ...(checks ? { checks } : {}) });
     const env = new Environment(config.environment, {
         config,
         cluster,
         secrets,
-        commit: commitOf(process.env, gitIn(__dirname)),
+        provenance: provenanceOf(process.env, gitIn(__dirname), localUser()),
+        promotionKey,
         ...(checks ? { checks } : {}),
     });
     return {
@@ -44,13 +46,21 @@ export = async () => {
             trigger: env.verifiedTrigger,
             results: env.smokeResults,
         },
-        /** What the live revision's checks verified; the next environment deploys only this. */
+        /** What the live revision's checks verified, signed; the next environment deploys only this. */
         verified: env.verified,
-        /** Every revision this environment verified and still remembers, newest (the live one) first. */
+        /** Every revision this environment verified and still remembers, newest (the live one) first: signed records it, or the next environment, may go back to. */
         verifiedHistory: env.verifiedHistory,
         /** Where live traffic is (live), the rollback target (previous), the candidate, and the history. */
         release: env.release,
-        /** How this update was let through: checked against the upstream record, or overridden (and why). */
-        promotion,
+        /** How this update was let through: checked against which record (and who produced it), or overridden (and why). */
+        promotion: promotion.output,
     };
 };
+
+function localUser(): string | undefined {
+    try {
+        return os.userInfo().username;
+    } catch {
+        return process.env["USER"];
+    }
+}

@@ -70,6 +70,8 @@ function workspace(dir: string, repo: string, toolEnv: Record<string, string>): 
     return {
         projectDir,
         stateDir,
+        // One promotionKey for the bench's stacks, which never outlive the run.
+        promotionKey: crypto.randomBytes(32).toString("base64"),
         envVars: {
             PULUMI_BACKEND_URL: `file://${stateDir}`,
             PULUMI_CONFIG_PASSPHRASE_FILE: passphrase,

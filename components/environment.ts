@@ -4,7 +4,8 @@ import type { ResolvedCluster } from "../config/cluster";
 import { ENVIRONMENT_RULES } from "../config/environments";
 import type { EnvironmentConfig } from "../config/schema";
 import { manifestDigest, smokeTrigger } from "../promotion/digest";
-import { type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
+import { type Provenance, type SignedVerifiedRecord, signRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
+import { NO_PROVENANCE, verifiedSubject } from "../promotion/subject";
 import type { HistoryEntry } from "../release/revisions";
 import type { LiveCheck } from "../release/switch";
 import { AppDeployment, liveSelector, secretChecksumOf } from "./app";
@@ -27,20 +28,10 @@ export interface EnvironmentArgs {
     readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
     /** Smoke checks replacing the default set. @default - the engine's default four checks */
     readonly checks?: readonly Check[];
-    /** The commit of the program, recorded with what the checks verify. @default - null (unknown) */
-    readonly commit?: string | null;
-}
-
-/** What the smoke checks of this environment verify: everything rendered for it, by digest, and what promotion compares. */
-export function verifiedSubject(config: EnvironmentConfig, commit: string | null, digest: string = manifestDigest(environmentManifests(config))): VerifiedSubject {
-    return {
-        environment: config.environment,
-        image: config.app.image,
-        manifestDigest: digest,
-        featureFlags: { ...config.app.featureFlags },
-        ...(config.migration?.sources ? { migrationVersion: config.migration.sources.version } : {}),
-        commit,
-    };
+    /** Who runs the program, from which commit, recorded with what the checks verify. @default - nothing known */
+    readonly provenance?: Provenance;
+    /** The project-wide promotionKey (a secret Output) the records are signed with. */
+    readonly promotionKey: pulumi.Output<string>;
 }
 
 /** How long the check on the live route right after a switch may take at most. */
@@ -59,10 +50,10 @@ export interface ReleaseOutput {
     readonly history: readonly { readonly revision: string; readonly ranDigest: string | null; readonly switchedAt: string; readonly image: string | null }[];
 }
 
-/** The verified record of one history entry. */
-export function recordOf(entry: HistoryEntry): VerifiedRecord {
+/** The signed verified record of one history entry: what its checks verified, the digest its pods ran, the revision. */
+export function recordOf(entry: HistoryEntry, key: string): SignedVerifiedRecord {
     const o = entry.outcome as { subject: VerifiedSubject; passedAt: string; trigger: string; checks: string[] };
-    return verifiedRecord({ subject: o.subject, passedAt: o.passedAt, trigger: o.trigger, checks: o.checks });
+    return signRecord(verifiedRecord({ subject: o.subject, passedAt: o.passedAt, trigger: o.trigger, checks: o.checks, ranDigest: entry.ranDigest, revision: entry.revision }), key);
 }
 
 /**
@@ -81,9 +72,9 @@ export class Environment extends pulumi.ComponentResource {
     /** Per-check results of that run (empty in command mode). */
     public readonly smokeResults: pulumi.Output<SmokeCheckOutcome[]>;
     /** What the live revision's checks verified, for the next environment: built from the switch's history only. */
-    public readonly verified: pulumi.Output<VerifiedRecord>;
+    public readonly verified: pulumi.Output<SignedVerifiedRecord>;
     /** Every verified revision this environment still remembers, newest (the live one) first. */
-    public readonly verifiedHistory: pulumi.Output<VerifiedRecord[]>;
+    public readonly verifiedHistory: pulumi.Output<SignedVerifiedRecord[]>;
     /** Where live traffic is, the rollback target, the candidate, and the history. */
     public readonly release: pulumi.Output<ReleaseOutput>;
 
@@ -124,7 +115,7 @@ export class Environment extends pulumi.ComponentResource {
         // The checks run again when anything rendered for the environment changes, or a secret
         // value does. The digest covers the render the components applied, secret values aside.
         const manifests = secretChecksum.apply((sc) => manifestDigest(environmentManifests(config, sc)));
-        const subject = manifests.apply((digest) => ({ ...verifiedSubject(config, args.commit ?? null, digest) }));
+        const subject = manifests.apply((digest) => ({ ...verifiedSubject(config, args.provenance ?? NO_PROVENANCE, args.checks, digest) }));
         const trigger = pulumi.all([manifests, secretChecksum]).apply(([digest, secretDigest]) =>
             smokeTrigger({
                 manifestDigest: digest,
@@ -206,8 +197,9 @@ export class Environment extends pulumi.ComponentResource {
                 history: history.map((h) => ({ revision: h.revision, ranDigest: h.ranDigest, switchedAt: h.switchedAt, image: (h.outcome["subject"] as VerifiedSubject | undefined)?.image ?? null })),
             }));
         // Every record comes from the switch's history: a revision is recorded as verified only
-        // once its checks passed and it went live.
-        this.verifiedHistory = live.history.apply((history) => history.map(recordOf));
+        // once its checks passed and it went live. The signature reveals nothing about the key, so
+        // the records are not kept secret.
+        this.verifiedHistory = pulumi.unsecret(pulumi.all([live.history, args.promotionKey]).apply(([history, key]) => history.map((h) => recordOf(h, key))));
         this.verified = this.verifiedHistory.apply((records) => records[0]!);
         this.registerOutputs({
             namespace: this.namespace,

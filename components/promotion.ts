@@ -1,44 +1,67 @@
 // The promotion check, the program's shell over promotion/compare.ts: read the upstream stack's
-// `verified` output through a StackReference, and refuse, before any resource of this
-// environment is registered, what the upstream did not verify. A StackReference is read during
-// `pulumi preview` too, so a preview refuses exactly what an `up` would.
+// `verified` and `verifiedHistory` outputs, and this stack's own last `verifiedHistory`, through
+// StackReferences, and refuse, before any resource of this environment is registered, what no
+// signed record vouches for. A StackReference is read during `pulumi preview` too, so a preview
+// refuses exactly what an `up` would.
 import * as pulumi from "@pulumi/pulumi";
-import { promotionSource, type PromotionSource } from "../config/groups/promotion";
+import { ownStackName, promotionSource, type PromotionSource } from "../config/groups/promotion";
 import type { EnvironmentConfig } from "../config/schema";
-import { type Candidate, decidePromotion, NO_PROMOTION, promotionOutput, type PromotionOutput, type Upstream } from "../promotion/compare";
-import { parseVerifiedRecord } from "../promotion/record";
+import { type Candidate, decidePromotion, NO_PROMOTION, promotionOutput, type PromotionOutput, type RecordSource } from "../promotion/compare";
+import type { Check } from "../smoke";
 import type { ParityRules } from "../promotion/rules";
+import { NO_PROVENANCE, verifiedSubject } from "../promotion/subject";
 
 /** The stack output naming what a stack verified; the next environment reads it. */
 export const VERIFIED_OUTPUT = "verified";
+/** The stack output listing the signed records of its verified revisions, newest first. */
+export const HISTORY_OUTPUT = "verifiedHistory";
 
-/** What this stack is about to deploy, in the terms promotion compares. */
-export function candidateOf(config: EnvironmentConfig): Candidate {
-    const migrationVersion = config.migration?.sources?.version;
-    return {
-        stack: config.stack,
-        environment: config.environment,
-        image: config.app.image,
-        featureFlags: config.app.featureFlags,
-        ...(migrationVersion !== undefined ? { migrationVersion } : {}),
-    };
+/** What this stack is about to deploy, in the terms promotion compares: the subject its own checks would verify. */
+export function candidateOf(config: EnvironmentConfig, checks?: readonly Check[]): Candidate {
+    return { stack: config.stack, ...verifiedSubject(config, NO_PROVENANCE, checks) };
+}
+
+export interface PromotionCheckArgs {
+    readonly config: EnvironmentConfig;
+    readonly rules: ParityRules;
+    /** The checks this stack runs (undefined: the engine's defaults). */
+    readonly checks?: readonly Check[];
+    /** The promotionKey's value. */
+    readonly key: string;
+    /** @default - the clock */
+    readonly now?: Date;
 }
 
 /**
- * Checks this stack's candidate against its upstream's verified record. Throws a RunError (the
- * message alone, no stack trace) when refused; warns when an override lets it through. Returns
- * the stack output `promotion`.
+ * Checks this stack's candidate against the signed records of its upstream and its own past.
+ * Throws a RunError (the message alone, no stack trace) when refused; warns when an override
+ * lets it through. Returns the stack output `promotion`, and this stack's own last
+ * `verifiedHistory` as read (for the next history).
  */
-export async function checkPromotion(config: EnvironmentConfig, rules: ParityRules): Promise<PromotionOutput> {
-    const source = promotionSource(config, pulumi.getOrganization(), pulumi.getProject());
-    if (source === undefined) return NO_PROMOTION;
-    const upstream = await readUpstream(source);
+export async function checkPromotion(args: PromotionCheckArgs): Promise<{ output: PromotionOutput; ownHistory: unknown }> {
+    const { config } = args;
+    const org = pulumi.getOrganization();
+    const project = pulumi.getProject();
+    const own = await readStack({ name: ownStackName(config.stack, org, project), stack: config.stack }, "promotion-own");
+    const source = promotionSource(config, org, project);
+    if (source === undefined) return { output: NO_PROMOTION, ownHistory: own.history };
+    const upstream = await readStack(source, "promotion-source");
     const override = config.promotion.override;
-    const decision = decidePromotion(candidateOf(config), upstream, rules, override);
+    const decision = decidePromotion({
+        candidate: candidateOf(config, args.checks),
+        upstreamEnvironment: source.environment,
+        upstream,
+        own,
+        rules: args.rules,
+        ...(override ? { override } : {}),
+        key: args.key,
+        maxAgeMs: config.promotion.maxAgeMs,
+        now: args.now ?? new Date(),
+    });
     if (decision.status === "refused") throw new pulumi.RunError(decision.message);
     // Awaited: the warning is on the engine's record before any resource of the update is.
     if (decision.message !== "") await pulumi.log.warn(decision.message);
-    return promotionOutput(upstream, decision, override);
+    return { output: promotionOutput(upstream, decision, override), ownHistory: own.history };
 }
 
 /** The engine's builtin function a StackReference reads with. */
@@ -51,7 +74,7 @@ export const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
  * a missing stack into a message that says what to run. Any other failure of it is left to the
  * StackReference, which reports it itself.
  */
-async function missingStack(source: PromotionSource): Promise<string | undefined> {
+async function missingStack(source: Pick<PromotionSource, "name" | "stack">): Promise<string | undefined> {
     try {
         await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: source.name });
         return undefined;
@@ -62,17 +85,15 @@ async function missingStack(source: PromotionSource): Promise<string | undefined
     }
 }
 
-async function readUpstream(source: PromotionSource): Promise<Upstream> {
+async function readStack(source: Pick<PromotionSource, "name" | "stack">, name: string): Promise<RecordSource> {
+    const base = { source: source.name, stack: source.stack };
     const missing = await missingStack(source);
-    if (missing !== undefined) return { source: source.name, stack: source.stack, problem: missing };
-    const ref = new pulumi.StackReference("promotion-source", { name: source.name });
+    if (missing !== undefined) return { ...base, problem: missing };
+    const ref = new pulumi.StackReference(name, { name: source.name });
     try {
-        const details = await ref.getOutputDetails(VERIFIED_OUTPUT);
-        const parsed = parseVerifiedRecord(details.value ?? details.secretValue);
-        return parsed.record !== undefined
-            ? { source: source.name, stack: source.stack, record: parsed.record }
-            : { source: source.name, stack: source.stack, problem: parsed.problem };
+        const [verified, history] = await Promise.all([ref.getOutputDetails(VERIFIED_OUTPUT), ref.getOutputDetails(HISTORY_OUTPUT)]);
+        return { ...base, verified: verified.value ?? verified.secretValue, history: history.value ?? history.secretValue };
     } catch (err) {
-        return { source: source.name, stack: source.stack, problem: `it cannot be read (${err instanceof Error ? err.message : String(err)})` };
+        return { ...base, problem: `it cannot be read (${err instanceof Error ? err.message : String(err)})` };
     }
 }

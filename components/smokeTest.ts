@@ -148,9 +148,10 @@ export class SmokeTest extends pulumi.ComponentResource {
         this.passedAt = run.passedAt;
         this.trigger = run.trigger;
         this.subject = run.subject;
-        this.verifiedBy = pulumi
-            .all([run.results, run.command])
-            .apply(([results, command]) => (command ? [`command: ${command}`] : results.filter((r) => r.passed).map((r) => r.name)));
+        // From the mode the program configured: a checks run's state holds no `command`, which a
+        // preview would take for an unknown value and show the live switch as changing.
+        const command = args.command;
+        this.verifiedBy = command !== undefined ? pulumi.output([`command: ${command}`]) : run.results.apply((results) => results.filter((r) => r.passed).map((r) => r.name));
         this.registerOutputs({ results: this.results, passedAt: this.passedAt, trigger: this.trigger, subject: this.subject, verifiedBy: this.verifiedBy });
     }
 

@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { MIN_KEY_CHARS, PROMOTION_KEY } from "../promotion/record";
 import { type Check, parseChecks, SmokeConfigError } from "../smoke";
 import { isSensitiveHeader } from "../smoke/redact";
 import { checkConfig, ConfigError, type EnvironmentConfig, KNOWN_KEYS, PROJECT, type RawConfig } from "./schema";
@@ -19,6 +20,24 @@ export interface LoadedConfig {
     readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
     /** Checks from smokeChecksFile (secret header references resolved), or undefined for the engine's default set. */
     readonly checks: Check[] | undefined;
+    /** The project-wide promotionKey that signs this stack's verified record, as a secret Output. */
+    readonly promotionKey: pulumi.Output<string>;
+    /** The same key's value, for the promotion check to verify upstream records with; never logged or exported. */
+    readonly promotionKeyValue: string;
+}
+
+/** Why `value` cannot be the promotionKey, or undefined when it can. */
+export function promotionKeyProblem(value: string | undefined, stack: string): string | undefined {
+    const fix =
+        `Fix: generate one key for the project and set the same value on every stack (dev, staging, prod): pulumi config set --secret ${PROMOTION_KEY} "$(openssl rand -base64 32)" -s ${stack}, ` +
+        "or in Pulumi Cloud import it from an ESC environment the stacks share";
+    if (value === undefined || value.trim() === "") {
+        return `${PROJECT}:${PROMOTION_KEY} is required and missing: every stack signs its verified record with it, and checks its upstream's signature with it. ${fix}`;
+    }
+    if (value.length < MIN_KEY_CHARS) {
+        return `${PROJECT}:${PROMOTION_KEY} is ${value.length} characters (its value is not shown); a short key can be guessed, and then records forged. Allowed: at least ${MIN_KEY_CHARS} characters of random data. ${fix}`;
+    }
+    return undefined;
 }
 
 export function loadConfig(): LoadedConfig {
@@ -53,11 +72,13 @@ export function loadConfig(): LoadedConfig {
     const file = checked.config?.smoke.checksFile ?? (typeof values["smokeChecksFile"] === "string" ? values["smokeChecksFile"] : undefined);
     const secretSource = { secretNames: project.declaredSecrets, secretValue: (name: string) => plaintext.get(name) };
     const checks = file ? readChecksFile(file, stack, secretSource) : { checks: undefined, problems: [] };
-    const problems = [...checked.problems, ...checks.problems];
+    const keyValue = plaintext.get(PROMOTION_KEY);
+    const keyProblem = promotionKeyProblem(keyValue, stack);
+    const problems = [...checked.problems, ...checks.problems, ...(keyProblem ? [keyProblem] : [])];
     if (!checked.config || problems.length > 0) throw new ConfigError(stack, problems);
     const cfg = new pulumi.Config(PROJECT);
     const secrets = Object.fromEntries(checked.config.app.secretEnv.map((name) => [name, cfg.requireSecret(name)]));
-    return { config: checked.config, secrets, checks: checks.checks };
+    return { config: checked.config, secrets, checks: checks.checks, promotionKey: cfg.requireSecret(PROMOTION_KEY), promotionKeyValue: keyValue! };
 }
 
 /**

@@ -36,7 +36,7 @@ export type { ClusterConfig } from "./groups/cluster";
 export type { Identity } from "./groups/identity";
 export type { MigrationConfig } from "./groups/migration";
 export type { EgressRule, NetworkConfig } from "./groups/network";
-export type { PromotionConfig } from "./groups/promotion";
+export type { PromotionConfig, PromotionOverride } from "./groups/promotion";
 export type { ReleaseConfig } from "./groups/release";
 export type { ResourcesConfig } from "./groups/resources";
 export type { SmokeConfig } from "./groups/smoke";
@@ -69,7 +69,7 @@ export const KNOWN_KEYS: readonly string[] = [
     "appName", "image", "port", "replicas", "cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit",
     "env", "featureFlags", "secretEnv", "serviceType", "rolloutTimeout", "ingressNamespace", "egress",
     "smokeBaseUrl", "smokePreviewUrl", "smokeTimeout", "smokeDeadline", "smokeInterval", "smokePasses", "smokeFailureLimit", "smokeChecksFile",
-    "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride", "rollbackTo",
+    "smokeCommand", "smokeEveryUp", "promoteFrom", "promotionOverride", "promotionMaxAge", "rollbackTo",
     ...MIGRATION_KEYS,
 ];
 

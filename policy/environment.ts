@@ -24,14 +24,37 @@ export interface PackContext {
     readonly source: string;
     /** The stack's `env-progression:ingressNamespace` config, if set. */
     readonly ingressNamespace?: string | undefined;
-    /** The stack's `env-progression:promotionOverride` config (a reason), if set. */
+    /** The stack's `env-progression:promotionOverride` config as text (JSON of {reason, digest, expires}), if set. */
     readonly promotionOverride?: string | undefined;
+    /** The stack's `env-progression:promoteFrom` config, if set. */
+    readonly promoteFrom?: string | undefined;
+    /** The stack's `env-progression:smokeCommand` config, if set. */
+    readonly smokeCommand?: string | undefined;
+}
+
+/** The promotion settings a pack judges, as the engine hands them. */
+export interface PromotionSettings {
+    readonly promoteFrom?: string | undefined;
+    readonly smokeCommand?: string | undefined;
 }
 
 /** Pure: the context from what the engine told the pack. */
-export function resolveContext(stack: string | undefined, stackEnvironment: string | undefined, ingressNamespace?: string, promotionOverride?: string): PackContext {
+export function resolveContext(
+    stack: string | undefined,
+    stackEnvironment: string | undefined,
+    ingressNamespace?: string,
+    promotionOverride?: string,
+    promotion: PromotionSettings = {},
+): PackContext {
     const s = stack === "" ? undefined : stack;
-    const base = { stack: s, stackEnvironment, ...(ingressNamespace ? { ingressNamespace } : {}), ...(promotionOverride ? { promotionOverride } : {}) };
+    const base = {
+        stack: s,
+        stackEnvironment,
+        ...(ingressNamespace ? { ingressNamespace } : {}),
+        ...(promotionOverride ? { promotionOverride } : {}),
+        ...(promotion.promoteFrom ? { promoteFrom: promotion.promoteFrom } : {}),
+        ...(promotion.smokeCommand ? { smokeCommand: promotion.smokeCommand } : {}),
+    };
     if (stackEnvironment !== undefined && isEnvironmentName(stackEnvironment)) {
         return { ...base, environment: stackEnvironment, source: `stack config ${PROJECT}:environment` };
     }
@@ -47,16 +70,20 @@ export function engineContext(): PackContext {
     let env: string | undefined;
     let ingress: string | undefined;
     let override: string | undefined;
+    let promoteFrom: string | undefined;
+    let smokeCommand: string | undefined;
     try {
         stack = pulumi.getStack();
         const config = new pulumi.Config(PROJECT);
         env = config.get("environment");
         ingress = config.get("ingressNamespace");
         override = config.get("promotionOverride");
+        promoteFrom = config.get("promoteFrom");
+        smokeCommand = config.get("smokeCommand");
     } catch {
         // Outside an engine run (e.g. `node policy` by hand) there is no stack; fall through.
     }
-    return resolveContext(stack, env, ingress, override?.trim());
+    return resolveContext(stack, env, ingress, override?.trim(), { promoteFrom: promoteFrom?.trim(), smokeCommand });
 }
 
 /** What a policy's `environment` config may hold. */

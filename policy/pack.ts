@@ -10,7 +10,7 @@ import { environmentIsolated } from "./isolation";
 import { PACK_NAME } from "./name";
 import { namespaceLabels } from "./namespaces";
 import { defaultDeny, namespaceSelectors } from "./networkPolicies";
-import { promotionOverride } from "./promotion";
+import { promotionHttpChecks, promotionOverride, promotionSource } from "./promotion";
 import { liveTrafficAfterChecks } from "./release";
 import { noPlainSecrets } from "./secrets";
 import { serviceNotLoadBalancer } from "./services";
@@ -43,6 +43,8 @@ export const STACK_CHECKS: readonly AnyStackCheck[] = [
     smokeTestPerApp,
     liveTrafficAfterChecks,
     stackEnvironment,
+    promotionSource,
+    promotionHttpChecks,
     promotionOverride,
 ];
 

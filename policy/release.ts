@@ -1,14 +1,12 @@
 // live-traffic-after-checks: users reach only a revision whose checks passed. The app runs as
 // revisions; the SmokeTest checks the candidate on the preview Service, and the live switch
-// (components/liveSwitch.ts) points the live Service at it only after that. Two things undo this
-// without any error: a selector on the live Service in the program, which `pulumi up` applies
-// itself (on the first deploy it sends users to the candidate before any check ran), and a live
-// switch that does not wait for the SmokeTest.
+// (components/liveSwitch.ts) points the live Service at it only after that. A live switch that does
+// not wait for the SmokeTest undoes this without any error. (The live Service's selector is not
+// judged here: a stack policy sees a resource's state, which after a refresh holds the selector
+// the switch set.)
 import type { StackCheck, StackResource, StackViolation } from "./define";
 import { NotApplicable } from "./define";
-import { get, isObject, subject } from "./manifest";
 import { isSmokeTest } from "./smoke";
-import { isUnknown } from "./unknown";
 
 /** The LiveSwitch component, and the dynamic resource that runs the switch (its props name the live Service). */
 export const LIVE_SWITCH_TYPE = "progression:release:LiveSwitch";
@@ -36,24 +34,6 @@ export function liveTrafficProblems(resources: readonly StackResource[]): StackV
             });
         }
 
-        // Which Service it switches is known once the names are.
-        const namespace = get(run.props, "namespace");
-        const service = get(run.props, "service");
-        if (typeof namespace !== "string" || typeof service !== "string") continue;
-        for (const r of resources) {
-            const svc = r.manifest;
-            if (svc?.kind !== "Service" || get(svc, "metadata", "name") !== service || get(svc, "metadata", "namespace") !== namespace) continue;
-            const selector = get(svc, "spec", "selector");
-            // An empty selector is no selector; the keys of a partly unknown one are known.
-            if (isUnknown(selector) || !isObject(selector) || Object.keys(selector).length === 0) continue;
-            out.push({
-                message:
-                    `${subject(svc)} is the live Service, which the live switch points at a revision once its checks passed, but the program sets its selector (${Object.keys(selector).join(", ")}): ` +
-                    "every `pulumi up` would point users at those pods itself, before any check ran, and fight the switch for the field. " +
-                    "Fix: render the live Service without spec.selector (components/app.ts serviceManifest); the preview Service is the one that selects the candidate.",
-                urn: r.urn,
-            });
-        }
     }
     return out;
 }
@@ -61,7 +41,6 @@ export function liveTrafficProblems(resources: readonly StackResource[]): StackV
 export const liveTrafficAfterChecks: StackCheck<object> = {
     name: "live-traffic-after-checks",
     description:
-        "Live traffic moves only to a revision whose checks passed: the live switch depends on the SmokeTest that checks the candidate on the preview route, " +
-        "and the live Service it switches carries no selector in the program, so `pulumi up` never points users at pods by itself.",
+        "Live traffic moves only to a revision whose checks passed: the live switch depends on the SmokeTest that checks the candidate on the preview route.",
     check: (resources) => liveTrafficProblems(resources),
 };

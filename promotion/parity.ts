@@ -104,7 +104,8 @@ export function parityMatrix(stacks: readonly StackEntries[], rules: ParityRules
         });
         const set = kv.filter((v) => v.compare !== undefined);
         const distinct = new Set(set.map((v) => v.compare)).size;
-        const status: RowStatus = secret && hasReuse(set) ? "secret-reused" : set.length < kv.length ? "missing" : distinct <= 1 ? "same" : "differs";
+        // One value shared on purpose (a must-match secret such as the promotionKey) is not a reuse.
+        const status: RowStatus = secret && rule.class === "must-differ" && hasReuse(set) ? "secret-reused" : set.length < kv.length ? "missing" : distinct <= 1 ? "same" : "differs";
         const violation = judgeKey(key, rule, kv, rules.file);
         return {
             key,

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ENVIRONMENTS, type EnvironmentName, isEnvironmentName } from "../config/environments";
 import { KNOWN_KEYS } from "../config/schema";
+import { PROMOTION_KEY } from "./record";
 
 export const KEY_CLASSES = ["must-match", "must-differ", "free"] as const;
 export type KeyClass = (typeof KEY_CLASSES)[number];
@@ -37,13 +38,31 @@ export const RULES_FILE = path.join(__dirname, "..", "parity-rules.json");
 /** The environments that rehearse and run production: what one must run, the other must have run. */
 const PROD_LIKE: readonly EnvironmentName[] = ["staging", "prod"];
 
-const MUST_MATCH_DEFAULTS = ["featureFlags.*", "migrationVersion", "env.*", "appName", "port", "secretEnv", "serviceType"];
+const MUST_MATCH_DEFAULTS = [
+    "featureFlags.*",
+    "migrationVersion",
+    "migrationImage",
+    "migrationCommand",
+    "migrationJobCommand",
+    "env.*",
+    "appName",
+    "port",
+    "secretEnv",
+    "serviceType",
+    "smokeChecksFile",
+    "smokeCommand",
+    // Not a config key: the digest of the checks' definition, which the promotion check compares.
+    "smokeChecks",
+];
+
+
 
 /**
- * The defaults. Feature flags, the migration version, app env vars and what shapes the app
- * (name, port, secret names, Service type) must match between staging and prod; every secret
- * must differ across all environments; the rest of the known keys (sizes, URLs, replicas,
- * identities, smoke settings, the image, which promotion checks) are free. A key nothing here
+ * The defaults. Feature flags, the migrations (version, image, commands), app env vars, the
+ * smoke checks' definition and what shapes the app (name, port, secret names, Service type) must
+ * match between staging and prod; every secret must differ across all environments, except the
+ * promotionKey, which every stack must share; the rest of the known keys (sizes, URLs, replicas,
+ * identities, timings, the image, which promotion checks) are free. A key nothing here
  * names must match between staging and prod, so new configuration is compared until a rule
  * says otherwise.
  */
@@ -51,6 +70,7 @@ export const DEFAULT_RULES: ParityRules = {
     keys: Object.fromEntries([
         ...KNOWN_KEYS.filter((k) => k !== "featureFlags" && k !== "env").map((k): [string, KeyRule] => [k, { class: "free" }]),
         ...MUST_MATCH_DEFAULTS.map((k): [string, KeyRule] => [k, { class: "must-match", environments: PROD_LIKE }]),
+        [PROMOTION_KEY, { class: "must-match", reason: "every stack verifies the others' records with it" }],
     ]),
     secrets: { class: "must-differ" },
     unknownKeys: { class: "must-match", environments: PROD_LIKE },
@@ -227,7 +247,13 @@ export function judgeKey(key: string, rule: ResolvedRule, values: readonly KeyVa
         if (inScope.length < 2 || new Set(inScope.map((v) => v.compare ?? UNSET)).size === 1) return undefined;
         const reference = inScope[0]!;
         const off = inScope.filter((v) => (v.compare ?? UNSET) !== (reference.compare ?? UNSET));
-        const fixes = off.map((v) => configCommand(key, v.stack, reference.compare === undefined ? undefined : (reference.setValue ?? reference.display)));
+        // A secret's value is never shown: the fix names where to copy it from.
+        const secretRef = reference.setValue === undefined && reference.display === "<secret>";
+        const fixes = off.map((v) =>
+            secretRef
+                ? configCommand(key, v.stack, `<the value ${reference.stack} holds>`, true)
+                : configCommand(key, v.stack, reference.compare === undefined ? undefined : (reference.setValue ?? reference.display)),
+        );
         return {
             key,
             rule,

@@ -212,11 +212,13 @@ export interface Workspace {
     /** file:// state backend directory. */
     readonly stateDir: string;
     readonly envVars: Record<string, string>;
+    /** The project's promotionKey: one for every stack of this workspace, set by prepareStack. */
+    readonly promotionKey: string;
 }
 
 /**
- * Lays out a project directory whose program is this repository, a file backend and a
- * passphrase (generated once and kept, so re-runs can decrypt).
+ * Lays out a project directory whose program is this repository, a file backend, a passphrase
+ * and a promotionKey (each generated once and kept, so re-runs can decrypt and verify).
  */
 export function workspace(dir: string, extraEnv: Record<string, string> = {}): Workspace {
     const projectDir = path.join(dir, "project");
@@ -231,6 +233,7 @@ export function workspace(dir: string, extraEnv: Record<string, string> = {}): W
     return {
         projectDir,
         stateDir,
+        promotionKey: localPromotionKey(path.join(dir, "promotion-key")),
         envVars: {
             PULUMI_BACKEND_URL: `file://${stateDir}`,
             PULUMI_CONFIG_PASSPHRASE_FILE: passphraseFile,
@@ -274,6 +277,8 @@ export interface LocalStackValues {
     readonly secrets: Record<string, string>;
     /** Stack name. @default - the environment's name */
     readonly stackName?: string;
+    /** The promotionKey to set; null leaves it unset (to see the program refuse). @default - the workspace's */
+    readonly promotionKey?: string | null;
 }
 
 /** Creates or selects the stack and writes its config: the committed file plus local values. */
@@ -303,8 +308,20 @@ export async function prepareStack(ws: Workspace, environment: EnvironmentName, 
     }
     const doc: Record<string, unknown> = { ...(existing["encryptionsalt"] ? { encryptionsalt: existing["encryptionsalt"] } : {}), config };
     fs.writeFileSync(file, `# Generated from ${path.join(REPO, `Pulumi.${environment}.yaml`)} plus local values; do not edit.\n${stringify(doc)}`);
-    await stack.setAllConfig(Object.fromEntries(Object.entries(values.secrets).map(([k, v]) => [`env-progression:${k}`, { value: v, secret: true }])));
+    const promotionKey = values.promotionKey === undefined ? ws.promotionKey : values.promotionKey;
+    const secrets = { ...values.secrets, ...(promotionKey !== null ? { promotionKey } : {}) };
+    await stack.setAllConfig(Object.fromEntries(Object.entries(secrets).map(([k, v]) => [`env-progression:${k}`, { value: v, secret: true }])));
     return stack;
+}
+
+/**
+ * The promotionKey of local stacks: 32 random bytes, base64 (as `openssl rand -base64 32`
+ * gives), generated once into `file` and kept, so records stay verifiable across runs. Every
+ * stack gets the same one, as every stack of a real project does.
+ */
+export function localPromotionKey(file: string): string {
+    if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(32).toString("base64"), { mode: 0o600 });
+    return fs.readFileSync(file, "utf8").trim();
 }
 
 /** Secrets for local stacks: random, different per environment, kept across runs. */
@@ -347,14 +364,15 @@ export async function progress(stacks: readonly (readonly [EnvironmentName, Stac
 /**
  * Gives `stackName` a `verified` output, as if its smoke checks had passed, without deploying it:
  * for previews of the next environment in tests that are not about promotion. Creates the stack
- * when needed; replaces its state with the root Stack resource holding that one output.
+ * when needed; replaces its state with the root Stack resource holding that output (and `outputs`,
+ * e.g. a `verifiedHistory`).
  */
-export async function seedVerified(ws: Workspace, stackName: string, verified: unknown): Promise<void> {
+export async function seedVerified(ws: Workspace, stackName: string, verified: unknown, outputs: Record<string, unknown> = {}): Promise<void> {
     const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ws.projectDir }, { envVars: ws.envVars });
     const project = (parse(fs.readFileSync(path.join(ws.projectDir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
     const state = await stack.exportStack();
     (state.deployment as { resources?: unknown[] }).resources = [
-        { urn: `urn:pulumi:${stackName}::${project}::pulumi:pulumi:Stack::${project}-${stackName}`, custom: false, type: "pulumi:pulumi:Stack", outputs: { verified } },
+        { urn: `urn:pulumi:${stackName}::${project}::pulumi:pulumi:Stack::${project}-${stackName}`, custom: false, type: "pulumi:pulumi:Stack", outputs: { ...outputs, verified } },
     ];
     await stack.importStack(state);
 }

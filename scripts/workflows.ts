@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../config/environments";
+import { PROMOTED_COMMIT_VAR } from "../promotion/commit";
 
 /** The environment table the workflows are generated from (a test may pass one of its own). */
 export interface Table {
@@ -178,7 +179,9 @@ export function promoteWorkflow(table: Table = TABLE): Workflow {
                     },
                     setupNode(["package-lock.json"]),
                     install,
-                    pulumiStep("up", "${{ inputs.stack }}"),
+                    // The program records the promoted commit in the verified record; GITHUB_SHA
+                    // is the dispatched ref's head, not what this job checked out.
+                    { ...pulumiStep("up", "${{ inputs.stack }}"), env: { [PROMOTED_COMMIT_VAR]: "${{ inputs.commit }}" } },
                 ],
             },
         },

@@ -140,7 +140,8 @@ export type SmokeRunOutputs = ChecksRunOutputs | CommandRunOutputs;
 
 /** What a failed check leaves, said in every failure report. */
 export const NOT_LIVE =
-    "live traffic did not move: it stays on the last verified revision, and the candidate keeps running behind the preview route for inspection. The next 'pulumi up' checks it again";
+    "live traffic did not move to the candidate: it stays on the last verified revision (on a first deploy there is none, and the live Service selects nothing yet), " +
+    "and the candidate keeps running behind the preview route for inspection. The next 'pulumi up' checks it again";
 
 /** A failed smoke run; the message is the formatted report. */
 export class SmokeFailedError extends Error {

@@ -17,8 +17,9 @@ let tmp: string;
 let ws: Workspace;
 const stacks: Stack[] = [];
 
-/** A stack whose file is exactly `config` (keys without the namespace), plus secrets set encrypted. */
-async function rawStack(name: string, config: Record<string, unknown>, secrets: Record<string, string> = {}): Promise<Stack> {
+/** A stack whose file is exactly `config` (keys without the namespace), plus secrets set encrypted: the workspace's promotionKey unless `secrets` says (null leaves one unset). */
+async function rawStack(name: string, config: Record<string, unknown>, given: Record<string, string | null> = {}): Promise<Stack> {
+    const secrets = Object.fromEntries(Object.entries({ promotionKey: ws.promotionKey, ...given }).filter((e): e is [string, string] => e[1] !== null));
     const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: ws.projectDir }, { envVars: ws.envVars });
     stacks.push(stack);
     const file = path.join(ws.projectDir, `Pulumi.${name}.yaml`);
@@ -102,6 +103,16 @@ describe("config under the real engine, before any resource", () => {
     it("has the engine require every declared secret on every stack, whatever its secretEnv lists", async () => {
         const stack = await rawStack("dev-nosecrets", { ...DEV, allowStackMismatch: true, image: "web:1", secretEnv: [] });
         expect(await previewError(stack)).toContain("Stack 'dev-nosecrets' is missing configuration values 'API_TOKEN' and 'DATABASE_URL'");
+    });
+
+    it("has the engine require the promotionKey, and the program refuse a short one with how to make one", async () => {
+        const keyless = await rawStack("dev-nokey", { ...DEV, allowStackMismatch: true, image: "web:1" }, { ...SECRETS, promotionKey: null });
+        expect(await previewError(keyless)).toContain("Stack 'dev-nokey' is missing configuration value 'promotionKey'");
+        const short = await rawStack("dev-shortkey", { ...DEV, allowStackMismatch: true, image: "web:1" }, { ...SECRETS, promotionKey: "too-short-a-key" });
+        const out = await previewError(short);
+        expect(out).toContain("env-progression:promotionKey is 15 characters (its value is not shown); a short key can be guessed, and then records forged.");
+        expect(out).toContain('pulumi config set --secret promotionKey "$(openssl rand -base64 32)" -s dev-shortkey');
+        expect(out).not.toContain("too-short-a-key");
     });
 
     it("says plainly that a setting stored with --secret cannot stay secret", async () => {

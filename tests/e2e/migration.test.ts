@@ -20,10 +20,8 @@ import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
-import { verifiedSubject } from "../../components/environment";
 import { readMigrationSources } from "../../config/groups/migration";
-import { readStackConfig } from "../../config/stackFile";
-import { verifiedRecord } from "../../promotion/record";
+import { stackConfigWith, upstreamRecordFor } from "../records";
 import {
     type Cluster,
     clusterDown,
@@ -74,12 +72,15 @@ async function freePort(): Promise<number> {
 async function seedUpstream(env: EnvironmentName, overrides: Record<string, unknown>): Promise<void> {
     const upstream = ENVIRONMENT_RULES[env].promotesFrom;
     if (upstream === undefined) return;
-    const image = typeof overrides["image"] === "string" ? overrides["image"] : readStackConfig(env).app.image;
-    const dir = typeof overrides["migrationsDir"] === "string" ? overrides["migrationsDir"] : undefined;
-    const migrationVersion = dir === undefined ? undefined : (readMigrationSources(dir) as { version?: string }).version;
-    const subject = { ...verifiedSubject(readStackConfig(upstream), null), image, ...(migrationVersion ? { migrationVersion } : {}) };
+    // The upstream verified exactly what this stack runs: this file is about the gate, not promotion.
+    let candidate;
+    try {
+        candidate = stackConfigWith(env, overrides, process.cwd());
+    } catch {
+        return; // A config the program refuses itself needs no upstream record.
+    }
     const stackName = typeof overrides["promoteFrom"] === "string" ? overrides["promoteFrom"] : upstream;
-    await seedVerified(ws, stackName, verifiedRecord({ subject, passedAt: new Date().toISOString(), trigger: "seeded", checks: ["healthz"] }));
+    await seedVerified(ws, stackName, upstreamRecordFor(candidate, upstream, ws.promotionKey));
 }
 
 async function stackFor(env: EnvironmentName, stackName: string, overrides: Record<string, unknown>, databaseUrl?: string): Promise<Stack> {

@@ -16,11 +16,9 @@ import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
 import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
-import { verifiedSubject } from "../../components/environment";
-import { readStackConfig } from "../../config/stackFile";
 import { buildPack, packTarball } from "../../policy/build";
 import { RESOURCE_CHECKS, STACK_CHECKS } from "../../policy/pack";
-import { verifiedRecord } from "../../promotion/record";
+import { stackConfigWith, upstreamRecordFor } from "../records";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
 import { configureRequest, LEVEL, type PackProcess, startPack, stopPack, unary } from "./helpers/pack";
 
@@ -171,8 +169,7 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack <the packed pack> (real C
         });
         // The program refuses what staging did not verify; this test is about the pack, so
         // staging gets the record its committed config would have earned.
-        const subject = verifiedSubject(readStackConfig("staging"), null);
-        await local.seedVerified(ws, "staging", verifiedRecord({ subject, passedAt: new Date().toISOString(), trigger: "seeded", checks: ["healthz"] }));
+        await local.seedVerified(ws, "staging", upstreamRecordFor(stackConfigWith("prod", { serviceType: "LoadBalancer" }), "staging", ws.promotionKey));
         const events: { policyName: string; policyPackName: string; policyPackVersion: string; enforcementLevel: string; message: string }[] = [];
         let output = "";
         let failed = false;

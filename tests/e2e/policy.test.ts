@@ -14,11 +14,9 @@ import * as path from "node:path";
 import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
 import type * as analyzerproto from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifiedSubject } from "../../components/environment";
 import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
-import { readStackConfig } from "../../config/stackFile";
 import { packConfig, RESOURCE_CHECKS, STACK_CHECKS } from "../../policy/pack";
-import { verifiedRecord } from "../../promotion/record";
+import { stackConfigWith, upstreamRecordFor } from "../records";
 import { analyzeRequest, analyzeStackRequest, manifestOf, stackOf, toDiagnostics } from "../policy/fixtures";
 import { configureRequest, LEVEL, type PackProcess, startPack as startPackIn, stopPack, unary } from "./helpers/pack";
 
@@ -219,8 +217,13 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack policy (real CLI, local c
         // the upstream stack gets the record its committed config would have earned.
         const upstream = ENVIRONMENT_RULES[env].promotesFrom;
         if (upstream !== undefined) {
-            const subject = verifiedSubject(readStackConfig(upstream), null);
-            await local.seedVerified(ws, upstream, verifiedRecord({ subject, passedAt: new Date().toISOString(), trigger: "seeded", checks: ["healthz"] }));
+            let candidate;
+            try {
+                candidate = stackConfigWith(env, opts.overrides ?? {});
+            } catch {
+                candidate = stackConfigWith(env);
+            }
+            await local.seedVerified(ws, upstream, upstreamRecordFor(candidate, upstream, ws.promotionKey));
         }
         const events: PolicyEvent[] = [];
         let output = "";

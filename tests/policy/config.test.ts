@@ -33,6 +33,8 @@ describe("policy/config/<env>.json", () => {
             ["pdb-allows-drain", { environment: "prod" }],
             ["pdb-allows-drain-at-replicas", { environment: "prod" }],
             ["stack-environment", { environment: "prod" }],
+            ["promotion-source", { environment: "prod" }],
+            ["promotion-http-checks", { environment: "prod" }],
             // Its own level survives `all: mandatory`: an override is reported, never blocked again.
             ["promotion-override", { enforcementLevel: "advisory" }],
         ]);
@@ -67,6 +69,8 @@ describe("enforcement derived from the stack", () => {
                     "env-progression:environment": "staging",
                     "env-progression:ingressNamespace": "traefik",
                     "env-progression:promotionOverride": " INC-4711: hotfix approved by alice ",
+                    "env-progression:promoteFrom": " dev ",
+                    "env-progression:smokeCommand": "./smoke.sh",
                 }),
             },
             encoding: "utf8",
@@ -76,6 +80,8 @@ describe("enforcement derived from the stack", () => {
             stackEnvironment: "staging",
             ingressNamespace: "traefik",
             promotionOverride: "INC-4711: hotfix approved by alice",
+            promoteFrom: "dev",
+            smokeCommand: "./smoke.sh",
             environment: "staging",
             source: "stack config env-progression:environment",
         });
@@ -112,6 +118,8 @@ describe("the pack", () => {
             ["smoke-test-per-app", "stack"],
             ["live-traffic-after-checks", "stack"],
             ["stack-environment", "stack"],
+            ["promotion-source", "stack"],
+            ["promotion-http-checks", "stack"],
             ["promotion-override", "stack"],
         ]);
     });

@@ -62,7 +62,7 @@ describe.concurrent("provider logic", () => {
         expect(err).toBeInstanceOf(SmokeFailedError);
         const message = (err as Error).message;
         expect(message).toMatch(
-            /^smoke checks failed \(trigger trigger-1\); live traffic did not move: it stays on the last verified revision, and the candidate keeps running behind the preview route for inspection\. The next 'pulumi up' checks it again\nsmoke FAILED: 1 of 4 checks failed/,
+            /^smoke checks failed \(trigger trigger-1\); live traffic did not move to the candidate: it stays on the last verified revision \(on a first deploy there is none, and the live Service selects nothing yet\), and the candidate keeps running behind the preview route for inspection\. The next 'pulumi up' checks it again\nsmoke FAILED: 1 of 4 checks failed/,
         );
         expect(message).toMatch(/FAIL\s+db-status\s+GET\s+\S+\/api\/db-status\s+\[body\]/);
         expect(message).toContain("seen:     JSON field connected is false, not true");
@@ -221,7 +221,8 @@ describe.concurrent("provider logic, command mode (real /bin/sh processes)", () 
         expect(err).toBeInstanceOf(SmokeCommandError);
         expect(err.message).toBe(
             "smoke command failed (trigger 0123456789ab): `echo checking $SMOKE_BASE_URL; echo 'db: down' >&2; exit 3` exited with status 3; " +
-                "live traffic did not move: it stays on the last verified revision, and the candidate keeps running behind the preview route for inspection. The next 'pulumi up' checks it again\n" +
+                "live traffic did not move to the candidate: it stays on the last verified revision (on a first deploy there is none, and the live Service selects nothing yet), " +
+                    "and the candidate keeps running behind the preview route for inspection. The next 'pulumi up' checks it again\n" +
                 `output (stdout and stderr, last ${OUTPUT_CAP_BYTES / 1024} KiB at most):\nchecking http://app.test:8080\ndb: down`,
         );
         // What the end-to-end suite looks for in `pulumi up`'s output.

@@ -132,7 +132,7 @@ describe("deploymentManifest", () => {
 
     it("spreads a revision's pods over nodes by that revision's labels only", () => {
         const d = deploymentManifest(input("prod"), "x");
-        expect(d.spec.template.spec.topologySpreadConstraints![0]!.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
+        expect(d.spec.template.spec.topologySpreadConstraints[0]!.labelSelector.matchLabels).toEqual(d.spec.selector.matchLabels);
     });
 
     it("marks the config and secret checksums on the pod template", () => {

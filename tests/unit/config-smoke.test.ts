@@ -176,9 +176,12 @@ describe("smoke timing", () => {
     });
 
     it("in command mode judges only the deadline's range, and refuses a checks file the command would ignore", () => {
-        expect(problemsOf(staging({ smokeCommand: "./smoke.sh", smokeDeadline: "2s" }))).toEqual([]);
+        // staging refuses command mode altogether (config/groups/promotion.ts); only that is reported.
+        const refused = expect.stringMatching(/^env-progression:smokeCommand: "\.\/smoke\.sh" replaces the HTTP smoke checks, and staging is verified by the project's standard HTTP checks only/);
+        expect(problemsOf(staging({ smokeCommand: "./smoke.sh", smokeDeadline: "2s" }))).toEqual([refused]);
         expect(problemsOf(staging({ smokeCommand: "./smoke.sh", smokeChecksFile: "checks.json" }))).toEqual([
             "env-progression:smokeChecksFile: is set together with smokeCommand, which runs instead of the checks, so the file would be ignored. Allowed: one of them. Fix: pulumi config rm smokeChecksFile -s staging, or pulumi config rm smokeCommand -s staging",
+            refused,
         ]);
     });
 });

@@ -10,6 +10,7 @@ import { checkConfig, type ConfigError, imageProblems, KNOWN_KEYS, parseDuration
 import { MIGRATION_DEFAULTS } from "../../config/groups/migration";
 import { PROJECT_DIR, readStackConfig, readStackRaw } from "../../config/stackFile";
 import { DECLARED, DIGEST, problemsOf, staging } from "./configFixture";
+import { DEFAULT_MAX_AGE, parseAgeMs } from "../../config/groups/promotion";
 
 describe("validateConfig", () => {
     it("accepts a valid config and applies defaults once", () => {
@@ -95,7 +96,8 @@ describe("Pulumi.yaml", () => {
     it("declares exactly the keys the program reads, and the app's secrets", () => {
         expect(project.name).toBe("env-progression");
         expect(settings.map(([k]) => k).sort()).toEqual([...KNOWN_KEYS].sort());
-        expect(new Set(secrets.map(([k]) => k))).toEqual(DECLARED);
+        // The app's secrets, and the project-wide key that signs verified records.
+        expect(new Set(secrets.map(([k]) => k))).toEqual(new Set([...DECLARED, "promotionKey"]));
     });
 
     it("gives every setting a default and no type, so the engine never preempts the one report", () => {
@@ -140,7 +142,9 @@ describe("Pulumi.yaml", () => {
             migrationSecretEnv: MIGRATION_DEFAULTS.secretEnv,
             migrationJobCommand: [],
             migrationEgress: [],
+            promotionMaxAge: DEFAULT_MAX_AGE,
         });
+        expect(parseAgeMs(DEFAULT_MAX_AGE)).toBe(cfg.promotion.maxAgeMs);
         expect(parseDurationMs(String(defaults["smokeTimeout"]))).toBe(cfg.smoke.timeoutMs);
         expect(parseDurationMs(String(defaults["smokeDeadline"]))).toBe(cfg.smoke.deadlineMs);
         expect(parseDurationMs(String(defaults["smokeInterval"]))).toBe(cfg.smoke.intervalMs);

@@ -4,14 +4,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { verifiedSubject } from "../../components/environment";
 import { environmentManifests } from "../../components/manifests";
 import { migrationRender } from "../../components/migrationManifests";
-import type { EnvironmentName } from "../../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
 import { readMigrationSources } from "../../config/groups/migration";
 import { validateConfig } from "../../config/schema";
-import { readStackConfig, readStackRaw } from "../../config/stackFile";
-import { verifiedRecord } from "../../promotion/record";
+import { readStackRaw } from "../../config/stackFile";
+import { stackConfigWith, TEST_KEY, upstreamRecordFor } from "../records";
 import { committedUpstreams, isSecret, MIGRATION_TYPE as RUN_TYPE, type Recorded, ROOT, runProgram as runWithMocks, type Upstreams, useKubeconfig } from "./helpers/program";
 
 const DIGEST = `sha256:${"e".repeat(64)}`;
@@ -32,19 +31,15 @@ beforeAll(() => {
 });
 
 /**
- * Upstream records that verified the same migrations: a stack's migration version must match
- * what its upstream verified, and this file is about the gate, not promotion.
+ * Upstream records that verified the same migrations (version, command, image): what a stack
+ * runs must be what its upstream verified, and this file is about the gate, not promotion.
  */
-function upstreamsWith(migrationsDir: string | undefined): Upstreams {
+function upstreamsWith(stack: EnvironmentName, overrides: Record<string, unknown>): Upstreams {
     const upstreams = committedUpstreams();
-    if (migrationsDir === undefined) return upstreams;
-    const migrationVersion = (readMigrationSources(path.resolve(migrationsDir)) as { version: string }).version;
-    for (const env of ["dev", "staging"] as const) {
-        const subject = { ...verifiedSubject(readStackConfig(env), "c".repeat(40)), migrationVersion };
-        upstreams[`organization/env-progression/${env}`] = {
-            verified: verifiedRecord({ subject, passedAt: "2026-01-01T00:00:00.000Z", trigger: `${env}-trigger`, checks: ["healthz"] }),
-        };
-    }
+    const upstream = ENVIRONMENT_RULES[stack].promotesFrom;
+    if (upstream === undefined || overrides["migrationsDir"] === undefined) return upstreams;
+    const candidate = stackConfigWith(stack, overrides, ROOT);
+    upstreams[`organization/env-progression/${upstream}`] = { verified: upstreamRecordFor(candidate, upstream, TEST_KEY) };
     return upstreams;
 }
 
@@ -52,10 +47,9 @@ function upstreamsWith(migrationsDir: string | undefined): Upstreams {
 async function runProgram(stack: EnvironmentName, overrides: Record<string, unknown>) {
     const recorded: Recorded[] = [];
     const warnings: string[] = [];
-    const dir = typeof overrides["migrationsDir"] === "string" ? overrides["migrationsDir"] : undefined;
     let error: unknown;
     try {
-        await runWithMocks(stack, overrides, recorded, { warnings, upstreams: upstreamsWith(dir) });
+        await runWithMocks(stack, overrides, recorded, { warnings, upstreams: upstreamsWith(stack, overrides) });
     } catch (err) {
         error = err;
     }

@@ -11,8 +11,11 @@ import { checksum, configData, CONFIG_CHECKSUM, SECRET_CHECKSUM } from "../../co
 import { environmentManifests } from "../../components/manifests";
 import { readStackConfig } from "../../config/stackFile";
 import { keyedDigest, manifestDigest, smokeTrigger } from "../../promotion/digest";
+import { parseVerifiedRecord, type SignedVerifiedRecord } from "../../promotion/record";
+import { OTHER_KEY, TEST_KEY } from "../records";
 import {
     committedRecord,
+    committedUpstreams,
     DIGEST_KEY,
     isSecret,
     KEY_TYPE,
@@ -318,32 +321,60 @@ describe("promotion, checked before anything is registered", () => {
     const unverified = "ghcr.io/env-progression/web:1.4.3@sha256:" + "9".repeat(64);
     const registeredBesidesTheReference = (recorded: Recorded[]) => recorded.filter((r) => r.type !== REF_TYPE).map((r) => `${r.type} ${r.name}`);
 
-    it("exports the verified record from the smoke run's outputs: image, digests, flags, checks, trigger, commit", async () => {
+    it("exports the signed verified record from the smoke run's outputs, its history, and the record it was let through by", async () => {
         const run = await runProgram("prod");
         const config = readStackConfig("prod");
         const smoke = one(run.recorded, SMOKE_TYPE).inputs;
+        const staging = committedUpstreams()[STAGING]!["verified"] as SignedVerifiedRecord;
         expect(run.outputs.verified).toEqual({
-            format: 1,
+            format: 2,
             environment: "prod",
+            project: "env-progression",
             image: prodImage,
             imageDigest: prodImage.slice(prodImage.indexOf("@") + 1),
+            ranDigest: RAN_DIGEST,
             // The digest of what was applied: the render under the stack's own secret checksum.
             manifestDigest: manifestDigest(
                 environmentManifests(config, one(run.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM]),
             ),
             featureFlags: { newCheckout: true, searchV2: false },
+            env: { LOG_LEVEL: "info" },
+            migrationImage: null,
+            migrationCommand: null,
+            migrationJobCommand: null,
+            verification: { mode: "http", checksDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), passes: 3 },
             checks: ["healthz"],
             passedAt: "2026-01-01T00:00:00Z",
             trigger: smoke["trigger"],
+            // The revision that went live: the candidate the switch was handed.
+            revision: one(run.recorded, SWITCH_TYPE).inputs["revision"],
             commit: expect.stringMatching(/^[0-9a-f]{40}(-dirty)?$/),
+            actor: expect.any(String),
+            runUrl: null,
+            signature: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
         });
+        // Signed with the project's key: it reads back as a record, and as nothing under another key.
+        expect(parseVerifiedRecord(run.outputs.verified, TEST_KEY)).toEqual({ record: run.outputs.verified });
+        expect(parseVerifiedRecord(run.outputs.verified, OTHER_KEY).problem).toMatch(/signature does not match/);
         expect(run.outputs.verified).not.toHaveProperty("migrationVersion");
+        expect(run.outputs.verifiedHistory).toEqual([run.outputs.verified]);
         expect(run.outputs.promotion).toEqual({
             source: STAGING,
             status: "verified",
             override: null,
             overridden: [],
-            checkedAgainst: { passedAt: "2026-01-01T00:00:00.000Z", trigger: "staging-trigger", image: prodImage },
+            checkedAgainst: {
+                origin: "staging",
+                environment: "staging",
+                passedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+                trigger: staging.trigger,
+                image: prodImage,
+                ranDigest: prodImage.slice(prodImage.indexOf("@") + 1),
+                revision: "staging-revision",
+                commit: "c".repeat(40),
+                actor: "seed",
+                runUrl: null,
+            },
         });
     }, 30_000);
 
@@ -364,10 +395,11 @@ describe("promotion, checked before anything is registered", () => {
         const recorded: Recorded[] = [];
         const err = await runProgram("prod", { image: unverified }, recorded).then(() => undefined, (e: unknown) => e as Error);
         expect(err?.message).toContain(`prod refuses to deploy what staging has not verified (promotion from ${STAGING}); nothing was created:`);
-        expect(err?.message).toContain(`image: prod would run ${unverified}, but staging verified ${prodImage} (checks passed 2026-01-01T00:00:00.000Z at commit ${"c".repeat(40)})`);
-        expect(err?.message).toContain(`Fix: verify it in staging first: pulumi config set image ${unverified} -s staging && pulumi up -s staging; or deploy what staging verified: pulumi config set image ${prodImage} -s prod`);
+        expect(err?.message).toContain(`image: prod would run ${unverified}, but staging's pods ran ${prodImage} (it verified ${prodImage}, checks passed `);
+        expect(err?.message).toContain(`Fix: deploy what staging ran: pulumi config set image ${prodImage} -s prod; or verify it in staging first: pulumi config set image ${unverified} -s staging && pulumi up -s staging`);
         expect(registeredBesidesTheReference(recorded)).toEqual([]);
-        expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual([STAGING]);
+        // Its own last outputs (for its history), then the upstream's.
+        expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual(["organization/env-progression/prod", STAGING]);
     });
 
     it("refuses a flag that is on in what staging verified and off in prod, by the parity rules", async () => {
@@ -396,15 +428,19 @@ describe("promotion, checked before anything is registered", () => {
         // Not even the reference: its failed read would fail the update with the engine's bare error.
         expect(recorded).toEqual([]);
         await expect(runProgram("prod", {}, [], { upstreams: { [STAGING]: { verified: { format: 0, image: prodImage } } } })).rejects.toThrow(
-            "its verified record has format 0, and this program reads format 1",
+            "its verified record is not signed (it was written by an older version of this program, or by hand)",
         );
     });
 
-    it("lets an override through, warned and exported with its reason and what it let through", async () => {
-        const reason = "INC-4711: checkout outage hotfix, approved by alice";
-        const run = await runProgram("prod", { image: unverified, promotionOverride: reason });
-        expect(run.outputs.promotion).toMatchObject({ source: STAGING, status: "overridden", override: reason });
-        expect(run.outputs.promotion.overridden).toEqual([expect.stringContaining(`image: prod would run ${unverified}, but staging verified ${prodImage}`)]);
+    it("lets an override through for its one digest, warned and exported with its reason and what it let through", async () => {
+        const override = {
+            reason: "INC-4711: checkout outage hotfix, approved by alice",
+            digest: unverified.slice(unverified.indexOf("@") + 1),
+            expires: new Date(Date.now() + 24 * 3600_000).toISOString(),
+        };
+        const run = await runProgram("prod", { image: unverified, promotionOverride: override });
+        expect(run.outputs.promotion).toMatchObject({ source: STAGING, status: "overridden", override });
+        expect(run.outputs.promotion.overridden).toEqual([expect.stringContaining(`image: prod would run ${unverified}, but staging's pods ran ${prodImage}`)]);
         expect(one(run.recorded, "kubernetes:apps/v1:Deployment").inputs.spec.template.spec.containers[0].image).toBe(unverified);
     }, 30_000);
 
@@ -418,7 +454,8 @@ describe("promotion, checked before anything is registered", () => {
 
     it("dev promotes from nothing: no reference is read", async () => {
         const run = await runProgram("dev");
-        expect(of(run.recorded, REF_TYPE)).toEqual([]);
+        // Only its own last outputs, for its history.
+        expect(of(run.recorded, REF_TYPE).map((r) => r.inputs["name"])).toEqual(["organization/env-progression/dev"]);
         expect(run.outputs.promotion).toEqual({ source: null, status: "not-applicable", override: null, overridden: [], checkedAgainst: null });
     }, 30_000);
 });

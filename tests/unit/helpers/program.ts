@@ -7,10 +7,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, vi } from "vitest";
 import { parse } from "yaml";
-import { type ReleaseOutput, verifiedSubject } from "../../../components/environment";
+import type { ReleaseOutput } from "../../../components/environment";
 import { ENVIRONMENTS, type EnvironmentName } from "../../../config/environments";
+import { parseImage } from "../../../config/schema";
 import { readStackConfig } from "../../../config/stackFile";
-import { type VerifiedRecord, verifiedRecord } from "../../../promotion/record";
+import type { SignedVerifiedRecord } from "../../../promotion/record";
+import { seededRecord, TEST_KEY } from "../../records";
 
 export const ROOT = path.resolve(__dirname, "../../..");
 // The dynamic resources the program registers (module "progression").
@@ -23,14 +25,13 @@ export const REF_TYPE = "pulumi:pulumi:StackReference";
 export const RAN_DIGEST = "sha256:" + "9e".repeat(32);
 export const DIGEST_KEY = "0f".repeat(32);
 
-/** The `verified` output a committed stack would export after its checks passed. */
-export function committedRecord(env: EnvironmentName) {
-    return verifiedRecord({
-        subject: verifiedSubject(readStackConfig(env), "c".repeat(40)),
-        passedAt: "2026-01-01T00:00:00.000Z",
-        trigger: `${env}-trigger`,
-        checks: ["healthz", "version", "db-status", "test-action"],
-    });
+/**
+ * The `verified` output a committed stack would export after its checks passed, signed with
+ * TEST_KEY, a minute ago. Its pods ran the digest staging and prod pin: dev's tag 1.4.2 named it.
+ */
+export function committedRecord(env: EnvironmentName): SignedVerifiedRecord {
+    const ranDigest = parseImage(readStackConfig("prod").app.image).digest!;
+    return seededRecord(readStackConfig(env), TEST_KEY, { passedAt: new Date(Date.now() - 60_000).toISOString(), ranDigest });
 }
 
 /** Outputs of the stacks a StackReference may read, by fully qualified name; the committed records by default. */
@@ -90,9 +91,14 @@ export function engineConfig(stack: EnvironmentName, overrides: Record<string, u
     // Each environment's operators set its secrets; the test sets different ones per stack.
     merged["env-progression:DATABASE_URL"] = `postgres://app:${stack}-pw@db.${stack}:5432/app`;
     merged["env-progression:API_TOKEN"] = `${stack}-token`;
-    for (const [k, v] of Object.entries(overrides)) merged[`env-progression:${k}`] = v;
+    // One key for the whole project, the same on every stack.
+    merged["env-progression:promotionKey"] = TEST_KEY;
+    for (const [k, v] of Object.entries(overrides)) {
+        if (v === undefined) delete merged[`env-progression:${k}`];
+        else merged[`env-progression:${k}`] = v;
+    }
     const config = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
-    return { config, secretKeys: ["env-progression:DATABASE_URL", "env-progression:API_TOKEN"] };
+    return { config, secretKeys: ["env-progression:DATABASE_URL", "env-progression:API_TOKEN", "env-progression:promotionKey"] };
 }
 
 export interface RunOptions {
@@ -239,7 +245,8 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
         serviceName: await settle<string>(program.serviceName),
         serviceUrl: await settle<string>(program.serviceUrl),
         passedAt: await settle<string>(program.smoke.passedAt),
-        verified: await settle<VerifiedRecord>(program.verified),
+        verified: await settle<SignedVerifiedRecord>(program.verified),
+        verifiedHistory: await settle<unknown[]>(program.verifiedHistory),
         release: await settle<ReleaseOutput>(program.release),
         promotion: program.promotion,
     };
