@@ -10,7 +10,7 @@ import { ENVIRONMENTS } from "../config/environments";
 import { ENVIRONMENT_LABEL } from "../components/labels";
 import { checkIsolation, DEFAULT_INGRESS_NAMESPACE, type Finding, isolationModelFromManifests, ManifestError, ModelError, PolicyValidationError } from "../netpol";
 import { NotApplicable, type StackCheck, type StackViolation } from "./define";
-import { get, isObject, type Manifest, podLabels, stringMap, WORKLOAD_KINDS } from "./manifest";
+import { get, isObject, type Manifest, podLabels, podSpecPath, stringMap, WORKLOAD_KINDS } from "./manifest";
 import { containsUnknown, isUnknown, UNKNOWN } from "./unknown";
 
 export interface IsolationConfig {
@@ -20,6 +20,13 @@ export interface IsolationConfig {
 
 const MODELLED = new Set(["Namespace", "NetworkPolicy", "Service", ...WORKLOAD_KINDS]);
 const PEER_PREFIX = "peer-";
+
+/** Whether the containers' ports (the model's only reading of them, for named target ports) are unknown. */
+function containerPortsUnknown(m: Manifest): boolean {
+    const containers = get(m, "spec", "template", "spec", "containers");
+    if (!Array.isArray(containers)) return containsUnknown(containers);
+    return containers.some((c) => !isObject(c) || containsUnknown(c["name"]) || containsUnknown(c["ports"]));
+}
 
 /** The fields the model reads, per kind; an unknown among them makes the model unsound. */
 function unknownWhereItMatters(m: Manifest): boolean {
@@ -32,7 +39,7 @@ function unknownWhereItMatters(m: Manifest): boolean {
         case "Service":
             return containsUnknown(get(m, "spec", "selector")) || containsUnknown(get(m, "spec", "ports"));
         default:
-            return containsUnknown(podLabels(m)) || containsUnknown(get(m, "spec", "template", "spec", "containers"));
+            return containsUnknown(podLabels(m)) || containerPortsUnknown(m);
     }
 }
 
@@ -65,9 +72,71 @@ function describeError(err: unknown): string {
     return err instanceof Error ? err.message : String(err);
 }
 
+/** Every label key a NetworkPolicy selects pods or namespaces by. */
+function selectedKeys(policies: readonly Manifest[]): Set<string> | undefined {
+    const keys = new Set<string>();
+    const walk = (v: unknown): boolean => {
+        if (isUnknown(v)) return false;
+        if (Array.isArray(v)) return v.every(walk);
+        if (!isObject(v)) return true;
+        for (const [k, x] of Object.entries(v)) {
+            if ((k === "podSelector" || k === "namespaceSelector") && isObject(x)) {
+                const ml = x["matchLabels"];
+                if (isObject(ml)) Object.keys(ml).forEach((key) => keys.add(key));
+                const me = x["matchExpressions"];
+                if (Array.isArray(me)) for (const e of me) if (isObject(e) && typeof e["key"] === "string") keys.add(e["key"]);
+                if (isUnknown(ml) || isUnknown(me)) return false;
+            }
+            if (!walk(x)) return false;
+        }
+        return true;
+    };
+    return policies.every((p) => walk(get(p, "spec"))) ? keys : undefined;
+}
+
+/** A deep copy that keeps UNKNOWN markers (structuredClone cannot copy a symbol). */
+function deepCopy(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map(deepCopy);
+    return isObject(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deepCopy(x)])) : v;
+}
+
+/** What an unknown value stands for below: the same text wherever the same key is unknown. */
+const PENDING = "pending-at-preview";
+
+/**
+ * A preview of a new stack does not know a value derived from what the update creates, such as
+ * a revision id in a workload's name and in its pods' labels. No NetworkPolicy can select by a
+ * key none of them names, and a name only identifies: such unknowns become placeholders (unknown
+ * values of one key read as equal, as a Service's unknown revision selects the pods of the same
+ * unknown revision), and isolation is judged on the rest. An unknown any policy could see stays.
+ */
+function withPlaceholders(resources: readonly { manifest: Manifest; urn?: string }[]): { manifest: Manifest; urn?: string }[] {
+    const keys = selectedKeys(resources.map((r) => r.manifest).filter((m) => m.kind === "NetworkPolicy"));
+    if (keys === undefined) return [...resources];
+    const labels = (v: unknown) => {
+        if (!isObject(v)) return;
+        for (const [k, x] of Object.entries(v)) if (isUnknown(x) && !keys.has(k)) v[k] = PENDING;
+    };
+    return resources.map((r, i) => {
+        if (r.manifest.kind === "Namespace" || r.manifest.kind === "NetworkPolicy") return r;
+        const m = deepCopy(r.manifest) as Record<string, unknown> & Manifest;
+        const meta = m["metadata"] as Record<string, unknown> | undefined;
+        if (meta && isUnknown(meta["name"])) meta["name"] = `${PENDING}-${i}`;
+        labels(meta?.["labels"]);
+        if (m.kind === "Service") labels(get(m, "spec", "selector"));
+        else {
+            // The pod template's own labels object (podLabels would hand back a copy).
+            const spec = podSpecPath(m.kind);
+            if (spec) labels(get(m, ...spec.slice(0, -1), "metadata", "labels"));
+            labels(get(m, "spec", "selector", "matchLabels"));
+        }
+        return { ...r, manifest: m };
+    });
+}
+
 /** Violations of environment isolation for the stack's manifests. */
 export function isolationProblems(resources: readonly { manifest: Manifest; urn?: string }[], ingressNamespace: string): StackViolation[] {
-    const mine = resources.filter((r) => MODELLED.has(r.manifest.kind));
+    const mine = withPlaceholders(resources.filter((r) => MODELLED.has(r.manifest.kind)));
     if (mine.some((r) => unknownWhereItMatters(r.manifest))) {
         throw new NotApplicable("names, labels or NetworkPolicy specs are not known until the update; isolation is judged when they are");
     }

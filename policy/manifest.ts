@@ -80,6 +80,11 @@ export const LONG_RUNNING_KINDS: readonly string[] = ["Deployment", "StatefulSet
 /** Workloads with a replica count. */
 export const REPLICATED_KINDS: readonly string[] = ["Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"];
 
+/** Where a workload kind keeps its pod spec, or undefined for a non-workload. */
+export function podSpecPath(kind: string): readonly string[] | undefined {
+    return POD_SPEC_PATH[kind];
+}
+
 /** The pod spec of a workload, UNKNOWN, or undefined for a non-workload. */
 export function podSpec(m: Manifest): unknown {
     const path = POD_SPEC_PATH[m.kind];

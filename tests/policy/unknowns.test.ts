@@ -163,7 +163,20 @@ describe("unknown fields at preview", () => {
         }
     });
 
-    it("a preview before the revision id is known (a new stack's digest key does not exist yet), with exactly the fields that carry it unknown: nothing reported, nothing thrown", async () => {
+    /** A NetworkPolicy admitting every namespace, as a careless change would add. */
+    const admitAll = (env: string) => ({
+        type: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        name: `${env}-isolation-allow-all-namespaces`,
+        props: {
+            apiVersion: "networking.k8s.io/v1",
+            kind: "NetworkPolicy",
+            metadata: { name: "allow-all-namespaces", namespace: `web-${env}` },
+            spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: {} }] }] },
+        },
+    });
+
+    /** prod's stack as a new stack's first preview has it: every field that carries the revision id unknown. */
+    const firstPreview = () => {
         const resources = stackOf("prod");
         const unknownRevision = (labels: Record<string, string> | undefined) => {
             if (labels?.[REVISION_LABEL] !== undefined) labels[REVISION_LABEL] = UNKNOWN_STRING;
@@ -181,14 +194,34 @@ describe("unknown fields at preview", () => {
                 for (const c of m.spec.template.spec.topologySpreadConstraints) unknownRevision(c.labelSelector.matchLabels);
             }
         }
+        return resources;
+    };
+
+    it("a preview before the revision id is known (a new stack's digest key does not exist yet), with exactly the fields that carry it unknown: every policy judges, nothing reported, nothing thrown", async () => {
+        const resources = firstPreview();
         expect(resources.filter((r) => r.props.metadata?.name === UNKNOWN_STRING).map((r) => r.props.kind)).toEqual(["ConfigMap", "Secret", "Deployment"]);
         for (const r of resources.filter((x) => x.type.startsWith("kubernetes:"))) expect(await runAll("prod", r.props)).toEqual([]);
         for (const check of STACK_CHECKS) {
             const out = await runStack(stackPolicyNamed("prod", check.name), resources);
             expect(out.violations).toEqual([]);
-            // Isolation needs the pods' names and labels; every other stack policy still judges.
-            if (check.name !== "environment-isolated") expect(out.notApplicable).toBeUndefined();
+            // No NetworkPolicy selects by the revision label, so isolation is judged too.
+            expect(out.notApplicable, check.name).toBeUndefined();
         }
+    });
+
+    it("at that preview, a policy admitting every namespace is still reported by environment-isolated", async () => {
+        const out = await runStack(stackPolicyNamed("prod", "environment-isolated"), [...firstPreview(), admitAll("prod")]);
+        expect(out.violations.length).toBeGreaterThan(0);
+        expect(out.violations.join("\n")).toMatch(/Environment prod is not isolated: namespace attacker, which copies web-prod's labels/);
+    });
+
+    it("an unknown label value a NetworkPolicy selects by still defers the verdict", async () => {
+        const resources = firstPreview();
+        const policy = resources.find((r) => r.type.endsWith(":NetworkPolicy") && r.props.metadata.name === "allow-ingress-controller")!;
+        policy.props.spec.podSelector = { matchLabels: { ...policy.props.spec.podSelector.matchLabels, [REVISION_LABEL]: "0123456789" } };
+        expect((await runStack(stackPolicyNamed("prod", "environment-isolated"), resources)).notApplicable).toBe(
+            "names, labels or NetworkPolicy specs are not known until the update; isolation is judged when they are",
+        );
     });
 
     it("a NetworkPolicy whose namespace is unknown defers the default-deny verdict", async () => {
