@@ -367,3 +367,17 @@ export async function analyzeStack(env: EnvironmentName, resources: readonly Fak
     const fn = server.makeAnalyzeStackRpcFun("env-progression", "0.1.0", enforcementFor(ctx), policies(ctx));
     return toDiagnostics(await call(fn, analyzeStackRequest(resources)));
 }
+
+/** A stack resource: a NetworkPolicy admitting every namespace to `env`'s pods, as a careless change would add. */
+export function admitAll(env: string) {
+    return {
+        type: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        name: `${env}-isolation-allow-all-namespaces`,
+        props: {
+            apiVersion: "networking.k8s.io/v1",
+            kind: "NetworkPolicy",
+            metadata: { name: "allow-all-namespaces", namespace: `web-${env}` },
+            spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: {} }] }] },
+        },
+    };
+}

@@ -7,7 +7,7 @@ import { ENVIRONMENTS } from "../../config/environments";
 import { resolveContext } from "../../policy/environment";
 import { policies, STACK_CHECKS } from "../../policy/pack";
 import type { StackValidationPolicy } from "@pulumi/policy";
-import { appDeployment, appDeploymentName, type FakeResource, runStack, stackOf, stackPolicyNamed, UNKNOWN_STRING, urnOf } from "./fixtures";
+import { admitAll, appDeployment, appDeploymentName, type FakeResource, runStack, stackOf, stackPolicyNamed, UNKNOWN_STRING, urnOf } from "./fixtures";
 
 const k8s = (resources: FakeResource[], kind: string, name?: string) => {
     const r = resources.find((x) => x.type.endsWith(`:${kind}`) && (name === undefined || x.props.metadata?.name === name));
@@ -36,16 +36,6 @@ describe("every stack policy on the committed stacks", () => {
 });
 
 describe("environment-isolated", () => {
-    const admitAll = (env: string) => ({
-        type: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-        name: `${env}-isolation-allow-all-namespaces`,
-        props: {
-            apiVersion: "networking.k8s.io/v1",
-            kind: "NetworkPolicy",
-            metadata: { name: "allow-all-namespaces", namespace: `web-${env}` },
-            spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: {} }] }] },
-        },
-    });
 
     it("reports a policy admitting every namespace: other environments and the spoofing namespace get in", async () => {
         const resources = [...stackOf("prod"), admitAll("prod")];

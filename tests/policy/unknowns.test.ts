@@ -10,6 +10,7 @@ import { RESOURCE_CHECKS, STACK_CHECKS } from "../../policy/pack";
 import { plain, UNKNOWN } from "../../policy/unknown";
 import * as policyModule from "@pulumi/policy";
 import {
+    admitAll,
     analyze,
     appDeploymentName,
     manifestOf,
@@ -163,17 +164,6 @@ describe("unknown fields at preview", () => {
         }
     });
 
-    /** A NetworkPolicy admitting every namespace, as a careless change would add. */
-    const admitAll = (env: string) => ({
-        type: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-        name: `${env}-isolation-allow-all-namespaces`,
-        props: {
-            apiVersion: "networking.k8s.io/v1",
-            kind: "NetworkPolicy",
-            metadata: { name: "allow-all-namespaces", namespace: `web-${env}` },
-            spec: { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ namespaceSelector: {} }] }] },
-        },
-    });
 
     /** prod's stack as a new stack's first preview has it: every field that carries the revision id unknown. */
     const firstPreview = () => {
