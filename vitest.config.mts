@@ -12,7 +12,7 @@ export default defineConfig({
             { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000 } },
             { test: { name: "smoke", include: ["tests/smoke/**/*.test.ts"], testTimeout: 60_000 } },
             { test: { name: "policy", include: ["tests/policy/**/*.test.ts"], testTimeout: 30_000 } },
-            // `npm run test:oracle`: our NetworkPolicy evaluator against cyclonus (scripts/oracle.sh).
+            // `npm run test:oracle`: our NetworkPolicy evaluator against cyclonus (toolchain/oracle.sh).
             { test: { name: "oracle", include: ["tests/oracle/**/*.test.ts"], testTimeout: 5 * 60_000 } },
             // `npm run test:pack`: the policy pack as published, installed and run outside the repository.
             { test: { name: "pack", include: ["tests/e2e/policy-packed.test.ts"], testTimeout: 30 * 60_000, hookTimeout: 30 * 60_000 } },

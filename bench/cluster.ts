@@ -19,7 +19,7 @@ import { environmentManifests } from "../components/manifests";
 import { ENVIRONMENTS, type EnvironmentName } from "../config/environments";
 import { readStackConfig } from "../config/stackFile";
 import { type KubeApi, kubeApi, labelSelector } from "../kube/api";
-import { clusterDown, clusterUp, prepareStack, startApp, useToolchain, type Cluster, type RunningApp, type Workspace } from "../scripts/local";
+import { clusterDown, clusterUp, prepareStack, startApp, useToolchain, type Cluster, type RunningApp, type Workspace } from "../tests/harness/local";
 import { log, must, type Recorder, REPO } from "./lib";
 
 const PORTS: Record<EnvironmentName, number> = { dev: 18181, staging: 18182, prod: 18183 };
@@ -38,7 +38,7 @@ export interface ClusterContext {
 export async function startCluster(work: string): Promise<ClusterContext> {
     const toolEnv = useToolchain();
     fs.mkdirSync(work, { recursive: true });
-    log("starting a fresh bench cluster (scripts/cluster.sh, PROGRESSION_CLUSTER=bench)");
+    log("starting a fresh bench cluster (cluster/cluster.sh, PROGRESSION_CLUSTER=bench)");
     // Fresh every time: objects an earlier bench left behind would collide with this one's.
     clusterDown(CLUSTER, path.join(work, "kubeconfig"));
     const cluster = clusterUp(CLUSTER, path.join(work, "kubeconfig"));

@@ -27,7 +27,7 @@ if [ -z "$go" ] || ! "$go" version >/dev/null 2>&1; then
 fi
 
 # The toolchain's module and build caches when present: Helm shares most of its Kubernetes
-# dependencies with what scripts/toolchain.sh builds, so a warm toolchain makes this quick.
+# dependencies with what toolchain/toolchain.sh builds, so a warm toolchain makes this quick.
 export GOMODCACHE="${GOMODCACHE_BENCH:-$cache/toolchain/gomod}" GOCACHE="${GOCACHE_BENCH:-$cache/toolchain/gocache}" GOFLAGS=-modcacherw
 export GOTOOLCHAIN=local CGO_ENABLED=0 GO111MODULE=on GOBIN="$dir.tmp.$$"
 mkdir -p "$GOMODCACHE" "$GOCACHE" "$GOBIN"

@@ -92,7 +92,7 @@ export async function netcheckScenarios(work: string, rec: Recorder, opts: Netch
             rec.note(`netcheck.${n}.memory`, `progression netcheck, ${label}: peak memory`, "MiB", ours);
         }
         if (!opts.cyclonus) {
-            rec.note(`cyclonus.${n}.time`, `cyclonus analyze --mode probe, ${label}`, "s", "cyclonus not built (scripts/oracle.sh failed)");
+            rec.note(`cyclonus.${n}.time`, `cyclonus analyze --mode probe, ${label}`, "s", "cyclonus not built (toolchain/oracle.sh failed)");
             continue;
         }
         let theirs: string | undefined;

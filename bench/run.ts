@@ -174,13 +174,13 @@ async function main(): Promise<number> {
         toolchainFromLog(rec);
         // Warm: everything built, so toolchain.sh only checks and prints. --check first, so a
         // missing part is reported rather than built (or waited for) inside the benchmark.
-        const ready = (await timed(path.join(REPO, "scripts", "toolchain.sh"), ["--check"])).code === 0;
+        const ready = (await timed(path.join(REPO, "toolchain", "toolchain.sh"), ["--check"])).code === 0;
         for (let r = 0; r < runs && ready; r++) {
-            const t = await timed(path.join(REPO, "scripts", "toolchain.sh"), ["--print-env"]);
-            rec.add("toolchain.warm", "warm toolchain (scripts/toolchain.sh --print-env, everything built)", "s", t.seconds);
+            const t = await timed(path.join(REPO, "toolchain", "toolchain.sh"), ["--print-env"]);
+            rec.add("toolchain.warm", "warm toolchain (toolchain/toolchain.sh --print-env, everything built)", "s", t.seconds);
         }
         if (!ready)
-            rec.note("toolchain.warm", "warm toolchain (scripts/toolchain.sh --print-env, everything built)", "s", "the toolchain is not (fully) built");
+            rec.note("toolchain.warm", "warm toolchain (toolchain/toolchain.sh --print-env, everything built)", "s", "the toolchain is not (fully) built");
     }
 
     if (only.has("cli")) {
@@ -202,7 +202,7 @@ async function main(): Promise<number> {
         const sizes = values["netcheck-sizes"] ? values["netcheck-sizes"].split(",").map(Number) : [...SIZES];
         let cyclonus: string | undefined;
         try {
-            cyclonus = execFileSync(path.join(REPO, "scripts", "oracle.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+            cyclonus = execFileSync(path.join(REPO, "toolchain", "oracle.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
         } catch {
             log("cyclonus could not be built; netcheck is measured alone");
         }

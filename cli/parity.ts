@@ -43,7 +43,7 @@ function cliFailure(err: unknown): string {
     }
     const e = err as NodeJS.ErrnoException;
     if (e?.code === "ENOENT" || /ENOENT|not found.*pulumi|spawn pulumi/i.test(String(e?.message))) {
-        return 'the pulumi CLI is not on PATH (eval "$(scripts/toolchain.sh --print-env)" puts the built one there)';
+        return 'the pulumi CLI is not on PATH (eval "$(toolchain/toolchain.sh --print-env)" puts the built one there)';
     }
     return e instanceof Error ? e.message.split("\n")[0]! : String(err);
 }

@@ -4,8 +4,8 @@
 // PulumiPolicy.yaml. The repository stays the single source: nothing is copied by hand, and a
 // package the pack imports but policy/package.json does not declare fails the build.
 //
-//   scripts/run tsx policy/build.ts [--out DIR]          build into DIR (default dist/policy-pack)
-//   scripts/run tsx policy/build.ts --pack [--out DIR]   and `npm pack` it; prints the tarball's path
+//   toolchain/run tsx policy/build.ts [--out DIR]          build into DIR (default dist/policy-pack)
+//   toolchain/run tsx policy/build.ts --pack [--out DIR]   and `npm pack` it; prints the tarball's path
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { builtinModules } from "node:module";

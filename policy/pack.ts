@@ -65,7 +65,7 @@ export function packArgs(ctx: PackContext): PolicyPackArgs {
 /**
  * The policy config pinning a preview to `environment`: its enforcement level for every policy and
  * the environment for each policy that judges by one. policy/config/<env>.json holds exactly this
- * (tests/policy/config.test.ts keeps them in step; `scripts/run tsx policy/writeConfig.ts` rewrites them).
+ * (tests/policy/config.test.ts keeps them in step; `toolchain/run tsx policy/writeConfig.ts` rewrites them).
  */
 export function packConfig(environment: EnvironmentName): PolicyPackConfig {
     const level: EnforcementLevel = ENVIRONMENT_RULES[environment].enforcement;

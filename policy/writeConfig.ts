@@ -1,5 +1,5 @@
 // Rewrites policy/config/<env>.json from packConfig(), the one source of those files:
-//   scripts/run tsx policy/writeConfig.ts
+//   toolchain/run tsx policy/writeConfig.ts
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ENVIRONMENTS } from "../config/environments";

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { environmentManifests } from "../../components/manifests";
 import { validateConfig } from "../../config/schema";
 import { readStackRaw } from "../../config/stackFile";
-import { cacheDir, type Cluster, clusterStatus, kubectlJson, type LocalImages, useToolchain } from "../../scripts/local";
+import { cacheDir, type Cluster, clusterStatus, kubectlJson, type LocalImages, useToolchain } from "../../tests/harness/local";
 import { realCluster } from "./realCluster";
 
 const NAMESPACES = { ok: "admit-ok", roots: "admit-roots", probes: "admit-probes" };
@@ -121,7 +121,7 @@ describe("the node's parts", () => {
         expect(down.ok).toBe(false);
         expect(down.text).toMatch(/containerd: NOT RUNNING \(log .*containerd\.log\)/);
         expect(down.text).toMatch(/kubelet: NOT RUNNING \(log .*kubelet\.log\)/);
-        expect(down.text).toContain(`start them: PROGRESSION_CLUSTER=${cluster.name} scripts/cluster.sh up`);
+        expect(down.text).toContain(`start them: PROGRESSION_CLUSTER=${cluster.name} cluster/cluster.sh up`);
         realCluster();
         const up = clusterStatus(cluster.name, cluster.kubeconfig);
         expect(up.text).toMatch(/containerd: running/);

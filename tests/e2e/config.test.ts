@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, clusterDown, clusterUp, prepareStack, type RunningApp, startApp, useToolchain, type Workspace, workspace } from "../../scripts/local";
+import { type Cluster, clusterDown, clusterUp, prepareStack, type RunningApp, startApp, useToolchain, type Workspace, workspace } from "../../tests/harness/local";
 
 const CLUSTER = `progression-e2e-config-${process.pid}`;
 let tmp: string;

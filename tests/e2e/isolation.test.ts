@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { type Cluster, cacheDir, kubectlJson, REAL_NODE, REPO, useToolchain } from "../../scripts/local";
-import { deployProbes, measure, type Measurement, measureOnce, probe, type ProbeSource, readyPodIp, removeProbes, renderMeasurement } from "../../scripts/isolation";
+import { type Cluster, cacheDir, kubectlJson, REAL_NODE, REPO, useToolchain } from "../../tests/harness/local";
+import { deployProbes, measure, type Measurement, measureOnce, probe, type ProbeSource, readyPodIp, removeProbes, renderMeasurement } from "../../tests/harness/probes";
 import { realCluster } from "./realCluster";
 
 const SEED = path.join(REPO, "tests", "fixtures", "netpol", "seed");
@@ -115,7 +115,7 @@ describe("without the enforcer", () => {
         expect(down.ok).toBe(false);
         expect(down.enforcer.running).toBe(false);
         expect(down.verdict).toMatch(/^NetworkPolicies are NOT enforced: kube-router does not answer its health check/);
-        expect(down.verdict).toContain("start it with scripts/cluster.sh up");
+        expect(down.verdict).toContain("start it with cluster/cluster.sh up");
         // The scratch namespace's DNS, denied by its policy, went through.
         expect(down.cells.find((c) => c.from === `${SCRATCH}/probe` && c.to === "kube-system/coredns" && c.probe === "dns-udp")).toMatchObject({ measured: true, evaluated: false });
         realCluster(); // up starts what is not running

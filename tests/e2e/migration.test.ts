@@ -38,8 +38,8 @@ import {
     useToolchain,
     type Workspace,
     workspace,
-} from "../../scripts/local";
-import { holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "../../scripts/postgres";
+} from "../../tests/harness/local";
+import { holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "../../tests/harness/postgres";
 import { liveDeployment, liveRevision, revisionDeployments } from "./helpers/live";
 
 const CLUSTER = `progression-e2e-migration-${process.pid}`;

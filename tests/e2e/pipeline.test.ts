@@ -10,17 +10,17 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
-import { localRunner, planWorkflow, prepareLocal, readWorkflow, runPlan, stopLocalApps } from "../../scripts/pipeline";
+import { localRunner, planWorkflow, prepareLocal, readWorkflow, runPlan, stopLocalApps } from "../../delivery/pipeline";
 import { liveDeployment, liveRevision, revisionDeployments } from "./helpers/live";
 
 const REPO = path.resolve(__dirname, "../..");
 
 function toolchainMissing(): string | undefined {
     try {
-        execFileSync(path.join(REPO, "scripts", "toolchain.sh"), ["--check"], { stdio: ["ignore", "ignore", "pipe"] });
+        execFileSync(path.join(REPO, "toolchain", "toolchain.sh"), ["--check"], { stdio: ["ignore", "ignore", "pipe"] });
         return undefined;
     } catch (err) {
-        return `scripts/toolchain.sh --check failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`.trim();
+        return `toolchain/toolchain.sh --check failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`.trim();
     }
 }
 const missing = toolchainMissing();
@@ -45,12 +45,12 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
     const plan = planWorkflow(readWorkflow("main"));
     let ports: Record<EnvironmentName, number>;
     let kubeconfig: string;
-    let local: typeof import("../../scripts/local");
+    let local: typeof import("../../tests/harness/local");
     let stagingOutputs: Record<string, unknown> | undefined;
 
     beforeAll(async () => {
-        if (missing) throw new Error(`the local toolchain is not ready: ${missing}. Fix: scripts/toolchain.sh`);
-        local = await import("../../scripts/local");
+        if (missing) throw new Error(`the local toolchain is not ready: ${missing}. Fix: toolchain/toolchain.sh`);
+        local = await import("../../tests/harness/local");
         ports = { dev: await freePort(), staging: await freePort(), prod: await freePort() };
         kubeconfig = path.join(dir, "kubeconfig");
     }, 60_000);
@@ -156,6 +156,6 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
 
 if (!runCli) {
     describe("npm run pipeline: main.yml against the local cluster", () => {
-        it.skip(`skipped: the local toolchain is not ready (${missing ?? ""}); build it with scripts/toolchain.sh`, () => {});
+        it.skip(`skipped: the local toolchain is not ready (${missing ?? ""}); build it with toolchain/toolchain.sh`, () => {});
     });
 }

@@ -118,10 +118,10 @@ describe("the published form of the pack", () => {
 /** Whether the local engine and control plane can be used; the reason when not. */
 function toolchainMissing(): string | undefined {
     try {
-        execFileSync(path.join(REPO, "scripts", "toolchain.sh"), ["--check"], { stdio: ["ignore", "ignore", "pipe"] });
+        execFileSync(path.join(REPO, "toolchain", "toolchain.sh"), ["--check"], { stdio: ["ignore", "ignore", "pipe"] });
         return undefined;
     } catch (err) {
-        return `scripts/toolchain.sh --check failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`.trim();
+        return `toolchain/toolchain.sh --check failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`.trim();
     }
 }
 const missing = toolchainMissing();
@@ -129,15 +129,15 @@ const missing = toolchainMissing();
 const runCli = missing === undefined || process.env["PROGRESSION_E2E_REQUIRE"] === "1";
 
 describe.skipIf(!runCli)("pulumi preview --policy-pack <the packed pack> (real CLI, local control plane)", () => {
-    let local: typeof import("../../scripts/local");
+    let local: typeof import("../../tests/harness/local");
     let dir: string;
-    let cluster: import("../../scripts/local").Cluster;
+    let cluster: import("../../tests/harness/local").Cluster;
     let home: string;
     const name = `e2e-packed-${crypto.randomBytes(3).toString("hex")}`;
 
     beforeAll(() => {
-        if (missing) throw new Error(`the local toolchain is not ready: ${missing}. Fix: scripts/toolchain.sh`);
-        return import("../../scripts/local").then((mod) => {
+        if (missing) throw new Error(`the local toolchain is not ready: ${missing}. Fix: toolchain/toolchain.sh`);
+        return import("../../tests/harness/local").then((mod) => {
             local = mod;
             const toolEnv = local.useToolchain();
             dir = path.join(REPO, ".local", name);
@@ -198,6 +198,6 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack <the packed pack> (real C
 // A skipped block says why in the report, so a green run never hides that the CLI did not run.
 if (!runCli) {
     describe("pulumi preview --policy-pack <the packed pack>", () => {
-        it.skip(`skipped: the local toolchain is not ready (${missing ?? ""}); build it with scripts/toolchain.sh`, () => {});
+        it.skip(`skipped: the local toolchain is not ready (${missing ?? ""}); build it with toolchain/toolchain.sh`, () => {});
     });
 }

@@ -2,8 +2,8 @@
 //   1. the pack in its own process, started exactly as the Pulumi CLI starts it (run-policy-pack in
 //      the pack's folder, the stack's name and config in the environment) and driven over the
 //      analyzer gRPC protocol by a client standing in for the engine. Needs Node only.
-//   2. `pulumi preview --policy-pack policy` with the real CLI (scripts/toolchain.sh) against the
-//      local control plane (scripts/cluster.sh): the three committed stacks pass, and a prod stack
+//   2. `pulumi preview --policy-pack policy` with the real CLI (toolchain/toolchain.sh) against the
+//      local control plane (cluster/cluster.sh): the three committed stacks pass, and a prod stack
 //      with deliberately violating objects is blocked with readable messages, while the same
 //      objects in dev only warn. Config the program itself rejects (latest, 1 replica in prod) is
 //      stopped earlier, by config validation, before any policy runs; that layer is shown too.
@@ -99,12 +99,12 @@ interface PolicyEvent {
 
 /** Whether the local engine and control plane can be used; the reason when not. */
 function toolchainMissing(): string | undefined {
-    if (!fs.existsSync(path.join(REPO, "scripts", "cluster.sh"))) return "scripts/cluster.sh does not exist yet";
+    if (!fs.existsSync(path.join(REPO, "cluster", "cluster.sh"))) return "cluster/cluster.sh does not exist yet";
     try {
-        execFileSync(path.join(REPO, "scripts", "toolchain.sh"), ["--check"], { stdio: ["ignore", "ignore", "pipe"] });
+        execFileSync(path.join(REPO, "toolchain", "toolchain.sh"), ["--check"], { stdio: ["ignore", "ignore", "pipe"] });
         return undefined;
     } catch (err) {
-        return `scripts/toolchain.sh --check failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`.trim();
+        return `toolchain/toolchain.sh --check failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`.trim();
     }
 }
 
@@ -140,17 +140,17 @@ const missing = toolchainMissing();
 const runCli = missing === undefined || process.env["PROGRESSION_E2E_REQUIRE"] === "1";
 
 describe.skipIf(!runCli)("pulumi preview --policy-pack policy (real CLI, local control plane)", () => {
-    // Loaded lazily: scripts/local.ts needs the toolchain this block requires.
-    let local: typeof import("../../scripts/local");
+    // Loaded lazily: tests/harness/local.ts needs the toolchain this block requires.
+    let local: typeof import("../../tests/harness/local");
     let dir: string;
-    let cluster: import("../../scripts/local").Cluster;
+    let cluster: import("../../tests/harness/local").Cluster;
     const name = `e2e-policy-${crypto.randomBytes(3).toString("hex")}`;
 
     let home: string;
 
     beforeAll(async () => {
-        if (missing) throw new Error(`the local toolchain is not ready: ${missing}. Fix: scripts/toolchain.sh`);
-        local = await import("../../scripts/local");
+        if (missing) throw new Error(`the local toolchain is not ready: ${missing}. Fix: toolchain/toolchain.sh`);
+        local = await import("../../tests/harness/local");
         const toolEnv = local.useToolchain();
         // Under the repository (.local/ is ignored) so the generated wrapper program resolves node_modules.
         dir = path.join(REPO, ".local", name);
@@ -320,6 +320,6 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack policy (real CLI, local c
 // A skipped block says why in the report, so a green run never hides that the CLI did not run.
 if (!runCli) {
     describe("pulumi preview --policy-pack policy", () => {
-        it.skip(`skipped: the local toolchain is not ready (${missing ?? ""}); build it with scripts/toolchain.sh`, () => {});
+        it.skip(`skipped: the local toolchain is not ready (${missing ?? ""}); build it with toolchain/toolchain.sh`, () => {});
     });
 }

@@ -15,8 +15,8 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONFIG_CHECKSUM } from "../../components/app";
 import { ENVIRONMENT_RULES, ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
-import { deployProbes, measure, netcheck, removeProbes, renderMeasurement, standardSources } from "../../scripts/isolation";
-import { type Cluster, ingressUrl, kubectlJson, type LocalImages, localSecrets, prepareStack, progress, REAL_NODE, realNodeOverrides, REPO, useToolchain, type Workspace, workspace } from "../../scripts/local";
+import { deployProbes, measure, netcheck, removeProbes, renderMeasurement, standardSources } from "../../tests/harness/probes";
+import { type Cluster, ingressUrl, kubectlJson, type LocalImages, localSecrets, prepareStack, progress, REAL_NODE, realNodeOverrides, REPO, useToolchain, type Workspace, workspace } from "../../tests/harness/local";
 import { liveDeployment, liveRevision, liveSelector, REVISION_LABEL, revisionDeployments, revisionPods } from "./helpers/live";
 import { realCluster } from "./realCluster";
 

@@ -36,7 +36,7 @@ import {
     useToolchain,
     type Workspace,
     workspace,
-} from "../../scripts/local";
+} from "../../tests/harness/local";
 
 const CLUSTER = `progression-promo-${process.pid}`;
 const STAGING = "organization/env-progression/staging";

@@ -3,7 +3,7 @@
 // it; the suite's global teardown (tests/e2e/setup.ts) deletes it and undoes the node's changes.
 import * as os from "node:os";
 import * as path from "node:path";
-import { type Cluster, clusterUp } from "../../scripts/local";
+import { type Cluster, clusterUp } from "../../tests/harness/local";
 
 const NAME_VAR = "PROGRESSION_E2E_CLUSTER";
 

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, ingressUrl, kubectlJson, localSecrets, prepareStack, previewRoute, realNodeOverrides, REPO, useToolchain, type Workspace, workspace } from "../../scripts/local";
+import { type Cluster, ingressUrl, kubectlJson, localSecrets, prepareStack, previewRoute, realNodeOverrides, REPO, useToolchain, type Workspace, workspace } from "../../tests/harness/local";
 import { realCluster } from "./realCluster";
 
 const STACK = "rel-dev";

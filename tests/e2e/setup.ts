@@ -2,7 +2,7 @@
 // deletes it when every file is done (a file never deletes it: the next one reuses it).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cacheDir, clusterDown } from "../../scripts/local";
+import { cacheDir, clusterDown } from "../../tests/harness/local";
 import { nameForThisRun, realClusterKubeconfig, realClusterName } from "./realCluster";
 
 export function setup(): () => void {

@@ -10,9 +10,9 @@ import { type ClusterModel, type Labels, type MatrixCell, NAMESPACE_NAME_LABEL }
 
 const REPO = path.resolve(__dirname, "../..");
 
-/** The path scripts/oracle.sh builds to (it prints it without building when given --path). */
+/** The path toolchain/oracle.sh builds to (it prints it without building when given --path). */
 export function cyclonusPath(): string {
-    return execFileSync(path.join(REPO, "scripts/oracle.sh"), ["--path"], { encoding: "utf8" }).trim();
+    return execFileSync(path.join(REPO, "toolchain/oracle.sh"), ["--path"], { encoding: "utf8" }).trim();
 }
 
 export interface OracleVerdict {

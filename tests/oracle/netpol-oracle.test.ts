@@ -1,6 +1,6 @@
 // Our evaluator against cyclonus, an independent NetworkPolicy engine, cell by cell: the fixture
 // policy sets over their own models, then many random policy sets over a fixed model. Fails (never
-// skips) when the oracle is not built: `scripts/oracle.sh` builds it, `.ci/run` calls that first.
+// skips) when the oracle is not built: `toolchain/oracle.sh` builds it, `.ci/run` calls that first.
 //
 //   npm run test:oracle                               # 200 sets, the fixed seed
 //   ORACLE_SETS=1000 ORACLE_SEED=7 npm run test:oracle
@@ -82,9 +82,9 @@ function readDir(dir: string): unknown[] {
 describe("oracle: cyclonus v0.5.6 agrees with our evaluator", () => {
     const bin = cyclonusPath();
 
-    it("has the cyclonus binary (built by scripts/oracle.sh)", () => {
+    it("has the cyclonus binary (built by toolchain/oracle.sh)", () => {
         const built = fs.existsSync(bin);
-        expect(built, `cyclonus is not built at ${bin}: run scripts/oracle.sh (needs Go and the Go module proxy)`).toBe(true);
+        expect(built, `cyclonus is not built at ${bin}: run toolchain/oracle.sh (needs Go and the Go module proxy)`).toBe(true);
     });
 
     it("agrees on the fixture policy sets (good and seed) over their manifest models", async () => {

@@ -14,7 +14,7 @@ import { configFile, configText } from "../../policy/writeConfig";
 const ROOT = path.resolve(__dirname, "../..");
 
 describe("policy/config/<env>.json", () => {
-    it.each(ENVIRONMENTS)("%s.json is what packConfig() writes (scripts/run tsx policy/writeConfig.ts)", (env) => {
+    it.each(ENVIRONMENTS)("%s.json is what packConfig() writes (toolchain/run tsx policy/writeConfig.ts)", (env) => {
         expect(fs.readFileSync(configFile(env), "utf8")).toBe(configText(env));
     });
 

@@ -1,7 +1,7 @@
-// The deployments/ program under Pulumi mocks: the settings, webhooks, schedules and policy groups
+// The delivery/deployments/ program under Pulumi mocks: the settings, webhooks, schedules and policy groups
 // it registers for the environment table, and the promotion chain they form. Its provider plugin
 // (pulumi-resource-pulumiservice) cannot be built here; the mocks record what the engine would be
-// asked to create. deployments/ is its own npm project, so its SDK copy is the one mocked.
+// asked to create. delivery/deployments/ is its own npm project, so its SDK copy is the one mocked.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
@@ -12,11 +12,11 @@ import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
 import { readStackRaw } from "../../config/stackFile";
 import { validateConfig } from "../../config/schema";
 import { PACK_NAME } from "../../policy/pack";
-import { readDeploymentsConfig } from "../../deployments/config";
-import { type DeliveryTable, NODE_SETUP, promotions } from "../../deployments/plan";
+import { readDeploymentsConfig } from "../../delivery/deployments/config";
+import { type DeliveryTable, NODE_SETUP, promotions } from "../../delivery/deployments/plan";
 
 const ROOT = path.resolve(__dirname, "../..");
-const DEPLOYMENTS = path.join(ROOT, "deployments");
+const DEPLOYMENTS = path.join(ROOT, "delivery", "deployments");
 const T = {
     settings: "pulumiservice:index:DeploymentSettings",
     webhook: "pulumiservice:index:Webhook",
@@ -35,7 +35,7 @@ const sdkPath = () => {
     try {
         return createRequire(path.join(DEPLOYMENTS, "index.ts")).resolve("@pulumi/pulumi");
     } catch {
-        throw new Error("deployments/node_modules is missing: deployments/ is its own npm project. Fix: npm --prefix deployments ci (scripts/run does it)");
+        throw new Error("delivery/deployments/node_modules is missing: delivery/deployments/ is its own npm project. Fix: npm --prefix deployments ci (toolchain/run does it)");
     }
 };
 
@@ -64,10 +64,10 @@ async function mocked(stack: string, config: Record<string, string>): Promise<{ 
     return { pulumi, recorded };
 }
 
-/** Runs deployments/index.ts with this stack config; what it registered and what it exported. */
+/** Runs delivery/deployments/index.ts with this stack config; what it registered and what it exported. */
 async function runProgram(config: Record<string, string>) {
     const { pulumi, recorded } = await mocked("acme", config);
-    const program = await import("../../deployments/index");
+    const program = await import("../../delivery/deployments/index");
     const settle = <T>(o: { apply: (f: (v: T) => void) => unknown }) => new Promise<T>((resolve) => o.apply(resolve));
     const outputs = {
         stacks: await settle<string[]>(program.stacks),
@@ -83,7 +83,7 @@ let lastRecorded: Recorded[] = [];
 async function runTable(table: DeliveryTable) {
     const { pulumi, recorded } = await mocked("acme", {});
     lastRecorded = recorded;
-    const { Delivery } = await import("../../deployments/delivery");
+    const { Delivery } = await import("../../delivery/deployments/delivery");
     const options = readDeploymentsConfig({ repository: "acme/shop", reviewStacks: "false" }, "acme", new Date()).delivery;
     // The table's extra environments have no policy config files; give them dev's.
     try {
@@ -117,7 +117,7 @@ function walkChain(settings: Recorded[], hooks: Recorded[]): string[] {
     }
 }
 
-describe("deployments/ on the environment table", () => {
+describe("delivery/deployments/ on the environment table", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
     beforeAll(async () => {
         run = await runProgram({ repository: "acme/env-progression", reviewSmokeUrl: "https://{namespace}.review.acme.dev" });
@@ -229,7 +229,7 @@ describe("deployments/ on the environment table", () => {
         const pr = of(run.recorded, T.settings).find((s) => s.inputs["stack"] === "pr")!;
         expect(pr.inputs["operationContext"]["options"]["deleteAfterDestroy"]).toBe(true);
         expect(pr.inputs["operationContext"]["preRunCommands"].at(-1)).toBe(
-            `deployments/review-stack.sh "$PULUMI_CI_STACK" 'https://{namespace}.review.acme.dev'`,
+            `delivery/deployments/review-stack.sh "$PULUMI_CI_STACK" 'https://{namespace}.review.acme.dev'`,
         );
         const ttl = of(run.recorded, T.ttl);
         expect(ttl.map((t) => [t.inputs["stack"], t.inputs["deleteAfterDestroy"]])).toEqual([["pr", false]]);
@@ -347,7 +347,7 @@ describe("the commands a deployment runs before Pulumi", () => {
         execFileSync("bash", ["-c", NODE_SETUP[0]!], { cwd: ROOT, env: { ...process.env, PULUMI_ENV: envFile }, stdio: ["ignore", "ignore", "pipe"] });
         const line = fs.readFileSync(envFile, "utf8").trim();
         expect(line).toMatch(/^PATH=[^:]+:/);
-        // First the Node scripts/node.sh found or installed, then the executor's PATH as it was.
+        // First the Node toolchain/node.sh found or installed, then the executor's PATH as it was.
         const nodeDir = line.slice("PATH=".length).split(":")[0]!;
         expect(line).toBe(`PATH=${nodeDir}:${basePath}`);
         const [major, minor] = execFileSync(path.join(nodeDir, "node"), ["-p", "process.versions.node"], { encoding: "utf8" }).trim().split(".").map(Number);
@@ -408,7 +408,7 @@ describe("the commands a deployment runs before Pulumi", () => {
     });
 });
 
-describe("deployments/ as its own npm project", () => {
+describe("delivery/deployments/ as its own npm project", () => {
     it("pins the SDK and TypeScript the application pins, and the Pulumi Cloud provider exactly", () => {
         const root = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as Record<string, Record<string, string>>;
         const own = JSON.parse(fs.readFileSync(path.join(DEPLOYMENTS, "package.json"), "utf8")) as Record<string, Record<string, string>>;

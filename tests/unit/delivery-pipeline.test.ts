@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../config/environments";
-import { type PlanJob, type PlanStep, planWorkflow, readWorkflow, type Runner, runPlan } from "../../scripts/pipeline";
+import { type PlanJob, type PlanStep, planWorkflow, readWorkflow, type Runner, runPlan } from "../../delivery/pipeline";
 
 const ROOT = path.resolve(__dirname, "../..");
 const pulumiOf = (job: PlanJob) => job.steps.filter((s): s is Extract<PlanStep, { kind: "pulumi" }> => s.kind === "pulumi");
@@ -37,12 +37,12 @@ describe("the plan of main.yml", () => {
         expect(plan.filter((j) => j.approval).map((j) => j.id)).toEqual(["up-prod"]);
     });
 
-    it("runs each job's shell commands verbatim, all but npm ci, which scripts/run stands in for", () => {
+    it("runs each job's shell commands verbatim, all but npm ci, which toolchain/run stands in for", () => {
         for (const job of plan) {
             const workflowRuns = raw.jobs[job.id]!.steps.flatMap((s) => (s.run ? [s.run] : [])).filter((r) => r !== "npm ci");
             expect(runsOf(job)).toEqual(workflowRuns);
         }
-        expect(runsOf(plan[0]!)).toEqual(["npm ci --prefix deployments", "npm run typecheck", "npm run lint", "npm test"]);
+        expect(runsOf(plan[0]!)).toEqual(["npm ci --prefix delivery/deployments", "npm run typecheck", "npm run lint", "npm test"]);
         const standIns = plan.flatMap((j) => j.steps.filter((s) => s.kind === "local").map((s) => s.label));
         expect([...new Set(standIns)].sort()).toEqual(["checkout", "npm ci", "setup Node"]);
     });
@@ -70,7 +70,7 @@ describe("the plan of main.yml", () => {
     it("runs no stack when the tests fail, and the stacks alone with --skip-job test", async () => {
         const failing = recorder((label) => label === "npm run lint");
         expect(await runPlan(plan, failing.runner)).toEqual({ test: "failed", "up-dev": "skipped", "up-staging": "skipped", "up-prod": "skipped" });
-        expect(failing.ran).toEqual(["$ npm ci --prefix deployments", "$ npm run typecheck", "$ npm run lint"]);
+        expect(failing.ran).toEqual(["$ npm ci --prefix delivery/deployments", "$ npm run typecheck", "$ npm run lint"]);
         const skipping = recorder(() => false);
         expect(await runPlan(plan, skipping.runner, ["test"])).toEqual({
             test: "skipped by request",

@@ -20,7 +20,7 @@ import {
     TOKEN_SECRET,
     WORKFLOW_DIR,
     WORKFLOWS,
-} from "../../scripts/workflows";
+} from "../../delivery/workflows";
 
 const ROOT = path.resolve(__dirname, "../..");
 type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
@@ -101,7 +101,7 @@ function secretProblems(text: string): string[] {
 }
 
 describe("the committed workflows", () => {
-    it("are exactly what scripts/workflows.ts generates from the environment table, and nothing else is there", () => {
+    it("are exactly what delivery/workflows.ts generates from the environment table, and nothing else is there", () => {
         expect(fs.readdirSync(WORKFLOW_DIR).sort()).toEqual(Object.keys(WORKFLOWS).sort());
         for (const [file, build] of Object.entries(WORKFLOWS)) expect(read(file), `${file} is stale: npm run workflows`).toBe(render(file, build()));
     });
@@ -323,7 +323,7 @@ describe("every step of every workflow", () => {
         for (const c of cli) expect(known, `pulumi ${c}`).toContain(c);
     });
 
-    // The CLI the workflows pin, when scripts/toolchain.sh has built it here.
+    // The CLI the workflows pin, when toolchain/toolchain.sh has built it here.
     const cache = process.env["PROGRESSION_CACHE"] ?? path.join(process.env["XDG_CACHE_HOME"] ?? path.join(os.homedir(), ".cache"), "env-progression");
     const pinnedCli = path.join(cache, "toolchain", `pulumi-${pulumiVersion()}`, "bin", "pulumi");
     it.skipIf(!fs.existsSync(pinnedCli))("are commands of the pinned pulumi CLI, with the policy flags the action passes", () => {

@@ -1,15 +1,15 @@
 // The local cluster's fixed facts, as the TypeScript side (demo, e2e) and the shell side
-// (scripts/cluster.sh, scripts/kube/node.sh) each state them: they must agree.
+// (cluster/cluster.sh, cluster/node.sh) each state them: they must agree.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { cacheDir, type Cluster, ingressUrl, REAL_NODE, realNodeOverrides, REPO } from "../../scripts/local";
+import { cacheDir, type Cluster, ingressUrl, REAL_NODE, realNodeOverrides, REPO } from "../../tests/harness/local";
 
-const clusterSh = fs.readFileSync(path.join(REPO, "scripts", "cluster.sh"), "utf8");
+const clusterSh = fs.readFileSync(path.join(REPO, "cluster", "cluster.sh"), "utf8");
 const shellValue = (name: string) => new RegExp(`^${name}=(\\S+)`, "m").exec(clusterSh)?.[1];
 
 describe("the real node's network plan", () => {
-    it("is the same in scripts/cluster.sh and scripts/local.ts", () => {
+    it("is the same in cluster/cluster.sh and tests/harness/local.ts", () => {
         expect(shellValue("NODE_ADDR")).toBe(REAL_NODE.nodeAddress);
         expect(shellValue("POD_CIDR")).toBe(REAL_NODE.podCidr);
         expect(shellValue("SERVICE_CIDR")).toBe(REAL_NODE.serviceCidr);

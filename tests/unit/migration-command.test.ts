@@ -16,7 +16,7 @@ import { migrationProvider } from "../../components/migrationGate";
 import type { CommandMigrationInputs, MigrationRunOutputs } from "../../migrate/provider";
 import { migrationCreate, migrationDiff, migrationUpdate } from "../../migrate/provider";
 import { MigrationFailedError } from "../../migrate/report";
-import { holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "../../scripts/postgres";
+import { holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "../../tests/harness/postgres";
 
 const REPO = path.resolve(__dirname, "../..");
 const MIGRATIONS = path.join(REPO, "migrations");

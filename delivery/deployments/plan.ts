@@ -109,13 +109,13 @@ export function promotions(table: DeliveryTable): Promotion[] {
 export const stackOf = (environment: string): string => environment;
 
 /**
- * Pre-run commands giving a deployment the project's Node: scripts/node.sh installs the Node of
+ * Pre-run commands giving a deployment the project's Node: toolchain/node.sh installs the Node of
  * .node-version from the npm registry when the executor's is older than the program needs, and
  * the PATH line in PULUMI_ENV carries it into the next commands and the Pulumi operation (each
  * pre-run command runs in a shell of its own). Dependencies are then installed with that Node.
  */
 export const NODE_SETUP: readonly string[] = [
-    'nodebin=$(scripts/node.sh) && echo "PATH=$nodebin:$PATH" >> "${PULUMI_ENV:-/PULUMI_ENV}"',
+    'nodebin=$(toolchain/node.sh) && echo "PATH=$nodebin:$PATH" >> "${PULUMI_ENV:-/PULUMI_ENV}"',
     "node --version && npm ci --no-audit --no-fund",
 ];
 
@@ -236,7 +236,7 @@ export function policyGroup(environment: string, options: DeliveryOptions): serv
  */
 export function reviewTemplateSettings(table: DeliveryTable, review: ReviewOptions, options: DeliveryOptions): service.DeploymentSettingsArgs {
     const first = table.order[0]!;
-    const reviewStack = ['deployments/review-stack.sh "$PULUMI_CI_STACK"', ...(review.smokeUrlTemplate ? [shellQuote(review.smokeUrlTemplate)] : [])].join(" ");
+    const reviewStack = ['delivery/deployments/review-stack.sh "$PULUMI_CI_STACK"', ...(review.smokeUrlTemplate ? [shellQuote(review.smokeUrlTemplate)] : [])].join(" ");
     return {
         ...environmentSettings(table, first, options),
         stack: review.templateStack,

@@ -1,8 +1,8 @@
-# The real node of the local cluster, sourced by scripts/cluster.sh (which sets dir, name, the
+# The real node of the local cluster, sourced by cluster/cluster.sh (which sets dir, name, the
 # binary paths and the network plan). One node serves one cluster at a time on this machine.
 #
 #   containerd (Debian 1.6) + runc, its own socket, root and state, nothing shared with a system
-#     containerd; images built by scripts/kube/images.sh and imported, never pulled
+#     containerd; images built by cluster/images.sh and imported, never pulled
 #   CNI: the bridge plugin on the bridge progression0 = NODE_ADDR, host-local addresses from
 #     POD_CIDR, no masquerade
 #   kubelet and kube-proxy (iptables mode) at KUBE_VERSION; kube-router enforcing NetworkPolicies
@@ -42,7 +42,7 @@ node_unavailable() { # $1 = cluster name asking
     local owner owner_dir
     read -r owner owner_dir <"$OWNER"
     if [ "$owner" != "$1" ] && running "$owner_dir/pids/kube-apiserver.pid"; then
-      echo "the real node serves cluster '$owner'; stop it first (PROGRESSION_CLUSTER=$owner scripts/cluster.sh down)"
+      echo "the real node serves cluster '$owner'; stop it first (PROGRESSION_CLUSTER=$owner cluster/cluster.sh down)"
       return 0
     fi
   fi
@@ -275,9 +275,9 @@ wait_healthy() { # $1 = component, $2 = URL; waits up to 60 s while the process 
 
 node_up() { # $1 = name, $2 = dir
   local t0=$SECONDS
-  "$repo/scripts/kube/images.sh" build "$dir/images.json"
+  "$repo/cluster/images.sh" build "$dir/images.json"
   start_containerd
-  "$repo/scripts/kube/images.sh" import "$CONTAINERD_SOCK" "$dir/images.json"
+  "$repo/cluster/images.sh" import "$CONTAINERD_SOCK" "$dir/images.json"
   node_rbac
   start_kubelet
   wait_healthy kubelet "http://$KUBELET_HEALTH/healthz"
@@ -385,7 +385,7 @@ metadata:
   labels: { pod-security.kubernetes.io/enforce: restricted }
 ---
 # Stands in for an ingress controller: requests enter the cluster here and go to the apps'
-# Services (see scripts/kube/ingress.ts). Its labels are ingress-nginx's controller labels.
+# Services (see cluster/pods/ingress.ts). Its labels are ingress-nginx's controller labels.
 apiVersion: apps/v1
 kind: Deployment
 metadata: { name: controller, namespace: ingress-nginx }

@@ -4,10 +4,10 @@
 // pack's name, version and per-environment config (policy/).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PACK_NAME } from "../policy/name";
+import { PACK_NAME } from "../../policy/name";
 import type { DeliveryOptions, ReviewOptions } from "./plan";
 
-export const REPO = path.resolve(__dirname, "..");
+export const REPO = path.resolve(__dirname, "../..");
 export const PROJECT = "env-progression-deployments";
 
 /** Paths of the application program, relative to its Pulumi.yaml: a change to any of them concerns every stack. */
@@ -28,7 +28,7 @@ export const PROGRAM_PATHS: readonly string[] = [
     "package-lock.json",
     "tsconfig.json",
     ".node-version",
-    "scripts/node.sh",
+    "toolchain/node.sh",
 ];
 
 export class DeploymentsConfigError extends Error {
@@ -84,7 +84,7 @@ export function policyPackConfig(environment: string, repo: string = REPO): Reco
     const file = path.join(repo, "policy", "config", `${environment}.json`);
     if (!fs.existsSync(file))
         throw new DeploymentsConfigError(
-            `${file} is missing, so the ${environment} stack's policy group has no config. Fix: scripts/run tsx policy/writeConfig.ts`,
+            `${file} is missing, so the ${environment} stack's policy group has no config. Fix: toolchain/run tsx policy/writeConfig.ts`,
         );
     return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
 }

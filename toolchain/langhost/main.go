@@ -1,6 +1,6 @@
 // Command pulumi-language-nodejs is a small Node.js language host for the Pulumi engine, written for
 // this project: the upstream host of the CLI release is its own untagged Go module, and the Go module
-// proxy these machines reach serves none of its pseudo-versions (see scripts/README.md).
+// proxy these machines reach serves none of its pseudo-versions (see docs/local-cluster.md).
 //
 // It serves the parts of the LanguageRuntime protocol the engine uses for JavaScript/TypeScript
 // programs and policy packs; the work itself is done by the Node SDK's own entry points in
@@ -14,7 +14,7 @@
 //   - Handshake, GetPluginInfo, InstallDependencies (npm install), GetProgramDependencies, About,
 //     RuntimeOptionsPrompts, Cancel. Code generation, templates, pack/link are not served.
 //
-// scripts/toolchain.sh builds it against github.com/pulumi/pulumi/sdk/v3 at the CLI's version.
+// toolchain/toolchain.sh builds it against github.com/pulumi/pulumi/sdk/v3 at the CLI's version.
 package main
 
 import (

@@ -3,11 +3,11 @@
 # kube-scheduler) run as local processes, with either
 #   - one real node (--real): kubelet, kube-proxy (iptables), containerd + runc, the CNI bridge,
 #     CoreDNS as kube-dns and kube-router enforcing NetworkPolicies, on the pod network
-#     198.18.0.0/16 and services 198.19.0.0/16 (scripts/kube/node.sh); or
+#     198.18.0.0/16 and services 198.19.0.0/16 (cluster/node.sh); or
 #   - simulated nodes (--simulated): kwok marks pods Running and Ready, no container runs.
-# Binaries come from scripts/toolchain.sh; the node's images are built by scripts/kube/images.sh.
+# Binaries come from toolchain/toolchain.sh; the node's images are built by cluster/images.sh.
 #
-# Usage: scripts/cluster.sh up [--real|--simulated] | down | status
+# Usage: cluster/cluster.sh up [--real|--simulated] | down | status
 #   up      create the cluster, or start whatever of it is not running; write the kubeconfig
 #   down    stop every process, undo the node's changes to the machine, delete the cluster's files
 #   status  each part and whether it runs; exit 1 when a part is down (with how to start it)
@@ -19,8 +19,8 @@
 set -euo pipefail
 { # parsed whole before it runs (see toolchain.sh)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=versions.env
-. "$repo/scripts/versions.env"
+# shellcheck source=../toolchain/versions.env
+. "$repo/toolchain/versions.env"
 cache=${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}
 T="$cache/toolchain"
 name=${PROGRESSION_CLUSTER:-env-progression}
@@ -103,7 +103,7 @@ ensure_binaries() { # $1 = mode
   fi
   [ ${#missing[@]} -eq 0 ] && return 0
   log "building the cluster binaries first (${missing[*]})"
-  "$repo/scripts/toolchain.sh" "${missing[@]}"
+  "$repo/toolchain/toolchain.sh" "${missing[@]}"
 }
 
 # --- PKI --------------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ start_simulated() {
   component_kubeconfig kwok
   running "$dir/pids/kwok.pid" ||
     start_daemon "$dir/pids/kwok.pid" "$dir/logs/kwok.log" "$kwok_bin/kwok" \
-      --kubeconfig "$dir/kubeconfigs/kwok.kubeconfig" --config "$repo/scripts/kube/simulated-stages.yaml" \
+      --kubeconfig "$dir/kubeconfigs/kwok.kubeconfig" --config "$repo/cluster/simulated-stages.yaml" \
       --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --node-lease-duration-seconds 40 \
       --cidr 10.0.0.1/16 --node-ip 10.0.0.1
   local i have
@@ -307,8 +307,8 @@ wait_nodes() { # $1 = label selector, $2 = count
   log "only $ready of $2 nodes ($1) became Ready"; kubectl get nodes >&2 || true; return 1
 }
 # --- mode -------------------------------------------------------------------------------------
-# shellcheck source=kube/node.sh
-. "$repo/scripts/kube/node.sh"
+# shellcheck source=node.sh
+. "$repo/cluster/node.sh"
 
 want_mode() { # prints real or simulated; explains an automatic fallback
   local asked=${mode_flag:-${PROGRESSION_NODES:-auto}} why
@@ -383,7 +383,7 @@ down() {
 }
 
 status() {
-  if [ ! -d "$dir" ]; then echo "cluster $name: absent (start it: scripts/cluster.sh up)"; return 1; fi
+  if [ ! -d "$dir" ]; then echo "cluster $name: absent (start it: cluster/cluster.sh up)"; return 1; fi
   local mode c bad=0
   mode=$(cat "$dir/mode" 2>/dev/null || echo simulated)
   echo "cluster $name: $mode nodes; kubeconfig $kubeconfig (context $context)"
@@ -395,7 +395,7 @@ status() {
   done
   if [ "$mode" = real ]; then node_status "$name" "$dir" || bad=1; fi
   if [ "$bad" -ne 0 ]; then
-    echo "some parts are down; start them: PROGRESSION_CLUSTER=$name scripts/cluster.sh up"
+    echo "some parts are down; start them: PROGRESSION_CLUSTER=$name cluster/cluster.sh up"
     return 1
   fi
   kubectl get nodes -o wide 2>/dev/null || { echo "  the API server does not answer"; return 1; }
@@ -408,12 +408,12 @@ case "${1:-}" in
       --real) mode_flag=real ;;
       --simulated) mode_flag=simulated ;;
       "") ;;
-      *) echo "usage: scripts/cluster.sh up [--real|--simulated]" >&2; exit 2 ;;
+      *) echo "usage: cluster/cluster.sh up [--real|--simulated]" >&2; exit 2 ;;
     esac
     up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: scripts/cluster.sh up [--real|--simulated] | down | status" >&2; exit 2 ;;
+  *) echo "usage: cluster/cluster.sh up [--real|--simulated] | down | status" >&2; exit 2 ;;
 esac
 exit
 }

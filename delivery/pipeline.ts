@@ -1,6 +1,6 @@
 // `npm run pipeline`: a workflow's jobs run here, in the workflow's order, against the local
 // cluster. The jobs and their commands are read from the workflow file itself, so this dry run and
-// CI cannot drift apart; the demo's driver (scripts/local.ts) provides the engine, the cluster,
+// CI cannot drift apart; the demo's driver (tests/harness/local.ts) provides the engine, the cluster,
 // the state backend and the reference apps the smoke checks call.
 //
 //   npm run pipeline                                  main.yml: the tests, then up dev, staging, prod
@@ -123,7 +123,7 @@ function planStep(step: WorkflowStep, context: Readonly<Record<string, string>>,
         };
     }
     if (step.uses?.startsWith("actions/setup-node@")) {
-        return { kind: "local", label: "setup Node", because: "scripts/node.sh provides the Node of .node-version" };
+        return { kind: "local", label: "setup Node", because: "toolchain/node.sh provides the Node of .node-version" };
     }
     if (step.uses?.startsWith("pulumi/actions@")) {
         const w: Record<string, string | boolean | number> = Object.fromEntries(
@@ -155,9 +155,9 @@ function planStep(step: WorkflowStep, context: Readonly<Record<string, string>>,
     }
     if (step.run !== undefined) {
         const command = substitute(step.run, context, where);
-        // npm ci would replace node_modules under this very process; scripts/run keeps it in step with the lock.
+        // npm ci would replace node_modules under this very process; toolchain/run keeps it in step with the lock.
         if (/^npm ci\s*$/.test(command.trim()))
-            return { kind: "local", label: "npm ci", because: "scripts/run keeps node_modules in step with package-lock.json" };
+            return { kind: "local", label: "npm ci", because: "toolchain/run keeps node_modules in step with package-lock.json" };
         const env = Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, substitute(String(v), context, where)]));
         return { kind: "run", label, command, env };
     }
@@ -295,7 +295,7 @@ export async function runPlan(plan: readonly PlanJob[], runner: Runner, skip: re
 export interface LocalOptions {
     /** Where the state, the generated project, secrets and app logs live (`npm run demo` uses .local). */
     readonly dir: string;
-    /** The local cluster's name (scripts/cluster.sh). */
+    /** The local cluster's name (cluster/cluster.sh). */
     readonly cluster: string;
     /** The port of each environment's reference app, the target of its smoke checks. */
     readonly ports: Readonly<Record<EnvironmentName, number>>;
@@ -315,7 +315,7 @@ export async function prepareLocal(plan: readonly PlanJob[], opts: LocalOptions)
     const stacks: Partial<Record<EnvironmentName, Stack>> = {};
     if (needed.length === 0) return stacks;
     // Loaded here: the local driver needs the toolchain, a plan alone does not.
-    const local = await import("./local");
+    const local = await import("../tests/harness/local");
     const toolEnv = local.useToolchain();
     opts.log("\n=== local: the cluster, the reference apps (the smoke targets) and the stacks, as `npm run demo` sets them up\n");
     fs.mkdirSync(path.join(opts.dir, "apps"), { recursive: true });

@@ -1,9 +1,9 @@
-// Measures the lock budget: for each environment, a real PostgreSQL (scripts/postgres.ts) at the
+// Measures the lock budget: for each environment, a real PostgreSQL (tests/harness/postgres.ts) at the
 // committed schema minus its last migration, a long transaction holding ACCESS SHARE on `items`,
 // and the gate's command mode running the reference runner, whose pending migration needs ACCESS
 // EXCLUSIVE. Prints how long each environment's migration waited before its budget stopped it.
 //
-//   scripts/run tsx scripts/lock-budget.ts
+//   toolchain/run tsx bench/lock-budget.ts
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -11,7 +11,7 @@ import { ENVIRONMENT_RULES, ENVIRONMENTS } from "../config/environments";
 import { readMigrationSources } from "../config/groups/migration";
 import { migrationCreate } from "../migrate/provider";
 import { MigrationFailedError } from "../migrate/report";
-import { holdLock, startPostgres } from "./postgres";
+import { holdLock, startPostgres } from "../tests/harness/postgres";
 
 const REPO = path.resolve(__dirname, "..");
 

@@ -2,7 +2,7 @@
 // its own project (`cd deployments && pulumi up`), apart from the stacks it configures, so that
 // destroying or breaking an environment never touches its delivery wiring, and the reverse.
 import * as pulumi from "@pulumi/pulumi";
-import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../config/environments";
+import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
 import { DeploymentsConfigError, PROJECT, readDeploymentsConfig } from "./config";
 import { Delivery } from "./delivery";
 import { DeliveryError } from "./plan";

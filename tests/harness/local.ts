@@ -1,5 +1,5 @@
-// The local progression: the real Pulumi engine (built by scripts/toolchain.sh), a local control
-// plane with a real node or simulated ones (scripts/cluster.sh), a file state backend, and each
+// The local progression: the real Pulumi engine (built by toolchain/toolchain.sh), a local control
+// plane with a real node or simulated ones (cluster/cluster.sh), a file state backend, and each
 // environment's smoke target. `npm run demo` drives it; the end-to-end suite reuses every piece.
 //
 // The committed stack files are never rewritten: each run lays out a project directory under
@@ -13,13 +13,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { parse, stringify } from "yaml";
-import { ENVIRONMENTS, type EnvironmentName } from "../config/environments";
+import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
 
-export const REPO = path.resolve(__dirname, "..");
+export const REPO = path.resolve(__dirname, "../..");
 
-/** `export K=V` lines from `scripts/toolchain.sh --print-env`, applied to this process. */
+/** `export K=V` lines from `toolchain/toolchain.sh --print-env`, applied to this process. */
 export function useToolchain(): Record<string, string> {
-    const out = execFileSync(path.join(REPO, "scripts", "toolchain.sh"), ["--print-env"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const out = execFileSync(path.join(REPO, "toolchain", "toolchain.sh"), ["--print-env"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     const env: Record<string, string> = {};
     for (const line of out.split("\n")) {
         const m = /^export ([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
@@ -32,12 +32,12 @@ export function useToolchain(): Record<string, string> {
     return env;
 }
 
-/** Where scripts/toolchain.sh and scripts/cluster.sh keep their files. */
+/** Where toolchain/toolchain.sh and cluster/cluster.sh keep their files. */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
     return env["PROGRESSION_CACHE"] ?? path.join(env["XDG_CACHE_HOME"] ?? path.join(env["HOME"] ?? os.homedir(), ".cache"), "env-progression");
 }
 
-/** The images scripts/kube/images.sh built and imported into the real node, as name:tag@sha256:digest. */
+/** The images cluster/images.sh built and imported into the real node, as name:tag@sha256:digest. */
 export interface LocalImages {
     /** The reference app (app/), Node from the npm registry. */
     readonly web: string;
@@ -47,13 +47,13 @@ export interface LocalImages {
     readonly "web-wrong-port": string;
     /** The same layers, writing to its root filesystem first: fails under a read-only root. */
     readonly "web-writes-root": string;
-    /** Node plus the ingress proxy and the connectivity probe (scripts/kube). */
+    /** Node plus the ingress proxy and the connectivity probe (cluster/pods). */
     readonly tools: string;
     readonly coredns: string;
     readonly pause: string;
 }
 
-/** The real node's fixed addresses (scripts/cluster.sh). */
+/** The real node's fixed addresses (cluster/cluster.sh). */
 export const REAL_NODE = {
     nodeAddress: "198.18.0.1",
     podCidr: "198.18.0.0/24",
@@ -84,7 +84,7 @@ export interface Cluster {
  */
 export function clusterUp(name: string, kubeconfig: string, opts: { nodes?: NodeMode | "auto" } = {}): Cluster {
     const nodes = opts.nodes ?? "simulated";
-    execFileSync(path.join(REPO, "scripts", "cluster.sh"), ["up", ...(nodes === "auto" ? [] : [`--${nodes}`])], {
+    execFileSync(path.join(REPO, "cluster", "cluster.sh"), ["up", ...(nodes === "auto" ? [] : [`--${nodes}`])], {
         stdio: ["ignore", "inherit", "inherit"],
         env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig, PROGRESSION_NODES: "auto" },
     });
@@ -102,15 +102,15 @@ export function clusterUp(name: string, kubeconfig: string, opts: { nodes?: Node
 }
 
 export function clusterDown(name: string, kubeconfig: string): void {
-    execFileSync(path.join(REPO, "scripts", "cluster.sh"), ["down"], {
+    execFileSync(path.join(REPO, "cluster", "cluster.sh"), ["down"], {
         stdio: ["ignore", "inherit", "inherit"],
         env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig },
     });
 }
 
-/** `scripts/cluster.sh status`: each part and whether it runs; ok is false when one is down. */
+/** `cluster/cluster.sh status`: each part and whether it runs; ok is false when one is down. */
 export function clusterStatus(name: string, kubeconfig: string): { ok: boolean; text: string } {
-    const run = spawnSync(path.join(REPO, "scripts", "cluster.sh"), ["status"], {
+    const run = spawnSync(path.join(REPO, "cluster", "cluster.sh"), ["status"], {
         encoding: "utf8",
         env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig },
     });
@@ -227,7 +227,7 @@ export function workspace(dir: string, extraEnv: Record<string, string> = {}): W
     fs.mkdirSync(stateDir, { recursive: true });
     const project = parse(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
     project["main"] = path.relative(projectDir, REPO) || ".";
-    fs.writeFileSync(path.join(projectDir, "Pulumi.yaml"), `# Generated by scripts/local.ts from ${path.join(REPO, "Pulumi.yaml")}; do not edit.\n${stringify(project)}`);
+    fs.writeFileSync(path.join(projectDir, "Pulumi.yaml"), `# Generated by tests/harness/local.ts from ${path.join(REPO, "Pulumi.yaml")}; do not edit.\n${stringify(project)}`);
     const passphraseFile = path.join(dir, "passphrase");
     if (!fs.existsSync(passphraseFile)) fs.writeFileSync(passphraseFile, crypto.randomBytes(24).toString("base64url"), { mode: 0o600 });
     return {

@@ -40,8 +40,8 @@ import {
     stopApp,
     useToolchain,
     workspace,
-} from "./local";
-import { type HeldLock, holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "./postgres";
+} from "../tests/harness/local";
+import { type HeldLock, holdLock, type Postgres, POSTGRES_MISSING, postgresBin, startPostgres } from "../tests/harness/postgres";
 
 const LOCAL = path.join(REPO, ".local");
 const KUBECONFIG = path.join(LOCAL, "kubeconfig");

@@ -5,10 +5,10 @@
 # {namespace}, the URLs its smoke checks call: the live route with the namespace, the preview route
 # (the candidate, before the switch) with the namespace followed by -preview.
 #
-#   deployments/review-stack.sh STACK [URL_TEMPLATE]
-#   deployments/review-stack.sh pr-acme-env-progression-42 'https://{namespace}.review.example.com'
+#   delivery/deployments/review-stack.sh STACK [URL_TEMPLATE]
+#   delivery/deployments/review-stack.sh pr-acme-env-progression-42 'https://{namespace}.review.example.com'
 set -euo pipefail
-stack=${1:?usage: deployments/review-stack.sh STACK [URL_TEMPLATE]}
+stack=${1:?usage: delivery/deployments/review-stack.sh STACK [URL_TEMPLATE]}
 template=${2:-}
 case "$template" in
   '' | *'{namespace}'*) ;;

@@ -3,7 +3,7 @@
 // ingress controller's namespace tries TCP to every app and DNS over UDP and TCP; the measured
 // matrix is set against `progression netcheck`'s verdicts for the same pods on the same cluster.
 //
-//   scripts/run tsx scripts/isolation.ts [--kubeconfig .local/kubeconfig] [--keep]
+//   toolchain/run tsx tests/harness/probes.ts [--kubeconfig .local/kubeconfig] [--keep]
 //
 // Exit 0 when every measured connection matches the verdict and the enforcer (kube-router) runs;
 // 1 otherwise, with the connections that differ. The probes and the spoofing namespace are
@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { REAL_NODE, REPO } from "./local";
 
-/** Where kube-router's health endpoint listens (scripts/kube/node.sh). */
+/** Where kube-router's health endpoint listens (cluster/node.sh). */
 export const ENFORCER_HEALTH = "http://127.0.0.1:20244/healthz";
 export const PROBE_NAME = "probe";
 const NAMESPACE_NAME = "kubernetes.io/metadata.name";
@@ -282,7 +282,7 @@ export async function measureOnce(k: KubeTarget, probeIps: ReadonlyMap<string, s
     unmeasured.sort();
     const verdict =
         (!enforcer.running
-            ? `NetworkPolicies are NOT enforced: ${enforcer.detail}. No isolation is claimed; start it with scripts/cluster.sh up.` +
+            ? `NetworkPolicies are NOT enforced: ${enforcer.detail}. No isolation is claimed; start it with cluster/cluster.sh up.` +
               (leaked.length > 0 ? ` ${leaked.length} of ${denied.length} connections the policies deny went through.` : "")
             : mismatches.length === 0
               ? `measured = evaluated: all ${cells.length} connections match netcheck's verdicts (${denied.length} denied, ${cells.length - denied.length} allowed)`

@@ -5,15 +5,15 @@
 #   kwok (the simulated nodes' controller), and the real node's add-ons: CoreDNS, kube-router and
 #   the pod sandbox's pause binary.
 # Release downloads are unreachable here, so everything comes from the Go module proxy (and the
-# shim from node_modules). Versions: scripts/versions.env and package.json. Each group is built
+# shim from node_modules). Versions: toolchain/versions.env and package.json. Each group is built
 # only when its stamp is missing, so a second run takes seconds. A `pulumi` of the right version
 # already on PATH (with its language host) is used as is.
 #
 # Usage:
-#   scripts/toolchain.sh                 build what is missing, then print the env lines
-#   scripts/toolchain.sh --print-env     same, but print only `export ...` lines (eval-able)
-#   scripts/toolchain.sh --check         exit 0 when everything is built, 1 otherwise (builds nothing)
-#   scripts/toolchain.sh GROUP...        build only these groups: pulumi kubernetes k8s etcd kwok node
+#   toolchain/toolchain.sh                 build what is missing, then print the env lines
+#   toolchain/toolchain.sh --print-env     same, but print only `export ...` lines (eval-able)
+#   toolchain/toolchain.sh --check         exit 0 when everything is built, 1 otherwise (builds nothing)
+#   toolchain/toolchain.sh GROUP...        build only these groups: pulumi kubernetes k8s etcd kwok node
 #                                        (and actionlint, built only when asked for)
 # Cache: ${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}/toolchain
 set -euo pipefail
@@ -21,7 +21,7 @@ set -euo pipefail
   # editing this file while a long build runs cannot derail that build.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=versions.env
-. "$repo/scripts/versions.env"
+. "$repo/toolchain/versions.env"
 cache=${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}
 T="$cache/toolchain"
 
@@ -74,7 +74,7 @@ k8s_built() {
 }
 
 # Our own Go sources built by the node group; their checksum is part of its stamp.
-node_sources() { cat "$repo/scripts/kube/coredns/main.go" "$repo/scripts/kube/pause/main.go" | cksum; }
+node_sources() { cat "$repo/cluster/coredns/main.go" "$repo/cluster/pause/main.go" | cksum; }
 node_built() { done_stamp "$node_dir" && [ "$(cat "$node_dir/.built")" = "$(node_sources)" ]; }
 
 # Generates a wrapper module in $1/src with go.mod text $2 (own text, nothing copied), resolves
@@ -163,7 +163,7 @@ compile_etcd() {
 }
 
 # --- kwok: the controller that runs the simulated nodes -----------------------------------------
-# Only the controller: scripts/cluster.sh starts the control plane itself, so kwokctl is not built.
+# Only the controller: cluster/cluster.sh starts the control plane itself, so kwokctl is not built.
 fetch_kwok() {
   mkdir -p "$kwok_dir"
   wrapper_module "$kwok_dir" "module local.invalid/toolchain/kwok
@@ -180,7 +180,7 @@ compile_kwok() {
 
 # --- node: CoreDNS, kube-router, pause (the real node's add-ons) -------------------------------
 # One wrapper module and one `go build`, so client-go and the other shared packages compile once
-# for both. CoreDNS is our own main with only the plugins the Corefile uses (scripts/kube/coredns),
+# for both. CoreDNS is our own main with only the plugins the Corefile uses (cluster/coredns),
 # so only those plugins' modules are fetched; kube-router is upstream's command, run with the
 # firewall (NetworkPolicy) controller only.
 KUBE_ROUTER_MOD=github.com/cloudnativelabs/kube-router/v2
@@ -196,8 +196,8 @@ go 1.26
 replace github.com/vishvananda/netlink => github.com/vishvananda/netlink v$KUBE_ROUTER_NETLINK" \
     "github.com/coredns/coredns/coremain@v$COREDNS_VERSION" "$KUBE_ROUTER_MOD/cmd/kube-router@v$KUBE_ROUTER_VERSION"
   mkdir -p "$dir/src/coredns" "$dir/src/pause"
-  cp -f "$repo/scripts/kube/coredns/main.go" "$dir/src/coredns/main.go"
-  cp -f "$repo/scripts/kube/pause/main.go" "$dir/src/pause/main.go"
+  cp -f "$repo/cluster/coredns/main.go" "$dir/src/coredns/main.go"
+  cp -f "$repo/cluster/pause/main.go" "$dir/src/pause/main.go"
   download_deps "$dir" ./coredns ./pause "$KUBE_ROUTER_MOD/cmd/kube-router"
 }
 compile_node() {
@@ -246,7 +246,7 @@ build_group() { # $1 = group, $2 = label for the timing log
 }
 
 # --- actionlint: the GitHub Actions workflow linter ------------------------------------------------
-# Only on request (`scripts/toolchain.sh actionlint`; scripts/actionlint.sh runs it): the engine and
+# Only on request (`toolchain/toolchain.sh actionlint`; toolchain/actionlint.sh runs it): the engine and
 # the cluster do not need it. github.com/rhysd/actionlint has no replace directives, so the tagged
 # release builds with go install as published.
 actionlint_dir="$T/actionlint-$ACTIONLINT_VERSION"
@@ -286,7 +286,7 @@ ${clip:+
 replace github.com/atotto/clipboard => $clip}" \
     "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$v" "github.com/pulumi/pulumi/sdk/v3@v$v"
   mkdir -p "$dir/src/langhost"
-  cp -f "$repo/scripts/langhost/main.go" "$dir/src/langhost/main.go"
+  cp -f "$repo/toolchain/langhost/main.go" "$dir/src/langhost/main.go"
   download_deps "$dir" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi ./langhost
 }
 compile_pulumi() {
@@ -296,14 +296,14 @@ compile_pulumi() {
   touch "$pulumi_dir/.built"
 }
 
-# The Node language host: scripts/langhost/main.go, our own (the release's host module is untagged
-# and not served by the Go module proxy reachable here; see scripts/README.md). Built inside the
+# The Node language host: toolchain/langhost/main.go, our own (the release's host module is untagged
+# and not served by the Go module proxy reachable here; see docs/local-cluster.md). Built inside the
 # CLI's wrapper module, so it uses the same sdk/v3. Rebuilt when its source changes.
 build_langhost() {
   local dir=$pulumi_dir sum=$1
-  log "building pulumi-language-nodejs (scripts/langhost, sdk/v3 v$PULUMI_VERSION)"
+  log "building pulumi-language-nodejs (toolchain/langhost, sdk/v3 v$PULUMI_VERSION)"
   mkdir -p "$dir/src/langhost"
-  cp -f "$repo/scripts/langhost/main.go" "$dir/src/langhost/main.go"
+  cp -f "$repo/toolchain/langhost/main.go" "$dir/src/langhost/main.go"
   (cd "$dir/src" && go build -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
     -o "$dir/bin/pulumi-language-nodejs" ./langhost) || return 1
@@ -330,7 +330,7 @@ ensure_pulumi() {
   fi
   done_stamp "$pulumi_dir" || build_group pulumi "pulumi-$PULUMI_VERSION"
   local sum
-  sum=$(cksum <"$repo/scripts/langhost/main.go")
+  sum=$(cksum <"$repo/toolchain/langhost/main.go")
   [ -x "$pulumi_dir/bin/pulumi-language-nodejs" ] && [ "$(cat "$pulumi_dir/.langhost" 2>/dev/null)" = "$sum" ] ||
     timed "pulumi-language-nodejs" build_langhost "$sum"
   # The dynamic-provider shim ships, executable, at the root of the npm package @pulumi/pulumi.
@@ -349,7 +349,7 @@ fetch_kubernetes() {
   local v=$K8S_PLUGIN_VERSION dir=$kubernetes_dir pseudo
   pseudo=$(provider_pseudo)
   if [ -z "$pseudo" ]; then
-    log "package.json pins @pulumi/kubernetes $v, but scripts/versions.env has no PULUMI_KUBERNETES_PSEUDO_${v//./_}:"
+    log "package.json pins @pulumi/kubernetes $v, but toolchain/versions.env has no PULUMI_KUBERNETES_PSEUDO_${v//./_}:"
     log "the provider module $provider_mod is untagged; add the pseudo-version"
     log "of the v$v release commit there (or pin @pulumi/kubernetes to a version listed there)"
     return 1
@@ -372,7 +372,7 @@ compile_kubernetes() {
     log "provider.Serve of $mod@$(provider_pseudo) has a signature this wrapper does not know (4.31+ added an argument)"; return 1; }
   mkdir -p "$dir/src/gen"
   cat >"$dir/src/gen/main.go" <<'GO'
-// Generated by scripts/toolchain.sh: writes the two files the provider binary embeds.
+// Generated by toolchain/toolchain.sh: writes the two files the provider binary embeds.
 // Usage: gen SRC_DIR OUT_DIR VERSION
 package main
 
@@ -407,7 +407,7 @@ func must(err error) {
 }
 GO
   cat >"$dir/src/main.go" <<'GO'
-// Generated by scripts/toolchain.sh: the pulumi-resource-kubernetes entry point.
+// Generated by toolchain/toolchain.sh: the pulumi-resource-kubernetes entry point.
 package main
 
 import (
@@ -436,7 +436,7 @@ ensure_kubernetes() {
   done_stamp "$kubernetes_dir" || build_group kubernetes "pulumi-kubernetes-$K8S_PLUGIN_VERSION"
   # The engine finds exact plugin versions under $PULUMI_HOME/plugins.
   if [ ! -x "$pulumi_home/plugins/resource-kubernetes-v$K8S_PLUGIN_VERSION/pulumi-resource-kubernetes" ]; then
-    [ -x "$pulumi_dir/bin/pulumi" ] || { log "pulumi is not built yet: run scripts/toolchain.sh pulumi first"; return 1; }
+    [ -x "$pulumi_dir/bin/pulumi" ] || { log "pulumi is not built yet: run toolchain/toolchain.sh pulumi first"; return 1; }
     log "installing plugin resource kubernetes $K8S_PLUGIN_VERSION into $pulumi_home"
     PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=true "$pulumi_dir/bin/pulumi" plugin install \
       resource kubernetes "$K8S_PLUGIN_VERSION" --file "$kubernetes_dir/bin/pulumi-resource-kubernetes" >&2
@@ -460,7 +460,7 @@ check_all() {
 # Lines to eval: PATH with Node >= 22, pulumi and its bundled plugins, the cluster binaries.
 emit_env() {
   local nodebin path
-  nodebin=$("$repo/scripts/node.sh")
+  nodebin=$("$repo/toolchain/node.sh")
   path="$nodebin"
   [ -n "${pulumi_external:-}" ] || path+=":$pulumi_dir/bin"
   path+=":$k8s_dir/bin:$etcd_dir/bin:$kwok_dir/bin:$node_dir/bin"
@@ -487,7 +487,7 @@ start_fetches "${groups[@]}"
 for g in "${groups[@]}"; do run_group "$g"; done
 if [ $# -eq 0 ] || [ "$mode" = env ]; then
   emit_env >"$T/env.sh"
-  log "ready in $((SECONDS - t0))s; env: $T/env.sh (eval \"\$(scripts/toolchain.sh --print-env)\")"
+  log "ready in $((SECONDS - t0))s; env: $T/env.sh (eval \"\$(toolchain/toolchain.sh --print-env)\")"
   if [ "$mode" = env ]; then cat "$T/env.sh"; else cat "$T/env.sh" >&2; fi
 fi
 exit
