@@ -160,12 +160,11 @@ JSON
 image_ref() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$dir/images.json"; }
 
 start_containerd() {
-  local i
   if ! running "$dir/pids/containerd.pid"; then
     containerd_config "$(image_ref pause)"
     start_daemon "$dir/pids/containerd.pid" "$dir/logs/containerd.log" containerd --config "$NODE_RUN/containerd/config.toml"
   fi
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1 && return 0
     running "$dir/pids/containerd.pid" || break
     sleep 0.1
@@ -264,8 +263,7 @@ YAML
 }
 
 wait_healthy() { # $1 = component, $2 = URL; waits up to 60 s while the process lives
-  local i
-  for i in $(seq 1 240); do
+  for _ in $(seq 1 240); do
     curl -fsS -m 1 "$2" >/dev/null 2>&1 && return 0
     running "$dir/pids/$1.pid" || break
     sleep 0.25
@@ -282,8 +280,7 @@ node_up() { # $1 = name, $2 = dir
   start_kubelet
   wait_healthy kubelet "http://$KUBELET_HEALTH/healthz"
   # kube-proxy and kube-router read their Node object, which kubelet registers.
-  local i
-  for i in $(seq 1 120); do kubectl get node "$(node_name)" >/dev/null 2>&1 && break; sleep 0.5; done
+  for _ in $(seq 1 120); do kubectl get node "$(node_name)" >/dev/null 2>&1 && break; sleep 0.5; done
   start_kube_proxy
   start_kube_router
   wait_healthy kube-proxy "http://$KUBE_PROXY_HEALTH/healthz"

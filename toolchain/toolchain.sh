@@ -29,7 +29,7 @@ mode=build
 groups=()
 for a in "$@"; do
   case "$a" in
-    --print-env) mode=env ;;
+    --print-env) mode="env" ;;
     --check) mode=check ;;
     -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}"; exit 0 ;;
     pulumi|kubernetes|k8s|etcd|kwok|node|actionlint) groups+=("$a") ;;
@@ -296,17 +296,21 @@ compile_pulumi() {
   touch "$pulumi_dir/.built"
 }
 
-# The Node language host: toolchain/langhost/main.go, our own (the release's host module is untagged
-# and not served by the Go module proxy reachable here; see docs/local-cluster.md). Built inside the
-# CLI's wrapper module, so it uses the same sdk/v3. Rebuilt when its source changes.
+# The Node language host: toolchain/langhost, our own Go module (the release's host module is
+# untagged and not served by the Go module proxy reachable here; see docs/local-cluster.md). Its
+# go.mod requires sdk/v3 at PULUMI_VERSION (its test checks that); built in place, with the module
+# and build caches above. Rebuilt when its source changes.
 build_langhost() {
-  local dir=$pulumi_dir sum=$1
+  local dir=$pulumi_dir sum=$1 src="$repo/toolchain/langhost"
+  grep -q "github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION\$" "$src/go.mod" || {
+    log "toolchain/langhost/go.mod does not require github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION (toolchain/versions.env); run: cd toolchain/langhost && go get github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION && go mod tidy"
+    return 1
+  }
   log "building pulumi-language-nodejs (toolchain/langhost, sdk/v3 v$PULUMI_VERSION)"
-  mkdir -p "$dir/src/langhost"
-  cp -f "$repo/toolchain/langhost/main.go" "$dir/src/langhost/main.go"
-  (cd "$dir/src" && go build -trimpath \
+  mkdir -p "$dir/bin"
+  (cd "$src" && go build -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
-    -o "$dir/bin/pulumi-language-nodejs" ./langhost) || return 1
+    -o "$dir/bin/pulumi-language-nodejs" .) || return 1
   echo "$sum" >"$dir/.langhost"
 }
 
