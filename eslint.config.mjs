@@ -1,9 +1,10 @@
 // Type-aware lint: the rules that catch real Pulumi and async bugs (an Output in a template
-// string, a promise nobody awaits), not style; formatting is prettier's job.
+// string, a promise nobody awaits), and the project's import rules (toolchain/lint/imports.mjs).
 import js from "@eslint/js";
 import pulumi from "@pulumi/eslint-plugin";
 import { createNodeResolver, importX } from "eslint-plugin-import-x";
 import tseslint from "typescript-eslint";
+import progression from "./toolchain/lint/imports.mjs";
 
 export default tseslint.config(
     { ignores: ["node_modules/", "dist/", ".local/", "**/*.mjs", "**/*.mts", "**/*.js", "bin/"] },
@@ -11,7 +12,7 @@ export default tseslint.config(
     ...tseslint.configs.recommendedTypeChecked,
     {
         languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
-        plugins: { "@pulumi": pulumi, "import-x": importX },
+        plugins: { "@pulumi": pulumi, "import-x": importX, progression },
         settings: {
             // import-x reads only the extensions listed here when it follows imports for no-cycle.
             "import-x/extensions": [".ts", ".js"],
@@ -27,8 +28,13 @@ export default tseslint.config(
             "@typescript-eslint/consistent-type-imports": ["error", { prefer: "type-imports", fixStyle: "inline-type-imports", disallowTypeAnnotations: false }],
             "@typescript-eslint/no-import-type-side-effects": "error",
             // Modules form a tree: a cycle means two modules that are really one, or a shared part
-            // that wants its own module. (Type-only imports are erased, so they do not count.)
+            // that wants its own module. import-x/no-cycle skips type-only imports, which tie one
+            // module's meaning to another's just the same; progression/no-cycle counts them.
             "import-x/no-cycle": ["error", { ignoreExternal: true }],
+            "progression/no-cycle": "error",
+            // Imports run down the layers kube < netpol < smoke < config < promotion < release <
+            // migrate < components < edge < harness < drivers < tests (toolchain/lint/imports.mjs).
+            "progression/layers": "error",
             // Tests assert on recorded mock inputs, which are untyped by nature.
             "@typescript-eslint/no-explicit-any": "off",
         },

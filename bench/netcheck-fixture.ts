@@ -5,9 +5,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { NAMESPACE_NAME_LABEL } from "../kube/labels";
 
 const ENVS = ["dev", "staging", "prod"] as const;
-const NAME_LABEL = "kubernetes.io/metadata.name";
+const NAME_LABEL = NAMESPACE_NAME_LABEL;
 
 export interface ScaledSpec {
     readonly namespaces: number;

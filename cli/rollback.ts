@@ -17,7 +17,7 @@ import { ENVIRONMENT_RULES } from "../config/environments";
 import { ConfigError, PROJECT, validateConfig } from "../config/schema";
 import { readProject, readStackRaw } from "../config/stackFile";
 import { kubeApi } from "../kube/api";
-import { REVISION_LABEL } from "../release/revisions";
+import { REVISION_LABEL } from "../kube/labels";
 import { awaitEndpoints, awaitReady, deploymentName, liveRevision, pointService, scaleRevision } from "../release/switch";
 import { UsageError } from "./args";
 

@@ -5,7 +5,7 @@ import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments"
 import { flagEnvName } from "../config/groups/envFlags";
 import type { AppConfig } from "../config/schema";
 import { canonicalJson, keyedDigest } from "../promotion/digest";
-import { REVISION_CHARS, REVISION_LABEL } from "../release/revisions";
+import { APP_COMPONENT_LABEL, REVISION_CHARS, REVISION_LABEL } from "../kube/labels";
 import { appLabels } from "./labels";
 import type { KubernetesObject, ObjectMeta } from "./manifestTypes";
 import { fillSecret, placeholders } from "./secretValues";
@@ -198,7 +198,7 @@ export function previewServiceManifest(input: AppInput, revision: string) {
         metadata: {
             name: appNames(input.app, revision).preview,
             namespace: input.namespace,
-            labels: { ...labels.all, "app.kubernetes.io/component": "preview" },
+            labels: { ...labels.all, [APP_COMPONENT_LABEL]: "preview" },
             annotations: { [SERVICE_WAIT_FOR]: "jsonpath={.spec.clusterIP}" },
         } satisfies ObjectMeta,
         spec: {

@@ -5,7 +5,7 @@ import { ENVIRONMENT_RULES } from "../config/environments";
 import type { EnvironmentConfig } from "../config/schema";
 import { manifestDigest, smokeTrigger } from "../promotion/digest";
 import { type Provenance, type SignedVerifiedRecord, signRecord, verifiedRecord, type VerifiedSubject } from "../promotion/record";
-import { NO_PROVENANCE, verifiedSubject } from "../promotion/subject";
+import { NO_PROVENANCE, verifiedSubject } from "./verifiedSubject";
 import type { HistoryEntry } from "../release/revisions";
 import type { LiveCheck } from "../release/switch";
 import { AppDeployment, liveSelector, secretChecksumOf } from "./app";

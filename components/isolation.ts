@@ -2,7 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { EnvironmentName } from "../config/environments";
 import type { EgressRule, EnvironmentConfig } from "../config/schema";
-import { appLabels, commonLabels, NAMESPACE_NAME_LABEL } from "./labels";
+import { NAMESPACE_NAME_LABEL } from "../kube/labels";
+import { appLabels, commonLabels } from "./labels";
 import type { Labels, NetworkPolicyManifest, NetworkPolicyPeer } from "./manifestTypes";
 
 export interface IsolationInput {

@@ -1,15 +1,18 @@
 // One labels object per app feeds the Deployment selector, the pod template and the Service:
 // selector labels stay minimal and stable (a Deployment's selector is immutable), the rest
 // describe the object for people and policies.
+// The label keys themselves are kube/labels.ts's.
 import type { EnvironmentName } from "../config/environments";
+import {
+    APP_COMPONENT_LABEL,
+    APP_INSTANCE_LABEL,
+    APP_MANAGED_BY_LABEL,
+    APP_NAME_LABEL,
+    APP_PART_OF_LABEL,
+    ENVIRONMENT_LABEL,
+    PART_OF,
+} from "../kube/labels";
 import type { Labels } from "./manifestTypes";
-
-export const PART_OF = "env-progression";
-/** The label that names an object's environment; the policy pack and netcheck read it. */
-export const ENVIRONMENT_LABEL = "environment";
-export { REVISION_LABEL } from "../release/revisions";
-/** Set by the API server on every namespace and not settable by tenants (since Kubernetes 1.22). */
-export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 
 export interface AppLabels {
     /** For `spec.selector` and the Service selector: never change these on a live app. */
@@ -19,17 +22,17 @@ export interface AppLabels {
 }
 
 export function appLabels(app: string, environment: EnvironmentName): AppLabels {
-    const selector = { "app.kubernetes.io/name": app, "app.kubernetes.io/instance": `${app}-${environment}` };
+    const selector = { [APP_NAME_LABEL]: app, [APP_INSTANCE_LABEL]: `${app}-${environment}` };
     return {
         selector,
-        all: { ...selector, ...commonLabels(environment), "app.kubernetes.io/component": "server" },
+        all: { ...selector, ...commonLabels(environment), [APP_COMPONENT_LABEL]: "server" },
     };
 }
 
 export function commonLabels(environment: EnvironmentName): Labels {
     return {
         [ENVIRONMENT_LABEL]: environment,
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/managed-by": "pulumi",
+        [APP_PART_OF_LABEL]: PART_OF,
+        [APP_MANAGED_BY_LABEL]: "pulumi",
     };
 }

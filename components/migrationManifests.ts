@@ -5,6 +5,8 @@ import * as crypto from "node:crypto";
 import type { EnvironmentName } from "../config/environments";
 import type { MigrationConfig } from "../config/groups/migration";
 import type { AppConfig, EgressRule } from "../config/schema";
+import { APP_COMPONENT_LABEL, APP_INSTANCE_LABEL, APP_NAME_LABEL } from "../kube/labels";
+import { budgetEnv } from "../migrate/env";
 import { commonLabels } from "./labels";
 import type { KubernetesObject, Labels, NetworkPolicyManifest, ObjectMeta } from "./manifestTypes";
 import { placeholders } from "./secretValues";
@@ -26,23 +28,8 @@ export function migrationNames(app: string) {
  * Service never routes to a migration pod and the ingress controller's policy never admits one.
  */
 export function migrationLabels(app: string, environment: EnvironmentName): { selector: Labels; all: Labels } {
-    const selector = { "app.kubernetes.io/name": app, "app.kubernetes.io/instance": `${app}-${environment}-migration` };
-    return { selector, all: { ...selector, ...commonLabels(environment), "app.kubernetes.io/component": "migration" } };
-}
-
-/**
- * The environment of every migration process: the budgets as PostgreSQL settings for libpq
- * clients (psql, most drivers) through PGOPTIONS, and as plain numbers for tools that are not.
- * `inherited` is a PGOPTIONS already set; ours come last, so they win.
- */
-export function budgetEnv(budgets: { lockTimeoutMs: number; statementTimeoutMs: number }, version: string, inherited?: string): Record<string, string> {
-    const ours = `-c lock_timeout=${budgets.lockTimeoutMs}ms -c statement_timeout=${budgets.statementTimeoutMs}ms`;
-    return {
-        PGOPTIONS: inherited !== undefined && inherited.trim() !== "" ? `${inherited.trim()} ${ours}` : ours,
-        MIGRATION_LOCK_TIMEOUT_MS: String(budgets.lockTimeoutMs),
-        MIGRATION_STATEMENT_TIMEOUT_MS: String(budgets.statementTimeoutMs),
-        MIGRATION_VERSION: version,
-    };
+    const selector = { [APP_NAME_LABEL]: app, [APP_INSTANCE_LABEL]: `${app}-${environment}-migration` };
+    return { selector, all: { ...selector, ...commonLabels(environment), [APP_COMPONENT_LABEL]: "migration" } };
 }
 
 /**
@@ -173,7 +160,7 @@ export function migrationRender(input: { app: AppConfig; environment: Environmen
     const version = migration.sources?.version;
     const trigger = version !== undefined ? migrationTrigger(migration, version) : undefined;
     const egress = migrationEgressPolicy(app.name, environment, namespace, migration.egress);
-    const labels = { ...commonLabels(environment), "app.kubernetes.io/name": app.name, "app.kubernetes.io/component": "migration" };
+    const labels = { ...commonLabels(environment), [APP_NAME_LABEL]: app.name, [APP_COMPONENT_LABEL]: "migration" };
     return {
         ...(migration.secretEnv.length > 0
             ? {

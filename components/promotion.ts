@@ -9,7 +9,7 @@ import type { EnvironmentConfig } from "../config/schema";
 import { type Candidate, decidePromotion, NO_PROMOTION, promotionOutput, type PromotionOutput, type RecordSource } from "../promotion/compare";
 import type { Check } from "../smoke";
 import type { ParityRules } from "../promotion/rules";
-import { NO_PROVENANCE, verifiedSubject } from "../promotion/subject";
+import { NO_PROVENANCE, verifiedSubject } from "./verifiedSubject";
 
 /** The stack output naming what a stack verified; the next environment reads it. */
 export const VERIFIED_OUTPUT = "verified";

@@ -8,8 +8,8 @@
 //     next `up` diffs as changed and migrates again.
 import { existsSync } from "node:fs";
 import type { EnvironmentName } from "../config/environments";
-import { budgetEnv } from "../components/migrationManifests";
 import { type CommandResult, OUTPUT_CAP_BYTES, runCommand } from "../smoke/provider";
+import { budgetEnv } from "./env";
 import { runMigrationJob } from "./job";
 import { failureReport, MigrationFailedError, stopCause } from "./report";
 

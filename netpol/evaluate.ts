@@ -3,40 +3,30 @@
 // in its namespace selects it and lists that type; an isolated pod admits only what some rule of
 // some selecting policy allows (policies only ever add allowances). Endpoints outside the cluster
 // are never isolated: no policy can select them.
-import { cidrContains, type IpAddress, parseIp } from "./cidr";
+import { NAMESPACE_NAME_LABEL } from "../kube/labels";
+import { cidrContains, parseIp } from "./cidr";
 import { type CompiledPeer, type CompiledPolicies, type CompiledPolicy, type CompiledPort, type CompiledRule, compilePolicies } from "./policy";
 import { createReach, type Reach } from "./reach";
 import type {
     ClusterModel,
     ConnectivityMatrix,
-    ContainerPort,
     Direction,
     DirectionVerdict,
     Endpoint,
     Labels,
     MatrixCell,
+    ModelEndpoint,
     Probe,
     Protocol,
     RuleRef,
     Verdict,
 } from "./types";
 
-/** The label the API server puts on every namespace, equal to its name; tenants cannot change it. */
-export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
-
 export class ModelError extends Error {
     override name = "ModelError";
     constructor(readonly problems: readonly string[]) {
         super(`invalid cluster model:\n  - ${problems.join("\n  - ")}`);
     }
-}
-
-/** An endpoint with what policies match on: labels, its namespace's labels, address and ports. */
-export interface ModelEndpoint extends Endpoint {
-    readonly labels: Labels;
-    readonly namespaceLabels: Labels;
-    readonly address: IpAddress;
-    readonly containerPorts: readonly ContainerPort[];
 }
 
 export interface ConnectionQuery {

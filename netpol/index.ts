@@ -11,8 +11,9 @@ export { compileSelector, labelSelectorMatches } from "./selector";
 export type { CompiledSelector } from "./selector";
 export { compilePolicies, PolicyValidationError } from "./policy";
 export type { CompiledPolicies, CompiledPolicy, CompiledRule, CompiledPeer, CompiledPort } from "./policy";
-export { createEvaluator, evaluateConnection, connectivityMatrix, cellOf, ModelError, NAMESPACE_NAME_LABEL } from "./evaluate";
-export type { Evaluator, ConnectionQuery, MatrixOptions, ModelEndpoint } from "./evaluate";
+export { createEvaluator, evaluateConnection, connectivityMatrix, cellOf, ModelError } from "./evaluate";
+export { ENVIRONMENT_LABEL, NAMESPACE_NAME_LABEL } from "../kube/labels";
+export type { Evaluator, ConnectionQuery, MatrixOptions } from "./evaluate";
 export { Bitset, createReach, unmatchedNamedPorts } from "./reach";
 export type { Reach } from "./reach";
 export {
@@ -22,7 +23,6 @@ export {
     ManifestError,
     DEFAULT_INGRESS_NAMESPACE,
     DEFAULT_APP_PORT,
-    ENVIRONMENT_LABEL,
     DNS_PROBES,
 } from "./model";
 export type { DefaultModelOptions, ManifestModelOptions, ManifestModel } from "./model";

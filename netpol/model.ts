@@ -3,12 +3,11 @@
 // take them. The attacker copies every label of the environment it impersonates, on its namespace
 // and its pod, except `kubernetes.io/metadata.name`, which only the API server can set: whatever
 // a policy admits by a tenant-settable label, the attacker gets too.
-import { NAMESPACE_NAME_LABEL } from "./evaluate";
+import { APP_COMPONENT_LABEL, APP_NAME_LABEL, ENVIRONMENT_LABEL, NAMESPACE_NAME_LABEL } from "../kube/labels";
 import type { ContainerPort, EnvironmentRole, IsolationModel, Labels, NamespaceModel, PodModel, Probe, Protocol } from "./types";
 
 export const DEFAULT_INGRESS_NAMESPACE = "ingress-nginx";
 export const DEFAULT_APP_PORT = 8080;
-export const ENVIRONMENT_LABEL = "environment";
 const ENVIRONMENT_ORDER = ["dev", "staging", "prod"];
 
 export const DNS_PROBES: readonly Probe[] = [
@@ -28,7 +27,7 @@ const KUBE_DNS: Omit<Workload, "apps"> = {
 
 const INGRESS_CONTROLLER: Omit<Workload, "apps"> = {
     name: "controller",
-    labels: { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" },
+    labels: { [APP_NAME_LABEL]: "ingress-nginx", [APP_COMPONENT_LABEL]: "controller" },
     ports: [
         { name: "http", containerPort: 80, protocol: "TCP" },
         { name: "https", containerPort: 443, protocol: "TCP" },
@@ -145,7 +144,7 @@ export interface DefaultModelOptions {
  */
 export function defaultIsolationModel(opts: DefaultModelOptions = {}): IsolationModel {
     const appPort = opts.appPort ?? DEFAULT_APP_PORT;
-    const appLabels = opts.appLabels ?? { "app.kubernetes.io/name": "app" };
+    const appLabels = opts.appLabels ?? { [APP_NAME_LABEL]: "app" };
     return buildModel({
         environments: (opts.environments ?? ENVIRONMENT_ORDER).map((env) => ({
             name: env,

@@ -7,9 +7,8 @@
 // those share one computed set. A connection is allowed when both directions allow it: the same
 // rules evaluate() applies one query at a time, which still writes the reason for each finding.
 import { cidrContains } from "./cidr";
-import type { ModelEndpoint } from "./evaluate";
 import type { CompiledPeer, CompiledPolicy, CompiledRule } from "./policy";
-import type { Probe } from "./types";
+import type { ModelEndpoint, Probe } from "./types";
 
 /** A fixed-size set of endpoint indices. */
 export class Bitset {

@@ -1,6 +1,7 @@
 // Public shapes of the NetworkPolicy evaluator. Inputs are plain objects as they appear in YAML
 // (networking.k8s.io/v1), so a policy read from a file, a builder or the API server is passed in
 // unchanged; the evaluator validates and compiles them itself.
+import type { IpAddress } from "./cidr";
 
 export type Labels = Readonly<Record<string, string>>;
 export type Protocol = "TCP" | "UDP" | "SCTP";
@@ -186,4 +187,12 @@ export interface Finding {
     readonly probes: readonly string[];
     /** What is wrong, the policy and rule responsible (or the isolating policies), and the fix. */
     readonly message: string;
+}
+
+/** An endpoint with what policies match on: labels, its namespace's labels, address and ports. */
+export interface ModelEndpoint extends Endpoint {
+    readonly labels: Labels;
+    readonly namespaceLabels: Labels;
+    readonly address: IpAddress;
+    readonly containerPorts: readonly ContainerPort[];
 }

@@ -5,7 +5,7 @@
 // wrong namespace label is reported once.
 import type { EnvironmentName } from "../config/environments";
 import { PROJECT } from "../config/schema";
-import { ENVIRONMENT_LABEL } from "../components/labels";
+import { ENVIRONMENT_LABEL } from "../kube/labels";
 import type { StackCheck, StackResource, StackViolation } from "./define";
 import { ENVIRONMENT_CONFIG, type PackContext } from "./environment";
 import { get, stringMap, subject } from "./manifest";

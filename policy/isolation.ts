@@ -7,7 +7,7 @@
 //     shared label admits them). Only cross-environment findings touching this stack are kept:
 //     the peers' own policies are not in this stack, so paths between two peers mean nothing here.
 import { ENVIRONMENTS } from "../config/environments";
-import { ENVIRONMENT_LABEL } from "../components/labels";
+import { ENVIRONMENT_LABEL } from "../kube/labels";
 import { checkIsolation, DEFAULT_INGRESS_NAMESPACE, type Finding, isolationModelFromManifests, ManifestError, ModelError, PolicyValidationError } from "../netpol";
 import { NotApplicable, type StackCheck, type StackViolation } from "./define";
 import { get, isObject, type Manifest, podLabels, podSpecPath, stringMap, WORKLOAD_KINDS } from "./manifest";

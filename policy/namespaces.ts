@@ -1,7 +1,7 @@
 // namespace-labels: an environment's namespace says which environment it is, and Pod Security
 // Admission enforces that environment's level on it.
 import { ENVIRONMENT_RULES, type EnvironmentName, type PodSecurityLevel } from "../config/environments";
-import { ENVIRONMENT_LABEL } from "../components/labels";
+import { ENVIRONMENT_LABEL } from "../kube/labels";
 import type { ResourceCheck } from "./define";
 import { ENVIRONMENT_CONFIG } from "./environment";
 import { get, type Manifest, stringMap, subject } from "./manifest";

@@ -2,7 +2,7 @@
 // name the API server sets (resource policy), and every environment namespace starts from a
 // default deny in both directions (stack policy). What the policies mean together is judged by
 // the evaluator in isolation.ts.
-import { ENVIRONMENT_LABEL, NAMESPACE_NAME_LABEL } from "../components/labels";
+import { ENVIRONMENT_LABEL, NAMESPACE_NAME_LABEL } from "../kube/labels";
 import type { ResourceCheck, StackCheck, StackViolation } from "./define";
 import { get, isObject, list, type Manifest, stringMap, subject } from "./manifest";
 import { containsUnknown, isUnknown } from "./unknown";

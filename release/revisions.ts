@@ -2,16 +2,6 @@
 // which revisions stay, and the environment's verified history. No I/O here; release/switch.ts
 // reads and writes the cluster.
 
-/**
- * The revision an app object belongs to: a digest of its pod template. Each revision runs as a
- * Deployment of its own; the preview Service selects the candidate's, the live Service the
- * verified one's.
- */
-export const REVISION_LABEL = "progression.dev/revision";
-
-/** Length of a revision id: 10 hex characters, 40 bits, as Kubernetes' pod-template-hash. */
-export const REVISION_CHARS = 10;
-
 /** The parts of a pod the switch reads. */
 export interface PodView {
     readonly name: string;

@@ -14,7 +14,8 @@ import { parseChecks } from "../smoke/checks";
 import { runCommand } from "../smoke/provider";
 import { canonicalJson } from "../promotion/digest";
 import { APPLY_PATCH, type KubeApi, kubeApi, labelSelector, MERGE_PATCH } from "../kube/api";
-import { type HistoryEntry, nextHistory, planSwitch, type PodView, ranDigest, REVISION_LABEL, revisionsToRemove } from "./revisions";
+import { APP_NAME_LABEL, REVISION_LABEL } from "../kube/labels";
+import { type HistoryEntry, nextHistory, planSwitch, type PodView, ranDigest, revisionsToRemove } from "./revisions";
 
 /** The field manager that owns the live Service's selector. */
 export const FIELD_MANAGER = "env-progression-live-switch";
@@ -179,7 +180,7 @@ async function removeRevisions(api: KubeApi, namespace: string, selector: Record
     return gone;
 }
 
-export const deploymentName = (selector: Record<string, string>, revision: string) => `${selector["app.kubernetes.io/name"]}-${revision}`;
+export const deploymentName = (selector: Record<string, string>, revision: string) => `${selector[APP_NAME_LABEL]}-${revision}`;
 
 async function run(inputs: SwitchInputs, olds: Partial<SwitchOutputs> | undefined): Promise<SwitchOutputs> {
     const api = kubeApi(inputs.kubeconfig, inputs.context);

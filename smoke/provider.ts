@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { kubeApi } from "../kube/api";
-import { candidateReport } from "../release/inspect";
+import { candidateReport } from "./candidate";
 import { parseChecks } from "./checks";
 import { runSmoke } from "./engine";
 import { formatReport } from "./format";

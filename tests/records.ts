@@ -5,7 +5,7 @@ import type { EnvironmentName } from "../config/environments";
 import { type EnvironmentConfig, parseImage, validateConfig } from "../config/schema";
 import { readStackRaw } from "../config/stackFile";
 import { type SignedVerifiedRecord, signRecord, type VerifiedRecord, verifiedRecord } from "../promotion/record";
-import { verifiedSubject } from "../promotion/subject";
+import { verifiedSubject } from "../components/verifiedSubject";
 import type { Check } from "../smoke/types";
 
 /** A promotionKey for tests (44 characters, as `openssl rand -base64 32` gives). */

@@ -1,6 +1,6 @@
 // Release: how live traffic moves between revisions. `rollbackTo` holds an environment on a
 // revision of its own verified history (what `progression rollback` sets).
-import { REVISION_CHARS } from "../../release/revisions";
+import { REVISION_CHARS } from "../../kube/labels";
 import { type ConfigReader, PROJECT, show } from "../reader";
 import type { Identity } from "./identity";
 

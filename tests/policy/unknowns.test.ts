@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../config/environments";
 import { SECRET_CHECKSUM } from "../../components/app";
-import { REVISION_LABEL } from "../../components/labels";
+import { REVISION_LABEL } from "../../kube/labels";
 import { RESOURCE_CHECKS, STACK_CHECKS } from "../../policy/pack";
 import { plain, UNKNOWN } from "../../policy/unknown";
 import * as policyModule from "@pulumi/policy";

@@ -14,7 +14,8 @@ import {
     SECRET_CHECKSUM,
 } from "../../components/app";
 import { isolationPolicies } from "../../components/isolation";
-import { appLabels, REVISION_LABEL } from "../../components/labels";
+import { REVISION_LABEL } from "../../kube/labels";
+import { appLabels } from "../../components/labels";
 import type { KubernetesObject } from "../../components/manifestTypes";
 import { namespaceManifest } from "../../components/namespace";
 import { environmentManifests, SECRET_CHECKSUM_PLACEHOLDER } from "../../components/manifests";

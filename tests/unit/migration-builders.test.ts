@@ -8,13 +8,13 @@ import type { AppConfig } from "../../config/schema";
 import { isolationInput, isolationPolicies } from "../../components/isolation";
 import { appLabels } from "../../components/labels";
 import {
-    budgetEnv,
     migrationEgressPolicy,
     migrationJobManifest,
     migrationJobPrefix,
     migrationLabels,
     migrationTrigger,
 } from "../../components/migrationManifests";
+import { budgetEnv } from "../../migrate/env";
 import { jobDetails, jobState, podLogs } from "../../migrate/job";
 import { failureReport, stopCause } from "../../migrate/report";
 import { createEvaluator } from "../../netpol";

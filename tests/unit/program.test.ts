@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENT_RULES, ENVIRONMENTS } from "../../config/environments";
-import { REVISION_LABEL } from "../../components/labels";
+import { REVISION_LABEL } from "../../kube/labels";
 import { checksum, configData, CONFIG_CHECKSUM, SECRET_CHECKSUM } from "../../components/app";
 import { environmentManifests } from "../../components/manifests";
 import { readStackConfig } from "../../config/stackFile";

@@ -14,7 +14,7 @@ import { actorOf, commitOf, provenanceOf, runUrlOf } from "../../promotion/commi
 import { canonicalJson, keyedDigest, manifestDigest, smokeTrigger } from "../../promotion/digest";
 import { parseVerifiedRecord, signRecord, type VerifiedRecord, verifiedRecord, type VerifiedSubject } from "../../promotion/record";
 import { DEFAULT_RULES, parseRules } from "../../promotion/rules";
-import { checksDefinition, NO_PROVENANCE, verificationOf, verifiedSubject } from "../../promotion/subject";
+import { checksDefinition, NO_PROVENANCE, verificationOf, verifiedSubject } from "../../components/verifiedSubject";
 import { defaultChecks } from "../../smoke/checks";
 import { OTHER_KEY, seededRecord, TEST_KEY } from "../records";
 

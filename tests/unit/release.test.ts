@@ -8,9 +8,9 @@ import {
     planSwitch,
     type PodView,
     ranDigest,
-    REVISION_CHARS,
     revisionsToRemove,
 } from "../../release/revisions";
+import { REVISION_CHARS } from "../../kube/labels";
 
 const D1 = `sha256:${"1".repeat(64)}`;
 const D2 = `sha256:${"2".repeat(64)}`;

@@ -3,7 +3,7 @@
 // Service carries no selector in the program; the live switch points it at the verified
 // revision, so its selector names the revision users reach (none before the first switch).
 import { execFileSync } from "node:child_process";
-import { REVISION_LABEL } from "../../../release/revisions";
+import { REVISION_LABEL } from "../../../kube/labels";
 
 export { REVISION_LABEL };
 

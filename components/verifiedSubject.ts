@@ -3,14 +3,14 @@
 // (the checks' definition). Pure: the same function gives the subject a stack's checks verify
 // and the candidate the next stack compares with it, so the two cannot drift apart.
 import { createHash } from "node:crypto";
-import { environmentManifests } from "../components/manifests";
 import { PROJECT } from "../config/reader";
 import type { EnvironmentConfig } from "../config/schema";
 import { defaultChecks } from "../smoke/checks";
 import { isSensitiveHeader, REDACTED } from "../smoke/redact";
 import type { Check } from "../smoke/types";
-import { canonicalJson, manifestDigest } from "./digest";
-import type { Provenance, Verification, VerifiedSubject } from "./record";
+import { canonicalJson, manifestDigest } from "../promotion/digest";
+import type { Provenance, Verification, VerifiedSubject } from "../promotion/record";
+import { environmentManifests } from "./manifests";
 
 const sha256 = (text: string) => `sha256:${createHash("sha256").update(text).digest("hex")}`;
 
