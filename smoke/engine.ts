@@ -18,46 +18,24 @@
 //   - At the deadline, a check short of its passes fails, reporting its most recent failure
 //     (class, expected, seen) and how many failures of each class it met.
 //
-// Transport: undici, loaded when checks first run (see loadUndici). Each request gets a Client
-// of its own, destroyed once its answer is read: one fresh connection per attempt (and per
-// redirect hop), never kept alive or reused, so each attempt may land on another pod behind a
-// Service and a broken pod cannot hide behind a kept-alive connection to a healthy one. The
-// connection is set up explicitly: HTTP/1.1 only, the run's TLS context, the caller's DNS lookup,
-// no TLS session resumption, and one clock (the attempt's budget) instead of undici's own timers.
-import type { LookupFunction } from "node:net";
-import { performance } from "node:perf_hooks";
-import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
-import type * as Undici from "undici";
+// The parts: this file polls (attempts, pauses, the verdict per check); smoke/transport.ts makes
+// one attempt (a request, its redirects, its budget); smoke/assertions.ts judges an answer;
+// smoke/classify.ts names a transport error; smoke/clock.ts is the time all of it reads.
+import { createSecureContext, rootCertificates } from "node:tls";
+import { describeExpectation } from "./assertions";
 import { checkUrl, parseBaseUrl, resolveSmokeOptions, validateChecks } from "./checks";
+import { systemClock } from "./clock";
 import { collectSecrets, redactDeep } from "./redact";
-import type { Check, CheckReport, ErrorClass, HttpMethod, JsonFieldExpectation, ResolvedSmokeOptions, SmokeOptions, SmokeReport } from "./types";
+import { type AttemptContext, attempt, loadUndici, type Outcome } from "./transport";
+import type { Check, CheckReport, ErrorClass, HttpMethod, SmokeOptions, SmokeReport } from "./types";
 
-type Outcome =
-    | { readonly ok: true; readonly status: number; readonly latencyMs: number }
-    | {
-          readonly ok: false;
-          readonly errorClass: ErrorClass;
-          readonly seen: string;
-          readonly status?: number;
-          readonly latencyMs: number;
-      };
-
-interface Context {
+interface Context extends AttemptContext {
     readonly base: URL;
-    readonly settings: ResolvedSmokeOptions;
-    readonly secureContext: SecureContext | undefined;
-    readonly lookup: LookupFunction | undefined;
-    readonly undici: Transport;
-    readonly sharedHeaders: Readonly<Record<string, string>>;
     readonly deadlineAt: number;
     readonly startedAt: number;
-    /** Aborted when a check fails for good: the others stop, the verdict is known. */
-    readonly stop: AbortController;
     /** The check whose final failure stopped the run. */
     stoppedBy?: string;
 }
-
-const USER_AGENT = "progression-smoke/1";
 
 /**
  * Runs `checks` against `baseUrl`. Never throws for a failing app: the verdict is in the
@@ -76,7 +54,8 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
 
     // Loaded before the clock starts: the deadline and the first attempt's budget are the app's.
     const undici = loadUndici();
-    const startedAt = performance.now();
+    const clock = options.clock ?? systemClock;
+    const startedAt = clock.now();
     const startedIso = new Date().toISOString();
     const ctx: Context = {
         base,
@@ -85,6 +64,7 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
         lookup: options.lookup,
         undici,
         sharedHeaders: options.headers ?? {},
+        clock,
         deadlineAt: startedAt + settings.deadlineMs,
         startedAt,
         stop: new AbortController(),
@@ -95,7 +75,7 @@ export async function runSmoke(baseUrl: string, checks: readonly Check[], option
         baseUrl: base.href,
         startedAt: startedIso,
         finishedAt: new Date().toISOString(),
-        elapsedMs: Math.round(performance.now() - startedAt),
+        elapsedMs: Math.round(clock.now() - startedAt),
         settings: { ...settings, customCa: options.caPem !== undefined },
         ...(ctx.stoppedBy !== undefined ? { stoppedBy: ctx.stoppedBy } : {}),
         checks: results,
@@ -134,7 +114,7 @@ async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
 
     for (;;) {
         if (ctx.stop.signal.aborted) break;
-        const remaining = ctx.deadlineAt - performance.now();
+        const remaining = ctx.deadlineAt - ctx.clock.now();
         if (remaining <= 0) break;
         const budget = Math.min(settings.timeoutMs, Math.ceil(remaining));
         const outcome = await attempt(ctx, check, method, url, budget);
@@ -182,12 +162,12 @@ async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
             }
         }
         // No attempt can start before the deadline: stop now rather than sleep into it.
-        if (ctx.deadlineAt - performance.now() <= delay) break;
-        await sleep(delay, ctx.stop.signal);
+        if (ctx.deadlineAt - ctx.clock.now() <= delay) break;
+        await ctx.clock.sleep(delay, ctx.stop.signal);
     }
 
     const passed = streak >= settings.consecutivePasses;
-    const elapsedMs = Math.round(performance.now() - ctx.startedAt);
+    const elapsedMs = Math.round(ctx.clock.now() - ctx.startedAt);
     const common = {
         name: check.name,
         method,
@@ -221,391 +201,4 @@ async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
     }
     const tail = streak > 0 ? ` (then ${streak} pass${streak === 1 ? "" : "es"}; ${need})` : "";
     return { ...common, errorClass: lastFailure.errorClass, seen: lastFailure.seen + tail };
-}
-
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        const done = () => {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", done);
-            resolve();
-        };
-        const timer = setTimeout(done, ms);
-        signal.addEventListener("abort", done, { once: true });
-    });
-}
-
-class AttemptTimeout extends Error {
-    readonly ms: number;
-    constructor(ms: number) {
-        super(`no complete answer within ${ms} ms`);
-        this.ms = ms;
-    }
-}
-
-/**
- * The two modules of undici the engine uses, by path inside the package. Its entry point loads
- * all of undici (fetch, WebSocket, EventSource, caches, mocks, proxy agents: some 200 files, about
- * 0.15 s natively and 0.25 s through tsx); these and what they need take about a third of that. The
- * package has no `exports` map, so the paths are public to require(), and the exact pin keeps
- * them still; tests/smoke/engine.test.ts checks they are what `require("undici")` exports.
- */
-export const UNDICI_MODULES = {
-    /** `Client`: one origin, its connections set up by `connect`. */
-    Client: "undici/lib/dispatcher/client.js",
-    /** `request`: what the entry point adds to every dispatcher as `dispatcher.request()`. */
-    request: "undici/lib/api/api-request.js",
-} as const;
-
-interface Transport {
-    readonly Client: typeof Undici.Client;
-    /** undici's request API, called on a Client (`this`). */
-    readonly request: (this: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions) => Promise<Undici.Dispatcher.ResponseData>;
-}
-
-let transport: Transport | undefined;
-
-/**
- * undici, loaded when checks first run rather than with this file: the CLI's --help and the
- * SmokeTest provider's diff never pay for it. Through require(), so it comes through the same
- * loader as this file: a second copy of undici in one process (say, one loaded natively beside
- * the Kubernetes client's, loaded through tsx) breaks both.
- */
-function loadUndici(): Transport {
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    transport ??= {
-        Client: require(UNDICI_MODULES.Client) as Transport["Client"],
-        request: require(UNDICI_MODULES.request) as Transport["request"],
-    };
-    /* eslint-enable @typescript-eslint/no-require-imports */
-    return transport;
-}
-
-type Body = Undici.Dispatcher.ResponseData["body"];
-
-interface Answer {
-    readonly status: number;
-    readonly headers: Undici.Dispatcher.ResponseData["headers"];
-    readonly body: Body;
-}
-
-/**
- * One request on a connection of its own; resolves with the response head, the body still to
- * read. `done` releases the connection: it drops an unread body and closes the socket.
- */
-async function send(
-    ctx: Context,
-    method: HttpMethod,
-    url: URL,
-    headers: Record<string, string>,
-    body: string | undefined,
-    signal: AbortSignal,
-): Promise<Answer & { readonly done: () => void }> {
-    const client = new ctx.undici.Client(url.origin, {
-        connect: {
-            ...(ctx.secureContext ? { secureContext: ctx.secureContext } : {}),
-            ...(ctx.lookup ? { lookup: ctx.lookup } : {}),
-            // A full handshake, the certificate verified, on every attempt.
-            maxCachedSessions: 0,
-            timeout: 0,
-        },
-        // HTTP/1.1, as before: undici would otherwise offer HTTP/2 to a TLS server.
-        allowH2: false,
-        // 0 (with connect.timeout above): no timers of undici's own. The attempt's budget (its
-        // AbortSignal) bounds connect, headers, body and redirects together, where undici's
-        // timers would each restart the clock for their phase.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-    });
-    const release = (answer?: Body) => {
-        if (answer && !answer.readableEnded) answer.destroy();
-        client.destroy().catch(() => undefined);
-    };
-    try {
-        // `reset`: the request says `connection: close`, so the server does not keep it either.
-        const res = await ctx.undici.request.call(client, { method, path: url.pathname + url.search, headers, body: body ?? null, signal, reset: true });
-        // A body dropped before its end (a redirect, the cap, a timeout) is reported by undici as
-        // an 'error' event. The reader learns of errors by iterating; this listener keeps a drop
-        // after it stopped from becoming an uncaught exception.
-        res.body.on("error", () => undefined);
-        return { status: res.statusCode, headers: res.headers, body: res.body, done: () => release(res.body) };
-    } catch (err) {
-        release();
-        throw err;
-    }
-}
-
-async function attempt(ctx: Context, check: Check, method0: HttpMethod, url0: URL, budgetMs: number): Promise<Outcome> {
-    const { settings } = ctx;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new AttemptTimeout(budgetMs)), budgetMs);
-    const onStop = () => controller.abort(ctx.stop.signal.reason);
-    ctx.stop.signal.addEventListener("abort", onStop, { once: true });
-    const t0 = performance.now();
-    const latency = () => performance.now() - t0;
-    let method = method0;
-    let url = url0;
-    let body: string | undefined = check.body !== undefined ? JSON.stringify(check.body) : undefined;
-    let status: number | undefined;
-    const headers: Record<string, string> = {
-        "user-agent": USER_AGENT,
-        accept: check.expect?.json ? "application/json" : "*/*",
-        ...ctx.sharedHeaders,
-        ...check.headers,
-    };
-    if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) {
-        headers["content-type"] = "application/json";
-    }
-    const fail = (errorClass: ErrorClass, seen: string): Outcome => ({
-        ok: false,
-        errorClass,
-        seen,
-        ...(status !== undefined ? { status } : {}),
-        latencyMs: latency(),
-    });
-
-    let release: (() => void) | undefined;
-    try {
-        for (let hop = 0; ; hop += 1) {
-            const res = await send(ctx, method, url, headers, body, controller.signal);
-            release = res.done;
-            status = res.status;
-            const location = headerValue(res.headers["location"]);
-            if (status >= 300 && status < 400 && location !== undefined) {
-                release();
-                release = undefined;
-                let target: URL;
-                try {
-                    target = new URL(location, url);
-                } catch {
-                    return fail("redirect", `${status} redirect to an invalid location ${JSON.stringify(location.slice(0, 200))}`);
-                }
-                if (!sameHost(url0, target)) {
-                    return fail("redirect", `${status} redirect to ${target.href}: another host or a downgrade to http, never followed`);
-                }
-                if (hop >= settings.maxRedirects) {
-                    return fail("redirect", `more than ${settings.maxRedirects} same-host redirects (last to ${target.href})`);
-                }
-                // As browsers do: 303, and 301/302 after a POST, continue as a GET without body.
-                if (status === 303 || ((status === 301 || status === 302) && method === "POST")) {
-                    method = "GET";
-                    body = undefined;
-                    delete headers["content-type"];
-                }
-                url = target;
-                continue;
-            }
-
-            const read = await readCapped(res.body, headerValue(res.headers["content-length"]), settings.maxBodyBytes);
-            const statusProblem = checkStatus(check, status);
-            if (statusProblem) return fail("status", `${statusProblem}${snippet(read.text)}`);
-            if (read.overCap) return fail("body", `response body exceeds the ${settings.maxBodyBytes}-byte cap; reading stopped there`);
-            const bodyProblem = checkBody(check, headerValue(res.headers["content-type"]), read.text);
-            if (bodyProblem) return fail("body", bodyProblem);
-            return { ok: true, status, latencyMs: latency() };
-        }
-    } catch (err) {
-        if (controller.signal.aborted) {
-            if (!(controller.signal.reason instanceof AttemptTimeout)) return fail("stopped", "stopped: another check failed for good");
-            return fail("timeout", `${status === undefined ? "no response" : `status ${status} but the body did not finish`} within ${budgetMs} ms`);
-        }
-        const [errorClass, seen] = classify(err, url);
-        return fail(errorClass, seen);
-    } finally {
-        release?.();
-        clearTimeout(timer);
-        ctx.stop.signal.removeEventListener("abort", onStop);
-    }
-}
-
-function headerValue(v: string | string[] | undefined): string | undefined {
-    return Array.isArray(v) ? v[0] : v;
-}
-
-/** Same host name, and the same scheme and port, or an upgrade from http to https. */
-function sameHost(origin: URL, target: URL): boolean {
-    if (target.hostname !== origin.hostname) return false;
-    if (target.protocol === origin.protocol) return target.port === origin.port;
-    return origin.protocol === "http:" && target.protocol === "https:";
-}
-
-/**
- * Reads the body up to `cap` bytes; past it, reading stops and the caller drops the connection
- * (the attempt's release) rather than draining it.
- */
-async function readCapped(body: Body, contentLength: string | undefined, cap: number): Promise<{ text: string; overCap: boolean }> {
-    if (contentLength !== undefined && Number(contentLength) > cap) return { text: "", overCap: true };
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const data of body) {
-        const chunk = data as Buffer;
-        size += chunk.length;
-        if (size > cap) {
-            // Stops an endless body.
-            chunks.push(chunk.subarray(0, cap - (size - chunk.length)));
-            return { text: Buffer.concat(chunks).toString("utf8"), overCap: true };
-        }
-        chunks.push(chunk);
-    }
-    return { text: Buffer.concat(chunks).toString("utf8"), overCap: false };
-}
-
-function snippet(text: string): string {
-    const t = text.replace(/\s+/g, " ").trim();
-    if (t.length === 0) return "";
-    return `; body: ${t.length > 160 ? `${t.slice(0, 157)}...` : t}`;
-}
-
-function acceptedStatuses(check: Check): readonly number[] | undefined {
-    const s = check.expect?.status;
-    return s === undefined ? undefined : typeof s === "number" ? [s] : s;
-}
-
-function checkStatus(check: Check, status: number): string | undefined {
-    const accepted = acceptedStatuses(check);
-    const ok = accepted ? accepted.includes(status) : status >= 200 && status < 300;
-    return ok ? undefined : `status ${status}`;
-}
-
-const JSON_CONTENT_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
-
-function checkBody(check: Check, contentType: string | undefined, text: string): string | undefined {
-    const want = check.expect;
-    if (want?.bodyContains !== undefined && !text.includes(want.bodyContains)) {
-        return `body does not contain ${JSON.stringify(want.bodyContains)}${snippet(text)}`;
-    }
-    if (!want?.json) return undefined;
-    if (!contentType || !JSON_CONTENT_TYPE.test(contentType)) {
-        return `content-type ${contentType === undefined ? "missing" : JSON.stringify(contentType)}, not application/json${snippet(text)}`;
-    }
-    let doc: unknown;
-    try {
-        doc = JSON.parse(text);
-    } catch (err) {
-        return `invalid JSON (${(err as Error).message})${snippet(text)}`;
-    }
-    const problems = want.json.map((f) => checkField(doc, f)).filter((p): p is string => p !== undefined);
-    return problems.length > 0 ? problems.join("; ") : undefined;
-}
-
-const MISSING = Symbol("missing");
-
-function lookupPath(doc: unknown, path: string): unknown {
-    let cur: unknown = doc;
-    for (const key of path.split(".")) {
-        if (Array.isArray(cur) && /^\d+$/.test(key)) {
-            cur = Number(key) < cur.length ? cur[Number(key)] : MISSING;
-        } else if (cur !== null && typeof cur === "object" && Object.prototype.hasOwnProperty.call(cur, key)) {
-            cur = (cur as Record<string, unknown>)[key];
-        } else {
-            return MISSING;
-        }
-        if (cur === MISSING) return MISSING;
-    }
-    return cur;
-}
-
-function jsonType(v: unknown): string {
-    return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
-}
-
-function showJson(v: unknown): string {
-    const s = JSON.stringify(v) ?? String(v);
-    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-    if (a === b) return true;
-    if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-    if (Array.isArray(a) !== Array.isArray(b)) return false;
-    const ka = Object.keys(a);
-    const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
-
-function checkField(doc: unknown, f: JsonFieldExpectation): string | undefined {
-    const v = lookupPath(doc, f.path);
-    if (v === MISSING) return `JSON field ${f.path} is missing`;
-    if (f.type !== undefined && jsonType(v) !== f.type) return `JSON field ${f.path} is a ${jsonType(v)} (${showJson(v)}), not a ${f.type}`;
-    if (f.nonEmpty && isEmpty(v)) return `JSON field ${f.path} is empty (${showJson(v)})`;
-    if ("equals" in f && !deepEqual(v, f.equals)) return `JSON field ${f.path} is ${showJson(v)}, not ${showJson(f.equals)}`;
-    return undefined;
-}
-
-function isEmpty(v: unknown): boolean {
-    if (v === null || v === undefined) return true;
-    if (typeof v === "string") return v.trim().length === 0;
-    if (Array.isArray(v)) return v.length === 0;
-    if (typeof v === "object") return Object.keys(v).length === 0;
-    return false;
-}
-
-/** A passing answer, in words, for the report's "expected" line. */
-export function describeExpectation(check: Check): string {
-    const accepted = acceptedStatuses(check);
-    const parts = [accepted ? `status ${accepted.join(" or ")}` : "status 2xx"];
-    const want = check.expect;
-    if (want?.json) {
-        parts.push("content-type application/json");
-        for (const f of want.json) {
-            const conds: string[] = [];
-            if (f.type !== undefined) conds.push(`a ${f.type}`);
-            if (f.nonEmpty) conds.push("non-empty");
-            if ("equals" in f) conds.push(`=== ${showJson(f.equals)}`);
-            parts.push(`JSON ${f.path} ${conds.length > 0 ? conds.join(", ") : "present"}`);
-        }
-    }
-    if (want?.bodyContains !== undefined) parts.push(`body contains ${JSON.stringify(want.bodyContains)}`);
-    return parts.join("; ");
-}
-
-const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|HOSTNAME|ALTNAME/i;
-
-/** What to do about a certificate Node refused, by OpenSSL code. */
-function tlsFix(codes: readonly string[]): string {
-    if (codes.some((c) => /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(c))) {
-        return "; fix: trust the CA that signed it (progression smoke --ca FILE, or the SmokeTest's caPem)";
-    }
-    if (codes.includes("CERT_HAS_EXPIRED")) return "; fix: renew the app's certificate";
-    if (codes.some((c) => /ALTNAME|HOSTNAME/.test(c))) return "; fix: use the host name the certificate is issued for in the base URL";
-    return "";
-}
-
-/** Maps a thrown transport error (walking causes and AggregateErrors) to a class and a sentence. */
-export function classify(err: unknown, url: URL): [ErrorClass, string] {
-    const seen = new Set<unknown>();
-    const queue: unknown[] = [err];
-    const codes: string[] = [];
-    const messages: string[] = [];
-    while (queue.length > 0) {
-        const e = queue.shift();
-        if (e === null || e === undefined || seen.has(e)) continue;
-        seen.add(e);
-        if (typeof e === "object") {
-            const o = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
-            if (typeof o.code === "string") codes.push(o.code);
-            if (typeof o.message === "string" && o.message) messages.push(o.message);
-            queue.push(o.cause);
-            if (Array.isArray(o.errors)) queue.push(...(o.errors as unknown[]));
-        }
-    }
-    // Node appends a hint about its own --use-system-ca flag to some TLS errors: not the fix here.
-    const first = (messages[0] ?? String(err)).replace(/;\s*if the root CA is installed locally.*$/s, "");
-    const detail = `${first}${codes.length > 0 ? ` [${[...new Set(codes)].join(", ")}]` : ""}`;
-    const has = (...cs: string[]) => codes.some((c) => cs.includes(c));
-    const host = url.host;
-    if (has("ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA")) return ["dns", `DNS lookup of ${url.hostname} failed: ${detail}`];
-    if (has("ECONNREFUSED")) return ["refused", `connection to ${host} refused: ${detail}`];
-    if (has("UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"))
-        return ["timeout", `timed out talking to ${host}: ${detail}`];
-    // EPROTO: the TLS handshake broke, e.g. plain HTTP answering on an https URL.
-    if (codes.some((c) => TLS_CODE.test(c) || c === "EPROTO")) return ["tls", `TLS verification of ${host} failed: ${detail}${tlsFix(codes)}`];
-    // A body cut short: by its content-length, or a chunked one ended by the connection closing
-    // (undici's parser names that "Invalid EOF state" and gives it no code).
-    const cutShort = has("UND_ERR_RES_CONTENT_LENGTH_MISMATCH") || messages.some((m) => m.includes("(Invalid EOF state)"));
-    if (cutShort || has("ECONNRESET", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CLOSED"))
-        return ["reset", `connection to ${host} reset or closed early: ${detail}`];
-    return ["network", `request to ${host} failed: ${detail}`];
 }

@@ -1,7 +1,10 @@
 // Public API of the smoke engine. TypeScript on undici; knows nothing of Pulumi.
 export { defaultChecks, parseChecks, validateChecks, resolveSmokeOptions, parseBaseUrl, SmokeConfigError, DEFAULTS, MAX_CHECKS } from "./checks";
 export type { SmokeOptionLabels } from "./checks";
-export { runSmoke, describeExpectation } from "./engine";
+export { runSmoke } from "./engine";
+export { describeExpectation } from "./assertions";
+export { systemClock } from "./clock";
+export type { Clock } from "./clock";
 export { formatReport } from "./format";
 export { REDACTED, isSensitiveHeader } from "./redact";
 export type {

@@ -1,6 +1,7 @@
 // Plain data types of the smoke engine. Nothing here knows about Pulumi: the CLI, the dynamic
 // provider and the tests all speak these shapes.
 import type { LookupFunction } from "node:net";
+import type { Clock } from "./clock";
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -87,6 +88,8 @@ export interface SmokeOptions {
     readonly headers?: Readonly<Record<string, string>>;
     /** PEM CA certificate(s) trusted in addition to the system roots. */
     readonly caPem?: string;
+    /** Where the deadline, the pauses and the reported times are read from. @default - the system's monotonic clock */
+    readonly clock?: Clock;
     /** DNS lookup used for host names (IP literals skip it); tests inject failures here. */
     readonly lookup?: LookupFunction;
 }
