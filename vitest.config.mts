@@ -1,4 +1,42 @@
+import * as path from "node:path";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
+
+/**
+ * The end-to-end files, in the order they run (one at a time: fileParallelism is false). The
+ * first four share the machine's one real node (tests/e2e/realCluster.ts): progression starts it,
+ * release runs on it as progression leaves it, and the two that stop a part of it on purpose and
+ * start it again (isolation: the NetworkPolicy enforcer; admission: a node component) come last,
+ * so a part that fails to come back cannot fail the files before them. The rest bring their own
+ * simulated (kwok) cluster each and depend on no other file. A new e2e file must be added here.
+ */
+const E2E_ORDER = [
+    "progression.test.ts",
+    "release.test.ts",
+    "isolation.test.ts",
+    "admission.test.ts",
+    "config.test.ts",
+    "migration.test.ts",
+    "policy.test.ts",
+    "promotion.test.ts",
+    "pipeline.test.ts",
+];
+
+/** Vitest's own order for every project, except the e2e files, which run in E2E_ORDER. */
+class E2eOrder extends BaseSequencer {
+    override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+        const sorted = await super.sort(files);
+        const isE2e = (f: TestSpecification) => f.project.name === "e2e";
+        const rank = (f: TestSpecification) => {
+            const i = E2E_ORDER.indexOf(path.basename(f.moduleId));
+            if (i < 0) throw new Error(`${f.moduleId} is not in E2E_ORDER (vitest.config.mts); allowed: ${E2E_ORDER.join(", ")}. Fix: add it where it belongs in that list`);
+            return i;
+        };
+        const e2e = sorted.filter(isE2e).sort((a, b) => rank(a) - rank(b));
+        let next = 0;
+        return sorted.map((f) => (isE2e(f) ? e2e[next++]! : f));
+    }
+}
 
 // Four projects: `npm test` runs the fast ones (unit, smoke, policy); `npm run test:e2e` runs the
 // end-to-end suite against the real engine and a local control plane.
@@ -8,6 +46,7 @@ export default defineConfig({
         // which runs every file in turn. Most of these files wait on servers, timers and child
         // processes rather than the CPU, so four run side by side.
         maxWorkers: 4,
+        sequence: { sequencer: E2eOrder },
         projects: [
             { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000 } },
             { test: { name: "smoke", include: ["tests/smoke/**/*.test.ts"], testTimeout: 60_000 } },
@@ -25,6 +64,7 @@ export default defineConfig({
                     exclude: ["tests/e2e/policy-packed.test.ts"],
                     testTimeout: 30 * 60_000,
                     hookTimeout: 30 * 60_000,
+                    // One file at a time, in E2E_ORDER (above).
                     fileParallelism: false,
                 },
             },

@@ -302,7 +302,7 @@ describe("promotion and parity on a real engine and API server", () => {
         await stackFor("staging");
     });
 
-    it("case 1, a foreign upstream: prod with promoteFrom dev is refused at preview, naming staging, and creates nothing", async () => {
+    it("a foreign upstream: prod with promoteFrom dev is refused at preview, naming staging, and creates nothing", async () => {
         const prod = await freshProd("prod-foreign", { promoteFrom: "dev" });
         const r = await attempt(prod, "preview");
         expect(r.ok).toBe(false);
@@ -313,7 +313,7 @@ describe("promotion and parity on a real engine and API server", () => {
         await expectNothingCreated(prod);
     });
 
-    it("case 2, a tag verified, a digest no pod ran pinned: refused at preview, naming the digest staging's pods ran", async () => {
+    it("a tag verified, a digest no pod ran pinned: refused at preview, naming the digest staging's pods ran", async () => {
         await seedVerified(ws, "staging", stagingRecord({ image: TAG, ranDigest: RAN }));
         const prod = await freshProd("prod-digest", { image: `${TAG}@${NEVER_RAN}` });
         const r = await attempt(prod, "preview");
@@ -328,7 +328,7 @@ describe("promotion and parity on a real engine and API server", () => {
         expect(ok.ok, ok.output).toBe(true);
     });
 
-    it("case 3, a weakened gate: a record of checks run by a command alone is refused at prod's preview", async () => {
+    it("a weakened gate: a record of checks run by a command alone is refused at prod's preview", async () => {
         await seedVerified(ws, "staging", stagingRecord({ verification: { mode: "command", checksDigest: "sha256:" + "1".repeat(64), passes: 1 }, checks: ["command: true"], env: { LOG_LEVEL: "info", FAIL: "db" } }));
         const prod = await freshProd("prod-weak");
         const r = await attempt(prod, "preview");
@@ -341,7 +341,7 @@ describe("promotion and parity on a real engine and API server", () => {
         await expectNothingCreated(prod);
     });
 
-    it("case 4, a record edited with pulumi stack export/import is refused before anything is compared; so is one signed with another key", async () => {
+    it("a record edited with pulumi stack export/import is refused before anything is compared; so is one signed with another key", async () => {
         await seedVerified(ws, "staging", stagingRecord());
         const staging = stacks.staging!;
         const state = await staging.exportStack();

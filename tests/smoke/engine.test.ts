@@ -43,14 +43,14 @@ describe.concurrent("reference app", () => {
         expect(formatReport(run.report)).toMatch(/^smoke PASSED: 4 checks against http:\/\/127\.0\.0\.1:\d+\//);
     });
 
-    it("21: /api/db-status answering connected:false fails db-status with class body", async () => {
+    it("/api/db-status answering connected:false fails db-status with class body", async () => {
         const run = await timedRun(brokenDb.url, defaultChecks, FAST);
         const text = expectVerdict(run, { "db-status": "body" }, FAST.deadlineMs);
         expect(check(run.report, "db-status").seen).toContain("JSON field connected is false, not true");
         expect(text).toContain("expected: status 2xx; content-type application/json; JSON connected === true");
     });
 
-    it("21: /api/test-action answering success:false fails test-action with class body", async () => {
+    it("/api/test-action answering success:false fails test-action with class body", async () => {
         const run = await timedRun(brokenAction.url, defaultChecks, FAST);
         expectVerdict(run, { "test-action": "body" }, FAST.deadlineMs);
         expect(check(run.report, "test-action").seen).toContain("JSON field success is false, not true");
@@ -80,7 +80,7 @@ describe.concurrent("faults", () => {
         expect(s.bodies.get("/api/test-action")!.map((b) => JSON.parse(b))).toEqual([{ test: true }, { test: true }]);
     });
 
-    it("16: DNS failure (injected resolver) fails every check with class dns, retried until the deadline", async () => {
+    it("DNS failure (injected resolver) fails every check with class dns, retried until the deadline", async () => {
         const calls: string[] = [];
         const run = await timedRun("http://app.invalid:8080", defaultChecks, { ...UNTIL_DEADLINE, lookup: fakeLookup({}, calls) });
         const text = expectVerdict(run, { healthz: "dns", version: "dns", "db-status": "dns", "test-action": "dns" }, UNTIL_DEADLINE.deadlineMs);
@@ -90,14 +90,14 @@ describe.concurrent("faults", () => {
         expect(text).toContain("http://app.invalid:8080/healthz");
     });
 
-    it("16: connection refused fails with class refused", async () => {
+    it("connection refused fails with class refused", async () => {
         const port = await closedPort();
         const run = await timedRun(`http://127.0.0.1:${port}`, defaultChecks, UNTIL_DEADLINE);
         expectVerdict(run, { healthz: "refused", version: "refused", "db-status": "refused", "test-action": "refused" }, UNTIL_DEADLINE.deadlineMs);
         expect(check(run.report, "version").seen).toContain(`connection to 127.0.0.1:${port} refused`);
     });
 
-    it("17: a slow endpoint times out per request, several attempts fit in the deadline", async () => {
+    it("a slow endpoint times out per request, several attempts fit in the deadline", async () => {
         const s = await serve({ "/api/version": (_q, res) => setTimeout(() => json(res, 200, { version: "1" }), 10_000) });
         // Only the slow check: a 250 ms budget would make the others flaky on a loaded box.
         const run = await timedRun(s.url, [defaultChecks[1]!], { ...UNTIL_DEADLINE, timeoutMs: 250 });
@@ -106,7 +106,7 @@ describe.concurrent("faults", () => {
         expect(check(run.report, "version").attempts).toBeGreaterThanOrEqual(2);
     });
 
-    it("17: a slow but in-time endpoint passes", async () => {
+    it("a slow but in-time endpoint passes", async () => {
         const s = await serve({ "/api/version": (_q, res) => setTimeout(() => json(res, 200, { version: "1" }), 100) });
         // The system clock: the latency is the point here, and only its lower bound is asserted.
         const run = await timedRun(s.url, defaultChecks, { ...FAST, clock: systemClock });
@@ -114,7 +114,7 @@ describe.concurrent("faults", () => {
         expect(check(run.report, "version").latencyMs).toBeGreaterThanOrEqual(90);
     });
 
-    it("18: an app healthy only after a while passes by polling until the deadline", async () => {
+    it("an app healthy only after a while passes by polling until the deadline", async () => {
         // 503 for each path's first three requests: pauses of 100, 200 and 400 ms on the run's clock.
         const warming =
             (ok: Handler): Handler =>
@@ -130,14 +130,14 @@ describe.concurrent("faults", () => {
         expect(hz.consecutivePasses).toBe(2);
     });
 
-    it("18: an app that becomes healthy only after the deadline fails with its last failure (status 503)", async () => {
+    it("an app that becomes healthy only after the deadline fails with its last failure (status 503)", async () => {
         const s = await serve({ "/healthz": (_q, res) => json(res, 503, { starting: true }) });
         const run = await timedRun(s.url, defaultChecks, UNTIL_DEADLINE);
         expectVerdict(run, { healthz: "status" }, UNTIL_DEADLINE.deadlineMs);
         expect(check(run.report, "healthz").seen).toMatch(/^status 503/);
     });
 
-    it("19: /healthz answering 500 fails healthz with class status", async () => {
+    it("/healthz answering 500 fails healthz with class status", async () => {
         const s = await serve({ "/healthz": (_q, res) => json(res, 500, { error: "boom" }) });
         const run = await timedRun(s.url, defaultChecks, UNTIL_DEADLINE);
         const text = expectVerdict(run, { healthz: "status" }, UNTIL_DEADLINE.deadlineMs);
@@ -151,14 +151,14 @@ describe.concurrent("faults", () => {
         ["wrong content type", (_q, res) => json(res, 200, { version: "1" }, "text/html"), /^content-type "text\/html", not application\/json/],
         ["missing field", (_q, res) => json(res, 200, { name: "app" }), /^JSON field version is missing$/],
         ["empty version", (_q, res) => json(res, 200, { version: "" }), /^JSON field version is empty \(""\)$/],
-    ] as [string, Handler, RegExp][])("20: /api/version with %s fails version with class body", async (_label, handler, seen) => {
+    ] as [string, Handler, RegExp][])("/api/version with %s fails version with class body", async (_label, handler, seen) => {
         const s = await serve({ "/api/version": handler });
         const run = await timedRun(s.url, defaultChecks, FAST);
         expectVerdict(run, { version: "body" }, FAST.deadlineMs);
         expect(check(run.report, "version").seen).toMatch(seen);
     });
 
-    it("22: a redirect to another host is never followed (class redirect)", async () => {
+    it("a redirect to another host is never followed (class redirect)", async () => {
         const other = await serve();
         const s = await serve({
             "/healthz": (_q, res) => {
@@ -174,7 +174,7 @@ describe.concurrent("faults", () => {
         expect(other.hits.size).toBe(0);
     });
 
-    it("22: a same-host redirect is followed; a redirect loop fails after the limit", async () => {
+    it("a same-host redirect is followed; a redirect loop fails after the limit", async () => {
         const s = await serve({
             "/healthz": (_q, res) => {
                 res.writeHead(301, { location: "/healthz/" });
@@ -193,7 +193,7 @@ describe.concurrent("faults", () => {
         expect(s.hits.get("/healthz/")).toBe(2);
     });
 
-    it("24: flapping (pass, fail, pass, ...) never reaches 2 consecutive passes and fails", async () => {
+    it("flapping (pass, fail, pass, ...) never reaches 2 consecutive passes and fails", async () => {
         const s = await serve({ "/healthz": (_q, res, n) => json(res, n % 2 === 1 ? 200 : 500, { n }) });
         const run = await timedRun(s.url, defaultChecks, UNTIL_DEADLINE);
         expectVerdict(run, { healthz: "status" }, UNTIL_DEADLINE.deadlineMs);
@@ -203,13 +203,13 @@ describe.concurrent("faults", () => {
         expect(hz.seen).toMatch(/^status 500/);
     });
 
-    it("24: the same flapping app passes when one pass is enough, so the requirement is what catches it", async () => {
+    it("the same flapping app passes when one pass is enough, so the requirement is what catches it", async () => {
         const s = await serve({ "/healthz": (_q, res, n) => json(res, n % 2 === 1 ? 200 : 500, { n }) });
         const run = await timedRun(s.url, defaultChecks, { ...FAST, consecutivePasses: 1 });
         expectVerdict(run, {}, FAST.deadlineMs);
     });
 
-    it("25: a huge body is not read past the cap (class body)", async () => {
+    it("a huge body is not read past the cap (class body)", async () => {
         const big = JSON.stringify({ version: "1", pad: "x".repeat(5 * 1024 * 1024) });
         const s = await serve({ "/api/version": (_q, res) => json(res, 200, big) });
         const run = await timedRun(s.url, defaultChecks, { ...FAST, maxBodyBytes: 64 * 1024 });
@@ -217,7 +217,7 @@ describe.concurrent("faults", () => {
         expect(check(run.report, "version").seen).toBe("response body exceeds the 65536-byte cap; reading stopped there");
     });
 
-    it("25: an endless body is cut at the cap and the connection dropped (class body)", async () => {
+    it("an endless body is cut at the cap and the connection dropped (class body)", async () => {
         let closed = 0;
         const s = await serve({
             "/healthz": (_q, res) => {
@@ -238,7 +238,7 @@ describe.concurrent("faults", () => {
         expect(closed).toBe(hz.attempts);
     });
 
-    it("25: a body that trickles forever ends with the per-request timeout (class timeout)", async () => {
+    it("a body that trickles forever ends with the per-request timeout (class timeout)", async () => {
         const s = await serve({
             "/healthz": (_q, res) => {
                 res.writeHead(200, { "content-type": "text/plain" });
