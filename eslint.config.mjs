@@ -1,5 +1,6 @@
 // Type-aware lint: the rules that catch real Pulumi and async bugs (an Output in a template
 // string, a promise nobody awaits), and the project's import rules (toolchain/lint/imports.mjs).
+// These are the project's only code rules: no formatter is configured or run.
 import js from "@eslint/js";
 import pulumi from "@pulumi/eslint-plugin";
 import { createNodeResolver, importX } from "eslint-plugin-import-x";
