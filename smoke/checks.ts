@@ -15,7 +15,7 @@ import {
     type ResolvedSmokeOptions,
     type SmokeOptions,
 } from "./types";
-import { DEFAULT_FAILURE_LIMIT, minimumDeadlineMs, PASS_INTERVAL_MS, passIntervalMs as pauseBetweenPasses, SMOKE_LIMITS } from "./limits";
+import { minimumDeadlineMs, PASS_INTERVAL_MS, passIntervalMs as pauseBetweenPasses, SMOKE_DEFAULTS, SMOKE_LIMITS } from "./limits";
 
 /** The seed's four critical paths. */
 export const defaultChecks: readonly Check[] = Object.freeze([
@@ -41,13 +41,10 @@ export const defaultChecks: readonly Check[] = Object.freeze([
     },
 ] satisfies Check[]);
 
+/** The engine's defaults: the timing ones are SMOKE_DEFAULTS (smoke/limits.ts), shared with the stack config. */
 export const DEFAULTS = {
-    timeoutMs: 5_000,
-    deadlineMs: 30_000,
-    intervalMs: 1_000,
+    ...SMOKE_DEFAULTS,
     passIntervalMs: PASS_INTERVAL_MS,
-    consecutivePasses: 3,
-    failureLimit: DEFAULT_FAILURE_LIMIT,
     maxBodyBytes: 256 * 1024,
     maxRedirects: 3,
 } as const;

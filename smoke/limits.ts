@@ -18,8 +18,23 @@ export const SMOKE_LIMITS = {
  */
 export const PASS_INTERVAL_MS = 100;
 
+/**
+ * The default of each smoke setting, the one table every reader takes it from: the engine
+ * (runSmoke, so `progression smoke`), the SmokeTest component, and the stack config
+ * (config/groups/smoke.ts), whose Pulumi.yaml defaults tests/unit/config.test.ts holds to it.
+ */
+export const SMOKE_DEFAULTS = {
+    timeoutMs: 5_000,
+    /** Long enough for a candidate that is Ready but still warming up (caches, connections) to pass. */
+    deadlineMs: 120_000,
+    intervalMs: 1_000,
+    consecutivePasses: 3,
+    /** An assertion failing the same way this many times in a row is final. */
+    failureLimit: 3,
+} as const;
+
 /** The default failure limit: an assertion failing the same way this many times in a row is final. */
-export const DEFAULT_FAILURE_LIMIT = 3;
+export const DEFAULT_FAILURE_LIMIT = SMOKE_DEFAULTS.failureLimit;
 
 export type TimingSetting = Exclude<keyof typeof SMOKE_LIMITS, "failureLimit">;
 

@@ -60,7 +60,7 @@ export interface Check {
 export interface SmokeOptions {
     /** Per-request budget (connect, headers, body and same-host redirects). @default 5000 */
     readonly timeoutMs?: number;
-    /** Overall deadline for the whole run. @default 30000 */
+    /** Overall deadline for the whole run. @default 120000 (SMOKE_DEFAULTS in smoke/limits.ts) */
     readonly deadlineMs?: number;
     /**
      * Pause after a failed attempt. After a transport error or a 5xx it doubles with each further

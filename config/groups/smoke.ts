@@ -1,7 +1,7 @@
 // Smoke: where the checks reach the app and how long they may take. Every timing rule is the
 // engine's own (smoke/limits.ts), so nothing accepted here fails later inside SmokeTest, after
 // the app was rolled out.
-import { DEFAULT_FAILURE_LIMIT, deadlineConflictFixes, formatDuration, minimumDeadlineMs, passIntervalMs, SMOKE_LIMITS, type TimingSetting } from "../../smoke/limits";
+import { deadlineConflictFixes, formatDuration, minimumDeadlineMs, passIntervalMs, SMOKE_DEFAULTS as ENGINE_DEFAULTS, SMOKE_LIMITS, type TimingSetting } from "../../smoke/limits";
 import { type ConfigReader, parseDurationMs, PROJECT, show } from "../reader";
 import type { Identity } from "./identity";
 
@@ -29,7 +29,16 @@ export interface SmokeConfig {
     readonly runOnEveryUp: boolean;
 }
 
-export const SMOKE_DEFAULTS = { smokeTimeout: "5s", smokeDeadline: "120s", smokeInterval: "1s", smokePasses: 3, smokeFailureLimit: DEFAULT_FAILURE_LIMIT } as const;
+const seconds = (ms: number) => `${ms / 1000}s`;
+
+/** The config keys' defaults, as Pulumi.yaml states them: the engine's own (smoke/limits.ts), in seconds. */
+export const SMOKE_DEFAULTS = {
+    smokeTimeout: seconds(ENGINE_DEFAULTS.timeoutMs),
+    smokeDeadline: seconds(ENGINE_DEFAULTS.deadlineMs),
+    smokeInterval: seconds(ENGINE_DEFAULTS.intervalMs),
+    smokePasses: ENGINE_DEFAULTS.consecutivePasses,
+    smokeFailureLimit: ENGINE_DEFAULTS.failureLimit,
+} as const;
 
 const DEFAULT_MINIMUM_MS = minimumDeadlineMs({
     consecutivePasses: SMOKE_DEFAULTS.smokePasses,

@@ -107,7 +107,7 @@ describe("options and base URL", () => {
     it("applies defaults", () => {
         expect(resolveSmokeOptions()).toEqual({
             timeoutMs: 5000,
-            deadlineMs: 30000,
+            deadlineMs: 120000,
             intervalMs: 1000,
             maxIntervalMs: 5000,
             passIntervalMs: 100,

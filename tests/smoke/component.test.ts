@@ -125,7 +125,7 @@ describe("SmokeTest (checks mode)", () => {
         expect(byName("edge-timing-run").inputs).toMatchObject({ deadlineMs: 2_000, intervalMs: 1_000, consecutivePasses: 5, timeoutMs: 5_000 });
         const defaults = new mod.SmokeTest("default-timing", { baseUrl: "http://a:1", trigger: "t" });
         await resolve(defaults.passedAt);
-        expect(byName("default-timing-run").inputs).toMatchObject({ deadlineMs: 30_000, intervalMs: 1_000, consecutivePasses: 3, timeoutMs: 5_000 });
+        expect(byName("default-timing-run").inputs).toMatchObject({ deadlineMs: 120_000, intervalMs: 1_000, consecutivePasses: 3, timeoutMs: 5_000 });
     });
 
     it("echoes the subject only from the run's outputs, and names the checks that passed", async () => {
@@ -185,7 +185,7 @@ describe("SmokeTest (command mode)", () => {
         await resolve(smoke.passedAt);
         const run = byName("every-smoke-run");
         expect(run.inputs["runOnEveryUp"]).toBe(true);
-        expect(run.inputs["deadlineMs"]).toBe(30_000);
+        expect(run.inputs["deadlineMs"]).toBe(120_000);
     });
 
     it("refuses an empty command", () => {

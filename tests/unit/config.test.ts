@@ -8,6 +8,9 @@ import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
 import { checkConfig, type ConfigError, imageProblems, KNOWN_KEYS, parseDurationMs, parseImage, validateConfig } from "../../config/schema";
 import { MIGRATION_DEFAULTS } from "../../config/groups/migration";
+import { SMOKE_DEFAULTS } from "../../config/groups/smoke";
+import { resolveSmokeOptions } from "../../smoke/checks";
+import { SMOKE_DEFAULTS as ENGINE_SMOKE_DEFAULTS } from "../../smoke/limits";
 import { PROJECT_DIR, readStackConfig, readStackRaw } from "../../config/stackFile";
 import { DECLARED, DIGEST, problemsOf, staging } from "./configFixture";
 import { DEFAULT_MAX_AGE, parseAgeMs } from "../../config/groups/promotion";
@@ -130,9 +133,9 @@ describe("Pulumi.yaml", () => {
             rolloutTimeout: "10m",
             ingressNamespace: cfg.network.ingressNamespace,
             egress: cfg.network.egress,
-            smokeTimeout: "5s",
-            smokeDeadline: "120s",
-            smokeInterval: "1s",
+            smokeTimeout: SMOKE_DEFAULTS.smokeTimeout,
+            smokeDeadline: SMOKE_DEFAULTS.smokeDeadline,
+            smokeInterval: SMOKE_DEFAULTS.smokeInterval,
             smokePasses: cfg.smoke.passes,
             smokeFailureLimit: cfg.smoke.failureLimit,
             smokeEveryUp: cfg.smoke.runOnEveryUp,
@@ -148,6 +151,19 @@ describe("Pulumi.yaml", () => {
         expect(parseDurationMs(String(defaults["smokeTimeout"]))).toBe(cfg.smoke.timeoutMs);
         expect(parseDurationMs(String(defaults["smokeDeadline"]))).toBe(cfg.smoke.deadlineMs);
         expect(parseDurationMs(String(defaults["smokeInterval"]))).toBe(cfg.smoke.intervalMs);
+    });
+
+    it("states the smoke defaults of the one table the engine, the SmokeTest component and the CLI use", () => {
+        const engine = resolveSmokeOptions({});
+        const declared = (key: string) => project.config[key]!.default;
+        expect({
+            timeoutMs: parseDurationMs(String(declared("smokeTimeout"))),
+            deadlineMs: parseDurationMs(String(declared("smokeDeadline"))),
+            intervalMs: parseDurationMs(String(declared("smokeInterval"))),
+            consecutivePasses: declared("smokePasses"),
+            failureLimit: declared("smokeFailureLimit"),
+        }).toEqual(ENGINE_SMOKE_DEFAULTS);
+        expect(engine).toMatchObject(ENGINE_SMOKE_DEFAULTS);
     });
 
     it("its defaults, as the engine passes them (text), validate", () => {
