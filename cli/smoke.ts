@@ -2,7 +2,7 @@
 // check passed, 1 when any failed, 2 on a usage error (thrown as UsageError; cli/main prints it).
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { DEFAULTS, defaultChecks, parseChecks, resolveSmokeOptions, SmokeConfigError, type SmokeOptionLabels } from "../smoke/checks";
+import { DEFAULT_CHECKS, DEFAULTS, parseChecks, resolveSmokeOptions, SmokeConfigError, type SmokeOptionLabels } from "../smoke/checks";
 import { runSmoke } from "../smoke/engine";
 import { formatReport } from "../smoke/format";
 import type { Check, SmokeOptions } from "../smoke/types";
@@ -127,7 +127,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values.ca !== undefined) options.caPem = readText("--ca", values.ca);
     if (values.header !== undefined) options.headers = Object.fromEntries(values.header.map(parseHeader));
 
-    let checks: readonly Check[] = defaultChecks;
+    let checks = DEFAULT_CHECKS;
     try {
         resolveSmokeOptions(options, LABELS);
         if (values.checks !== undefined) checks = parseChecks(readText("--checks", values.checks, MAX_CHECKS_FILE_BYTES), values.checks);

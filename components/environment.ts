@@ -17,7 +17,7 @@ import { environmentManifests } from "./manifests";
 import { MigrationGate } from "./migrationGate";
 import { EnvironmentNamespace } from "./namespace";
 import { type SmokeCheckOutcome, smokeChecksJson, SmokeTest } from "./smokeTest";
-import type { Check } from "../smoke";
+import type { ValidChecks } from "../smoke";
 
 export interface EnvironmentArgs {
     /** The stack's validated configuration. */
@@ -27,7 +27,7 @@ export interface EnvironmentArgs {
     /** Secret values by env var name (secret Outputs). @default - none */
     readonly secrets?: Readonly<Record<string, pulumi.Output<string>>>;
     /** Smoke checks replacing the default set. @default - the engine's default four checks */
-    readonly checks?: readonly Check[];
+    readonly checks?: ValidChecks;
     /** Who runs the program, from which commit, recorded with what the checks verify. @default - nothing known */
     readonly provenance?: Provenance;
     /** The project-wide promotionKey (a secret Output) the records are signed with. */
@@ -141,7 +141,7 @@ export class Environment extends pulumi.ComponentResource {
                 })),
                 ...(http
                     ? {
-                          ...(args.checks ? { checks: [...args.checks] } : {}),
+                          ...(args.checks ? { checks: args.checks } : {}),
                           timeoutMs: config.smoke.timeoutMs,
                           intervalMs: config.smoke.intervalMs,
                           consecutivePasses: config.smoke.passes,

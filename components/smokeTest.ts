@@ -10,9 +10,9 @@
 // The provider follows the rules of components/serializedProvider.ts.
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS, defaultChecks, SmokeConfigError, validateChecks } from "../smoke/checks";
+import { DEFAULT_CHECKS, DEFAULTS, SmokeConfigError } from "../smoke/checks";
 import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
-import type { Check } from "../smoke/types";
+import type { Check, ValidChecks } from "../smoke/types";
 import { providerLogicProblem as sharedProblem, serializedProvider } from "./serializedProvider";
 
 export type { SmokeCheckOutcome } from "../smoke/provider";
@@ -34,8 +34,8 @@ export interface SmokeTestArgs {
      * @default - none
      */
     readonly subject?: pulumi.Input<Record<string, unknown>>;
-    /** HTTP checks only: checks replacing the default set. @default - the engine's four default checks */
-    readonly checks?: readonly Check[];
+    /** HTTP checks only: checks replacing the default set, judged by validateChecks or parseChecks. @default - the engine's four default checks */
+    readonly checks?: ValidChecks;
     /** HTTP checks only: per-request timeout in ms. @default 5000 */
     readonly timeoutMs?: number;
     /** Overall deadline in ms; `up` fails when a check has not passed by then (command mode: the command is killed). @default 30000 */
@@ -184,18 +184,17 @@ export class SmokeTest extends pulumi.ComponentResource {
     }
 }
 
-/** The default checks as validated data: constant, so checking them here can never fail a run. */
-const DEFAULT_CHECKS_JSON = JSON.stringify(validateChecks(defaultChecks));
+const DEFAULT_CHECKS_JSON = JSON.stringify(DEFAULT_CHECKS);
 
-/** The checks as the SmokeRun holds them: validated JSON, the defaults when none are given. */
-export function smokeChecksJson(checks: readonly Check[] | undefined, where = "checks"): string {
-    return checks === undefined ? DEFAULT_CHECKS_JSON : JSON.stringify(validateChecks(checks, where));
+/** The checks as the SmokeRun holds them: JSON of checks judged at the edge, the defaults when none are given. */
+export function smokeChecksJson(checks: ValidChecks | undefined): string {
+    return checks === undefined ? DEFAULT_CHECKS_JSON : JSON.stringify(checks);
 }
 
 function checksProps(name: string, args: SmokeTestArgs, runOnEveryUp: boolean): InputsOf<ChecksRunInputs> {
-    // Checks from smokeChecksFile were validated at the edge; checks handed over in code are
-    // normalized (and judged) here, before any child is registered.
-    const checks = smokeChecksJson(args.checks, `${name}.checks`);
+    // The checks were judged where they were read: smokeChecksFile by the config's edge, checks
+    // written in code by validateChecks (ValidChecks).
+    const checks = smokeChecksJson(args.checks);
     return {
         baseUrl: args.baseUrl,
         trigger: args.trigger,

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MIN_KEY_CHARS, PROMOTION_KEY } from "../promotion/record";
-import { type Check, parseChecks, SmokeConfigError } from "../smoke";
+import { parseChecks, SmokeConfigError, type ValidChecks } from "../smoke";
 import { isSensitiveHeader } from "../smoke/redact";
 import { checkConfig, ConfigError, type EnvironmentConfig, KNOWN_KEYS, PROJECT, type RawConfig } from "./schema";
 import { type ProjectInfo, PROJECT_DIR, readProject, readStackRaw } from "./stackFile";
@@ -19,7 +19,7 @@ export interface LoadedConfig {
     /** Secret values by env var name, each a secret Output. */
     readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
     /** Checks from smokeChecksFile (secret header references resolved), or undefined for the engine's default set. */
-    readonly checks: Check[] | undefined;
+    readonly checks: ValidChecks | undefined;
     /** The project-wide promotionKey that signs this stack's verified record, as a secret Output. */
     readonly promotionKey: pulumi.Output<string>;
     /** The same key's value, for the promotion check to verify upstream records with; never logged or exported. */
@@ -118,7 +118,7 @@ export interface SecretSource {
  * credential-like header (Authorization, Cookie, *token*, ...) must, since the file is committed.
  * Problems are returned for the one config report, never thrown.
  */
-export function readChecksFile(file: string, stack: string, secrets: SecretSource, cwd = process.cwd()): { checks: Check[] | undefined; problems: string[] } {
+export function readChecksFile(file: string, stack: string, secrets: SecretSource, cwd = process.cwd()): { checks: ValidChecks | undefined; problems: string[] } {
     const key = `${PROJECT}:smokeChecksFile`;
     const fix = `Fix: correct the file, or pulumi config rm smokeChecksFile -s ${stack} to use the default checks`;
     let text: string;

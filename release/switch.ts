@@ -10,7 +10,7 @@
 // A failed step throws; the previous outputs stay, so the next `up` tries again.
 import { runSmoke } from "../smoke/engine";
 import { formatReport } from "../smoke/format";
-import { parseChecks } from "../smoke/checks";
+import { checksFromInputs } from "../smoke/checks";
 import { runCommand } from "../smoke/provider";
 import { canonicalJson } from "../promotion/digest";
 import { APPLY_PATCH, type KubeApi, kubeApi, labelSelector, MERGE_PATCH } from "../kube/api";
@@ -146,7 +146,7 @@ export async function liveCheckFails(check: LiveCheck): Promise<string | undefin
         if (result.timedOut) return `\`${check.command}\` was killed at the deadline\n${result.output}`;
         return result.code === 0 ? undefined : `\`${check.command}\` exited with status ${String(result.code)}\n${result.output}`;
     }
-    const report = await runSmoke(check.baseUrl, parseChecks(check.checks ?? "[]", "checks"), {
+    const report = await runSmoke(check.baseUrl, checksFromInputs(check.checks ?? "[]"), {
         timeoutMs: check.timeoutMs ?? 5_000,
         deadlineMs: check.deadlineMs,
         intervalMs: check.intervalMs ?? 500,

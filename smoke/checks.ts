@@ -14,6 +14,7 @@ import {
     type JsonValue,
     type ResolvedSmokeOptions,
     type SmokeOptions,
+    type ValidChecks,
 } from "./types";
 import { minimumDeadlineMs, PASS_INTERVAL_MS, passIntervalMs as pauseBetweenPasses, SMOKE_DEFAULTS, SMOKE_LIMITS } from "./limits";
 
@@ -316,11 +317,19 @@ function validateList(p: Problems, where: string, list: readonly unknown[]): Che
  * Validates and normalises checks written in TypeScript (e.g. SmokeTest args). Throws
  * SmokeConfigError listing every problem.
  */
-export function validateChecks(checks: readonly Check[], where = "checks"): Check[] {
+export function validateChecks(checks: readonly Check[], where = "checks"): ValidChecks {
     const p = new Problems();
     const out = validateList(p, where, checks);
     p.throwIfAny();
-    return out;
+    return out as readonly Check[] as ValidChecks;
+}
+
+/**
+ * Checks as a SmokeTest stored them in its inputs: the JSON text of checks the edge judged
+ * (smokeChecksJson in components/smokeTest.ts), read back without judging them again.
+ */
+export function checksFromInputs(json: string): ValidChecks {
+    return JSON.parse(json) as ValidChecks;
 }
 
 /**
@@ -330,7 +339,7 @@ export function validateChecks(checks: readonly Check[], where = "checks"): Chec
  *     a default replacing it.
  * `source` names the origin (a file name, a config key) in error messages.
  */
-export function parseChecks(input: unknown, source = "checks"): Check[] {
+export function parseChecks(input: unknown, source = "checks"): ValidChecks {
     let value = input;
     if (typeof input === "string") {
         try {
@@ -382,7 +391,7 @@ export function parseChecks(input: unknown, source = "checks"): Check[] {
         );
     }
     p.throwIfAny(`invalid checks in ${source}`);
-    return result;
+    return result as readonly Check[] as ValidChecks;
 }
 
 /** A duration in the units a person writes: 1ms, 5s, 60m. */
@@ -498,42 +507,34 @@ export function resolveSmokeOptions(options: SmokeOptions = {}, labels: SmokeOpt
 }
 
 /**
- * Validates the base URL: http or https, a host, no credentials (they would end up in reports
- * and state; send them as headers), no query or fragment (checks carry their own).
+ * Why `text` cannot be a base URL, or undefined when it can: the one set of rules for the engine
+ * (parseBaseUrl, so the CLI and the SmokeTest provider) and the stack config (smokeBaseUrl,
+ * smokePreviewUrl). `what` names the value; `allowed` says what would do.
  */
-export function parseBaseUrl(baseUrl: string): URL {
+export function baseUrlProblem(text: string): { what: string; allowed: string } | undefined {
     let url: URL;
     try {
-        url = new URL(baseUrl);
+        url = new URL(text);
     } catch {
-        throw new SmokeConfigError([
-            `baseUrl: not a URL; got ${show(baseUrl)}; allowed: http(s)://host[:port][/prefix]; fix: give the app's address, e.g. http://127.0.0.1:8080`,
-        ]);
+        return { what: `${show(text)} is not a URL`, allowed: "an http(s) URL, e.g. http://127.0.0.1:8080" };
     }
-    const p = new Problems();
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-        p.add("baseUrl", "scheme must be http or https", url.protocol, "http:, https:", "use an http:// or https:// URL");
-    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return { what: `${show(text)} is not an http(s) URL`, allowed: "an http(s) URL" };
+    // Never echo a URL that carries credentials.
     if (url.username || url.password) {
-        p.add(
-            "baseUrl",
-            "credentials in the URL would leak into reports",
-            undefined,
-            "a URL without user:password@",
-            "send credentials as a secret header instead",
-        );
+        return {
+            what: "carries credentials (user:password@), which would end up in reports and state",
+            allowed: 'the URL without them, and the credential as a secret check header, e.g. "headers": {"Authorization": {"secret": "API_TOKEN"}}',
+        };
     }
-    if (url.search || url.hash) {
-        p.add(
-            "baseUrl",
-            "query or fragment not allowed",
-            url.search + url.hash,
-            "scheme, host, port and path prefix only",
-            "move the query into a check's path",
-        );
-    }
-    p.throwIfAny();
-    return url;
+    if (url.search || url.hash) return { what: `${show(text)} has a query or fragment`, allowed: "scheme, host, port and path prefix only; a query belongs in a check's path" };
+    return undefined;
+}
+
+/** The base URL, judged by baseUrlProblem; throws SmokeConfigError. */
+export function parseBaseUrl(baseUrl: string): URL {
+    const problem = baseUrlProblem(baseUrl);
+    if (problem) throw new SmokeConfigError([`baseUrl: ${problem.what}; allowed: ${problem.allowed}; fix: give the app's address as allowed`]);
+    return new URL(baseUrl);
 }
 
 /** Joins the base URL's path prefix and a check's path on the base's origin. */
@@ -543,3 +544,6 @@ export function checkUrl(base: URL, path: string): URL {
     // path like "//other.host/x" on the base host.
     return new URL(base.origin + prefix + path);
 }
+
+/** The default checks as validated data: constant, judged once here, at load. */
+export const DEFAULT_CHECKS: ValidChecks = validateChecks(defaultChecks);

@@ -23,11 +23,11 @@
 // smoke/classify.ts names a transport error; smoke/clock.ts is the time all of it reads.
 import { createSecureContext, rootCertificates } from "node:tls";
 import { describeExpectation } from "./assertions";
-import { checkUrl, parseBaseUrl, resolveSmokeOptions, validateChecks } from "./checks";
+import { checkUrl, parseBaseUrl, resolveSmokeOptions } from "./checks";
 import { systemClock } from "./clock";
 import { collectSecrets, redactDeep } from "./redact";
 import { type AttemptContext, attempt, loadUndici, type Outcome } from "./transport";
-import type { Check, CheckReport, ErrorClass, HttpMethod, SmokeOptions, SmokeReport } from "./types";
+import type { Check, CheckReport, ErrorClass, HttpMethod, SmokeOptions, SmokeReport, ValidChecks } from "./types";
 
 interface Context extends AttemptContext {
     readonly base: URL;
@@ -39,11 +39,12 @@ interface Context extends AttemptContext {
 
 /**
  * Runs `checks` against `baseUrl`. Never throws for a failing app: the verdict is in the
- * report. Throws SmokeConfigError for invalid checks or options.
+ * report. Throws SmokeConfigError for an invalid base URL or options. The checks were judged
+ * where they were read (ValidChecks).
  */
-export async function runSmoke(baseUrl: string, checks: readonly Check[], options: SmokeOptions = {}): Promise<SmokeReport> {
+export async function runSmoke(baseUrl: string, checks: ValidChecks, options: SmokeOptions = {}): Promise<SmokeReport> {
     const base = parseBaseUrl(baseUrl);
-    const normalized = validateChecks(checks);
+    const normalized = checks;
     const settings = resolveSmokeOptions(options);
     const secrets = collectSecrets(options.headers, normalized);
 

@@ -1,5 +1,5 @@
 // Public API of the smoke engine. TypeScript on undici; knows nothing of Pulumi.
-export { defaultChecks, parseChecks, validateChecks, resolveSmokeOptions, parseBaseUrl, SmokeConfigError, DEFAULTS, MAX_CHECKS } from "./checks";
+export { defaultChecks, parseChecks, validateChecks, checksFromInputs, baseUrlProblem, resolveSmokeOptions, parseBaseUrl, SmokeConfigError, DEFAULTS, MAX_CHECKS } from "./checks";
 export type { SmokeOptionLabels } from "./checks";
 export { runSmoke } from "./engine";
 export { describeExpectation } from "./assertions";
@@ -19,4 +19,5 @@ export type {
     ResolvedSmokeOptions,
     SmokeOptions,
     SmokeReport,
+    ValidChecks,
 } from "./types";

@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { kubeApi } from "../kube/api";
 import { candidateReport } from "./candidate";
-import { parseChecks } from "./checks";
+import { checksFromInputs } from "./checks";
 import { runSmoke } from "./engine";
 import { formatReport } from "./format";
 import type { SmokeReport } from "./types";
@@ -159,7 +159,7 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const caHash = (pem: string | undefined): string | null => (pem ? sha256(pem) : null);
 
 async function verifyChecks(inputs: ChecksRunInputs): Promise<ChecksRunOutputs> {
-    const checks = parseChecks(inputs.checks, "checks");
+    const checks = checksFromInputs(inputs.checks);
     const report = await runSmoke(inputs.baseUrl, checks, {
         timeoutMs: inputs.timeoutMs,
         deadlineMs: inputs.deadlineMs,

@@ -57,6 +57,15 @@ export interface Check {
     readonly expect?: CheckExpectation;
 }
 
+declare const VALID: unique symbol;
+
+/**
+ * Checks judged and normalized by validateChecks or parseChecks (smoke/checks.ts), the only shape
+ * the engine runs: the edge that reads checks (the stack config, the CLI, a SmokeTest given checks
+ * in code) judges them once, and nothing after it judges them again.
+ */
+export type ValidChecks = readonly Check[] & { readonly [VALID]: true };
+
 export interface SmokeOptions {
     /** Per-request budget (connect, headers, body and same-host redirects). @default 5000 */
     readonly timeoutMs?: number;

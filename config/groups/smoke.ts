@@ -2,6 +2,7 @@
 // engine's own (smoke/limits.ts), so nothing accepted here fails later inside SmokeTest, after
 // the app was rolled out.
 import { deadlineConflictFixes, formatDuration, minimumDeadlineMs, passIntervalMs, SMOKE_DEFAULTS as ENGINE_DEFAULTS, SMOKE_LIMITS, type TimingSetting } from "../../smoke/limits";
+import { baseUrlProblem } from "../../smoke/checks";
 import { type ConfigReader, parseDurationMs, PROJECT, show } from "../reader";
 import type { Identity } from "./identity";
 
@@ -52,26 +53,6 @@ const KEY_OF: Record<TimingSetting, string> = {
     consecutivePasses: "smokePasses",
 };
 
-/** Why a base URL cannot be used, as `parseBaseUrl` (smoke/checks.ts) judges it; undefined when fine. */
-export function baseUrlProblem(text: string): { what: string; fix: string } | undefined {
-    let url: URL;
-    try {
-        url = new URL(text);
-    } catch {
-        return { what: `${show(text)} is not a URL`, fix: "an http(s) URL" };
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") return { what: `${show(text)} is not an http(s) URL`, fix: "an http(s) URL" };
-    // Never echo a URL that carries credentials.
-    if (url.username || url.password) {
-        return {
-            what: "carries credentials (user:password@), which would end up in reports and state",
-            fix: 'the URL without them, and the credential as a check header in smokeChecksFile, e.g. "headers": {"Authorization": {"secret": "API_TOKEN"}}',
-        };
-    }
-    if (url.search || url.hash) return { what: `${show(text)} has a query or fragment`, fix: "scheme, host, port and path prefix only; a query belongs in a check's path" };
-    return undefined;
-}
-
 /** Keys: smokeBaseUrl, smokePreviewUrl, smokeTimeout, smokeDeadline, smokeInterval, smokePasses, smokeFailureLimit, smokeChecksFile, smokeCommand, smokeEveryUp. */
 export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     const host = `https://<${id.environment} host>`;
@@ -83,7 +64,7 @@ export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     );
     if (baseUrl !== undefined) {
         const problem = baseUrlProblem(baseUrl);
-        if (problem) read.problem(`${PROJECT}:smokeBaseUrl: ${problem.what}. Allowed: ${problem.fix}. Fix: ${read.fix("smokeBaseUrl", host)}`);
+        if (problem) read.problem(`${PROJECT}:smokeBaseUrl: ${problem.what}. Allowed: ${problem.allowed}. Fix: ${read.fix("smokeBaseUrl", host)}`);
     }
 
     const previewUrl = read.required(
@@ -94,7 +75,7 @@ export function validateSmoke(read: ConfigReader, id: Identity): SmokeConfig {
     );
     if (previewUrl !== undefined) {
         const problem = baseUrlProblem(previewUrl);
-        if (problem) read.problem(`${PROJECT}:smokePreviewUrl: ${problem.what}. Allowed: ${problem.fix}. Fix: ${read.fix("smokePreviewUrl", `https://<${id.environment} preview host>`)}`);
+        if (problem) read.problem(`${PROJECT}:smokePreviewUrl: ${problem.what}. Allowed: ${problem.allowed}. Fix: ${read.fix("smokePreviewUrl", `https://<${id.environment} preview host>`)}`);
         else if (baseUrl !== undefined && baseUrlProblem(baseUrl) === undefined && new URL(previewUrl).href === new URL(baseUrl).href) {
             read.problem(
                 `${PROJECT}:smokePreviewUrl: ${show(previewUrl)} is the live route (smokeBaseUrl), so the checks would judge the candidate with live traffic's route. ` +

@@ -150,7 +150,7 @@ describe("progression smoke", () => {
         [["--deadline", "150ms", "http://x"], /--deadline: leaves no time for 3 consecutive passes 100ms apart; got "150ms"; allowed: more than 200ms; fix: raise --deadline, or lower --passes/],
         [["--deadline", "2h", "http://x"], /--deadline '2h' is not a duration/],
         [["--failure-limit", "x", "http://x"], /--failure-limit 'x' is not a whole number/],
-        [["ftp://x"], /baseUrl: scheme must be http or https; got "ftp:"/],
+        [["ftp://x"], /baseUrl: "ftp:\/\/x" is not an http\(s\) URL/],
         [["--checks", "/nonexistent/checks.json", "http://x"], /--checks '\/nonexistent\/checks\.json': cannot read the file \(ENOENT\)/],
         [["--ca", "/nonexistent/ca.pem", "http://x"], /--ca '\/nonexistent\/ca\.pem': cannot read the file \(ENOENT\)/],
         [["--header", "no-colon", "http://x"], /--header expects 'Name: value'/],

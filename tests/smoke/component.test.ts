@@ -2,7 +2,7 @@
 // its outputs resolve to. The provider logic itself is tested in provider.test.ts.
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { defaultChecks } from "../../smoke";
+import { defaultChecks, validateChecks } from "../../smoke";
 
 interface Recorded {
     type: string;
@@ -88,11 +88,11 @@ describe("SmokeTest (checks mode)", () => {
         expect(byName("plain-headers-smoke-run").inputs["headers"]).toEqual(secretValue({ "X-Api-Key": "k-1" }));
     });
 
-    it("passes custom checks through validation and the CA as an input", async () => {
+    it("passes checks judged by validateChecks, normalized, and the CA as inputs", async () => {
         const smoke = new mod.SmokeTest("custom-smoke", {
             baseUrl: "https://app.example",
             trigger: "t",
-            checks: [{ name: "ping", path: "/ping", expect: { status: 204 } }],
+            checks: validateChecks([{ name: "ping", path: "/ping", expect: { status: 204 } }]),
             caPem: "-----BEGIN CERTIFICATE-----...",
             runOnEveryUp: true,
         });
@@ -104,16 +104,9 @@ describe("SmokeTest (checks mode)", () => {
         expect(run.inputs).not.toHaveProperty("headers");
     });
 
-    it("rejects invalid checks up front, naming every problem and the fix", () => {
-        expect(
-            () =>
-                new mod.SmokeTest("bad-smoke", {
-                    baseUrl: "http://a",
-                    trigger: "t",
-                    checks: [{ name: "x", path: "nope" }],
-                }),
-        ).toThrow(
-            /bad-smoke: invalid smoke configuration \(1 problem\):\n {2}- bad-smoke\.checks\[0\]\.path: missing or invalid path; got "nope"; allowed: .*; fix: /,
+    it("takes only judged checks: validateChecks, where checks written in code are read, refuses invalid ones naming every problem and the fix", () => {
+        expect(() => validateChecks([{ name: "x", path: "nope" }], "bad-smoke.checks")).toThrow(
+            /bad-smoke\.checks\[0\]\.path: missing or invalid path; got "nope"; allowed: .*; fix: /,
         );
     });
 

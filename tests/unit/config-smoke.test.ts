@@ -16,10 +16,10 @@ describe("smokeBaseUrl", () => {
     });
 
     it.each([
-        ["staging.example.com", '"staging.example.com" is not a URL. Allowed: an http(s) URL.'],
+        ["staging.example.com", '"staging.example.com" is not a URL. Allowed: an http(s) URL, e.g. http://127.0.0.1:8080.'],
         ["ftp://staging.example.com", '"ftp://staging.example.com" is not an http(s) URL. Allowed: an http(s) URL.'],
         ["https://staging.example.com/?a=1", "\"https://staging.example.com/?a=1\" has a query or fragment. Allowed: scheme, host, port and path prefix only; a query belongs in a check's path."],
-        ["https://u:hunter2@staging.example.com", 'carries credentials (user:password@), which would end up in reports and state. Allowed: the URL without them, and the credential as a check header in smokeChecksFile, e.g. "headers": {"Authorization": {"secret": "API_TOKEN"}}.'],
+        ["https://u:hunter2@staging.example.com", 'carries credentials (user:password@), which would end up in reports and state. Allowed: the URL without them, and the credential as a secret check header, e.g. "headers": {"Authorization": {"secret": "API_TOKEN"}}.'],
     ])("rejects %j", (url, middle) => {
         const problems = problemsOf(staging({ smokeBaseUrl: url }));
         expect(problems).toEqual([`env-progression:smokeBaseUrl: ${middle} Fix: pulumi config set smokeBaseUrl https://<staging host> -s staging`]);

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { formatReport, runSmoke, type Check, type ErrorClass, type SmokeOptions, type SmokeReport } from "../../../smoke";
+import { formatReport, runSmoke, validateChecks, type Check, type ErrorClass, type SmokeOptions, type SmokeReport } from "../../../smoke";
 import { pauseClock } from "./clock";
 
 /**
@@ -21,7 +21,7 @@ export const UNTIL_DEADLINE = { ...FAST, deadlineMs: 1200 } as const;
  * the machine's speed. `options.clock` replaces it, e.g. with the system clock for a latency.
  */
 export async function timedRun(baseUrl: string, checks: readonly Check[], options: SmokeOptions): Promise<{ report: SmokeReport }> {
-    return { report: await runSmoke(baseUrl, checks, { clock: pauseClock(), ...options }) };
+    return { report: await runSmoke(baseUrl, validateChecks(checks), { clock: pauseClock(), ...options }) };
 }
 
 /**
