@@ -201,13 +201,25 @@ export interface Reach {
     forEachReachable(from: number, probe: number, candidates: Bitset, fn: (to: number) => void): void;
 }
 
-/** Builds the reachability index; the work happens lazily, per endpoint and probe asked about. */
-export function createReach(endpoints: readonly ModelEndpoint[], policies: readonly CompiledPolicy[], probes: readonly Probe[]): Reach {
-    const n = endpoints.length;
-    const FULL = IndexSet.full(n);
-    const EMPTY = IndexSet.empty(n);
-    const index = new Map(endpoints.map((e, i) => [e.id, i]));
+/**
+ * The endpoint count and the two sets every index shares. The indexes compare their sets with
+ * FULL and EMPTY by identity (to skip an intersection or a rule), so there is one of each per Reach.
+ */
+interface Universe {
+    readonly n: number;
+    readonly FULL: IndexSet;
+    readonly EMPTY: IndexSet;
+}
 
+/** Where the pods are and which policies select each, per direction: what every other index reads. */
+interface Layout {
+    readonly podsByNamespace: ReadonlyMap<string, readonly number[]>;
+    readonly namespaceLabels: ReadonlyMap<string, ModelEndpoint["namespaceLabels"]>;
+    readonly egressOf: readonly (readonly number[])[];
+    readonly ingressOf: readonly (readonly number[])[];
+}
+
+function layout(endpoints: readonly ModelEndpoint[], policies: readonly CompiledPolicy[]): Layout {
     const podsByNamespace = new Map<string, number[]>();
     const namespaceLabels = new Map<string, ModelEndpoint["namespaceLabels"]>();
     endpoints.forEach((e, i) => {
@@ -228,7 +240,15 @@ export function createReach(endpoints: readonly ModelEndpoint[], policies: reado
             if (policy.ingress) ingressOf[i]!.push(p);
         }
     });
+    return { podsByNamespace, namespaceLabels, egressOf, ingressOf };
+}
 
+/** The endpoints a rule's peers name (all of them for a rule without peers), computed once per peer and rule. */
+function peerIndex(
+    endpoints: readonly ModelEndpoint[],
+    { n, FULL }: Universe,
+    { podsByNamespace, namespaceLabels }: Layout,
+): (rule: CompiledRule, policy: CompiledPolicy) => IndexSet {
     const namespacesMatching = new Map<string, string[]>();
     const peerSets = new Map<string, IndexSet>();
     const peerSet = (peer: CompiledPeer, policy: CompiledPolicy): IndexSet => {
@@ -275,7 +295,11 @@ export function createReach(endpoints: readonly ModelEndpoint[], policies: reado
         }
         return set;
     };
+    return rulePeers;
+}
 
+/** The destinations a rule's ports admit for a probe, computed once per rule and probe. */
+function portIndex(endpoints: readonly ModelEndpoint[], probes: readonly Probe[], { n, FULL, EMPTY }: Universe): (rule: CompiledRule, p: number) => IndexSet {
     // A named port means the destination's first container port of that name, and it must carry
     // the probe's number and protocol (as evaluate()'s portMatches).
     const namedSets = new Map<string, IndexSet>();
@@ -320,7 +344,22 @@ export function createReach(endpoints: readonly ModelEndpoint[], policies: reado
         perProbe[p] = set;
         return set;
     };
+    return rulePorts;
+}
 
+/**
+ * Per endpoint and probe, computed when first asked: the endpoints it may send to (egress) and
+ * receive from (ingress); null when no policy isolates it in that direction.
+ */
+function directionIndex(
+    endpoints: readonly ModelEndpoint[],
+    policies: readonly CompiledPolicy[],
+    probes: readonly Probe[],
+    { n, FULL, EMPTY }: Universe,
+    { egressOf, ingressOf }: Layout,
+    rulePeers: (rule: CompiledRule, policy: CompiledPolicy) => IndexSet,
+    rulePorts: (rule: CompiledRule, p: number) => IndexSet,
+): { egressTargets(i: number, p: number): IndexSet | null; ingressSources(i: number, p: number): IndexSet | null } {
     // Per endpoint and probe: undefined = not computed yet, null = not isolated (everything).
     const egressSets: (IndexSet | null | undefined)[][] = probes.map(() => new Array<IndexSet | null | undefined>(n));
     const ingressSets: (IndexSet | null | undefined)[][] = probes.map(() => new Array<IndexSet | null | undefined>(n));
@@ -384,6 +423,28 @@ export function createReach(endpoints: readonly ModelEndpoint[], policies: reado
         ingressSets[p]![i] = result;
         return result;
     };
+    return { egressTargets, ingressSources };
+}
+
+/**
+ * Builds the reachability index; the work happens lazily, per endpoint and probe asked about.
+ * Egress targets and ingress sources are unions of rule sets (peerIndex, portIndex), shared
+ * between endpoints that the same policies select.
+ */
+export function createReach(endpoints: readonly ModelEndpoint[], policies: readonly CompiledPolicy[], probes: readonly Probe[]): Reach {
+    const index = new Map(endpoints.map((e, i) => [e.id, i]));
+    const n = endpoints.length;
+    const all: Universe = { n, FULL: IndexSet.full(n), EMPTY: IndexSet.empty(n) };
+    const where = layout(endpoints, policies);
+    const { egressTargets, ingressSources } = directionIndex(
+        endpoints,
+        policies,
+        probes,
+        all,
+        where,
+        peerIndex(endpoints, all, where),
+        portIndex(endpoints, probes, all),
+    );
 
     const admits = (from: number, to: number, p: number) => {
         const inn = ingressSources(to, p);
