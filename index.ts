@@ -1,6 +1,7 @@
-// The program: typed config -> promotion check -> Environment -> stack outputs. Everything that
-// can be wrong with the configuration, the target cluster or the promotion is reported before
-// any resource of the environment is registered. The entry is async so the promotion check can
+// The program: typed config -> migration lint -> promotion check -> Environment -> stack outputs.
+// Everything that can be wrong with the configuration, the target cluster, the migrations' SQL
+// (where the environment enforces the lint) or the promotion is reported before any resource of
+// the environment is registered. The entry is async so the promotion check can
 // await what the upstream stack verified first.
 import * as os from "node:os";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,20 +11,27 @@ import { resolveCluster } from "./config/cluster";
 import { loadConfig } from "./config/load";
 import { ConfigError } from "./config/schema";
 import { gitIn, provenanceOf } from "./promotion/commit";
+import { judgeMigrations } from "./migrate/lint";
 import { loadRules, RulesError } from "./promotion/rules";
 
 function edge() {
+    let loaded;
     try {
-        const loaded = loadConfig();
-        return { ...loaded, cluster: resolveCluster(loaded.config), rules: loadRules() };
+        const config = loadConfig();
+        loaded = { ...config, cluster: resolveCluster(config.config), rules: loadRules() };
     } catch (err) {
         // RunError prints the message alone: the reader needs the fix, not a stack trace.
         throw err instanceof ConfigError || err instanceof RulesError ? new pulumi.RunError(err.message) : err;
     }
+    // The lint runs here, before the provider, the namespace or its policies exist: a refused
+    // migration leaves the stack as it was, in `up` as in preview. A warning is the gate's to show.
+    const lint = loaded.config.migration ? judgeMigrations(loaded.config.migration, loaded.config.environment) : undefined;
+    if (lint?.verdict.outcome === "deny") throw new pulumi.RunError(lint.verdict.message);
+    return { ...loaded, migrationLint: lint?.report };
 }
 
 export = async () => {
-    const { config, secrets, checks, cluster, rules, promotionKey, promotionKeyValue } = edge();
+    const { config, secrets, checks, cluster, rules, promotionKey, promotionKeyValue, migrationLint } = edge();
     const promotion = await checkPromotion({ config, rules, key: promotionKeyValue, ...(checks ? { checks } : {}) });
     const env = new Environment(config.environment, {
         config,
@@ -32,6 +40,7 @@ export = async () => {
         provenance: provenanceOf(process.env, gitIn(__dirname), localUser()),
         promotionKey,
         ...(checks ? { checks } : {}),
+        ...(migrationLint ? { migrationLint } : {}),
     });
     return {
         environment: config.environment,

@@ -14,6 +14,7 @@ import { isolationInput, NetworkIsolation } from "./isolation";
 import { appLabels } from "./labels";
 import { LiveSwitch } from "./liveSwitch";
 import { environmentManifests } from "./manifests";
+import type { LintReport } from "../migrate/lint";
 import { MigrationGate } from "./migrationGate";
 import { EnvironmentNamespace } from "./namespace";
 import { type SmokeCheckOutcome, smokeChecksJson, SmokeTest } from "./smokeTest";
@@ -32,6 +33,8 @@ export interface EnvironmentArgs {
     readonly provenance?: Provenance;
     /** The project-wide promotionKey (a secret Output) the records are signed with. */
     readonly promotionKey: pulumi.Output<string>;
+    /** The migrations' lint report, when the program's edge ran it (index.ts). @default - the MigrationGate runs it */
+    readonly migrationLint?: LintReport;
 }
 
 /** How long the check on the live route right after a switch may take at most. */
@@ -78,6 +81,9 @@ export class Environment extends pulumi.ComponentResource {
     /** Where live traffic is, the rollback target, the candidate, and the history. */
     public readonly release: pulumi.Output<ReleaseOutput>;
 
+    // One constructor: it registers the environment's resources in their dependency order
+    // (provider, namespace, isolation, migration, digest key, app, smoke test, live switch), each
+    // from a component or a builder; the order is the point, read top to bottom.
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:env:Environment", name, {}, opts);
         const { config } = args;
@@ -94,7 +100,15 @@ export class Environment extends pulumi.ComponentResource {
         const migration = config.migration
             ? new MigrationGate(
                   `${name}-migration`,
-                  { migration: config.migration, app: config.app, environment: config.environment, namespace: config.namespace, secrets: args.secrets ?? {}, cluster: args.cluster },
+                  {
+                      migration: config.migration,
+                      app: config.app,
+                      environment: config.environment,
+                      namespace: config.namespace,
+                      secrets: args.secrets ?? {},
+                      cluster: args.cluster,
+                      ...(args.migrationLint ? { lint: args.migrationLint } : {}),
+                  },
                   { parent: this, provider, dependsOn: [isolation] },
               )
             : undefined;

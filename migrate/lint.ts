@@ -10,7 +10,8 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { EnvironmentName } from "../config/environments";
+import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
+import type { MigrationConfig } from "../config/groups/migration";
 
 export const SQUAWK_EXCLUDED_RULES = ["require-lock-timeout", "require-statement-timeout"] as const;
 
@@ -205,6 +206,18 @@ export function lintVerdict(report: LintReport, ctx: { environment: EnvironmentN
         "Fix: change the migration as each line says. If a finding is safe here (e.g. an index on a table the same migration creates), " +
         "say so in the file, above the statement: -- squawk-ignore <rule>";
     return { outcome: ctx.enforcement === "mandatory" ? "deny" : "warn", message };
+}
+
+/**
+ * The stack's migrations linted and judged, as the program's edge does before any resource is
+ * registered (index.ts): a "deny" stops the program there. undefined when the files were not read
+ * (the MigrationGate reports that).
+ */
+export function judgeMigrations(migration: MigrationConfig, environment: EnvironmentName): { readonly report: LintReport; readonly verdict: LintVerdict } | undefined {
+    const sources = migration.sources;
+    if (sources === undefined) return undefined;
+    const report = lintMigrations({ dir: sources.dir, sqlFiles: sources.sqlFiles, budgets: migration, environment });
+    return { report, verdict: lintVerdict(report, { environment, enforcement: ENVIRONMENT_RULES[environment].enforcement, dir: migration.dir }) };
 }
 
 export function formatMs(ms: number): string {

@@ -5,7 +5,8 @@
 //     stopped within staging's lock budget, `up` fails, no candidate revision is created, live
 //     traffic stays on the revision it was on and the table is unchanged; once the lock is gone the
 //     next `up` migrates, rolls out the new revision, passes smoke and switches live traffic to it.
-//   - the lint: an index built without CONCURRENTLY is refused at prod's preview, warned in dev's.
+//   - the lint: an index built without CONCURRENTLY is refused at prod's preview, warned in dev's;
+//     prod's `up` refuses it before any resource is registered (no provider, namespace or policy).
 //   - job mode: no container runs on kwok (its Job pods simply "succeed"), so the test holds the
 //     pod Pending and sets the Job's failure through the status subresource, as the Job controller
 //     would; it checks the manifest, the failure report, the app not deployed, and the retry: a
@@ -223,7 +224,7 @@ describe("command mode: a lock budget in front of the rollout", () => {
     });
 });
 
-describe("the lint at preview", () => {
+describe("the lint, before anything is registered", () => {
     let unsafe: string;
     beforeAll(() => {
         unsafe = path.join(tmp, "unsafe");
@@ -252,6 +253,24 @@ describe("the lint at preview", () => {
         expect(preview.changeSummary["create"]).toBeGreaterThan(0);
         expect(devOutput).toContain("require-concurrent-index-creation");
         expect(devOutput).toContain("advisory in dev: the preview passes");
+    });
+
+    it("prod's up refuses it before any resource is registered: no provider, namespace or policy, in state or in the cluster", async () => {
+        const namespace = "web-prod-lint-up";
+        const prod = await stackFor("prod", "prod-lint-up", { migrationsDir: unsafe, migrationCommand: "true", namespace, promoteFrom: "staging-lint-up" });
+        let output = "";
+        const refused = await prod.up({ color: "never", onOutput: (s) => (output += s) }).then(
+            () => undefined,
+            (err: Error) => err,
+        );
+        expect(refused).toBeInstanceOf(Error);
+        output += refused!.message;
+        expect(output).toContain("002_items_name_index.sql:1  require-concurrent-index-creation");
+        expect(output).toContain("mandatory in prod");
+        // The engine registers the stack itself before the program runs; the program registered nothing.
+        const resources = ((await prod.exportStack()).deployment as { resources?: { type: string }[] }).resources ?? [];
+        expect(resources.map((r) => r.type).filter((t) => t !== "pulumi:pulumi:Stack")).toEqual([]);
+        expect(exists(["namespace", namespace])).toBe(false);
     });
 });
 
