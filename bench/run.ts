@@ -119,6 +119,8 @@ function toolchainFromLog(rec: Recorder): void {
     );
 }
 
+// One function: the bench's steps in the order they run (arguments, toolchain, scenarios, results,
+// chart), read top to bottom.
 async function main(): Promise<number> {
     const { values } = parseArgs({
         options: {
@@ -356,6 +358,7 @@ export function markdown(file: ResultsFile): string {
     return lines.join("\n") + "\n";
 }
 
+// One function: a Vega-Lite specification, written out literally.
 function chart(file: ResultsFile): Promise<string> {
     const now = file.labels["after"] ?? Object.values(file.labels)[0]!;
     const before = file.labels["before"];

@@ -150,6 +150,7 @@ function down(): void {
     clusterDown(CLUSTER, KUBECONFIG);
 }
 
+// One function: the demo's steps in the order they run and print, read top to bottom.
 async function main(argv: string[]): Promise<number> {
     if (argv[0] === "down") {
         down();

@@ -68,6 +68,7 @@ export class MigrationGate extends pulumi.ComponentResource {
     /** What the run stands for: how it runs and the files' digest. */
     public readonly trigger: pulumi.Output<string>;
 
+    // One constructor: the lint verdict, the run's inputs for its mode, and the run, in that order.
     constructor(name: string, args: MigrationGateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:migrate:MigrationGate", name, {}, opts);
         const problem = providerLogicProblem(PROVIDER_LOGIC);

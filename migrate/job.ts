@@ -109,6 +109,8 @@ export function apiMessage(err: unknown): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// One function: create the Job, wait for it, and read its failure, with one client and one
+// deadline.
 export async function runMigrationJob(inputs: JobRunInputs): Promise<JobRunResult> {
     const k = client();
     const kc = new k.KubeConfig();

@@ -66,6 +66,8 @@ export interface Judgement {
 }
 
 /** Judges the model's roles with the evaluator's policies. */
+// One function: every role pair is judged in one pass, and the findings, their counts and the cap
+// they share are its locals.
 export function judgeIsolation(model: IsolationModel, evaluator: Evaluator, opts: JudgeOptions = {}): Judgement {
     const max = opts.maxFindings ?? DEFAULT_MAX_FINDINGS;
     const reach = evaluator.reach(model.probes);

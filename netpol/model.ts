@@ -241,6 +241,9 @@ function containerPorts(template: unknown): ContainerPort[] {
  * environments; Deployments (and other workloads) give pods, their labels and container ports;
  * Services selecting them give the app ports the ingress controller must reach. kube-system with
  * kube-dns, the ingress controller's namespace and the attacker are added when absent.
+ *
+ * One function: one walk over the objects builds the namespaces, workloads and app ports, and the
+ * warnings about what it skipped, which refer to each other.
  */
 export function isolationModelFromManifests(objects: readonly unknown[], opts: ManifestModelOptions = {}): ManifestModel {
     const all = flattenObjects(objects);

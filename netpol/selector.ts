@@ -35,6 +35,9 @@ export function unknownFields(obj: Record<string, unknown>, known: readonly stri
  * Validates and compiles a LabelSelector given as a plain object. Problems are appended to
  * `problems` (each: where, value seen, what is allowed, the fix); the result is then still usable
  * but meaningless, so callers stop when any problem was added.
+ *
+ * One function: it validates and compiles matchLabels and matchExpressions in the same walk, so
+ * each problem names where it was found.
  */
 export function compileSelector(raw: unknown, where: string, problems: string[]): CompiledSelector {
     if (!isRecord(raw)) {

@@ -134,6 +134,7 @@ function isStatus(v: unknown): v is number {
     return typeof v === "number" && Number.isInteger(v) && v >= 100 && v <= 599;
 }
 
+// One function: each field of a check's `expect` is judged in turn into the same list of problems.
 function validateExpect(p: Problems, where: string, value: unknown): CheckExpectation | undefined {
     if (value === undefined) return undefined;
     if (!isObject(value)) {

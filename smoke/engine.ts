@@ -97,6 +97,9 @@ function finalSignature(outcome: Extract<Outcome, { ok: false }>): string | unde
     }
 }
 
+// One loop: the check's state (its passes in a row, its runs of failures, its last failure) lives
+// in its locals, and the report at the end is drawn from them; split, that state would travel in an
+// object between the parts.
 async function runCheck(ctx: Context, check: Check): Promise<CheckReport> {
     const { settings } = ctx;
     const url = checkUrl(ctx.base, check.path);

@@ -139,6 +139,8 @@ async function send(
     }
 }
 
+// One function: the attempt's redirect loop, its budget's timer and its connection's release share
+// the locals of one try/finally.
 export async function attempt(ctx: AttemptContext, check: Check, method0: HttpMethod, url0: URL, budgetMs: number): Promise<Outcome> {
     const { settings } = ctx;
     const controller = new AbortController();

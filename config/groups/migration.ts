@@ -90,6 +90,10 @@ const MAX_MS = 24 * 60 * 60 * 1000;
  * when the stack runs no migrations, or when there were problems. The environment picks the
  * default budgets and the image rules. With `raw.projectDir`, the files of `migrationsDir` are
  * read: a missing directory, one without SQL, or an unreadable file is a problem in the same report.
+ *
+ * One function: it reads the group's keys in the order they depend on each other (the mode before
+ * the keys each mode needs, the directory before its files) into one report; split, each part would
+ * take the reader and the values read before it.
  */
 export function validateMigration(read: ConfigReader, id: Identity): MigrationConfig | undefined {
     const { raw, stack } = read;
