@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_CHECKS, DEFAULTS, parseChecks, resolveSmokeOptions, SmokeConfigError, type SmokeOptionLabels } from "../smoke/checks";
 import { runSmoke } from "../smoke/engine";
 import { formatReport } from "../smoke/format";
-import type { Check, SmokeOptions } from "../smoke/types";
+import type { SmokeOptions } from "../smoke/types";
 import { parseDuration, UsageError } from "./args";
 
 /** The flags as the user typed them, so an error names the flag and its units, not an internal field. */

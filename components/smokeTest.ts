@@ -12,7 +12,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_CHECKS, DEFAULTS, SmokeConfigError } from "../smoke/checks";
 import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
-import type { Check, ValidChecks } from "../smoke/types";
+import type { ValidChecks } from "../smoke/types";
 import { providerLogicProblem as sharedProblem, serializedProvider } from "./serializedProvider";
 
 export type { SmokeCheckOutcome } from "../smoke/provider";

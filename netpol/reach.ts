@@ -359,7 +359,7 @@ function directionIndex(
     { egressOf, ingressOf }: Layout,
     rulePeers: (rule: CompiledRule, policy: CompiledPolicy) => IndexSet,
     rulePorts: (rule: CompiledRule, p: number) => IndexSet,
-): { egressTargets(i: number, p: number): IndexSet | null; ingressSources(i: number, p: number): IndexSet | null } {
+): { egressTargets: (i: number, p: number) => IndexSet | null; ingressSources: (i: number, p: number) => IndexSet | null } {
     // Per endpoint and probe: undefined = not computed yet, null = not isolated (everything).
     const egressSets: (IndexSet | null | undefined)[][] = probes.map(() => new Array<IndexSet | null | undefined>(n));
     const ingressSets: (IndexSet | null | undefined)[][] = probes.map(() => new Array<IndexSet | null | undefined>(n));
