@@ -1,5 +1,5 @@
 // Builds the policy pack in the form `pulumi policy publish` uploads: policy/index.ts and the
-// shared code it runs (config/, the components' label and manifest helpers, netpol/) bundled by
+// shared code it runs (config/, kube/labels.ts, the components' manifest helpers, netpol/) bundled by
 // esbuild into one index.js, next to a package.json declaring the packages left external and a
 // PulumiPolicy.yaml. The repository stays the single source: nothing is copied by hand, and a
 // package the pack imports but policy/package.json does not declare fails the build.

@@ -25,7 +25,7 @@ describe("policy/build.ts", () => {
                 "policy/pack.ts",
                 "config/environments.ts",
                 "config/schema.ts",
-                "components/labels.ts",
+                "kube/labels.ts",
                 "netpol/index.ts",
             ]),
         );
