@@ -5,12 +5,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
+import { ENVIRONMENTS, ENVIRONMENT_RULES, type EnvironmentName } from "../../config/environments";
+import { ROLLOUT_TIMEOUT } from "../../config/groups/app";
+import { REVISION_CHARS } from "../../kube/labels";
 import { checkConfig, type ConfigError, imageProblems, KNOWN_KEYS, parseDurationMs, parseImage, validateConfig } from "../../config/schema";
 import { MIGRATION_DEFAULTS } from "../../config/groups/migration";
 import { SMOKE_DEFAULTS } from "../../config/groups/smoke";
 import { resolveSmokeOptions } from "../../smoke/checks";
-import { SMOKE_DEFAULTS as ENGINE_SMOKE_DEFAULTS } from "../../smoke/limits";
+import { formatDuration, SMOKE_DEFAULTS as ENGINE_SMOKE_DEFAULTS } from "../../smoke/limits";
 import { PROJECT_DIR, readStackConfig, readStackRaw } from "../../config/stackFile";
 import { DECLARED, DIGEST, problemsOf, staging } from "./configFixture";
 import { DEFAULT_MAX_AGE, parseAgeMs } from "../../config/groups/promotion";
@@ -164,6 +166,17 @@ describe("Pulumi.yaml", () => {
             failureLimit: declared("smokeFailureLimit"),
         }).toEqual(ENGINE_SMOKE_DEFAULTS);
         expect(engine).toMatchObject(ENGINE_SMOKE_DEFAULTS);
+    });
+
+    it("states in its descriptions the numbers of the tables the program judges by", () => {
+        const description = (key: string) => String((project.config[key] as { description?: unknown }).description);
+        const perEnvironment = (f: (env: EnvironmentName) => string) => ENVIRONMENTS.map((env) => `${env} ${f(env)}`).join(", ");
+        const seconds = (ms: number) => `${ms / 1000}s`;
+        expect(description("replicas")).toContain(`at least ${ENVIRONMENTS.map((env) => `${ENVIRONMENT_RULES[env].minReplicas} in ${env}`).join(", ")}`);
+        expect(description("rolloutTimeout")).toContain(`(${formatDuration(ROLLOUT_TIMEOUT.minMs)} to ${formatDuration(ROLLOUT_TIMEOUT.maxMs)})`);
+        expect(description("migrationLockTimeout")).toContain(`(${perEnvironment((env) => seconds(ENVIRONMENT_RULES[env].lockTimeoutMs))})`);
+        expect(description("migrationStatementTimeout")).toContain(`(${perEnvironment((env) => seconds(ENVIRONMENT_RULES[env].statementTimeoutMs))})`);
+        expect(description("rollbackTo")).toContain(`a ${REVISION_CHARS}-character id`);
     });
 
     it("its defaults, as the engine passes them (text), validate", () => {
