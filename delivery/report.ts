@@ -6,6 +6,9 @@
 //   tsx delivery/report.ts summary    markdown on stdout (the step appends it to $GITHUB_STEP_SUMMARY)
 //   tsx delivery/report.ts notify     the annotation on stdout, the summary section, the webhook POST
 
+import * as os from "node:os";
+import { actorOf, commitOf, type Git, gitIn } from "../promotion/commit";
+
 /** The facts a job knows about itself; each comes from the runner's environment. */
 export interface JobFacts {
     readonly workflow: string;
@@ -42,7 +45,7 @@ export function parseRecord(text: string | undefined): RecordFacts | undefined {
     if (text === undefined || text.trim() === "") return undefined;
     try {
         const v = JSON.parse(text) as unknown;
-        return v && typeof v === "object" ? (v as RecordFacts) : undefined;
+        return v && typeof v === "object" ? v : undefined;
     } catch {
         return undefined;
     }
@@ -83,8 +86,13 @@ export function jobSummary(f: JobFacts, record: RecordFacts | undefined): string
             `| actor | ${cell(record.actor)} |`,
             `| run | ${record.runUrl ?? "-"} |`,
         );
-        if (f.status === "success" && record.commit && f.commit && record.commit !== f.commit) {
-            lines.push("", `The record is of commit ${cell(record.commit)}, not this run's ${cell(f.commit)}: this run's checks did not pass, the record is the last verified one.`);
+        if (record.commit && f.commit && record.commit !== f.commit) {
+            lines.push(
+                "",
+                f.status === "success"
+                    ? `The record is of commit ${cell(record.commit)}, not this run's ${cell(f.commit)}: this run changed nothing the checks verify, so the last verified record stands.`
+                    : `The record is of commit ${cell(record.commit)}, not this run's ${cell(f.commit)}: this run's checks did not pass, so the record is the last verified one.`,
+            );
         }
     }
     return lines.join("\n") + "\n";
@@ -114,8 +122,12 @@ export function failureNotice(f: JobFacts): FailureNotice {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** The job's facts from the runner's variables (GITHUB_*) and the step's own (STACK, PULUMI_VERSION, ...). */
-export function factsFromEnv(env: Env): JobFacts {
+/**
+ * The job's facts from the runner's variables (GITHUB_*) and the step's own (STACK, PULUMI_VERSION,
+ * ...). The commit and actor are found as the program finds the record's (promotion/commit.ts), so
+ * the summary and the record agree on what was deployed.
+ */
+export function factsFromEnv(env: Env, git: Git = () => undefined, localUser: string | undefined = undefined): JobFacts {
     const server = env["GITHUB_SERVER_URL"];
     const repo = env["GITHUB_REPOSITORY"];
     const run = env["GITHUB_RUN_ID"];
@@ -130,15 +142,15 @@ export function factsFromEnv(env: Env): JobFacts {
         runner: [env["RUNNER_NAME"], env["RUNNER_OS"], env["ImageOS"]].filter(Boolean).join(" ") || "this machine",
         cliVersion: env["PULUMI_VERSION"] || "?",
         pack: packVersion && packDigest ? { version: packVersion, digest: packDigest } : undefined,
-        commit: env["PROGRESSION_PROMOTED_COMMIT"] || env["GITHUB_SHA"] || "?",
-        actor: env["GITHUB_ACTOR"] || env["USER"] || "?",
+        commit: commitOf(env, git) ?? "?",
+        actor: actorOf(env, localUser) ?? "?",
         runUrl: server && repo && run ? `${server}/${repo}/actions/runs/${run}` : undefined,
         status: env["JOB_STATUS"] || "unknown",
     };
 }
 
 async function main(argv: string[], env: Env): Promise<number> {
-    const facts = factsFromEnv(env);
+    const facts = factsFromEnv(env, gitIn(process.cwd()), os.userInfo().username);
     if (argv[0] === "summary") {
         process.stdout.write(jobSummary(facts, parseRecord(env["VERIFIED"])));
         return 0;
