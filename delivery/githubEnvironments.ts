@@ -50,14 +50,20 @@ export function githubEnvironments(table: EnvironmentTable): { readonly name: st
  * The requests that make each environment what the table says: created or updated (PUT), then
  * its branch policy allowing main only (POST, for an environment that does not have it yet).
  */
-export function environmentRequests(table: EnvironmentTable, repository: string, reviewers: readonly Reviewer[], existingPolicies: Readonly<Record<string, readonly string[]>> = {}): ApiRequest[] {
+export function environmentRequests(
+    table: EnvironmentTable,
+    repository: string,
+    reviewers: readonly Reviewer[],
+    existingPolicies: Readonly<Record<string, readonly string[]>> = {},
+): ApiRequest[] {
     const gated = githubEnvironments(table).filter((e) => e.approval);
     if (gated.length > 0 && reviewers.length === 0) {
         throw new GithubEnvironmentsError(
             `${gated.map((e) => e.name).join(", ")} require${gated.length === 1 ? "s" : ""} approval, and no reviewer was given. Fix: --reviewers team:<slug> (or user:<login>; up to 6)`,
         );
     }
-    if (reviewers.length > 6) throw new GithubEnvironmentsError(`${reviewers.length} reviewers were given; GitHub allows at most 6. Fix: name a team instead of its members`);
+    if (reviewers.length > 6)
+        throw new GithubEnvironmentsError(`${reviewers.length} reviewers were given; GitHub allows at most 6. Fix: name a team instead of its members`);
     const requests: ApiRequest[] = [];
     for (const env of githubEnvironments(table)) {
         const base = `repos/${repository}/environments/${env.name}`;
@@ -86,7 +92,10 @@ export function parseReviewers(text: string): { readonly kind: "team" | "user"; 
         .filter(Boolean)
         .map((s) => {
             const m = /^(team|user):([A-Za-z0-9][A-Za-z0-9._-]*)$/.exec(s);
-            if (!m) throw new GithubEnvironmentsError(`reviewer ${JSON.stringify(s)} is not team:<slug> or user:<login>. Fix: e.g. --reviewers team:platform,user:alice`);
+            if (!m)
+                throw new GithubEnvironmentsError(
+                    `reviewer ${JSON.stringify(s)} is not team:<slug> or user:<login>. Fix: e.g. --reviewers team:platform,user:alice`,
+                );
             return { kind: m[1] as "team" | "user", name: m[2]! };
         });
 }
@@ -101,9 +110,14 @@ function gh(args: readonly string[], input?: string): string {
 }
 
 function main(argv: string[]): number {
-    const { values } = parseArgs({ args: argv, options: { repo: { type: "string" }, reviewers: { type: "string" }, "dry-run": { type: "boolean" } }, strict: true });
+    const { values } = parseArgs({
+        args: argv,
+        options: { repo: { type: "string" }, reviewers: { type: "string" }, "dry-run": { type: "boolean" } },
+        strict: true,
+    });
     const repository = values.repo ?? "";
-    if (!/^[A-Za-z0-9][A-Za-z0-9-]*\/[A-Za-z0-9._-]+$/.test(repository)) throw new GithubEnvironmentsError(`--repo ${JSON.stringify(repository)} is not OWNER/NAME. Fix: --repo acme/env-progression`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9-]*\/[A-Za-z0-9._-]+$/.test(repository))
+        throw new GithubEnvironmentsError(`--repo ${JSON.stringify(repository)} is not OWNER/NAME. Fix: --repo acme/env-progression`);
     const dryRun = values["dry-run"] === true;
     const owner = repository.split("/")[0]!;
     const named = parseReviewers(values.reviewers ?? "");
@@ -115,7 +129,8 @@ function main(argv: string[]): number {
             return { type: r.kind === "team" ? "Team" : "User", id: -(i + 1) };
         }
         const id = (JSON.parse(gh(ghCommand(lookup))) as { id?: number }).id;
-        if (typeof id !== "number") throw new GithubEnvironmentsError(`${r.kind} ${r.name} was not found in ${owner}. Fix: check the ${r.kind === "team" ? "team's slug" : "login"}`);
+        if (typeof id !== "number")
+            throw new GithubEnvironmentsError(`${r.kind} ${r.name} was not found in ${owner}. Fix: check the ${r.kind === "team" ? "team's slug" : "login"}`);
         return { type: r.kind === "team" ? "Team" : "User", id };
     });
     const table = { order: ENVIRONMENTS, rules: ENVIRONMENT_RULES };
@@ -123,7 +138,9 @@ function main(argv: string[]): number {
     if (!dryRun) {
         for (const env of githubEnvironments(table)) {
             try {
-                const doc = JSON.parse(gh(["api", `repos/${repository}/environments/${env.name}/deployment-branch-policies`])) as { branch_policies?: { name: string }[] };
+                const doc = JSON.parse(gh(["api", `repos/${repository}/environments/${env.name}/deployment-branch-policies`])) as {
+                    branch_policies?: { name: string }[];
+                };
                 existing[env.name] = (doc.branch_policies ?? []).map((p) => p.name);
             } catch {
                 existing[env.name] = []; // the environment does not exist yet

@@ -97,7 +97,8 @@ export function readLedger(file: string = LEDGER_FILE): Ledger {
     if (!fs.existsSync(file)) return { versions: {} };
     const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { versions?: Record<string, string> };
     for (const [v, d] of Object.entries(doc.versions ?? {})) {
-        if (!SEMVER.test(v) || !/^sha256:[0-9a-f]{64}$/.test(d)) throw new PackGuardError(`${file}: ${v} -> ${d} is not VERSION -> sha256:<64 hex>. Fix: restore it from git`);
+        if (!SEMVER.test(v) || !/^sha256:[0-9a-f]{64}$/.test(d))
+            throw new PackGuardError(`${file}: ${v} -> ${d} is not VERSION -> sha256:<64 hex>. Fix: restore it from git`);
     }
     return { versions: doc.versions ?? {} };
 }

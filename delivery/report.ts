@@ -162,7 +162,12 @@ async function main(argv: string[], env: Env): Promise<number> {
         if (summaryFile) (await import("node:fs")).appendFileSync(summaryFile, notice.summary);
         const url = env["NOTIFY_URL"];
         if (url) {
-            const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(notice.payload), signal: AbortSignal.timeout(10_000) });
+            const res = await fetch(url, {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify(notice.payload),
+                signal: AbortSignal.timeout(10_000),
+            });
             // The URL itself is a credential: only its status is printed.
             if (!res.ok) process.stdout.write(`::warning::the failure webhook answered ${res.status}; the annotation and the summary stand\n`);
         }

@@ -54,7 +54,12 @@ export function oidcIssuer(table: DeliveryTable, options: DeliveryOptions, maxEx
                 teamName: environmentTeamName(options, env),
                 rules: { aud, sub: environmentSubject(options.repository, env) },
             })),
-            { decision: "allow" as const, tokenType: "team" as const, teamName: previewTeamName(options), rules: { aud, sub: pullRequestSubject(options.repository) } },
+            {
+                decision: "allow" as const,
+                tokenType: "team" as const,
+                teamName: previewTeamName(options),
+                rules: { aud, sub: pullRequestSubject(options.repository) },
+            },
             // Publishing a policy pack takes an organization token: only the pack job's environment receives one.
             {
                 decision: "allow" as const,
@@ -102,7 +107,11 @@ export function teamAccess(table: DeliveryTable, options: DeliveryOptions): Team
             name,
             team: { organizationName: org, teamType: "pulumi", name, displayName: name, description: `GitHub Actions jobs of the ${env} environment (OIDC)` },
             stacks: [stackPermission(name, env, EDIT), ...upstream.map((u) => stackPermission(name, u, READ))],
-            environments: [envPermission(name, escEnvironment(env)), envPermission(name, ESC_PROMOTION), ...upstream.map((u) => envPermission(name, escEnvironment(u)))],
+            environments: [
+                envPermission(name, escEnvironment(env)),
+                envPermission(name, ESC_PROMOTION),
+                ...upstream.map((u) => envPermission(name, escEnvironment(u))),
+            ],
         };
     });
     const preview = previewTeamName(options);

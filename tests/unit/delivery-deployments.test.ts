@@ -13,7 +13,7 @@ import { readStackRaw } from "../../config/stackFile";
 import { validateConfig } from "../../config/schema";
 import { PACK_NAME } from "../../policy/pack";
 import { readDeploymentsConfig } from "../../delivery/deployments/config";
-import { type DeliveryPath } from "../../delivery/settings";
+import type { DeliveryPath } from "../../delivery/settings";
 import { pulumiVersion } from "../../delivery/workflows";
 import { type DeliveryTable, NODE_SETUP, promotions } from "../../delivery/deployments/plan";
 
