@@ -165,8 +165,9 @@ export function executorImage(cliVersion: string): string {
 }
 
 /**
- * One environment stack's settings. Only the first environment deploys on a push; every later one
- * is deployed by its promotion webhook. Every stack previews pull requests touching its paths.
+ * One environment stack's settings. With Deployments armed, only the first environment deploys on a
+ * push; every later one is deployed by its promotion webhook; every stack but those that require
+ * approval previews pull requests touching its paths. Unarmed, none reacts to anything.
  * deployCommits and previewPullRequests are always spelled out: the provider defaults both to true.
  */
 export function environmentSettings(table: DeliveryTable, environment: string, options: DeliveryOptions): service.DeploymentSettingsArgs {
@@ -182,7 +183,9 @@ export function environmentSettings(table: DeliveryTable, environment: string, o
             provider: "github",
             repository: options.repository,
             deployCommits: first && options.armed,
-            previewPullRequests: options.armed,
+            // A Deployments preview runs the pull request's code with a token that may update the
+            // stack: never on a stack that requires approval (prod).
+            previewPullRequests: options.armed && table.rules[environment]?.requiresApproval !== true,
             pullRequestTemplate: false,
             paths: stackPaths(options, `Pulumi.${stackOf(environment)}.yaml`),
         },

@@ -151,13 +151,14 @@ describe("delivery/deployments/ on the environment table, with Pulumi Deployment
         }
     });
 
-    it("deploys on a push only the first environment; the others are promoted, and every stack previews pull requests", () => {
+    it("deploys on a push only the first environment; the others are promoted, and pull requests preview every stack but prod", () => {
         const byStack = Object.fromEntries(of(run.recorded, T.settings).map((s) => [s.inputs["stack"], s.inputs["vcs"]]));
         // Spelled out for every stack: the provider defaults deployCommits to true.
         expect(ENVIRONMENTS.map((e) => [e, byStack[e].deployCommits, byStack[e].previewPullRequests, byStack[e].pullRequestTemplate])).toEqual([
             ["dev", true, true, false],
             ["staging", false, true, false],
-            ["prod", false, true, false],
+            // A preview runs the pull request's code with a token that may update the stack.
+            ["prod", false, false, false],
         ]);
         expect(byStack["pr"]).toMatchObject({ deployCommits: false, previewPullRequests: false, pullRequestTemplate: true });
     });
