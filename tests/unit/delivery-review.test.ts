@@ -3,7 +3,9 @@
 // cancelled job unlocks its stack, a failed one notifies, parity before prod's up, the pinned CLI,
 // and exactly one delivery path reacting to a push. It reads the committed workflow files, and the
 // generators for what another setting would produce.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -118,6 +120,23 @@ describe("environments: prod only where its reviewers are, never on a pull reque
         const swap = preview.steps.findIndex((s) => s.name === "the stack's read-only ESC environment");
         expect(swap).toBeGreaterThan(-1);
         expect(swap).toBeLessThan(stepIndex(preview, (s) => s.id === "preview"));
+    });
+});
+
+describe("a pull request's preview", () => {
+    it("imports the stack's read-only ESC environment in its own checkout, and leaves the other imports", () => {
+        const step = committed["pull-request.yml"]!.jobs["preview"]!.steps.find((s) => s.name === "the stack's read-only ESC environment")!;
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "preview-env-"));
+        try {
+            const file = path.join(dir, "Pulumi.prod.yaml");
+            fs.writeFileSync(file, "environment:\n  - env-progression/prod\n  - env-progression/promotion\nconfig:\n  env-progression:environment: prod\n");
+            execFileSync("bash", ["-e", "-c", step.run!], { cwd: dir, env: { ...process.env, STACK: "prod" } });
+            expect(fs.readFileSync(file, "utf8")).toBe(
+                "environment:\n  - env-progression/prod-preview\n  - env-progression/promotion\nconfig:\n  env-progression:environment: prod\n",
+            );
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 
