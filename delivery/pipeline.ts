@@ -3,7 +3,8 @@
 // CI cannot drift apart; the demo's driver (tests/harness/local.ts) provides the engine, the cluster,
 // the state backend and the reference apps the smoke checks call.
 //
-//   npm run pipeline                                  main.yml: the tests, then up dev, staging, prod
+//   npm run pipeline                                  main.yml: the tests, the pack, then up dev, staging,
+//                                                     and prod after parity
 //   npm run pipeline -- --fail staging=db             staging's app fails its smoke check: staging's
 //                                                     up fails and prod is skipped, as on GitHub
 //   npm run pipeline -- --skip-job test               the same without the test job (just run them)

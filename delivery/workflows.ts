@@ -1,9 +1,12 @@
 // The GitHub Actions workflows, generated from the environment table so the pipeline never
 // disagrees with the program: one preview per stack on a pull request, one `up` job per stack on
-// main in the table's promotion order, and a manual promotion of one stack at a chosen commit.
+// main in the table's promotion order after the policy pack is published, and a manual promotion
+// of one stack at a chosen commit. Only the armed path's triggers are generated (delivery/settings.ts).
+// Every job that runs pulumi gets a short-lived token of its environment's team through OIDC, has a
+// timeout, unlocks its stack when cancelled, notifies a failure and writes a job summary.
 //
-//   toolchain/run tsx delivery/workflows.ts           rewrite .github/workflows/*.yml
-//   toolchain/run tsx delivery/workflows.ts --check   exit 1 if a committed workflow differs
+//   toolchain/run tsx delivery/workflows.ts           rewrite .github/workflows/*.yml and .github/dependabot.yml
+//   toolchain/run tsx delivery/workflows.ts --check   exit 1 if a committed file differs
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
