@@ -212,6 +212,9 @@ function planStepBody(step: WorkflowStep, context: Readonly<Record<string, strin
     }
     if (step.run !== undefined) {
         const command = substitute(step.run, context, where);
+        // The runner's checkout is its own to rewrite; here it is the working tree, and the local stacks import no ESC environment.
+        if (/^sed -i .*"Pulumi\.\$STACK\.yaml"$/m.test(command))
+            return { kind: "local", label, because: "the local stacks import no ESC environment, and the working tree's stack files stay as they are" };
         if (/delivery\/pack\.ts publish\b/.test(command))
             return { kind: "local", label: "publish the policy pack", because: "a file backend has no policy packs to publish; the check before it proved the recorded version" };
         const parity = PARITY.exec(command.trim());

@@ -115,6 +115,8 @@ describe("the plan of pull-request.yml", () => {
         expect(plan.slice(1).map((j) => pulumiOf(j).map((s) => `${s.command} ${s.stack} ${path.relative(ROOT, s.policyPackConfigs[0]!)}`))).toEqual(
             ENVIRONMENTS.map((e) => [`preview ${e} policy/config/${e}.json`]),
         );
+        // The preview's swap to the read-only ESC environment never rewrites the working tree's stack files.
+        for (const job of plan.slice(1)) expect(job.steps.find((s) => s.label === "the stack's read-only ESC environment")?.kind).toBe("local");
         // fail-fast is off: one stack's failing preview does not hide the others'.
         const { runner } = recorder((label) => label === "pulumi preview staging");
         expect(await runPlan(plan, runner)).toEqual({ test: "passed", "preview (dev)": "passed", "preview (staging)": "failed", "preview (prod)": "passed" });
