@@ -21,6 +21,13 @@ const POLICY_PACKAGE = path.join(REPO, "policy", "package.json");
 /** The files a published pack runs; the source map is left out, as its paths depend on where it was built. */
 export const DIGESTED_FILES = ["PulumiPolicy.yaml", "index.js", "package.json"] as const;
 
+const TOKEN = "PULUMI_ACCESS_TOKEN";
+/** The pack's dependencies install without install scripts, and (withoutToken) without the Pulumi token. */
+export const PACK_INSTALL = ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"] as const;
+export function withoutToken(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    return Object.fromEntries(Object.entries(env).filter(([k]) => k !== TOKEN));
+}
+
 /** Version -> content digest of every version ever recorded. */
 export interface Ledger {
     readonly versions: Readonly<Record<string, string>>;
@@ -163,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
             process.stdout.write(`would publish ${PACK_NAME} ${version} (${digest}) to ${org}\n`);
             return 0;
         }
-        execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "inherit" });
+        execFileSync("npm", [...PACK_INSTALL], { cwd: dir, stdio: "inherit", env: withoutToken(process.env) });
         execFileSync("pulumi", ["policy", "publish", org], { cwd: dir, stdio: "inherit" });
         process.stdout.write(`published ${PACK_NAME} ${version} (${digest}) to ${org}\n`);
         return 0;

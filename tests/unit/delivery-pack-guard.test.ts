@@ -13,10 +13,12 @@ import {
     type Ledger,
     nextPatch,
     packVersion,
+    PACK_INSTALL,
     publishDecision,
     publishedVersions,
     readLedger,
     recordVersion,
+    withoutToken,
 } from "../../delivery/pack";
 
 const A = `sha256:${"a".repeat(64)}`;
@@ -56,6 +58,11 @@ describe("the version guard", () => {
             because: "version 0.1.0 is published already; a version is never published twice",
         });
         expect(() => publishDecision(ledger, "0.1.0", B, [])).toThrow("changed without a new version");
+    });
+
+    it("installs the pack's dependencies with no install script and no Pulumi token", () => {
+        expect(PACK_INSTALL).toContain("--ignore-scripts");
+        expect(withoutToken({ PULUMI_ACCESS_TOKEN: "pul-x", PATH: "/bin" })).toEqual({ PATH: "/bin" });
     });
 
     it("reads the organization's versions from `pulumi policy ls --json`", () => {

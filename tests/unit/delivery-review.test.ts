@@ -165,6 +165,8 @@ describe("fail safe", () => {
             const summary = job.steps.find((s) => s.run?.includes('delivery/report.ts summary >> "$GITHUB_STEP_SUMMARY"'));
             expect(summary?.if, `${file} ${name}`).toBe("always()");
         }
+        const pack = committed["main.yml"]!.jobs["publish-pack"]!.steps.find((s) => s.run === "npx --no-install tsx delivery/report.ts notify");
+        expect(pack?.if).toBe("failure() || cancelled()");
         // The up jobs' summaries carry the promotion record the stack exports.
         for (const env of ENVIRONMENTS) {
             const summary = committed["main.yml"]!.jobs[`up-${env}`]!.steps.find((s) => s.name === "job summary")!;
