@@ -3,12 +3,16 @@
 // the trigger deciding when it runs again.
 import * as crypto from "node:crypto";
 import type { EnvironmentName } from "../config/environments";
+import { budgetEnv } from "../migrate/env";
 import type { MigrationConfig } from "../config/groups/migration";
 import type { AppConfig, EgressRule } from "../config/schema";
 import { commonLabels } from "./labels";
 import type { KubernetesObject, Labels, NetworkPolicyManifest, ObjectMeta } from "./manifestTypes";
 import { placeholders } from "./secretValues";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
+
+// The budgets' environment belongs to the migration gate (migrate/env.ts); the Job's manifest uses it too.
+export { budgetEnv };
 
 /** Annotations on the migration Job naming what it runs. */
 export const MIGRATION_VERSION_ANNOTATION = "progression.dev/migration-version";
@@ -28,21 +32,6 @@ export function migrationNames(app: string) {
 export function migrationLabels(app: string, environment: EnvironmentName): { selector: Labels; all: Labels } {
     const selector = { "app.kubernetes.io/name": app, "app.kubernetes.io/instance": `${app}-${environment}-migration` };
     return { selector, all: { ...selector, ...commonLabels(environment), "app.kubernetes.io/component": "migration" } };
-}
-
-/**
- * The environment of every migration process: the budgets as PostgreSQL settings for libpq
- * clients (psql, most drivers) through PGOPTIONS, and as plain numbers for tools that are not.
- * `inherited` is a PGOPTIONS already set; ours come last, so they win.
- */
-export function budgetEnv(budgets: { lockTimeoutMs: number; statementTimeoutMs: number }, version: string, inherited?: string): Record<string, string> {
-    const ours = `-c lock_timeout=${budgets.lockTimeoutMs}ms -c statement_timeout=${budgets.statementTimeoutMs}ms`;
-    return {
-        PGOPTIONS: inherited !== undefined && inherited.trim() !== "" ? `${inherited.trim()} ${ours}` : ours,
-        MIGRATION_LOCK_TIMEOUT_MS: String(budgets.lockTimeoutMs),
-        MIGRATION_STATEMENT_TIMEOUT_MS: String(budgets.statementTimeoutMs),
-        MIGRATION_VERSION: version,
-    };
 }
 
 /**
