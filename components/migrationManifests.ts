@@ -57,9 +57,9 @@ export interface MigrationJobInput {
 }
 
 /**
- * The stem of the Job's name: the app and the trigger. The provider appends "-" and a suffix of
- * five characters unique to each attempt (a retry is a new Job); app names of up to 40 characters
- * keep the whole within the 63 a Job's name may have.
+ * The stem of the Job's name: the app and the trigger. The provider appends "-<n>", the attempt
+ * (a retry is a new Job, a Job left running is adopted: migrate/job.ts); app names of up to 40
+ * characters keep the whole within the 63 a Job's name may have.
  */
 export function migrationJobPrefix(app: string, trigger: string): string {
     return `${migrationNames(app).jobPrefix}-${trigger.slice(0, 6)}`;
@@ -69,7 +69,7 @@ export function migrationJobPrefix(app: string, trigger: string): string {
  * The Job running the migration image. Its pods meet Pod Security `restricted` with a read-only
  * root filesystem (the same context as the app's), get the budgets and the migration's secrets,
  * and never restart in place: a failure is a new pod (backoffLimit) or the Job's failure.
- * `metadata.name` is left to the provider, which makes one per attempt.
+ * `metadata.name` is left to the provider, which names each attempt.
  */
 export function migrationJobManifest(input: MigrationJobInput) {
     const { app, migration } = input;
@@ -150,7 +150,7 @@ export interface MigrationRender {
     /** The migration's Secret (the values it names in migrationSecretEnv, as placeholders). */
     readonly secret?: KubernetesObject;
     readonly egress?: NetworkPolicyManifest;
-    /** The Job, named by its prefix: the provider names each attempt `<prefix>-<random>`. */
+    /** The Job, named by its prefix: the provider names each attempt `<prefix>-<n>`. */
     readonly job?: KubernetesObject;
 }
 
