@@ -127,7 +127,8 @@ export const GROUP_LEADER = [
     "( while read -r _ <&3; do :; done; kill -KILL 0 ) &",
     "watch=$!",
     "exec 3<&-",
-    'wait "$cmd"; status=$?',
+    // The shell's own notice of a job killed by a signal ("Killed") is not the command's output.
+    'wait "$cmd" 2>/dev/null; status=$?',
     'kill "$watch" 2>/dev/null',
     'if [ "$status" -gt 128 ] && [ "$status" -le 192 ]; then trap - "$(kill -l "$status")" 2>/dev/null; kill -s "$(kill -l "$status")" "$$"; fi',
     'exit "$status"',
