@@ -36,7 +36,7 @@ describe("a command name that is also an Object.prototype member", () => {
         const { main } = await import("../../cli/main");
         const writes: string[] = [];
         const write = process.stderr.write.bind(process.stderr);
-        process.stderr.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stderr.write;
+        process.stderr.write = ((chunk: string) => (writes.push(String(chunk)), true));
         let code: number;
         try {
             code = await main([name]);
