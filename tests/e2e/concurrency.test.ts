@@ -1,7 +1,13 @@
 // Concurrency under the real engine (Pulumi CLI 3.274.1, file backend) on a control plane with
-// simulated nodes (kwok): a second `up` of a stack while one runs is refused by the backend's lock,
-// with the backend's message naming the lock's holder; the first is not disturbed.
+// simulated nodes (kwok):
+//   - a second `up` of a stack while one runs is refused by the backend's lock, with the
+//     backend's message naming the lock's holder; the first is not disturbed;
+//   - an `up` killed (SIGKILL, the whole process group) while its migration Job runs: the next
+//     `up` adopts that Job and waits for it; no second migration Job is ever created.
+// kwok runs no container: with every node cordoned the Job's pod stays Pending (the Job runs);
+// uncordoned, kwok runs the pod to success and the Job controller completes the Job.
 // Own cluster and state, torn down in afterAll.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -12,8 +18,10 @@ import {
     type Cluster,
     clusterDown,
     clusterUp,
+    kubectlJson,
     localSecrets,
     prepareStack,
+    REPO,
     type RunningApp,
     startApp,
     useToolchain,
@@ -62,16 +70,24 @@ afterAll(async () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+let app: RunningApp;
+async function theApp(): Promise<RunningApp> {
+    app ??= await startApp({ port: await freePort(), logFile: path.join(tmp, "app.log") });
+    if (!apps.includes(app)) apps.push(app);
+    return app;
+}
+
 describe("two `pulumi up` on one stack", () => {
     it("the second is refused by the backend's lock, naming its holder; the first completes", async () => {
-        const app = await startApp({ port: await freePort(), logFile: path.join(tmp, "app.log") });
-        apps.push(app);
-        // The smoke command holds the first `up` long enough for the second to start.
+        const app = await theApp();
+        // The smoke command holds the first `up` long enough for the second to start (once: the
+        // live check after the switch runs it again, within a shorter deadline).
+        const marker = path.join(tmp, "smoke-slept");
         const stack: Stack = await prepareStack(ws, "dev", {
             cluster,
             smokeBaseUrl: app.url,
             secrets: localSecrets(path.join(tmp, "secrets.json")).dev,
-            overrides: { smokeCommand: "sleep 20", smokeDeadline: "60s" },
+            overrides: { smokeCommand: `test -e ${marker} || { touch ${marker}; sleep 20; }`, smokeDeadline: "60s" },
         });
         let firstOutput = "";
         const first = stack.up({ color: "never", onOutput: (s) => (firstOutput += s) }).then(
@@ -98,5 +114,105 @@ describe("two `pulumi up` on one stack", () => {
         expect(done.ok ? undefined : String((done.e as Error).message)).toBeUndefined();
         expect(locks("dev")).toEqual([]);
         process.stdout.write(`concurrency e2e: the second up was refused after ${((Date.now() - started) / 1000).toFixed(1)} s with the lock's message\n`);
+    });
+});
+
+describe("an `up` killed while its migration Job runs", () => {
+    const ns = "web-dev-killed";
+    const kubectl = (args: string[]) => execFileSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "--context", cluster.context, ...args], { encoding: "utf8" });
+    const migrationJobs = () =>
+        kubectlJson<{ items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }>(cluster, [
+            "get",
+            "jobs",
+            "-n",
+            ns,
+            "-l",
+            "app.kubernetes.io/component=migration",
+        ]).items;
+    const nodes = () => kubectlJson<{ items: { metadata: { name: string } }[] }>(cluster, ["get", "nodes"]).items.map((n) => n.metadata.name);
+    const nsExists = () => {
+        try {
+            kubectl(["get", "namespace", ns]);
+            return true;
+        } catch {
+            return false;
+        }
+    };
+
+    it("the next up adopts the Job the killed one started and waits for it: one migration Job in all", async () => {
+        const app = await theApp();
+        const stack = await prepareStack(ws, "dev", {
+            cluster,
+            stackName: "dev-killed",
+            smokeBaseUrl: app.url,
+            secrets: localSecrets(path.join(tmp, "secrets.json")).dev,
+            overrides: {
+                namespace: ns,
+                migrationsDir: path.join(REPO, "migrations"),
+                migrationImage: "registry.example.com/web-migrate:1.4.2",
+                migrationJobCommand: ["/migrations/migrate.sh"],
+                migrationDeadline: "5m",
+            },
+        });
+        for (const node of nodes()) kubectl(["cordon", node]);
+        let up: ChildProcess | undefined;
+        try {
+            // `pulumi up` in a process group of its own, so all of it can be killed at once.
+            let upOutput = "";
+            up = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--color", "never", "--stack", "dev-killed"], {
+                cwd: ws.projectDir,
+                env: { ...process.env, ...ws.envVars },
+                detached: true,
+                stdio: ["ignore", "pipe", "pipe"],
+            });
+            up.stdout!.on("data", (d: Buffer) => (upOutput += d.toString()));
+            up.stderr!.on("data", (d: Buffer) => (upOutput += d.toString()));
+            const exited = new Promise((r) => up!.on("exit", r));
+            const deadline = Date.now() + 240_000;
+            while (!nsExists() || migrationJobs().length === 0) {
+                if (Date.now() > deadline || up.exitCode !== null) throw new Error(`no migration Job while up ran:\n${upOutput}`);
+                await new Promise((r) => setTimeout(r, 300));
+            }
+            const [first] = migrationJobs();
+            expect(first!.metadata.name).toMatch(/^web-migrate-[0-9a-f]{6}-1$/);
+            process.kill(-up.pid!, "SIGKILL");
+            await exited;
+
+            // The killed up's lock is left behind: the next up says so, and `pulumi cancel` removes it.
+            const locked = await stack.up({ color: "never" }).then(
+                () => undefined,
+                (e: Error) => e.message,
+            );
+            expect(locked).toContain("the stack is currently locked by 1 lock(s)");
+            await stack.cancel();
+            // The run the killed up was creating is pending in state: refresh clears it (FAULTS 26).
+            await stack.refresh({ color: "never", clearPendingCreates: true });
+
+            let nextOutput = "";
+            const next = stack.up({ color: "never", onOutput: (o) => (nextOutput += o) }).then(
+                () => undefined,
+                (e: Error) => e.message,
+            );
+            // While the first Job still runs, the next up creates no Job of its own.
+            const watchUntil = Date.now() + 20_000;
+            while (Date.now() < watchUntil) {
+                expect(migrationJobs().map((j) => j.metadata.name)).toEqual([first!.metadata.name]);
+                await new Promise((r) => setTimeout(r, 500));
+            }
+            for (const node of nodes()) kubectl(["uncordon", node]);
+            const failed = await next;
+            expect(failed, nextOutput).toBeUndefined();
+            const jobs = migrationJobs();
+            expect(jobs.map((j) => j.metadata.name)).toEqual([first!.metadata.name]);
+            expect(jobs[0]!.status?.conditions).toContainEqual(expect.objectContaining({ type: "Complete", status: "True" }));
+            const state = await stack.exportStack();
+            const run = (state.deployment.resources as { type: string; outputs?: Record<string, unknown> }[]).find(
+                (r) => r.type === "pulumi-nodejs:dynamic/progression:MigrationRun",
+            );
+            expect(run?.outputs?.["jobName"]).toBe(first!.metadata.name);
+        } finally {
+            if (up?.pid !== undefined && up.exitCode === null) process.kill(-up.pid, "SIGKILL");
+            for (const node of nodes()) kubectl(["uncordon", node]);
+        }
     });
 });
