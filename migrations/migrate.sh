@@ -26,6 +26,10 @@ case $DATABASE_URL in
         ;;
 esac
 
+# A database that does not answer fails the connection after this long, not the OS's minutes.
+PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
+export PGCONNECT_TIMEOUT
+
 umask 077
 work=$(mktemp -d "${TMPDIR:-/tmp}/migrate.XXXXXX")
 trap 'rm -rf "$work"' EXIT
