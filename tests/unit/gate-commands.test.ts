@@ -108,6 +108,17 @@ describe("a command's environment is an allowlist", () => {
     });
 });
 
+describe("the live check's command", () => {
+    it("gets SMOKE_BASE_URL and the allowlist only, and reports its failure", async () => {
+        hold();
+        const { liveCheckFails } = await import("../../release/switch");
+        const report = await liveCheckFails({ baseUrl: "http://live.test", command: "env; exit 4", cwd: tmp, deadlineMs: 5000 });
+        expect(report).toMatch(/^`env; exit 4` exited with status 4\n/);
+        expect(report).toContain("SMOKE_BASE_URL=http://live.test");
+        for (const value of Object.values(HELD)) expect(report).not.toContain(value);
+    });
+});
+
 describe("secret values are redacted from command output before state and errors", () => {
     it("secretStrings: a URL's password, encoded and decoded, and a conninfo password", () => {
         expect(secretStrings(["postgresql://app:pa%3Ass-w0rd@db/app"])).toEqual(["postgresql://app:pa%3Ass-w0rd@db/app", "pa%3Ass-w0rd", "pa:ss-w0rd"]);
