@@ -31,7 +31,7 @@ export interface ClusterContext {
     readonly toolEnv: Record<string, string>;
     readonly work: string;
     readonly apps: RunningApp[];
-    /** Which kind of nodes the cluster has, for the README. */
+    /** Which kind of nodes the cluster has, for docs/performance.md. */
     readonly nodes: string;
 }
 

@@ -6,7 +6,7 @@
 //   npm run bench -- --repo ../old --label before   the same harness on another checkout; its
 //                  [--note "commit 8635a62"]        figures are kept beside this one's
 //   npm run bench -- --unit                         also time the unit suite (npm test) once
-//   npm run bench -- --markdown                     print results.json as the README's table
+//   npm run bench -- --markdown                     print results.json as docs/performance.md's table
 //   npm run bench -- --render                       judge results.json again and redraw the chart
 //
 // Scenarios: progression (pulumi vs the seed's kubectl pipeline vs Helm), nochange (no-change up
@@ -329,7 +329,7 @@ export function table(file: ResultsFile, label: string): string {
 
 const unitOf = (r: LabelResult, id: string) => r.measures[id]?.unit ?? "s";
 
-/** The README's table: after (min / median / max) beside before (median), then the targets. */
+/** docs/performance.md's table: after (min / median / max) beside before (median), then the targets. */
 export function markdown(file: ResultsFile): string {
     const now = file.labels["after"];
     if (!now) return "";

@@ -79,10 +79,25 @@ async function missingStack(source: Pick<PromotionSource, "name" | "stack">): Pr
         await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: source.name });
         return undefined;
     } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        if (!/unknown stack/i.test(message)) return undefined;
-        return `it does not exist in this backend (create it first: pulumi stack init ${source.stack}, and set its config)`;
+        return upstreamReadProblem(err instanceof Error ? err.message : String(err), source.stack);
     }
+}
+
+/**
+ * What a failed read of the upstream's outputs means, with the fix; undefined for a failure the
+ * StackReference reports itself. Pulumi Cloud refuses a token without read access to the stack
+ * (403), or answers as if the stack did not exist (404): a Pulumi Deployments deployment started
+ * by a push or a webhook runs with a token of its own stack only.
+ */
+export function upstreamReadProblem(message: string, stack: string): string | undefined {
+    const access =
+        `the credentials of this update may not read ${stack}. Fix: give them stack read on ${stack}: ` +
+        `in GitHub Actions the environment's team gets it from delivery/deployments (TeamStackPermission); ` +
+        `in Pulumi Deployments choose a Pulumi Cloud role with stack:read on ${stack} for this stack's deployments (Settings, Deploy, Advanced: Pulumi Cloud role; docs/delivery.md)`;
+    if (/unknown stack/i.test(message)) return `it does not exist in this backend (create it first: pulumi stack init ${stack}, and set its config)`;
+    if (/\b403\b|forbidden|unauthori[sz]ed|not authorized|permission denied/i.test(message)) return `it cannot be read: ${access}`;
+    if (/\b404\b|not found/i.test(message)) return `it was not found: either it does not exist (create it first: pulumi stack init ${stack}) or ${access}`;
+    return undefined;
 }
 
 async function readStack(source: Pick<PromotionSource, "name" | "stack">, name: string): Promise<RecordSource> {

@@ -2,9 +2,9 @@
 // next environment is never deployed. One dynamic resource (SmokeRun), two modes:
 //   - checks (default): it runs the smoke engine on create and update;
 //   - command: it runs the team's own script instead, with the same trigger and state rules.
-// Command mode used to be a `@pulumi/command` `local.Command`, but its plugin
-// (pulumi-resource-command) cannot be built on these machines: the Go module proxy serves none of
-// its modules. A dynamic provider needs no plugin of its own and so works wherever the program runs.
+// Command mode runs in the same dynamic provider rather than as a `@pulumi/command` resource: a
+// dynamic provider needs no plugin of its own to install or build, so it works wherever the
+// program runs.
 // Neither mode runs during preview; both run again when `trigger` changes.
 //
 // The provider follows the rules of components/serializedProvider.ts.

@@ -3,7 +3,8 @@
 // CI cannot drift apart; the demo's driver (tests/harness/local.ts) provides the engine, the cluster,
 // the state backend and the reference apps the smoke checks call.
 //
-//   npm run pipeline                                  main.yml: the tests, then up dev, staging, prod
+//   npm run pipeline                                  main.yml: the tests, the pack, then up dev, staging,
+//                                                     and prod after parity
 //   npm run pipeline -- --fail staging=db             staging's app fails its smoke check: staging's
 //                                                     up fails and prod is skipped, as on GitHub
 //   npm run pipeline -- --skip-job test               the same without the test job (just run them)
@@ -12,6 +13,7 @@
 //   npm run pipeline -- --plan                        print the commands, run nothing
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { PreviewOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
 import { parse } from "yaml";
@@ -22,11 +24,24 @@ export const WORKFLOW_DIR = path.join(REPO, ".github", "workflows");
 
 // ---- the plan: what the workflow file says, as steps this machine can run -------------------------
 
-export type PlanStep =
+/** When a step runs, from its `if:`: after passing steps (the default), always, after a failure, or on a cancel (never here). */
+export type StepWhen = "success" | "always" | "failure" | "cancelled" | "failure-or-cancelled";
+
+interface StepBase {
+    readonly label: string;
+    /** The step's `id:`, which later steps read outputs of. */
+    readonly id?: string | undefined;
+    readonly when?: StepWhen;
+}
+
+export type PlanStep = StepBase &
+    (
     /** Done here by other means, with the reason. */
-    | { readonly kind: "local"; readonly label: string; readonly because: string }
-    /** A shell command, run as the workflow runs it (bash, repository root, the step's env). */
-    | { readonly kind: "run"; readonly label: string; readonly command: string; readonly env: Readonly<Record<string, string>> }
+    | { readonly kind: "local"; readonly because: string }
+    /** A shell command, run as the workflow runs it (bash, repository root, the step's env; `steps.*` and `job.status` resolved when it runs). */
+    | { readonly kind: "run"; readonly command: string; readonly env: Readonly<Record<string, string>> }
+    /** `progression parity` over stacks (the workflow names them with the organization; here the local backend's). */
+    | { readonly kind: "parity"; readonly stacks: readonly EnvironmentName[]; readonly command: string }
     /** pulumi/actions: the Automation API call the action makes. */
     | {
           readonly kind: "pulumi";
@@ -36,7 +51,9 @@ export type PlanStep =
           readonly policyPacks: readonly string[];
           readonly policyPackConfigs: readonly string[];
           readonly refresh: boolean;
-      };
+          readonly env: Readonly<Record<string, string>>;
+      }
+    );
 
 export interface PlanJob {
     readonly id: string;
@@ -59,6 +76,8 @@ export class PipelineError extends Error {
 
 interface WorkflowStep {
     name?: string;
+    id?: string;
+    if?: string;
     uses?: string;
     run?: string;
     with?: Record<string, unknown>;
@@ -88,8 +107,10 @@ export function readWorkflow(name: string): WorkflowDoc {
 
 /** Replaces the expressions this dry run knows; any other one is an error naming it. */
 function substitute(value: string, context: Readonly<Record<string, string>>, where: string): string {
-    return value.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (_m, expr: string) => {
+    return value.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (m, expr: string) => {
         if (expr in context) return context[expr]!;
+        // Known only while the job runs: the runner resolves them (resolveRuntime).
+        if (/^(steps\.[\w-]+\.outputs\.[\w-]+|job\.status|github\.sha)$/.test(expr)) return m;
         // The organization only qualifies stack names on Pulumi Cloud; the local backend has none.
         if (expr.startsWith("vars.")) return "";
         // Secrets stay on GitHub: the local backend needs no token.
@@ -108,8 +129,43 @@ const lines = (v: unknown): string[] =>
               .filter(Boolean)
         : [];
 
-function planStep(step: WorkflowStep, context: Readonly<Record<string, string>>, where: string): PlanStep {
+/** The step's `if:` as this dry run follows it; an expression it cannot evaluate is refused. */
+function whenOf(condition: string | undefined, context: Readonly<Record<string, string>>, where: string): StepWhen | "never" {
+    if (condition === undefined) return "success";
+    const c = condition.replace(/\$\{\{\s*|\s*\}\}/g, "").trim();
+    const known: Record<string, StepWhen> = {
+        "always()": "always",
+        "success()": "success",
+        "failure()": "failure",
+        "cancelled()": "cancelled",
+        "failure() || cancelled()": "failure-or-cancelled",
+    };
+    if (known[c]) return known[c];
+    const input = /^inputs\.([\w-]+) == '([^']*)'$/.exec(c);
+    if (input) return context[`inputs.${input[1]}`] === input[2] ? "success" : "never";
+    throw new PipelineError(`${where}: the step condition ${JSON.stringify(condition)} is not followed here. Known: ${Object.keys(known).join(", ")}, inputs.NAME == 'value'`);
+}
+
+const PARITY = /^bin\/progression parity --stacks "([^"]+)"\s*$/;
+
+function planStep(step: WorkflowStep, context: Readonly<Record<string, string>>, where: string): PlanStep | undefined {
+    const when = whenOf(step.if, context, where);
+    if (when === "never") return undefined;
+    const base = { id: step.id, when };
+    const inner = planStepBody(step, context, where);
+    return { ...inner, ...base };
+}
+
+type Body = PlanStep extends infer P ? (P extends StepBase ? Omit<P, "id" | "when"> : never) : never;
+
+function planStepBody(step: WorkflowStep, context: Readonly<Record<string, string>>, where: string): Body {
     const label = step.name ?? (step.run ? step.run.split("\n")[0]! : (step.uses ?? "step"));
+    if (step.uses?.startsWith("pulumi/auth-actions@")) {
+        return { kind: "local", label: "Pulumi token (OIDC)", because: "the local file backend needs no token" };
+    }
+    if (step.uses?.startsWith("pulumi/actions@") && step.with?.["command"] === undefined) {
+        return { kind: "local", label: "Pulumi CLI", because: "toolchain/toolchain.sh provides the pinned CLI" };
+    }
     if (step.uses?.startsWith("actions/checkout@")) {
         const ref = step.with?.["ref"];
         if (typeof ref !== "string") return { kind: "local", label: "checkout", because: "the working tree is the checkout" };
@@ -151,10 +207,24 @@ function planStep(step: WorkflowStep, context: Readonly<Record<string, string>>,
             policyPacks: lines(w["policyPacks"]).map((p) => path.resolve(workDir, p)),
             policyPackConfigs: lines(w["policyPackConfigs"]).map((p) => path.resolve(workDir, p)),
             refresh: w["refresh"] === true || w["refresh"] === "true",
+            env: Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, substitute(String(v), context, where)])),
         };
     }
     if (step.run !== undefined) {
         const command = substitute(step.run, context, where);
+        // The runner's checkout is its own to rewrite; here it is the working tree, and the local stacks import no ESC environment.
+        if (/^sed -i .*"Pulumi\.\$STACK\.yaml"$/m.test(command))
+            return { kind: "local", label, because: "the local stacks import no ESC environment, and the working tree's stack files stay as they are" };
+        if (/delivery\/pack\.ts publish\b/.test(command))
+            return { kind: "local", label: "publish the policy pack", because: "a file backend has no policy packs to publish; the check before it proved the recorded version" };
+        const parity = PARITY.exec(command.trim());
+        if (parity) {
+            // The workflow qualifies each stack with the organization; the local backend has none.
+            const stacks = parity[1]!.split(",").map((s) => s.split("/").pop()!);
+            const unknown = stacks.filter((s) => !isEnvironmentName(s));
+            if (unknown.length > 0) throw new PipelineError(`${where}: parity names ${unknown.join(", ")}, which are not environments (${ENVIRONMENTS.join(", ")})`);
+            return { kind: "parity", label, stacks: stacks as EnvironmentName[], command };
+        }
         // npm ci would replace node_modules under this very process; toolchain/run keeps it in step with the lock.
         if (/^npm ci\s*$/.test(command.trim()))
             return { kind: "local", label: "npm ci", because: "toolchain/run keeps node_modules in step with package-lock.json" };
@@ -197,7 +267,7 @@ export function planWorkflow(doc: WorkflowDoc, inputs: Readonly<Record<string, s
                 environment,
                 approval: environment !== undefined && isEnvironmentName(environment) && ENVIRONMENT_RULES[environment].requiresApproval,
                 condition: job.if,
-                steps: job.steps.map((s, i) => planStep(s, context, `${where} step ${i + 1}`)),
+                steps: job.steps.flatMap((s, i) => planStep(s, context, `${where} step ${i + 1}`) ?? []),
             });
             idsOf[id].push(jobId);
         }
@@ -231,8 +301,10 @@ export function describePlan(plan: readonly PlanJob[]): string {
             `${job.id}${job.needs.length ? `  (needs ${job.needs.join(", ")})` : ""}${job.approval ? `  [GitHub environment ${job.environment}: waits for a reviewer]` : ""}`,
         );
         for (const s of job.steps) {
+            const when = s.when && s.when !== "success" ? `  [if ${s.when}${s.when === "cancelled" ? ": never here, nothing is cancelled" : ""}]` : "";
             if (s.kind === "local") out.push(`  - ${s.label}: here, ${s.because}`);
-            else if (s.kind === "run") out.push(`  $ ${s.command.split("\n").join("\n    ")}`);
+            else if (s.kind === "run") out.push(`  $ ${s.command.split("\n").join("\n    ")}${when}`);
+            else if (s.kind === "parity") out.push(`  > progression parity --stacks ${s.stacks.join(",")}  (fails the job on a violation, before the up)`);
             else
                 out.push(
                     `  > pulumi ${s.command} --stack ${s.stack}${s.refresh ? " --refresh" : ""}${s.policyPacks.map((p, i) => ` --policy-pack ${path.relative(REPO, p)}${s.policyPackConfigs[i] ? ` --policy-pack-config ${path.relative(REPO, s.policyPackConfigs[i])}` : ""}`).join("")}`,
@@ -246,15 +318,52 @@ export function describePlan(plan: readonly PlanJob[]): string {
 
 export type JobOutcome = "passed" | "failed" | "skipped" | "skipped by request";
 
+/** A job while it runs: the outputs its steps set, and its status as `job.status` says it. */
+export interface JobRun {
+    readonly id: string;
+    readonly outputs: Record<string, Record<string, string>>;
+    status: "success" | "failure";
+}
+
+/** Replaces what only a running job knows: `steps.ID.outputs.NAME`, `job.status`; `github.sha` is left to the program (git HEAD here). */
+export function resolveRuntime(value: string, job: JobRun): string {
+    return value.replace(/\$\{\{\s*([^}]+?)\s*\}\}/g, (m, expr: string) => {
+        const out = /^steps\.([\w-]+)\.outputs\.([\w-]+)$/.exec(expr);
+        if (out) return job.outputs[out[1]!]?.[out[2]!] ?? "";
+        if (expr === "job.status") return job.status;
+        if (expr === "github.sha") return "";
+        return m;
+    });
+}
+
 export interface Runner {
-    /** Runs a shell step; true when it passed. */
-    run(step: Extract<PlanStep, { kind: "run" }>): Promise<boolean>;
+    /** Runs a shell step; true when it passed. It may record the step's outputs in job.outputs. */
+    run(step: Extract<PlanStep, { kind: "run" }>, job: JobRun): Promise<boolean>;
+    /** Runs `progression parity` against the local stacks; true when no rule is violated. */
+    parity?(step: Extract<PlanStep, { kind: "parity" }>, job: JobRun): Promise<boolean>;
     /** Runs a pulumi step; true when it passed. */
-    pulumi(step: Extract<PlanStep, { kind: "pulumi" }>): Promise<boolean>;
+    pulumi(step: Extract<PlanStep, { kind: "pulumi" }>, job: JobRun): Promise<boolean>;
+    /** Called once a job's steps are done (the local runner shows its job summary). */
+    endJob?(job: JobRun): void;
     log(text: string): void;
 }
 
-/** Runs the jobs in order. A job whose needs did not pass is skipped, as GitHub skips it. */
+/** Whether a step runs, from its condition and whether every step before it passed. Nothing is cancelled here. */
+function runsNow(when: StepWhen | undefined, passedSoFar: boolean): boolean {
+    switch (when ?? "success") {
+        case "success":
+            return passedSoFar;
+        case "always":
+            return true;
+        case "failure":
+        case "failure-or-cancelled":
+            return !passedSoFar;
+        case "cancelled":
+            return false;
+    }
+}
+
+/** Runs the jobs in order. A job whose needs did not pass is skipped, as GitHub skips it; within a job, steps follow their `if:`. */
 export async function runPlan(plan: readonly PlanJob[], runner: Runner, skip: readonly string[] = []): Promise<Record<string, JobOutcome>> {
     const outcome: Record<string, JobOutcome> = {};
     const ok = (id: string) => outcome[id] === "passed" || outcome[id] === "skipped by request";
@@ -274,19 +383,33 @@ export async function runPlan(plan: readonly PlanJob[], runner: Runner, skip: re
         runner.log(`\n--- ${job.id}: ${job.name}\n`);
         if (job.condition) runner.log(`(if: ${job.condition}: not evaluated here; the job runs)\n`);
         if (job.approval) runner.log(`(on GitHub this job waits for a reviewer of the '${job.environment}' environment; here it proceeds)\n`);
+        const run: JobRun = { id: job.id, outputs: {}, status: "success" };
         let passed = true;
         for (const step of job.steps) {
             if (step.kind === "local") {
                 runner.log(`- ${step.label}: here, ${step.because}\n`);
                 continue;
             }
-            runner.log(step.kind === "run" ? `$ ${step.command}\n` : `> ${step.label}\n`);
-            passed = step.kind === "run" ? await runner.run(step) : await runner.pulumi(step);
-            if (!passed) {
+            if (!runsNow(step.when, passed)) {
+                if (step.when === "cancelled") runner.log(`- ${step.label}: only on a cancel, and nothing is cancelled here\n`);
+                continue;
+            }
+            runner.log(step.kind === "run" ? `$ ${step.command}\n` : step.kind === "parity" ? `> progression parity --stacks ${step.stacks.join(",")}\n` : `> ${step.label}\n`);
+            const stepPassed =
+                step.kind === "run"
+                    ? await runner.run(step, run)
+                    : step.kind === "parity"
+                      ? runner.parity
+                          ? await runner.parity(step, run)
+                          : await runner.run({ kind: "run", label: step.label, command: step.command, env: {} }, run)
+                      : await runner.pulumi(step, run);
+            if (!stepPassed && passed) {
+                passed = false;
+                run.status = "failure";
                 runner.log(`${job.id}: '${step.label}' failed\n`);
-                break;
             }
         }
+        runner.endJob?.(run);
         outcome[job.id] = passed ? "passed" : "failed";
     }
     return outcome;
@@ -355,15 +478,59 @@ export function stopLocalApps(dir: string): void {
     }
 }
 
-/** Runs shell steps with bash in the repository and pulumi steps as pulumi/actions does, through the Automation API. */
+/** KEY=VALUE lines of a $GITHUB_OUTPUT file (single-line values, as the workflows write them). */
+export function parseOutputs(text: string): Record<string, string> {
+    return Object.fromEntries(
+        text
+            .split("\n")
+            .map((l) => /^([\w-]+)=(.*)$/.exec(l))
+            .flatMap((m) => (m ? [[m[1]!, m[2]!] as const] : [])),
+    );
+}
+
+/**
+ * Runs shell steps with bash in the repository, with the files a runner gives each job
+ * ($GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_STEP_SUMMARY), `progression parity` against the local
+ * stacks, and pulumi steps as pulumi/actions does, through the Automation API.
+ */
 export function localRunner(stacks: Partial<Record<EnvironmentName, Stack>>, log: (text: string) => void): Runner {
+    const files = fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-"));
+    const fileOf = (job: JobRun, kind: string) => path.join(files, `${job.id.replace(/[^\w-]+/g, "_")}.${kind}`);
     return {
         log,
-        run: (step) => {
-            const r = spawnSync("bash", ["-e", "-c", step.command], { cwd: REPO, stdio: "inherit", env: { ...process.env, ...step.env, CI: "true" } });
+        run: (step, job) => {
+            const output = fileOf(job, "output");
+            fs.writeFileSync(output, "");
+            const env = Object.fromEntries(Object.entries(step.env).map(([k, v]) => [k, resolveRuntime(v, job)]));
+            const r = spawnSync("bash", ["-e", "-c", step.command], {
+                cwd: REPO,
+                stdio: "inherit",
+                env: {
+                    ...process.env,
+                    ...env,
+                    CI: "true",
+                    GITHUB_OUTPUT: output,
+                    GITHUB_ENV: fileOf(job, "env"),
+                    GITHUB_STEP_SUMMARY: fileOf(job, "summary"),
+                    GITHUB_JOB: job.id,
+                },
+            });
+            if (step.id) job.outputs[step.id] = parseOutputs(fs.readFileSync(output, "utf8"));
             return Promise.resolve(r.status === 0);
         },
-        pulumi: async (step) => {
+        parity: (step) => {
+            // The local stacks live in the demo driver's project directory, on its file backend.
+            const ws = stacks[step.stacks[0]!]?.workspace;
+            if (!ws) throw new PipelineError(`no local stack ${step.stacks[0]} was prepared for parity`);
+            const r = spawnSync(path.join(REPO, "bin", "progression"), ["parity", "--stacks", step.stacks.join(","), "-C", ws.workDir], {
+                cwd: REPO,
+                encoding: "utf8",
+                env: { ...process.env, ...ws.envVars },
+            });
+            log(r.stdout + r.stderr);
+            return Promise.resolve(r.status === 0);
+        },
+        pulumi: async (step, job) => {
             const stack = stacks[step.stack];
             if (!stack) throw new PipelineError(`no local stack ${step.stack} was prepared`);
             const opts: UpOptions & PreviewOptions = {
@@ -376,6 +543,13 @@ export function localRunner(stacks: Partial<Record<EnvironmentName, Stack>>, log
             try {
                 if (step.command === "up") await stack.up(opts);
                 else await stack.preview(opts);
+                // pulumi/actions sets each stack output as a step output, objects as JSON.
+                if (step.id) {
+                    const outs = await stack.outputs();
+                    job.outputs[step.id] = Object.fromEntries(
+                        Object.entries(outs).map(([k, v]) => [k, typeof v.value === "string" ? v.value : JSON.stringify(v.value)]),
+                    );
+                }
                 return true;
             } catch (err) {
                 // The engine's output has streamed already: add only what it wrote to stderr, or the error.
@@ -383,6 +557,10 @@ export function localRunner(stacks: Partial<Record<EnvironmentName, Stack>>, log
                 log(`${stderr || (err as Error).message.split("\n")[0]}\n`);
                 return false;
             }
+        },
+        endJob: (job) => {
+            const summary = fileOf(job, "summary");
+            if (fs.existsSync(summary)) log(`\n${job.id}: job summary ($GITHUB_STEP_SUMMARY)\n${fs.readFileSync(summary, "utf8")}`);
         },
     };
 }
@@ -440,7 +618,8 @@ async function main(argv: string[]): Promise<number> {
 
     const stacks = await prepareLocal(plan, {
         dir: path.join(REPO, ".local"),
-        cluster: "env-progression",
+        // PROGRESSION_CLUSTER names a cluster of one's own (the demo's is env-progression).
+        cluster: process.env["PROGRESSION_CLUSTER"] || "env-progression",
         ports: PORTS,
         failures: args.failures,
         log: (t) => process.stdout.write(t),

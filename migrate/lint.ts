@@ -40,8 +40,7 @@ export interface Budgets {
 /**
  * The squawk binary, from its platform package. The project depends on `@squawk-cli/linux-x64`
  * directly, as an optional dependency: the `squawk-cli` wrapper declares a package per platform,
- * and the registries these machines reach do not serve the other platforms' ones, which `npm ci`
- * then refuses. Elsewhere, a missing binary is reported (and fails closed where the lint is
+ * and a registry mirror that lacks one of them makes `npm ci` fail. Elsewhere, a missing binary is reported (and fails closed where the lint is
  * mandatory).
  */
 export function squawkBinary(): string {

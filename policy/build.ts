@@ -58,6 +58,9 @@ export async function buildPack(out: string = DEFAULT_OUT, opts: { dependencies?
 
     const result = await build({
         entryPoints: [path.join(POLICY, "index.ts")],
+        // The bundle's path comments are relative to this: the same source builds the same
+        // index.js from any working directory, so its content digest names the source.
+        absWorkingDir: REPO,
         outfile: path.join(out, "index.js"),
         bundle: true,
         platform: "node",

@@ -72,9 +72,8 @@ export interface ChecksRunInputs extends SmokeRunCommon {
 
 /**
  * Command mode: the team's own shell command instead of the HTTP checks. It runs here, in the
- * dynamic provider, rather than through `@pulumi/command`: that package's plugin
- * (pulumi-resource-command) cannot be built on these machines, the Go module proxy serving none
- * of its modules, while a dynamic provider runs wherever the program itself runs.
+ * dynamic provider, rather than through `@pulumi/command`: a dynamic provider needs no plugin of
+ * its own, so it runs wherever the program itself runs.
  */
 export interface CommandRunInputs extends SmokeRunCommon {
     /** Run as `/bin/sh -c <command>`; kept in outputs (it is no secret) and verified. */

@@ -5,6 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PACK_NAME } from "../../policy/name";
+import { readLedger } from "../pack";
+import { DELIVERY, type DeliveryPath } from "../settings";
 import type { DeliveryOptions, ReviewOptions } from "./plan";
 
 export const REPO = path.resolve(__dirname, "../..");
@@ -56,6 +58,8 @@ export const KNOWN_KEYS = [
 
 export interface DeploymentsConfig {
     readonly delivery: DeliveryOptions;
+    /** The longest a GitHub Actions job's Pulumi token may live, in seconds. */
+    readonly tokenSeconds: number;
     /** Where drift reports go besides the Pulumi Cloud console, if anywhere. */
     readonly notify: { readonly url: string; readonly format: "slack" | "ms_teams" | "raw" } | undefined;
     /** Whether the review template's expiry was defaulted (then it is set once, at creation). */
@@ -90,13 +94,32 @@ export function policyPackConfig(environment: string, repo: string = REPO): Reco
     return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
 }
 
+/** The Pulumi CLI of the toolchain and the workflows: toolchain/versions.env's PULUMI_VERSION. */
+export function cliVersion(repo: string = REPO): string {
+    const file = path.join(repo, "toolchain", "versions.env");
+    const m = /^PULUMI_VERSION=(\S+)$/m.exec(fs.readFileSync(file, "utf8"));
+    if (!m) throw new DeploymentsConfigError(`${file} has no PULUMI_VERSION line; the executor image is pinned to it.`);
+    return m[1]!;
+}
+
+/** The pack version the policy groups enable must be a recorded one (policy/published.json), the version the pipeline publishes. */
+export function recordedPackVersion(repo: string = REPO): string {
+    const version = policyPackVersion(repo);
+    const ledger = readLedger(path.join(repo, "policy", "published.json"));
+    if (ledger.versions[version] === undefined)
+        throw new DeploymentsConfigError(
+            `policy/package.json's version ${version} is not recorded in policy/published.json, so no pipeline publishes it and a policy group enabling it would enforce nothing. Fix: toolchain/run tsx delivery/pack.ts version, and commit both files`,
+        );
+    return version;
+}
+
 const DAY = 24 * 3600 * 1000;
 
 /**
  * Validates the stack's config. `now` dates a defaulted review template expiry; `defaultOrganization`
  * is the organization of the stack running this program.
  */
-export function readDeploymentsConfig(raw: RawConfig, defaultOrganization: string, now: Date, repo: string = REPO): DeploymentsConfig {
+export function readDeploymentsConfig(raw: RawConfig, defaultOrganization: string, now: Date, repo: string = REPO, armed: DeliveryPath = DELIVERY.armed): DeploymentsConfig {
     const problems: string[] = [];
     const set = (key: string, value: string) => `pulumi config set ${key} ${value}`;
     const bool = (key: string, fallback: boolean): boolean => {
@@ -148,6 +171,11 @@ export function readDeploymentsConfig(raw: RawConfig, defaultOrganization: strin
             `${PROJECT}:notifyFormat: ${JSON.stringify(format)} is not a webhook format. Allowed: slack, ms_teams, raw. Fix: ${set("notifyFormat", "slack")}`,
         );
     }
+    if (notifyUrl === undefined && armed === "deployments") {
+        problems.push(
+            `${PROJECT}:notifyUrl is not set, and Pulumi Deployments is the armed path: a failed update or deployment would tell no one. Fix: pulumi config set --secret notifyUrl https://hooks.slack.com/services/...`,
+        );
+    }
     if (notifyUrl !== undefined && !/^https:\/\//.test(notifyUrl)) {
         problems.push(`${PROJECT}:notifyUrl: is not an https URL. Fix: pulumi config set --secret notifyUrl https://hooks.slack.com/services/...`);
     }
@@ -157,11 +185,13 @@ export function readDeploymentsConfig(raw: RawConfig, defaultOrganization: strin
 
     let project = "";
     let version = "";
-    try {
-        project = applicationProject(repo);
-        version = policyPackVersion(repo);
-    } catch (err) {
-        problems.push((err as Error).message);
+    let cli = "";
+    for (const read of [() => (project = applicationProject(repo)), () => (version = recordedPackVersion(repo)), () => (cli = cliVersion(repo))]) {
+        try {
+            read();
+        } catch (err) {
+            problems.push((err as Error).message);
+        }
     }
     if (problems.length > 0) {
         throw new DeploymentsConfigError(
@@ -181,7 +211,10 @@ export function readDeploymentsConfig(raw: RawConfig, defaultOrganization: strin
             policyPack: { name: PACK_NAME, version, config: (env) => policyPackConfig(env, repo) },
             unattendedPromotion,
             review,
+            armed: armed === "deployments",
+            cliVersion: cli,
         },
+        tokenSeconds: Math.max(...Object.values(DELIVERY.timeoutMinutes)) * 60,
         notify: notifyUrl !== undefined ? { url: notifyUrl, format: format as "slack" | "ms_teams" | "raw" } : undefined,
         expiryDefaulted,
     };

@@ -8,6 +8,7 @@ import {
     type DeliveryTable,
     driftSchedule,
     environmentSettings,
+    failureWebhook,
     policyGroup,
     promotions,
     promotionWebhook,
@@ -15,6 +16,7 @@ import {
     reviewTemplateTtl,
     stackOf,
 } from "./plan";
+import { oidcIssuer, teamAccess } from "./access";
 
 export interface DeliveryArgs {
     readonly table: DeliveryTable;
@@ -23,6 +25,8 @@ export interface DeliveryArgs {
     readonly notify?: { readonly url: pulumi.Input<string>; readonly format: "slack" | "ms_teams" | "raw" };
     /** Set the review template's expiry once, at creation, instead of tracking the config. */
     readonly keepReviewExpiry?: boolean;
+    /** The longest a GitHub Actions job's Pulumi token may live, in seconds (the longest job's timeout). */
+    readonly tokenSeconds: number;
 }
 
 export class Delivery extends pulumi.ComponentResource {
@@ -58,6 +62,20 @@ export class Delivery extends pulumi.ComponentResource {
                 parent: this,
                 dependsOn: [settings[edge.from]!, settings[edge.to]!],
             });
+        }
+        // GitHub Actions' short-lived tokens: the issuer, the teams, what each may touch.
+        const teams = teamAccess(table, options).map((access) => {
+            const team = new service.Team(`${access.name}-team`, access.team, child);
+            for (const p of access.stacks)
+                new service.TeamStackPermission(`${access.name}-stack-${p.stack}`, p, { parent: this, dependsOn: [team] });
+            for (const p of access.environments)
+                new service.TeamEnvironmentPermission(`${access.name}-env-${p.environment}`, p, { parent: this, dependsOn: [team] });
+            return team;
+        });
+        new service.OidcIssuer("github-actions", oidcIssuer(table, options, args.tokenSeconds), { parent: this, dependsOn: teams });
+        if (args.notify) {
+            for (const env of table.order)
+                new service.Webhook(`${env}-failures`, { ...failureWebhook(env, options, { url: "", format: args.notify.format }), payloadUrl: pulumi.secret(args.notify.url) }, child);
         }
         const drifted: string[] = [];
         for (const p of plans) {

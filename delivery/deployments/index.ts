@@ -30,6 +30,7 @@ try {
         options: config.delivery,
         ...(config.notify ? { notify: config.notify } : {}),
         keepReviewExpiry: config.expiryDefaulted,
+        tokenSeconds: config.tokenSeconds,
     });
 } catch (err) {
     throw err instanceof DeliveryError ? new pulumi.RunError(err.message) : err;

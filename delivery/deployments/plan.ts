@@ -40,6 +40,14 @@ export interface DeliveryOptions {
     readonly unattendedPromotion: boolean;
     /** Review stacks: the template stack and where each review stack's smoke checks point. */
     readonly review: ReviewOptions | undefined;
+    /**
+     * Whether Pulumi Deployments is the armed delivery path (delivery/settings.ts). When it is not,
+     * no push, pull request or webhook starts a deployment: the settings stay for drift detection
+     * and click-to-deploy, and GitHub Actions deploys.
+     */
+    readonly armed: boolean;
+    /** The Pulumi CLI the executor runs (toolchain/versions.env): its image is pinned to it. */
+    readonly cliVersion: string;
 }
 
 export interface ReviewOptions {
@@ -149,9 +157,17 @@ function source(options: DeliveryOptions): service.types.input.DeploymentSetting
     return { git: { branch: `refs/heads/${options.branch}`, repoDir: options.repoDir } };
 }
 
+/** The executor image of a CLI release: the Pulumi image with Node, at exactly that version (never `latest`). */
+export function executorImage(cliVersion: string): string {
+    if (!/^\d+\.\d+\.\d+$/.test(cliVersion))
+        throw new DeliveryError(`the Pulumi CLI version ${JSON.stringify(cliVersion)} is not MAJOR.MINOR.PATCH, so no executor image can be pinned to it. Fix: PULUMI_VERSION in toolchain/versions.env`);
+    return `pulumi/pulumi-nodejs:${cliVersion}`;
+}
+
 /**
- * One environment stack's settings. Only the first environment deploys on a push; every later one
- * is deployed by its promotion webhook. Every stack previews pull requests touching its paths.
+ * One environment stack's settings. With Deployments armed, only the first environment deploys on a
+ * push; every later one is deployed by its promotion webhook; every stack but those that require
+ * approval previews pull requests touching its paths. Unarmed, none reacts to anything.
  * deployCommits and previewPullRequests are always spelled out: the provider defaults both to true.
  */
 export function environmentSettings(table: DeliveryTable, environment: string, options: DeliveryOptions): service.DeploymentSettingsArgs {
@@ -162,11 +178,14 @@ export function environmentSettings(table: DeliveryTable, environment: string, o
         stack: stackOf(environment),
         sourceContext: source(options),
         operationContext: operationContext(NODE_SETUP),
+        executorContext: { executorImage: executorImage(options.cliVersion) },
         vcs: {
             provider: "github",
             repository: options.repository,
-            deployCommits: first,
-            previewPullRequests: true,
+            deployCommits: first && options.armed,
+            // A Deployments preview runs the pull request's code with a token that may update the
+            // stack: never on a stack that requires approval (prod).
+            previewPullRequests: options.armed && table.rules[environment]?.requiresApproval !== true,
             pullRequestTemplate: false,
             paths: stackPaths(options, `Pulumi.${stackOf(environment)}.yaml`),
         },
@@ -176,7 +195,8 @@ export function environmentSettings(table: DeliveryTable, environment: string, o
 /** The promotion webhook: `to` deploys when an update of `from` succeeds, and on nothing else. */
 export function promotionWebhook(table: DeliveryTable, edge: Promotion, options: DeliveryOptions): service.WebhookArgs {
     const gated = table.rules[edge.to]?.requiresApproval === true;
-    const active = !gated || options.unattendedPromotion;
+    // Armed or not, the webhook exists; only the armed path's fires (an update by GitHub Actions succeeds too).
+    const active = options.armed && (!gated || options.unattendedPromotion);
     return {
         organizationName: options.organization,
         projectName: options.project,
@@ -185,7 +205,23 @@ export function promotionWebhook(table: DeliveryTable, edge: Promotion, options:
         payloadUrl: `${options.project}/${stackOf(edge.to)}`,
         filters: ["update_succeeded"],
         active,
-        displayName: active ? `promote ${edge.from} to ${edge.to}` : `promote ${edge.from} to ${edge.to} (inactive: ${edge.to} requires approval)`,
+        displayName: active
+            ? `promote ${edge.from} to ${edge.to}`
+            : `promote ${edge.from} to ${edge.to} (inactive: ${options.armed ? `${edge.to} requires approval` : "GitHub Actions is the armed path"})`,
+    };
+}
+
+/** A failed update or deployment of an environment's stack, reported to the notification webhook. */
+export function failureWebhook(environment: string, options: DeliveryOptions, notify: { readonly url: string; readonly format: string }): service.WebhookArgs {
+    return {
+        organizationName: options.organization,
+        projectName: options.project,
+        stackName: stackOf(environment),
+        format: notify.format as service.WebhookArgs["format"],
+        payloadUrl: notify.url,
+        filters: ["update_failed", "deployment_failed"],
+        active: true,
+        displayName: `failures in ${environment}`,
     };
 }
 
@@ -247,7 +283,8 @@ export function reviewTemplateSettings(table: DeliveryTable, review: ReviewOptio
             repository: options.repository,
             deployCommits: false,
             previewPullRequests: false,
-            pullRequestTemplate: true,
+            // Review stacks are the Deployments path's pull request previews.
+            pullRequestTemplate: options.armed,
             paths: stackPaths(options, `Pulumi.${review.templateStack}.yaml`),
         },
     };

@@ -1,4 +1,4 @@
-// The config edge and secrets under the real engine (Pulumi CLI 3.274.1): what the engine itself
+// The config edge and secrets under the real engine (the Pulumi CLI of toolchain/versions.env): what the engine itself
 // checks before the program runs (Pulumi.yaml's declarations), what the program's one report
 // says, and that state keeps no credential of the kubeconfig. Own cluster, torn down in afterAll.
 import { execFileSync } from "node:child_process";

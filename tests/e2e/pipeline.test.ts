@@ -80,8 +80,11 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
                 localRunner(stacks, (t) => (log += t)),
                 ["test"],
             );
-            expect(outcome).toEqual({ test: "skipped by request", "up-dev": "passed", "up-staging": "failed", "up-prod": "skipped" });
+            expect(outcome).toEqual({ test: "skipped by request", "publish-pack": "passed", "up-dev": "passed", "up-staging": "failed", "up-prod": "skipped" });
             expect(log).toContain("smoke checks failed");
+            // The failed job's summary says so, with the failure notice naming the stack and commit.
+            expect(log).toContain("### up-staging: staging (failure)");
+            expect(log).toMatch(/#### Failed\n\n.*up-staging: staging failed at [0-9a-f]{40}/);
             expect(log).toContain("up-prod: skipped, because up-staging did not pass");
             expect(namespaces().sort()).toEqual(["web-dev", "web-staging"]);
             // staging's candidate failed its checks on the preview route: live traffic never moved to
@@ -103,7 +106,13 @@ describe.skipIf(!runCli)("npm run pipeline: main.yml against the local cluster",
                 localRunner(stacks, (t) => (log += t)),
                 ["test"],
             );
-            expect(outcome).toEqual({ test: "skipped by request", "up-dev": "passed", "up-staging": "passed", "up-prod": "passed" });
+            expect(outcome).toEqual({ test: "skipped by request", "publish-pack": "passed", "up-dev": "passed", "up-staging": "passed", "up-prod": "passed" });
+            // Parity ran in prod's job, before its up, and found no violation.
+            expect(log.indexOf("> progression parity --stacks dev,staging,prod")).toBeGreaterThan(-1);
+            expect(log.indexOf("> progression parity --stacks dev,staging,prod")).toBeLessThan(log.indexOf("> pulumi up prod"));
+            // Each up job's summary carries the record its stack now exports.
+            for (const env of ENVIRONMENTS) expect(log).toContain(`### up-${env}: ${env} (success)`);
+            expect(log).toContain("**Promotion record**");
             expect(namespaces().sort()).toEqual(ENVIRONMENTS.map((e) => `web-${e}`).sort());
             // The engine ran the repository's pack on every update and reported it passed.
             expect(log.match(/✅ env-progression@v\d+\.\d+\.\d+ \(local: \S+\/policy\)/g)?.length).toBe(ENVIRONMENTS.length);

@@ -13,6 +13,8 @@ import { readStackRaw } from "../../config/stackFile";
 import { validateConfig } from "../../config/schema";
 import { PACK_NAME } from "../../policy/pack";
 import { readDeploymentsConfig } from "../../delivery/deployments/config";
+import type { DeliveryPath } from "../../delivery/settings";
+import { pulumiVersion } from "../../delivery/workflows";
 import { type DeliveryTable, NODE_SETUP, promotions } from "../../delivery/deployments/plan";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -23,7 +25,12 @@ const T = {
     drift: "pulumiservice:index:DriftSchedule",
     ttl: "pulumiservice:index:TtlSchedule",
     policy: "pulumiservice:index:PolicyGroup",
+    issuer: "pulumiservice:index:OidcIssuer",
+    team: "pulumiservice:index:Team",
+    stackPermission: "pulumiservice:index:TeamStackPermission",
+    envPermission: "pulumiservice:index:TeamEnvironmentPermission",
 };
+const NOTIFY = "https://hooks.slack.com/services/T0/B0/x";
 
 interface Recorded {
     readonly type: string;
@@ -41,8 +48,13 @@ const sdkPath = () => {
 
 type Sdk = typeof import("@pulumi/pulumi");
 
-async function mocked(stack: string, config: Record<string, string>): Promise<{ pulumi: Sdk; recorded: Recorded[] }> {
+async function mocked(stack: string, config: Record<string, string>, armed: DeliveryPath): Promise<{ pulumi: Sdk; recorded: Recorded[] }> {
     vi.resetModules();
+    // delivery/settings.ts arms one path for the whole repository; each test chooses which.
+    vi.doMock("../../delivery/settings", async (original) => {
+        const actual = await original<typeof import("../../delivery/settings")>();
+        return { ...actual, DELIVERY: { ...actual.DELIVERY, armed } };
+    });
     const pulumi = (await import(sdkPath())) as Sdk;
     const recorded: Recorded[] = [];
     await pulumi.runtime.setMocks(
@@ -65,8 +77,8 @@ async function mocked(stack: string, config: Record<string, string>): Promise<{ 
 }
 
 /** Runs delivery/deployments/index.ts with this stack config; what it registered and what it exported. */
-async function runProgram(config: Record<string, string>) {
-    const { pulumi, recorded } = await mocked("acme", config);
+async function runProgram(config: Record<string, string>, armed: DeliveryPath = "deployments") {
+    const { pulumi, recorded } = await mocked("acme", config, armed);
     const program = await import("../../delivery/deployments/index");
     const settle = <T>(o: { apply: (f: (v: T) => void) => unknown }) => new Promise<T>((resolve) => o.apply(resolve));
     const outputs = {
@@ -81,13 +93,17 @@ async function runProgram(config: Record<string, string>) {
 /** Runs the Delivery component on a table of the test's own. */
 let lastRecorded: Recorded[] = [];
 async function runTable(table: DeliveryTable) {
-    const { pulumi, recorded } = await mocked("acme", {});
+    const { pulumi, recorded } = await mocked("acme", {}, "deployments");
     lastRecorded = recorded;
     const { Delivery } = await import("../../delivery/deployments/delivery");
-    const options = readDeploymentsConfig({ repository: "acme/shop", reviewStacks: "false" }, "acme", new Date()).delivery;
+    const options = readDeploymentsConfig({ repository: "acme/shop", reviewStacks: "false", notifyUrl: NOTIFY }, "acme", new Date(), ROOT, "deployments").delivery;
     // The table's extra environments have no policy config files; give them dev's.
     try {
-        const delivery = new Delivery("t", { table, options: { ...options, policyPack: { ...options.policyPack, config: () => ({ all: "advisory" }) } } });
+        const delivery = new Delivery("t", {
+            table,
+            options: { ...options, policyPack: { ...options.policyPack, config: () => ({ all: "advisory" }) } },
+            tokenSeconds: 3600,
+        });
         const chain = await new Promise<string[]>((r) => delivery.chain.apply(r));
         return { recorded, chain };
     } finally {
@@ -117,10 +133,10 @@ function walkChain(settings: Recorded[], hooks: Recorded[]): string[] {
     }
 }
 
-describe("delivery/deployments/ on the environment table", () => {
+describe("delivery/deployments/ on the environment table, with Pulumi Deployments armed", () => {
     let run: Awaited<ReturnType<typeof runProgram>>;
     beforeAll(async () => {
-        run = await runProgram({ repository: "acme/env-progression", reviewSmokeUrl: "https://{namespace}.review.acme.dev" });
+        run = await runProgram({ repository: "acme/env-progression", reviewSmokeUrl: "https://{namespace}.review.acme.dev", notifyUrl: NOTIFY });
     }, 60_000);
 
     it("gives every environment stack deployment settings, in table order, and the review template last", () => {
@@ -135,13 +151,14 @@ describe("delivery/deployments/ on the environment table", () => {
         }
     });
 
-    it("deploys on a push only the first environment; the others are promoted, and every stack previews pull requests", () => {
+    it("deploys on a push only the first environment; the others are promoted, and pull requests preview every stack but prod", () => {
         const byStack = Object.fromEntries(of(run.recorded, T.settings).map((s) => [s.inputs["stack"], s.inputs["vcs"]]));
         // Spelled out for every stack: the provider defaults deployCommits to true.
         expect(ENVIRONMENTS.map((e) => [e, byStack[e].deployCommits, byStack[e].previewPullRequests, byStack[e].pullRequestTemplate])).toEqual([
             ["dev", true, true, false],
             ["staging", false, true, false],
-            ["prod", false, true, false],
+            // A preview runs the pull request's code with a token that may update the stack.
+            ["prod", false, false, false],
         ]);
         expect(byStack["pr"]).toMatchObject({ deployCommits: false, previewPullRequests: false, pullRequestTemplate: true });
     });
@@ -194,7 +211,7 @@ describe("delivery/deployments/ on the environment table", () => {
             ["env-progression/staging", true],
             ["env-progression/prod", false],
         ]);
-        const unattended = await runProgram({ repository: "acme/env-progression", unattendedPromotion: "true" });
+        const unattended = await runProgram({ repository: "acme/env-progression", unattendedPromotion: "true", notifyUrl: NOTIFY });
         expect(active(unattended.recorded)).toEqual([
             ["env-progression/staging", true],
             ["env-progression/prod", true],
@@ -238,9 +255,10 @@ describe("delivery/deployments/ on the environment table", () => {
         expect(days).toBeLessThanOrEqual(30);
     });
 
-    it("sends drift reports to notifyUrl as a secret when one is set, and nowhere else otherwise", async () => {
-        expect(of(run.recorded, T.webhook).filter((w) => w.inputs["format"] !== "pulumi_deployments")).toEqual([]);
-        const notified = await runProgram({ repository: "acme/env-progression", notifyUrl: "https://hooks.slack.com/services/T0/B0/x", reviewStacks: "false" });
+    it("sends failures and drift reports to notifyUrl as a secret when one is set, and nowhere else otherwise", async () => {
+        const unnotified = await runProgram({ repository: "acme/env-progression" }, "actions");
+        expect(of(unnotified.recorded, T.webhook).filter((w) => w.inputs["format"] !== "pulumi_deployments")).toEqual([]);
+        const notified = await runProgram({ repository: "acme/env-progression", notifyUrl: NOTIFY, reviewStacks: "false" });
         const reports = of(notified.recorded, T.webhook).filter((w) => w.inputs["format"] === "slack");
         // The mock monitor hands a secret input over wrapped with Pulumi's secret signature.
         for (const w of reports)
@@ -249,6 +267,8 @@ describe("delivery/deployments/ on the environment table", () => {
                 value: "https://hooks.slack.com/services/T0/B0/x",
             });
         expect(reports.map((w) => [w.inputs["stackName"], w.inputs["filters"]])).toEqual([
+            // A failed update or deployment of any environment is reported.
+            ...ENVIRONMENTS.map((e) => [e, ["update_failed", "deployment_failed"]]),
             ["staging", ["drift_detected", "drift_detection_failed"]],
             ["prod", ["drift_detected", "drift_detection_failed"]],
         ]);
@@ -260,8 +280,90 @@ describe("delivery/deployments/ on the environment table", () => {
         await expect(
             runProgram({ branch: "refs/heads/main", unattendedPromotion: "yes", reviewSmokeUrl: "https://review.acme.dev", typo: "1" }),
         ).rejects.toThrow(
-            /The deployments stack has 5 configuration problems:\n {2}- env-progression-deployments:repository is not set: the GitHub repository the stacks deploy from\. Fix: pulumi config set repository <owner>\/<name>\n {2}- env-progression-deployments:branch: "refs\/heads\/main" is not a branch name\..*\n {2}- env-progression-deployments:unattendedPromotion: "yes" is not a boolean\. Allowed: true or false\. Fix: pulumi config set unattendedPromotion false\n {2}- env-progression-deployments:reviewSmokeUrl: "https:\/\/review\.acme\.dev" is not a URL template\..*\n {2}- env-progression-deployments:typo: is not a setting of this program\..* Fix: pulumi config rm typo$/,
+            /The deployments stack has 6 configuration problems:\n {2}- env-progression-deployments:repository is not set: the GitHub repository the stacks deploy from\. Fix: pulumi config set repository <owner>\/<name>\n {2}- env-progression-deployments:branch: "refs\/heads\/main" is not a branch name\..*\n {2}- env-progression-deployments:unattendedPromotion: "yes" is not a boolean\. Allowed: true or false\. Fix: pulumi config set unattendedPromotion false\n {2}- env-progression-deployments:reviewSmokeUrl: "https:\/\/review\.acme\.dev" is not a URL template\..*\n {2}- env-progression-deployments:notifyUrl is not set, and Pulumi Deployments is the armed path: a failed update or deployment would tell no one\. Fix: pulumi config set --secret notifyUrl .*\n {2}- env-progression-deployments:typo: is not a setting of this program\..* Fix: pulumi config rm typo$/,
         );
+    });
+});
+
+describe("delivery/deployments/ with GitHub Actions armed", () => {
+    let run: Awaited<ReturnType<typeof runProgram>>;
+    beforeAll(async () => {
+        run = await runProgram({ repository: "acme/env-progression" }, "actions");
+    }, 60_000);
+
+    it("starts no deployment on a push, a pull request or a successful update: GitHub Actions deploys", () => {
+        const vcs = of(run.recorded, T.settings).map((s) => [s.inputs["stack"], s.inputs["vcs"]["deployCommits"], s.inputs["vcs"]["previewPullRequests"], s.inputs["vcs"]["pullRequestTemplate"]]);
+        expect(vcs).toEqual([...ENVIRONMENTS.map((e) => [e, false, false, false]), ["pr", false, false, false]]);
+        expect(promotionHooks(run.recorded).map((h) => [h.inputs["payloadUrl"], h.inputs["active"], h.inputs["displayName"]])).toEqual([
+            ["env-progression/staging", false, "promote dev to staging (inactive: GitHub Actions is the armed path)"],
+            ["env-progression/prod", false, "promote staging to prod (inactive: GitHub Actions is the armed path)"],
+        ]);
+        // Drift is still detected: a detection changes nothing.
+        expect(of(run.recorded, T.drift).map((d) => d.inputs["autoRemediate"])).toEqual([false, false]);
+    });
+
+    it("pins every stack's executor image to the CLI the toolchain and the workflows run", () => {
+        const images = of(run.recorded, T.settings).map((s) => s.inputs["executorContext"]);
+        expect(new Set(images.map((i) => JSON.stringify(i)))).toEqual(new Set([JSON.stringify({ executorImage: `pulumi/pulumi-nodejs:${pulumiVersion()}` })]));
+        expect(pulumiVersion()).toBe("3.276.0");
+    });
+
+    it("trusts GitHub's OIDC subjects for one team each: an environment's jobs, the pull requests' previews, the pack publisher", () => {
+        const [issuer] = of(run.recorded, T.issuer);
+        expect(issuer!.inputs).toMatchObject({ organization: "acme", url: "https://token.actions.githubusercontent.com", maxExpirationSeconds: 45 * 60 });
+        const policies = (issuer!.inputs["policies"] as { rules: { sub: string; aud: string }; tokenType: string; teamName?: string; authorizedPermissions?: string[] }[]).map(
+            (p) => [p.rules.sub, p.tokenType, p.teamName ?? p.authorizedPermissions],
+        );
+        expect(policies).toEqual([
+            ["repo:acme/env-progression:environment:dev", "team", "env-progression-dev"],
+            ["repo:acme/env-progression:environment:staging", "team", "env-progression-staging"],
+            ["repo:acme/env-progression:environment:prod", "team", "env-progression-prod"],
+            ["repo:acme/env-progression:pull_request", "team", "env-progression-preview"],
+            ["repo:acme/env-progression:environment:policy-pack", "organization", ["admin"]],
+        ]);
+        for (const p of issuer!.inputs["policies"] as { rules: { aud: string }; decision: string }[]) {
+            expect(p.rules.aud).toBe("urn:pulumi:org:acme");
+            expect(p.decision).toBe("allow");
+        }
+    });
+
+    it("lets each environment's team update its own stack and read its upstreams; the preview team reads and never updates", () => {
+        const perms = of(run.recorded, T.stackPermission).map((p) => `${p.inputs["team"]} ${p.inputs["permission"] === 102 ? "edits" : p.inputs["permission"] === 101 ? "reads" : "?"} ${p.inputs["stack"]}`);
+        expect(perms.sort()).toEqual(
+            [
+                "env-progression-dev edits dev",
+                "env-progression-staging edits staging",
+                "env-progression-staging reads dev",
+                "env-progression-prod edits prod",
+                "env-progression-prod reads staging",
+                "env-progression-prod reads dev",
+                "env-progression-preview reads dev",
+                "env-progression-preview reads staging",
+                "env-progression-preview reads prod",
+            ].sort(),
+        );
+        const opens = of(run.recorded, T.envPermission).filter((p) => p.inputs["team"] === "env-progression-preview").map((p) => p.inputs["environment"]);
+        expect(opens).toEqual(["dev-preview", "staging-preview", "prod-preview", "promotion"]);
+        expect(of(run.recorded, T.team).map((t) => [t.inputs["name"], t.inputs["teamType"]])).toEqual(
+            ["dev", "staging", "prod", "preview"].map((e) => [`env-progression-${e}`, "pulumi"]),
+        );
+    });
+
+    it("refuses a policy pack version policy/published.json does not record", () => {
+        const repo = fs.mkdtempSync(path.join(os.tmpdir(), "deployments-repo-"));
+        try {
+            fs.mkdirSync(path.join(repo, "policy"));
+            fs.mkdirSync(path.join(repo, "toolchain"));
+            fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(repo, "Pulumi.yaml"));
+            fs.copyFileSync(path.join(ROOT, "toolchain", "versions.env"), path.join(repo, "toolchain", "versions.env"));
+            fs.writeFileSync(path.join(repo, "policy", "package.json"), JSON.stringify({ version: "9.9.9" }));
+            fs.writeFileSync(path.join(repo, "policy", "published.json"), JSON.stringify({ versions: {} }));
+            expect(() => readDeploymentsConfig({ repository: "acme/shop" }, "acme", new Date(), repo, "actions")).toThrow(
+                "policy/package.json's version 9.9.9 is not recorded in policy/published.json, so no pipeline publishes it and a policy group enabling it would enforce nothing. Fix: toolchain/run tsx delivery/pack.ts version, and commit both files",
+            );
+        } finally {
+            fs.rmSync(repo, { recursive: true, force: true });
+        }
     });
 });
 

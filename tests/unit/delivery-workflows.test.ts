@@ -1,6 +1,7 @@
 // The committed GitHub Actions workflows, parsed: they are what config/environments.ts generates,
 // the job graph on main is exactly the promotion chain, every command a step runs exists, the
-// policy pack and its config files are there, and no secret value is written in them.
+// policy pack and its config files are there, and no secret value is written in them. What the
+// workflows must guarantee about credentials and failure is reviewed in delivery-review.test.ts.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -11,19 +12,21 @@ import { ENVIRONMENTS, ENVIRONMENT_RULES } from "../../config/environments";
 import { packConfig } from "../../policy/pack";
 import {
     ACTIONS,
+    generatedFiles,
     mainWorkflow,
+    NOTIFY_SECRET,
     promoteWorkflow,
     pullRequestWorkflow,
     pulumiVersion,
     render,
     stackGroup,
-    TOKEN_SECRET,
+    TOKEN_VARIABLE,
     WORKFLOW_DIR,
     WORKFLOWS,
 } from "../../delivery/workflows";
 
 const ROOT = path.resolve(__dirname, "../..");
-type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Step = { name?: string; id?: string; if?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
 type Job = {
     needs?: string | string[];
     environment?: string;
@@ -66,7 +69,10 @@ function expand(doc: Doc): { job: string; stack: string | undefined; steps: Step
     return out;
 }
 
-const pulumiSteps = (steps: Step[]) => steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
+/** The pulumi/actions steps that run a command (the others only install the CLI). */
+const pulumiSteps = (steps: Step[]) => steps.filter((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.["command"] !== undefined);
+/** The only values a key named like a credential may hold: a repository secret, or the OIDC step's token. */
+const CREDENTIAL_REFERENCE = /^\$\{\{ (secrets\.[A-Z0-9_]+|steps\.pulumi-token\.outputs\.pulumi-access-token) \}\}$/;
 
 /** Problems with secrets in a workflow's text and structure. */
 function secretProblems(text: string): string[] {
@@ -77,8 +83,9 @@ function secretProblems(text: string): string[] {
         if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`));
         else if (v && typeof v === "object") {
             for (const [k, x] of Object.entries(v)) {
-                if (SECRETISH.test(k) && typeof x === "string" && !/^\$\{\{ secrets\.[A-Z0-9_]+ \}\}$/.test(x))
-                    problems.push(`${where}.${k} is not a \${{ secrets.NAME }} reference: ${JSON.stringify(x)}`);
+                // Values of environment variables named like a credential; inputs and permissions are not credentials.
+                if (where.endsWith(".env") && SECRETISH.test(k) && typeof x === "string" && !CREDENTIAL_REFERENCE.test(x))
+                    problems.push(`${where}.${k} is neither a \${{ secrets.NAME }} reference nor the OIDC token: ${JSON.stringify(x)}`);
                 walk(x, `${where}.${k}`);
             }
         }
@@ -95,8 +102,8 @@ function secretProblems(text: string): string[] {
     ];
     for (const [what, re] of literal) if (re.test(text)) problems.push(`contains ${what}`);
     for (const m of text.matchAll(/\$\{\{\s*secrets\.([A-Za-z0-9_]+)\s*\}\}/g))
-        if (m[1] !== TOKEN_SECRET)
-            problems.push(`reads secrets.${m[1]}; only ${TOKEN_SECRET} is a repository secret, the rest comes from each stack's ESC environment`);
+        if (m[1] !== NOTIFY_SECRET)
+            problems.push(`reads secrets.${m[1]}; only ${NOTIFY_SECRET} is a repository secret: Pulumi tokens come from OIDC, the rest from each stack's ESC environment`);
     return problems;
 }
 
@@ -104,6 +111,7 @@ describe("the committed workflows", () => {
     it("are exactly what delivery/workflows.ts generates from the environment table, and nothing else is there", () => {
         expect(fs.readdirSync(WORKFLOW_DIR).sort()).toEqual(Object.keys(WORKFLOWS).sort());
         for (const [file, build] of Object.entries(WORKFLOWS)) expect(read(file), `${file} is stale: npm run workflows`).toBe(render(file, build()));
+        for (const [file, text] of Object.entries(generatedFiles())) expect(fs.readFileSync(path.join(ROOT, file), "utf8"), `${file} is stale: npm run workflows`).toBe(text);
     });
 
     it("pin every action by commit, and pulumi/actions at v7", () => {
@@ -121,20 +129,20 @@ describe("main: up dev, then staging, then prod", () => {
     const doc = load("main.yml");
     const upJobs = Object.entries(doc.jobs).filter(([, j]) => pulumiSteps(j.steps).some((s) => s.with?.["command"] === "up"));
 
-    it("runs on pushes to main only", () => {
-        expect(doc.on).toEqual({ push: { branches: ["main"] } });
+    it("runs on pushes to main only, and not for a commit that changes only documentation", () => {
+        expect(doc.on).toEqual({ push: { branches: ["main"], "paths-ignore": ["**.md", "docs/**", "LICENSE", ".github/dependabot.yml"] } });
     });
 
     it("has one up job per environment, each needing the one before, after the tests: exactly the promotion chain", () => {
         const stackOf = (j: Job) => (pulumiSteps(j.steps)[0]!.with!["stack-name"] as string).split("/").pop();
         expect(upJobs.map(([, j]) => stackOf(j))).toEqual([...ENVIRONMENTS]);
         const edges = Object.entries(doc.jobs).flatMap(([name, j]) => needsOf(j).map((n) => `${n} -> ${name}`));
-        expect(edges.sort()).toEqual(["test -> up-dev", "up-dev -> up-staging", "up-staging -> up-prod"].sort());
+        expect(edges.sort()).toEqual(["test -> publish-pack", "publish-pack -> up-dev", "up-dev -> up-staging", "up-staging -> up-prod"].sort());
         // The graph is the table's: each up job needs the job of the environment it promotes from.
         for (const [name, j] of upJobs) {
             const env = stackOf(j) as (typeof ENVIRONMENTS)[number];
             const from = ENVIRONMENT_RULES[env].promotesFrom;
-            expect(needsOf(j), name).toEqual([from === undefined ? "test" : `up-${from}`]);
+            expect(needsOf(j), name).toEqual([from === undefined ? "publish-pack" : `up-${from}`]);
         }
         // Acyclic: a topological order exists, and it is the table's.
         const order: string[] = [];
@@ -147,28 +155,33 @@ describe("main: up dev, then staging, then prod", () => {
                 pending.delete(n);
             }
         }
-        expect(order).toEqual(["test", ...ENVIRONMENTS.map((e) => `up-${e}`)]);
+        expect(order).toEqual(["test", "publish-pack", ...ENVIRONMENTS.map((e) => `up-${e}`)]);
     });
 
     it("grows with the table: an environment added to it gets its up job, in its place in the chain, and its preview", () => {
         const table = {
             order: ["dev", "qa", "staging", "prod"],
-            rules: { ...ENVIRONMENT_RULES, qa: { promotesFrom: "dev" }, staging: { promotesFrom: "qa" } },
+            rules: { ...ENVIRONMENT_RULES, qa: { promotesFrom: "dev", requiresApproval: false }, staging: { promotesFrom: "qa", requiresApproval: false } },
         };
-        const jobs = mainWorkflow(table).jobs;
+        const jobs = mainWorkflow({ table }).jobs;
         expect(Object.entries(jobs).map(([name, j]) => [name, j["needs"]])).toEqual([
             ["test", undefined],
-            ["up-dev", "test"],
+            ["publish-pack", "test"],
+            ["up-dev", "publish-pack"],
             ["up-qa", "up-dev"],
             ["up-staging", "up-qa"],
             ["up-prod", "up-staging"],
         ]);
-        expect((jobs["up-qa"]!["steps"] as Step[]).at(-1)!.with).toMatchObject({
+        expect((jobs["up-qa"]!["steps"] as Step[]).find((s) => s.id === "up")!.with).toMatchObject({
             "stack-name": "${{ vars.PULUMI_ORGANIZATION }}/qa",
             policyPackConfigs: "policy/config/qa.json",
         });
-        expect((pullRequestWorkflow(table).jobs["preview"]!["strategy"] as Job["strategy"])!.matrix["stack"]).toEqual(table.order);
-        expect((promoteWorkflow(table).on["workflow_dispatch"] as any).inputs.stack.options).toEqual(table.order);
+        expect((pullRequestWorkflow({ table }).jobs["preview"]!["strategy"] as Job["strategy"])!.matrix["stack"]).toEqual(table.order);
+        expect((promoteWorkflow({ table }).on["workflow_dispatch"] as any).inputs.stack.options).toEqual(table.order);
+        // prod's parity now spans the longer chain.
+        expect((jobs["up-prod"]!["steps"] as Step[]).find((s) => s.name?.startsWith("parity"))!.run).toBe(
+            'bin/progression parity --stacks "$ORG/dev,$ORG/qa,$ORG/staging,$ORG/prod"',
+        );
     });
 
     it("runs each stack's up in its GitHub environment and its own concurrency group, never cancelled midway", () => {
@@ -232,7 +245,7 @@ describe("promote: one stack at a chosen commit", () => {
         expect(Object.keys(doc.on)).toEqual(["workflow_dispatch"]);
         expect(doc.on["workflow_dispatch"].inputs.stack).toMatchObject({ type: "choice", options: [...ENVIRONMENTS], required: true });
         expect(doc.on["workflow_dispatch"].inputs.commit).toMatchObject({ type: "string", required: true });
-        expect(job.steps[0]!.with).toEqual({ ref: "${{ inputs.commit }}", "fetch-depth": 0 });
+        expect(job.steps[0]!.with).toEqual({ "persist-credentials": false, ref: "${{ inputs.commit }}", "fetch-depth": 0 });
         expect(job.environment).toBe("${{ inputs.stack }}");
         expect(job.concurrency).toEqual({ group: stackGroup("${{ inputs.stack }}"), "cancel-in-progress": false });
     });
@@ -362,24 +375,28 @@ describe("every step of every workflow", () => {
         }
     });
 
-    it("write no secret value: the Pulumi token is a repository secret, everything else comes from the stacks' ESC environments", () => {
+    it("write no secret value: Pulumi tokens come from OIDC, everything else from the stacks' ESC environments", () => {
         for (const file of Object.keys(WORKFLOWS)) expect(secretProblems(read(file)), file).toEqual([]);
-        for (const j of all.filter((x) => pulumiSteps(x.steps).length > 0)) expect(j.raw.env).toEqual({ [TOKEN_SECRET]: `\${{ secrets.${TOKEN_SECRET} }}` });
+        // No job-level env: nothing is visible to every step.
+        for (const j of all) expect(j.raw.env, `${j.file} ${j.job}`).toBeUndefined();
+        for (const file of Object.keys(WORKFLOWS)) expect(read(file)).not.toContain(`secrets.${TOKEN_VARIABLE}`);
     });
 
     it("would be caught writing one", () => {
         const leaky = read("main.yml")
-            .replace("${{ secrets.PULUMI_ACCESS_TOKEN }}", `pul-${"0a".repeat(20)}`)
+            .replace("${{ steps.pulumi-token.outputs.pulumi-access-token }}", `pul-${"0a".repeat(20)}`)
             .replace(
                 "npm run lint",
                 "npm run lint\n        env:\n          DATABASE_URL: postgres://app:hunter2@db:5432/app\n          KUBECONFIG_DATA: ${{ secrets.KUBECONFIG_DATA }}",
-            );
+            )
+            .replace("runs-on: ubuntu-24.04\n    timeout-minutes: 45", "runs-on: ubuntu-24.04\n    env:\n      PULUMI_ACCESS_TOKEN: ${{ secrets.PULUMI_ACCESS_TOKEN }}\n    timeout-minutes: 45");
         expect(secretProblems(leaky)).toEqual([
-            `.jobs.test.steps[5].env.DATABASE_URL is not a \${{ secrets.NAME }} reference: "postgres://app:hunter2@db:5432/app"`,
-            `.jobs.up-dev.env.PULUMI_ACCESS_TOKEN is not a \${{ secrets.NAME }} reference: "pul-${"0a".repeat(20)}"`,
+            `.jobs.test.steps[5].env.DATABASE_URL is neither a \${{ secrets.NAME }} reference nor the OIDC token: "postgres://app:hunter2@db:5432/app"`,
+            `.jobs.publish-pack.steps[6].env.PULUMI_ACCESS_TOKEN is neither a \${{ secrets.NAME }} reference nor the OIDC token: "pul-${"0a".repeat(20)}"`,
             "contains a Pulumi access token",
             "contains a URL with credentials",
-            "reads secrets.KUBECONFIG_DATA; only PULUMI_ACCESS_TOKEN is a repository secret, the rest comes from each stack's ESC environment",
+            "reads secrets.KUBECONFIG_DATA; only DELIVERY_NOTIFY_URL is a repository secret: Pulumi tokens come from OIDC, the rest from each stack's ESC environment",
+            "reads secrets.PULUMI_ACCESS_TOKEN; only DELIVERY_NOTIFY_URL is a repository secret: Pulumi tokens come from OIDC, the rest from each stack's ESC environment",
         ]);
     });
 });
