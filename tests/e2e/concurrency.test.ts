@@ -1,4 +1,4 @@
-// Concurrency under the real engine (Pulumi CLI 3.274.1, file backend) on a control plane with
+// Concurrency under the real engine (the toolchain's Pulumi CLI, file backend) on a control plane with
 // simulated nodes (kwok):
 //   - a second `up` of a stack while one runs is refused by the backend's lock, with the
 //     backend's message naming the lock's holder; the first is not disturbed;
