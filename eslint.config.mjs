@@ -33,7 +33,7 @@ export default tseslint.config(
             // module's meaning to another's just the same; progression/no-cycle counts them.
             "import-x/no-cycle": ["error", { ignoreExternal: true }],
             "progression/no-cycle": "error",
-            // Imports run down the layers kube < netpol < smoke < config < promotion < release <
+            // Imports run down the layers proc < kube < netpol < smoke < config < promotion < release <
             // migrate < components < edge < harness < drivers < tests (toolchain/lint/imports.mjs).
             "progression/layers": "error",
             // Tests assert on recorded mock inputs, which are untyped by nature.

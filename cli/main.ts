@@ -3,7 +3,11 @@
 import { UsageError } from "./args";
 
 type Command = { run(argv: string[]): Promise<number> };
-export type Commands = Record<string, () => Command | Promise<Command>>;
+/**
+ * The command table. A Map, not a plain object: a name typed by the user such as `constructor`
+ * or `__proto__` must look up nothing, not a member every object inherits.
+ */
+export type Commands = ReadonlyMap<string, () => Command | Promise<Command>>;
 
 // The commands, each in its own module named after it.
 export const COMMAND_NAMES = ["smoke", "netcheck", "parity", "rollback"] as const;
@@ -14,7 +18,7 @@ export const COMMAND_NAMES = ["smoke", "netcheck", "parity", "rollback"] as cons
 // runtime (the tests, under vitest) use import(). Both tables come from the one list, so a
 // command cannot exist for one loader and not the other.
 function table(load: (name: string) => Command | Promise<Command>): Commands {
-    return Object.fromEntries(COMMAND_NAMES.map((name) => [name, () => load(name)]));
+    return new Map(COMMAND_NAMES.map((name) => [name, () => load(name)]));
 }
 const byImport = table((name) => import(`./${name}`) as Promise<Command>);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -36,9 +40,9 @@ export async function main(argv: string[], commands: Commands = byImport): Promi
         (name === undefined ? process.stderr : process.stdout).write(usage + "\n");
         return name === undefined ? 2 : 0;
     }
-    const load = commands[name];
-    if (!load) {
-        process.stderr.write(`progression: unknown command '${name}'; expected one of: ${Object.keys(commands).join(", ")}\n\n${usage}\n`);
+    const load = commands.get(name);
+    if (load === undefined) {
+        process.stderr.write(`progression: unknown command '${name}'; expected one of: ${[...commands.keys()].join(", ")}\n\n${usage}\n`);
         return 2;
     }
     try {

@@ -2,7 +2,7 @@
 // check passed, 1 when any failed, 2 on a usage error (thrown as UsageError; cli/main prints it).
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { DEFAULT_CHECKS, DEFAULTS, parseChecks, resolveSmokeOptions, SmokeConfigError, type SmokeOptionLabels } from "../smoke/checks";
+import { DEFAULT_CHECKS, DEFAULTS, MAX_CHECKS_FILE_BYTES, parseChecks, resolveSmokeOptions, SmokeConfigError, type SmokeOptionLabels } from "../smoke/checks";
 import { runSmoke } from "../smoke/engine";
 import { formatReport } from "../smoke/format";
 import type { SmokeOptions } from "../smoke/types";
@@ -16,9 +16,6 @@ const LABELS: SmokeOptionLabels = {
     consecutivePasses: "--passes",
     failureLimit: "--failure-limit",
 };
-
-/** A checks file larger than this is refused before it is read (100 checks fit in far less). */
-const MAX_CHECKS_FILE_BYTES = 16 * 1024 * 1024;
 
 export const usage = `usage: progression smoke <baseUrl> [options]
 

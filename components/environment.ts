@@ -147,6 +147,7 @@ export class Environment extends pulumi.ComponentResource {
                 subject,
                 deadlineMs: config.smoke.deadlineMs,
                 runOnEveryUp: config.smoke.runOnEveryUp,
+                secretValues: pulumi.all(args.secrets ?? {}).apply((values) => Object.values(values)),
                 candidate: app.revision.apply((revision) => ({
                     kubeconfig: args.cluster.kubeconfig,
                     context: args.cluster.context,

@@ -145,6 +145,7 @@ export class MigrationGate extends pulumi.ComponentResource {
                 job,
                 kubeconfig: pulumi.secret(args.cluster.kubeconfig),
                 context: args.cluster.context,
+                redact: pulumi.secret(pulumi.all(picked).apply((values) => Object.values(values))),
             };
         }
 

@@ -12,6 +12,9 @@ import type { KubernetesObject, Labels, NetworkPolicyManifest, ObjectMeta } from
 import { placeholders } from "./secretValues";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 
+// The budgets' environment belongs to the migration gate (migrate/env.ts); the Job's manifest uses it too.
+export { budgetEnv };
+
 /** Annotations on the migration Job naming what it runs. */
 export const MIGRATION_VERSION_ANNOTATION = "progression.dev/migration-version";
 export const MIGRATION_TRIGGER_ANNOTATION = "progression.dev/migration-trigger";
@@ -55,9 +58,9 @@ export interface MigrationJobInput {
 }
 
 /**
- * The stem of the Job's name: the app and the trigger. The provider appends "-" and a suffix of
- * five characters unique to each attempt (a retry is a new Job); app names of up to 40 characters
- * keep the whole within the 63 a Job's name may have.
+ * The stem of the Job's name: the app and the trigger. The provider appends "-<n>", the attempt
+ * (a retry is a new Job, a Job left running is adopted: migrate/job.ts); app names of up to 40
+ * characters keep the whole within the 63 a Job's name may have.
  */
 export function migrationJobPrefix(app: string, trigger: string): string {
     return `${migrationNames(app).jobPrefix}-${trigger.slice(0, 6)}`;
@@ -67,7 +70,7 @@ export function migrationJobPrefix(app: string, trigger: string): string {
  * The Job running the migration image. Its pods meet Pod Security `restricted` with a read-only
  * root filesystem (the same context as the app's), get the budgets and the migration's secrets,
  * and never restart in place: a failure is a new pod (backoffLimit) or the Job's failure.
- * `metadata.name` is left to the provider, which makes one per attempt.
+ * `metadata.name` is left to the provider, which names each attempt.
  */
 export function migrationJobManifest(input: MigrationJobInput) {
     const { app, migration } = input;
@@ -148,7 +151,7 @@ export interface MigrationRender {
     /** The migration's Secret (the values it names in migrationSecretEnv, as placeholders). */
     readonly secret?: KubernetesObject;
     readonly egress?: NetworkPolicyManifest;
-    /** The Job, named by its prefix: the provider names each attempt `<prefix>-<random>`. */
+    /** The Job, named by its prefix: the provider names each attempt `<prefix>-<n>`. */
     readonly job?: KubernetesObject;
 }
 

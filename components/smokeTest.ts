@@ -58,6 +58,12 @@ export interface SmokeTestArgs {
     /** The candidate's pods, whose states and logs a failure report shows. @default - none in the report */
     readonly candidate?: pulumi.Input<CandidatePods>;
     /**
+     * Secret values (the stack's secrets) redacted from the command's output, the failure report
+     * and the candidate's logs before they reach state or an error; kept secret in state.
+     * @default - none
+     */
+    readonly secretValues?: pulumi.Input<string[]>;
+    /**
      * Command mode: a shell command run instead of the HTTP checks (`/bin/sh -c`, in the project
      * directory), with SMOKE_BASE_URL and SMOKE_TRIGGER in its environment; a non-zero exit, or
      * still running at `deadlineMs`, fails `up` with its output.
@@ -143,7 +149,8 @@ export class SmokeTest extends pulumi.ComponentResource {
         }
         // The kubeconfig inside stays a secret in state.
         const candidate = args.candidate !== undefined ? { candidate: pulumi.secret(args.candidate) } : {};
-        const run = new SmokeRun(`${name}-run`, { ...props, ...candidate }, childOpts);
+        const redact = args.secretValues !== undefined ? { redact: pulumi.secret(args.secretValues) } : {};
+        const run = new SmokeRun(`${name}-run`, { ...props, ...candidate, ...redact }, childOpts);
         this.results = run.results;
         this.passedAt = run.passedAt;
         this.trigger = run.trigger;

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MIN_KEY_CHARS, PROMOTION_KEY } from "../promotion/record";
 import { parseChecks, SmokeConfigError, type ValidChecks } from "../smoke";
+import { MAX_CHECKS, MAX_CHECKS_FILE_BYTES } from "../smoke/checks";
 import { isSensitiveHeader } from "../smoke/redact";
 import { checkConfig, ConfigError, type EnvironmentConfig, KNOWN_KEYS, PROJECT, type RawConfig } from "./schema";
 import { type ProjectInfo, PROJECT_DIR, readProject, readStackRaw } from "./stackFile";
@@ -121,12 +122,18 @@ export interface SecretSource {
 export function readChecksFile(file: string, stack: string, secrets: SecretSource, cwd = process.cwd()): { checks: ValidChecks | undefined; problems: string[] } {
     const key = `${PROJECT}:smokeChecksFile`;
     const fix = `Fix: correct the file, or pulumi config rm smokeChecksFile -s ${stack} to use the default checks`;
-    let text: string;
-    try {
-        text = fs.readFileSync(path.resolve(cwd, file), "utf8");
-    } catch (err) {
-        return { checks: undefined, problems: [`${key}: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}). ${fix}`] };
+    const read = readCapped(path.resolve(cwd, file), MAX_CHECKS_FILE_BYTES);
+    if (read.problem !== undefined) {
+        const problem =
+            read.problem === "too-large"
+                ? `is ${read.size} bytes, too large for a checks file. Allowed: at most ${MAX_CHECKS_FILE_BYTES} bytes (${MAX_CHECKS} checks fit in far less). ` +
+                  `Fix: keep the critical paths in the file, or pulumi config rm smokeChecksFile -s ${stack} to use the default checks`
+                : read.problem === "not-a-file"
+                  ? `is not a regular file. Allowed: a JSON file of checks. ${fix}`
+                  : `cannot be read (${read.problem}). ${fix}`;
+        return { checks: undefined, problems: [`${key}: ${file} ${problem}`] };
     }
+    const text = read.text;
     let parsed: unknown;
     try {
         parsed = JSON.parse(text);
@@ -141,6 +148,40 @@ export function readChecksFile(file: string, stack: string, secrets: SecretSourc
     } catch (err) {
         if (!(err instanceof SmokeConfigError)) throw err;
         return { checks: undefined, problems: err.problems.map((p) => `${key}: ${p}. ${fix}`) };
+    }
+}
+
+/** A file's text, or why not: too large (its size), not a regular file, or the error code. */
+export type CappedRead =
+    | { readonly text: string; readonly problem?: undefined; readonly size?: undefined }
+    | { readonly problem: "too-large"; readonly size: number }
+    | { readonly problem: string; readonly size?: undefined };
+
+/**
+ * A regular file's text, at most `cap` bytes of it. Opened without blocking, so a FIFO or a
+ * device is refused rather than read forever; the size is judged on the open file and the read
+ * stops at cap + 1 bytes, so a file growing meanwhile cannot get past the cap.
+ */
+export function readCapped(file: string, cap: number): CappedRead {
+    let fd: number;
+    try {
+        fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    } catch (err) {
+        return { problem: (err as NodeJS.ErrnoException).code ?? String(err) };
+    }
+    try {
+        const stat = fs.fstatSync(fd);
+        if (!stat.isFile()) return { problem: "not-a-file" };
+        if (stat.size > cap) return { problem: "too-large", size: stat.size };
+        const buffer = Buffer.alloc(cap + 1);
+        let length = 0;
+        for (let n = -1; n !== 0 && length < buffer.length; length += n) n = fs.readSync(fd, buffer, length, buffer.length - length, null);
+        if (length > cap) return { problem: "too-large", size: length };
+        return { text: buffer.subarray(0, length).toString("utf8") };
+    } catch (err) {
+        return { problem: (err as NodeJS.ErrnoException).code ?? String(err) };
+    } finally {
+        fs.closeSync(fd);
     }
 }
 

@@ -2,10 +2,9 @@
 // context of a kubeconfig, JSON over HTTPS with node's own https module. @kubernetes/client-node
 // would do the same, but it loads for seconds inside the dynamic provider's process, on every
 // update, where the switch has a budget of about a second.
-import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import { parse } from "yaml";
+import { KubeconfigError, type KubeTarget, kubeTarget } from "./kubeconfig";
 
 /** A failed API call: the HTTP status (0 when none came back) and the API server's message. */
 export class KubeApiError extends Error {
@@ -40,52 +39,32 @@ export const APPLY_PATCH = "application/apply-patch+yaml";
 /** A JSON merge patch's content type. */
 export const MERGE_PATCH = "application/merge-patch+json";
 
-type Obj = Record<string, unknown>;
-
-function named(list: unknown, name: string, field: string): Obj | undefined {
-    if (!Array.isArray(list)) return undefined;
-    const hit = (list as Obj[]).find((e) => e?.["name"] === name);
-    return hit?.[field] as Obj | undefined;
-}
-
-/** Bytes of a `<key>-data` (base64) or `<key>` (a file path) entry. */
-function bytes(entry: Obj, key: string): Buffer | undefined {
-    const data = entry[`${key}-data`];
-    if (typeof data === "string" && data !== "") return Buffer.from(data, "base64");
-    const file = entry[key];
-    if (typeof file === "string" && file !== "") return fs.readFileSync(file);
-    return undefined;
-}
-
 /**
- * A client for `context` of the kubeconfig `text`. Supports what the program's provider is given:
- * a CA, and a client certificate or a bearer token. An exec or auth-provider plugin is refused
- * with the fix, never run.
+ * A client for `context` of the kubeconfig `text`, as kube/kubeconfig.ts reads it: a CA, and a
+ * client certificate or a bearer token (over https only). An exec or auth-provider plugin is
+ * refused with the fix, never run.
  */
 export function kubeApi(text: string, context: string): KubeApi {
-    const doc = (parse(text) ?? {}) as Obj;
-    const ctx = named(doc["contexts"], context, "context");
-    if (!ctx) throw new Error(`kubeconfig has no context ${JSON.stringify(context)}; fix: name a context the kubeconfig holds`);
-    const cluster = named(doc["clusters"], String(ctx["cluster"]), "cluster") ?? {};
-    const user = named(doc["users"], String(ctx["user"]), "user") ?? {};
-    if (user["exec"] !== undefined || user["auth-provider"] !== undefined) {
-        throw new Error(`kubeconfig user ${JSON.stringify(ctx["user"])} authenticates with a plugin, which this client does not run; fix: a client certificate or a token`);
+    let target: KubeTarget;
+    try {
+        target = kubeTarget(text, { context });
+    } catch (err) {
+        if (err instanceof KubeconfigError) throw new KubeconfigError(`kubeconfig: ${err.message}`);
+        throw err;
     }
-    const server = typeof cluster["server"] === "string" ? cluster["server"] : "";
-    if (server === "") throw new Error(`kubeconfig cluster ${JSON.stringify(ctx["cluster"])} has no server; fix: set its server URL`);
+    const { server, token } = target;
     const base = new URL(server);
-    const token = typeof user["token"] === "string" ? user["token"] : typeof user["tokenFile"] === "string" ? fs.readFileSync(user["tokenFile"], "utf8").trim() : undefined;
-    const tls: https.AgentOptions = {
-        ca: bytes(cluster, "certificate-authority"),
-        cert: bytes(user, "client-certificate"),
-        key: bytes(user, "client-key"),
-        rejectUnauthorized: cluster["insecure-skip-tls-verify"] !== true,
-        keepAlive: true,
-    };
-    const agent = base.protocol === "https:" ? new https.Agent(tls) : new http.Agent({ keepAlive: true });
-    if (base.protocol === "http:" && token !== undefined) {
-        throw new Error(`kubeconfig server ${server} is plain http and the user has a token, which would travel in clear text; fix: an https server`);
-    }
+    const agent =
+        base.protocol === "https:"
+            ? new https.Agent({
+                  ca: target.ca,
+                  cert: target.cert,
+                  key: target.key,
+                  ...(target.servername !== undefined ? { servername: target.servername } : {}),
+                  rejectUnauthorized: !target.insecure,
+                  keepAlive: true,
+              })
+            : new http.Agent({ keepAlive: true });
     return {
         server,
         request<T>(method: string, apiPath: string, opts: RequestOptions = {}): Promise<T> {

@@ -1,13 +1,21 @@
-// Job mode: create the migration Job, wait for it to complete or fail, and on failure read what
-// Kubernetes knows (the Job's condition, its pods' states and logs, its events) into the report.
+// Job mode: run the migration as a Kubernetes Job, wait for it to complete or fail, and on failure
+// read what Kubernetes knows (the Job's condition, its pods' states and logs, its events) into
+// the report.
 //
 // The provider creates the Job itself rather than registering a `kubernetes:batch/v1:Job`: a
 // failed Job stays failed, and the engine would keep that object as "created", so the next `up`
-// could never retry. Here every attempt is a new Job (its name ends in a random suffix), and a
-// finished one is left for `kubectl logs` until ttlSecondsAfterFinished removes it.
-import { randomBytes } from "node:crypto";
-import type * as K from "@kubernetes/client-node";
+// could never retry. Each attempt is a Job named `<prefix>-<n>`: the prefix comes from the app and
+// the trigger (what is migrated), n counts the attempts. Never two migrations at once:
+//   - a Job of this trigger still running (an `up` killed while it ran) is adopted and waited for,
+//     and one that completed counts as this run's success;
+//   - a Job of another trigger still running is waited for before this one starts;
+//   - two runners that create the same attempt at once get one Job: the second's create is
+//     refused by the API server (409), and it adopts the Job.
+// A finished Job is left for `kubectl logs` until ttlSecondsAfterFinished removes it.
+//
+// Every API call has a timeout (kube/api.ts, API_TIMEOUT_MS), and so does the whole wait.
 import type { EnvironmentName } from "../config/environments";
+import { type KubeApi, KubeApiError, kubeApi, labelSelector } from "../kube/api";
 import { failureReport, MigrationFailedError, stopCause } from "./report";
 
 /** The parts of a Job's status the gate reads. */
@@ -54,7 +62,7 @@ export interface JobRunInputs {
     readonly version: string;
     readonly trigger: string;
     readonly namespace: string;
-    /** Name stem; each attempt appends "-" and a random suffix. */
+    /** Name stem; each attempt appends "-<n>". */
     readonly jobNamePrefix: string;
     /** The Job manifest (without a name), as JSON. */
     readonly job: string;
@@ -73,56 +81,88 @@ export interface JobRunResult {
     readonly output: string;
 }
 
-/** How often the Job is read; a migration is seconds to minutes, so this is cheap. */
-const POLL_MS = 1000;
-/** After activeDeadlineSeconds, how long the Job controller gets to mark the Job failed. */
-const CONTROLLER_GRACE_MS = 60_000;
+/** Timings; tests shorten them. */
+export interface JobTimings {
+    /** How often the Job is read. @default 1000 */
+    readonly pollMs: number;
+    /** Each API call's whole answer must arrive within this. @default API_TIMEOUT_MS */
+    readonly apiTimeoutMs: number;
+    /** After activeDeadlineSeconds, how long the Job controller gets to mark the Job failed. @default 60000 */
+    readonly controllerGraceMs: number;
+}
+
+/** One API call's limit on the Job path: a request, a list, a pod's log. */
+export const API_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMINGS: JobTimings = { pollMs: 1000, apiTimeoutMs: API_TIMEOUT_MS, controllerGraceMs: 60_000 };
 /** API errors in a row tolerated while waiting (an API server restart, a network blip). */
 const API_ERRORS_TOLERATED = 30;
 const LOG_TAIL_LINES = 400;
-
-function client(): typeof K {
-    // Through the same TypeScript loader (tsx) this module runs under, though that costs seconds
-    // per load: the client brings undici, and the SmokeTest provider, in the same process, loads
-    // undici through tsx too. One copy loaded natively and one through tsx break each other
-    // ("TypeError: Illegal constructor" from undici's CacheStorage). Only job mode pays this.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require("@kubernetes/client-node") as typeof K;
-}
+/** The annotation on the Job naming its trigger (components/migrationManifests.ts sets it). */
+const TRIGGER_ANNOTATION = "progression.dev/migration-trigger";
 
 /** The API server's message in an error from the client, not the whole response. */
 export function apiMessage(err: unknown): string {
-    const e = err as { code?: number; body?: unknown; message?: string; cause?: { code?: string; message?: string } };
-    let body = e.body;
-    if (typeof body === "string") {
-        try {
-            body = JSON.parse(body);
-        } catch {
-            /* plain text */
-        }
-    }
-    const msg = typeof body === "object" && body !== null && "message" in body ? String(body.message) : typeof body === "string" ? body : e.message;
-    // A network failure says only "fetch failed"; the reason is its cause.
-    const cause = e.cause ? `: ${e.cause.code ?? e.cause.message ?? ""}` : "";
-    return e.code !== undefined ? `${e.code}: ${msg}` : `${String(msg ?? err)}${cause}`;
+    if (err instanceof KubeApiError) return err.status === 0 ? err.message : `${err.status}: ${err.message.replace(/^\S+ \S+: \d+ /, "")}`;
+    return err instanceof Error ? err.message : String(err);
+}
+
+/** A migration Job as the planner sees it. */
+export interface JobSeen {
+    readonly name: string;
+    readonly trigger: string | undefined;
+    readonly state: JobState["state"];
+}
+
+export type JobPlan =
+    /** A Job of this trigger runs or completed: wait for it, or take its success. */
+    | { readonly action: "adopt"; readonly name: string }
+    /** A Job of another trigger still runs: wait for it to end, then plan again. */
+    | { readonly action: "wait"; readonly name: string }
+    /** Nothing runs: create this attempt. */
+    | { readonly action: "create"; readonly name: string };
+
+/** The next attempt's name: `<prefix>-<n>`, n one more than any attempt of this prefix seen. */
+export function attemptName(prefix: string, seen: readonly JobSeen[]): string {
+    const pattern = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-(\\d+)$`);
+    const last = seen.reduce((n, j) => Math.max(n, Number(pattern.exec(j.name)?.[1] ?? 0)), 0);
+    return `${prefix}-${last + 1}`;
+}
+
+/**
+ * What to do given the migration Jobs of this app and environment: never start one while another
+ * runs; adopt one of the same trigger that runs or completed (its migration is this one).
+ */
+export function planJob(seen: readonly JobSeen[], prefix: string, trigger: string): JobPlan {
+    const mine = seen.filter((j) => j.trigger === trigger);
+    const running = mine.find((j) => j.state === "running");
+    if (running) return { action: "adopt", name: running.name };
+    const other = seen.find((j) => j.trigger !== trigger && j.state === "running");
+    if (other) return { action: "wait", name: other.name };
+    const complete = mine.find((j) => j.state === "complete");
+    if (complete) return { action: "adopt", name: complete.name };
+    return { action: "create", name: attemptName(prefix, seen) };
+}
+
+interface JobObject {
+    metadata?: { name?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
+    status?: JobStatusView;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// One function: create the Job, wait for it, and read its failure, with one client and one
-// deadline.
-export async function runMigrationJob(inputs: JobRunInputs): Promise<JobRunResult> {
-    const k = client();
-    const kc = new k.KubeConfig();
-    kc.loadFromString(inputs.kubeconfig);
-    kc.setCurrentContext(inputs.context);
-    const batch = kc.makeApiClient(k.BatchV1Api);
-    const core = kc.makeApiClient(k.CoreV1Api);
+// One function: create (or adopt) the Job, wait for it, and read its failure, with one client
+// and one deadline.
+export async function runMigrationJob(inputs: JobRunInputs, timings: Partial<JobTimings> = {}): Promise<JobRunResult> {
+    const t = { ...DEFAULT_TIMINGS, ...timings };
+    const api = kubeApi(inputs.kubeconfig, inputs.context);
+    const call = <T>(method: string, apiPath: string, opts: { body?: unknown; text?: boolean } = {}) =>
+        api.request<T>(method, apiPath, { ...opts, timeoutMs: t.apiTimeoutMs });
     const { namespace } = inputs;
-    const name = `${inputs.jobNamePrefix}-${randomBytes(4).toString("hex").slice(0, 5)}`.slice(0, 63);
-    const manifest = JSON.parse(inputs.job) as K.V1Job;
+    const jobs = `/apis/batch/v1/namespaces/${namespace}/jobs`;
+    const manifest = JSON.parse(inputs.job) as JobObject & Record<string, unknown>;
+    const selector = manifest.metadata?.labels ?? {};
     const started = Date.now();
-    const waitMs = inputs.deadlineMs + CONTROLLER_GRACE_MS;
+    const waitMs = inputs.deadlineMs + t.controllerGraceMs;
 
     const fail = (outcome: string, cause: ReturnType<typeof stopCause>, details: string[], output: string): never => {
         throw new MigrationFailedError(
@@ -144,39 +184,81 @@ export async function runMigrationJob(inputs: JobRunInputs): Promise<JobRunResul
         );
     };
 
-    try {
-        await batch.createNamespacedJob({ namespace, body: { ...manifest, metadata: { ...manifest.metadata, name, namespace } } });
-    } catch (err) {
-        fail(`the migration Job ${namespace}/${name} could not be created (${apiMessage(err)})`, "not-started", [], "");
-    }
+    const seen = async (): Promise<JobSeen[]> => {
+        const list = await call<{ items: JobObject[] }>("GET", `${jobs}?${labelSelector(selector)}`);
+        return list.items.map((j) => ({
+            name: j.metadata?.name ?? "",
+            trigger: j.metadata?.annotations?.[TRIGGER_ANNOTATION],
+            state: jobState(j.status).state,
+        }));
+    };
 
-    let errors = 0;
-    let state: JobState = { state: "running" };
-    while (state.state === "running") {
-        if (Date.now() - started > waitMs) break;
-        await sleep(POLL_MS);
+    /** Reads `name` until it is no longer running or the wait is over; tolerates API blips. */
+    const awaitJob = async (name: string): Promise<JobState> => {
+        let errors = 0;
+        let state: JobState = { state: "running" };
+        while (state.state === "running" && Date.now() - started <= waitMs) {
+            try {
+                state = jobState((await call<JobObject>("GET", `${jobs}/${name}`)).status);
+                errors = 0;
+            } catch (err) {
+                errors += 1;
+                if (errors >= API_ERRORS_TOLERATED) {
+                    fail(
+                        `the migration Job ${namespace}/${name} could not be read ${errors} times in a row (last: ${apiMessage(err)}); it may still be running`,
+                        "not-started",
+                        [],
+                        "",
+                    );
+                }
+            }
+            if (state.state === "running") await sleep(t.pollMs);
+        }
+        return state;
+    };
+
+    // Plan, waiting out a migration of another trigger first; a lost create race is adopted.
+    let name: string | undefined;
+    while (name === undefined) {
+        let plan: JobPlan;
         try {
-            state = jobState((await batch.readNamespacedJob({ name, namespace })).status);
-            errors = 0;
+            plan = planJob(await seen(), inputs.jobNamePrefix, inputs.trigger);
         } catch (err) {
-            errors += 1;
-            if (errors >= API_ERRORS_TOLERATED) {
+            return fail(`the migration Jobs in ${namespace} could not be listed (${apiMessage(err)})`, "not-started", [], "");
+        }
+        if (plan.action === "adopt") {
+            name = plan.name;
+        } else if (plan.action === "wait") {
+            const other = await awaitJob(plan.name);
+            if (other.state === "running") {
                 fail(
-                    `the migration Job ${namespace}/${name} could not be read ${errors} times in a row (last: ${apiMessage(err)}); it may still be running`,
+                    `another migration Job, ${namespace}/${plan.name}, was still running after ${Math.round(waitMs / 1000)} s, and two migrations never run at once; ` +
+                        `fix: let it finish, or delete it (kubectl delete job -n ${namespace} ${plan.name}), then run \`pulumi up\` again`,
                     "not-started",
                     [],
                     "",
                 );
             }
+        } else {
+            try {
+                await call("POST", jobs, { body: { ...manifest, metadata: { ...manifest.metadata, name: plan.name, namespace } } });
+                name = plan.name;
+            } catch (err) {
+                // 409: another runner created this attempt a moment ago; the next plan adopts it.
+                if (!(err instanceof KubeApiError && err.status === 409)) {
+                    fail(`the migration Job ${namespace}/${plan.name} could not be created (${apiMessage(err)})`, "not-started", [], "");
+                }
+            }
         }
     }
 
-    const pods = await podViews(core, namespace, name);
+    const state = await awaitJob(name);
+    const pods = await podViews(call, namespace, name);
     const output = podLogs(pods);
     if (state.state === "complete") {
         return { jobName: name, elapsedMs: Date.now() - started, output };
     }
-    const events = await jobEvents(core, namespace, name);
+    const events = await jobEvents(call, namespace, name);
     if (state.state === "failed") {
         const deadline = state.reason === "DeadlineExceeded";
         fail(
@@ -190,22 +272,39 @@ export async function runMigrationJob(inputs: JobRunInputs): Promise<JobRunResul
     // it. Delete it, so it cannot start migrating later, behind the next attempt's back.
     let deleted = "deleted it";
     try {
-        await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" });
+        await call("DELETE", `${jobs}/${name}`, { body: { propagationPolicy: "Background" } });
     } catch (err) {
         deleted = `could not delete it (${apiMessage(err)}); delete it by hand: kubectl delete job -n ${namespace} ${name}`;
     }
     return fail(
-        `the migration Job ${namespace}/${name} neither completed nor failed within ${Math.round(waitMs / 1000)} s (its deadline plus ${CONTROLLER_GRACE_MS / 1000} s for the Job controller); the gate ${deleted}`,
+        `the migration Job ${namespace}/${name} neither completed nor failed within ${Math.round(waitMs / 1000)} s (its deadline plus ${t.controllerGraceMs / 1000} s for the Job controller); the gate ${deleted}`,
         stopCause(output, true),
         jobDetails(pods, events),
         output,
     );
 }
 
-async function podViews(core: K.CoreV1Api, namespace: string, job: string): Promise<PodView[]> {
-    let pods: K.V1Pod[];
+type Call = KubeApi["request"];
+
+interface PodObject {
+    metadata?: { name?: string };
+    status?: {
+        phase?: string;
+        containerStatuses?: {
+            name: string;
+            state?: {
+                terminated?: { reason?: string; exitCode: number; message?: string };
+                waiting?: { reason?: string; message?: string };
+                running?: unknown;
+            };
+        }[];
+    };
+}
+
+async function podViews(call: Call, namespace: string, job: string): Promise<PodView[]> {
+    let pods: PodObject[];
     try {
-        pods = (await core.listNamespacedPod({ namespace, labelSelector: `job-name=${job}` })).items;
+        pods = (await call<{ items: PodObject[] }>("GET", `/api/v1/namespaces/${namespace}/pods?${labelSelector({ "job-name": job })}`)).items;
     } catch (err) {
         return [{ name: "(pods)", phase: "unknown", container: `not listed: ${apiMessage(err)}`, log: undefined, logError: apiMessage(err) }];
     }
@@ -225,7 +324,7 @@ async function podViews(core: K.CoreV1Api, namespace: string, job: string): Prom
         let log: string | undefined;
         let logError: string | undefined;
         try {
-            log = await core.readNamespacedPodLog({ name, namespace, container: "migrate", tailLines: LOG_TAIL_LINES });
+            log = await call<string>("GET", `/api/v1/namespaces/${namespace}/pods/${name}/log?container=migrate&tailLines=${LOG_TAIL_LINES}`, { text: true });
         } catch (err) {
             logError = apiMessage(err);
         }
@@ -234,9 +333,10 @@ async function podViews(core: K.CoreV1Api, namespace: string, job: string): Prom
     return views;
 }
 
-async function jobEvents(core: K.CoreV1Api, namespace: string, job: string): Promise<string[]> {
+async function jobEvents(call: Call, namespace: string, job: string): Promise<string[]> {
     try {
-        const events = (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=Job,involvedObject.name=${job}` })).items;
+        const selector = encodeURIComponent(`involvedObject.kind=Job,involvedObject.name=${job}`);
+        const events = (await call<{ items: { type?: string; reason?: string; message?: string }[] }>("GET", `/api/v1/namespaces/${namespace}/events?fieldSelector=${selector}`)).items;
         return events.filter((e) => e.type === "Warning").map((e) => `${e.reason ?? "?"}: ${e.message ?? ""}`);
     } catch (err) {
         return [`(events not readable: ${apiMessage(err)})`];

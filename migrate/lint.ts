@@ -7,11 +7,11 @@
 // starts every migration session with the environment's budgets (PGOPTIONS), and a file's own
 // SET would override them, the same value in every environment. Our `*-timeout-budget` rules
 // take their place: a file may lower a budget, never raise or disable it.
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import type { MigrationConfig } from "../config/groups/migration";
+import { runTool } from "../proc/run";
 
 export const SQUAWK_EXCLUDED_RULES = ["require-lock-timeout", "require-statement-timeout"] as const;
 
@@ -60,8 +60,11 @@ interface SquawkJson {
     rule_name: string;
 }
 
+/** How long squawk may take, per run: it lints a few files in well under a second. */
+export const SQUAWK_TIMEOUT_MS = 30_000;
+
 /** Runs squawk on `files` (relative to `dir`); findings, or an error saying why it could not run. */
-export function runSquawk(dir: string, files: readonly string[], binary?: string): LintReport {
+export function runSquawk(dir: string, files: readonly string[], binary?: string, timeoutMs = SQUAWK_TIMEOUT_MS): LintReport {
     let bin: string;
     try {
         bin = binary ?? squawkBinary();
@@ -72,15 +75,12 @@ export function runSquawk(dir: string, files: readonly string[], binary?: string
             error: `the squawk binary is not installed (${(err as Error).message.split("\n")[0]}). Fix: npm ci on linux-x64 (@squawk-cli/linux-x64 is an optional dependency; do not omit optional dependencies)`,
         };
     }
-    const version = spawnSync(bin, ["--version"], { encoding: "utf8" });
+    const version = runTool(bin, ["--version"], { timeoutMs });
+    if (version.timedOut) return { linter: "squawk", findings: [], error: `${bin} could not lint ${dir} (--version was ${version.error})` };
     const linter = version.status === 0 ? version.stdout.trim() : "squawk";
-    const run = spawnSync(bin, ["--reporter=json", `--exclude=${SQUAWK_EXCLUDED_RULES.join(",")}`, ...files], {
-        cwd: dir,
-        encoding: "utf8",
-        maxBuffer: 16 * 1024 * 1024,
-    });
-    if (run.error || (run.status !== 0 && run.status !== 1)) {
-        const why = run.error ? run.error.message : `exit ${run.status}: ${run.stderr.trim().split("\n")[0] ?? ""}`;
+    const run = runTool(bin, ["--reporter=json", `--exclude=${SQUAWK_EXCLUDED_RULES.join(",")}`, ...files], { cwd: dir, timeoutMs });
+    if (run.error !== undefined || (run.status !== 0 && run.status !== 1)) {
+        const why = run.error ?? `exit ${run.status}: ${run.stderr.trim().split("\n")[0] ?? ""}`;
         return { linter, findings: [], error: `${bin} could not lint ${dir} (${why})` };
     }
     let parsed: SquawkJson[];

@@ -8,7 +8,8 @@
 //     next `up` diffs as changed and migrates again.
 import { existsSync } from "node:fs";
 import type { EnvironmentName } from "../config/environments";
-import { type CommandResult, OUTPUT_CAP_BYTES, runCommand } from "../smoke/provider";
+import { redactString, secretStrings } from "../proc/redact";
+import { type CommandResult, commandEnv, OUTPUT_CAP_BYTES, runCommand } from "../proc/run";
 import { budgetEnv } from "./env";
 import { runMigrationJob } from "./job";
 import { failureReport, MigrationFailedError, stopCause } from "./report";
@@ -46,6 +47,11 @@ export interface JobMigrationInputs extends RunCommon {
     /** Kubeconfig contents (a secret input) and the context the stack is pinned to. */
     readonly kubeconfig: string;
     readonly context: string;
+    /**
+     * The migration's secret values (a secret input), redacted from the Job's logs before they
+     * reach state or an error; the Job itself gets them from its Secret. @default - none
+     */
+    readonly redact?: readonly string[];
 }
 
 export type MigrationRunInputs = CommandMigrationInputs | JobMigrationInputs;
@@ -97,16 +103,16 @@ async function migrateWithCommand(inputs: CommandMigrationInputs): Promise<{ ela
             "",
         );
     }
-    const env = {
-        ...process.env,
+    // Only the allowlisted variables of this process (proc/run.ts), then the gate's own.
+    const env = commandEnv({
         ...inputs.secretEnv,
         ...budgetEnv(budgets, inputs.version, process.env["PGOPTIONS"]),
         MIGRATIONS_DIR: inputs.migrationsDir,
         MIGRATION_ENVIRONMENT: inputs.environment,
-    };
+    });
     let result: CommandResult;
     try {
-        result = await runCommand(command, cwd, env, inputs.deadlineMs);
+        result = await runCommand(command, { cwd, env, timeoutMs: inputs.deadlineMs, secrets: secretStrings(Object.values(inputs.secretEnv)) });
     } catch (err) {
         throw report(`\`${command}\` could not start (${(err as Error).message})`, "not-started", 0, "");
     }
@@ -121,11 +127,14 @@ async function migrateWithCommand(inputs: CommandMigrationInputs): Promise<{ ela
 }
 
 async function migrate(inputs: MigrationRunInputs): Promise<MigrationRunOutputs> {
+    const secrets = secretStrings(inputs.mode === "command" ? Object.values(inputs.secretEnv) : (inputs.redact ?? []));
     let run: { elapsedMs: number; output: string; jobName?: string };
-    if (inputs.mode === "command") {
-        run = await migrateWithCommand(inputs);
-    } else {
-        run = await runMigrationJob(inputs);
+    try {
+        run = inputs.mode === "command" ? await migrateWithCommand(inputs) : await runMigrationJob(inputs);
+    } catch (err) {
+        // Output is redacted where it is read; the whole report once more, whatever it quotes.
+        if (err instanceof Error) err.message = redactString(err.message, secrets);
+        throw err;
     }
     return {
         mode: inputs.mode,
@@ -138,7 +147,7 @@ async function migrate(inputs: MigrationRunInputs): Promise<MigrationRunOutputs>
         migratedAt: new Date().toISOString(),
         elapsedMs: run.elapsedMs,
         jobName: run.jobName ?? null,
-        output: run.output.slice(-STATE_OUTPUT_CHARS),
+        output: redactString(run.output, secrets).slice(-STATE_OUTPUT_CHARS),
     };
 }
 

@@ -10,8 +10,8 @@
 // A failed step throws; the previous outputs stay, so the next `up` tries again.
 import { runSmoke } from "../smoke/engine";
 import { formatReport } from "../smoke/format";
+import { commandEnv, runCommand } from "../proc/run";
 import { checksFromInputs } from "../smoke/checks";
-import { runCommand } from "../smoke/provider";
 import { canonicalJson } from "../promotion/digest";
 import { APPLY_PATCH, type KubeApi, kubeApi, labelSelector, MERGE_PATCH } from "../kube/api";
 import { APP_NAME_LABEL, REVISION_LABEL } from "../kube/labels";
@@ -142,7 +142,7 @@ export async function awaitReady(api: KubeApi, namespace: string, selector: Reco
 /** Runs the live check once; returns the failure report, or undefined when it passed. */
 export async function liveCheckFails(check: LiveCheck): Promise<string | undefined> {
     if (check.command !== undefined) {
-        const result = await runCommand(check.command, check.cwd ?? process.cwd(), { ...process.env, SMOKE_BASE_URL: check.baseUrl }, check.deadlineMs);
+        const result = await runCommand(check.command, { cwd: check.cwd ?? process.cwd(), env: commandEnv({ SMOKE_BASE_URL: check.baseUrl }), timeoutMs: check.deadlineMs });
         if (result.timedOut) return `\`${check.command}\` was killed at the deadline\n${result.output}`;
         return result.code === 0 ? undefined : `\`${check.command}\` exited with status ${String(result.code)}\n${result.output}`;
     }

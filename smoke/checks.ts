@@ -57,6 +57,9 @@ export const DEFAULTS = {
  */
 export const MAX_CHECKS = 100;
 
+/** A checks file larger than this is refused before it is read (100 checks fit in far less). */
+export const MAX_CHECKS_FILE_BYTES = 16 * 1024 * 1024;
+
 /** Invalid checks or options. `problems` holds one line per problem; the message joins them. */
 export class SmokeConfigError extends Error {
     override name = "SmokeConfigError";

@@ -11,10 +11,11 @@
 //     the next `up` diffs as changed and runs again.
 // The thrown error must never carry an `id`: the Pulumi dynamic provider host would turn it into
 // a "created but failed to initialise" result and record the new inputs as verified.
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { kubeApi } from "../kube/api";
+import { redactString, secretStrings } from "../proc/redact";
+import { type CommandResult, commandEnv, OUTPUT_CAP_BYTES, runCommand } from "../proc/run";
 import { candidateReport } from "./candidate";
 import { checksFromInputs } from "./checks";
 import { runSmoke } from "./engine";
@@ -37,6 +38,11 @@ interface SmokeRunCommon {
      * and context, the namespace and the candidate revision's labels. @default - no pods in the report
      */
     readonly candidate?: CandidatePods;
+    /**
+     * Secret values the gate knows (the stack's secrets), redacted from the command's output, the
+     * report and the candidate pods' logs before they reach state or an error. @default - none
+     */
+    readonly redact?: readonly string[];
 }
 
 export interface CandidatePods {
@@ -137,6 +143,13 @@ export interface CommandRunOutputs extends SmokeRunOutputsCommon {
 
 export type SmokeRunOutputs = ChecksRunOutputs | CommandRunOutputs;
 
+/**
+ * Output kept for the error message, as the runner keeps it. Bounded because the message travels
+ * back to the engine as a gRPC status (an HTTP/2 trailer, percent-encoded); 64 KiB of even random
+ * bytes still arrives intact (checked with pulumi 3.274.1).
+ */
+export { OUTPUT_CAP_BYTES };
+
 /** What a failed check leaves, said in every failure report. */
 export const NOT_LIVE =
     "live traffic did not move to the candidate: it stays on the last verified revision (on a first deploy there is none, and the live Service selects nothing yet), " +
@@ -196,21 +209,8 @@ async function verifyChecks(inputs: ChecksRunInputs): Promise<ChecksRunOutputs> 
 
 // --- command mode ---------------------------------------------------------------------------
 
-/**
- * Output kept for the error message: the end, where a script says why it failed. Bounded because
- * the message travels back to the engine as a gRPC status (an HTTP/2 trailer, percent-encoded);
- * 64 KiB of even random bytes still arrives intact (checked with pulumi 3.274.1).
- */
-export const OUTPUT_CAP_BYTES = 64 * 1024;
 /** Output kept in state after a pass: a glance, not a log. */
 const STATE_OUTPUT_CHARS = 1024;
-/** After SIGTERM at the deadline, how long the command may take to exit before SIGKILL. */
-const KILL_GRACE_MS = 3_000;
-/**
- * After the shell exited, how long to wait for its pipes to close. A process it left in the
- * background may hold them open indefinitely; the shell's exit status is what counts.
- */
-const DRAIN_AFTER_EXIT_MS = 500;
 
 /** A failed command-mode run; the message names the command, how it ended and its output tail. */
 export class SmokeCommandError extends Error {
@@ -231,102 +231,6 @@ export class SmokeCommandError extends Error {
     }
 }
 
-/** The last `cap` bytes of everything pushed, in arrival order. */
-class OutputTail {
-    private chunks: Buffer[] = [];
-    private size = 0;
-    constructor(private readonly cap: number) {}
-
-    push(chunk: Buffer): void {
-        this.chunks.push(chunk);
-        this.size += chunk.length;
-        while (this.size > this.cap) {
-            const first = this.chunks[0]!;
-            const excess = this.size - this.cap;
-            if (first.length <= excess) {
-                this.chunks.shift();
-                this.size -= first.length;
-            } else {
-                this.chunks[0] = first.subarray(excess);
-                this.size -= excess;
-            }
-        }
-    }
-
-    /** The tail as text; a multi-byte character cut at the front shows as U+FFFD. */
-    text(): string {
-        return Buffer.concat(this.chunks).toString("utf8");
-    }
-}
-
-export interface CommandResult {
-    readonly code: number | null;
-    readonly signal: NodeJS.Signals | null;
-    readonly timedOut: boolean;
-    readonly output: string;
-    readonly elapsedMs: number;
-}
-
-/**
- * Runs `/bin/sh -c command` in its own process group, so the deadline's SIGTERM (then SIGKILL)
- * reaches what the script started too (a `sleep` or `curl` would otherwise outlive the shell and
- * keep the pipes open). Rejects only when the shell cannot be started.
- */
-export function runCommand(command: string, cwd: string, env: NodeJS.ProcessEnv, deadlineMs: number): Promise<CommandResult> {
-    return new Promise((resolve, reject) => {
-        const started = Date.now();
-        const tail = new OutputTail(OUTPUT_CAP_BYTES);
-        const child = spawn("/bin/sh", ["-c", command], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-        let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-        let timedOut = false;
-        let settled = false;
-        const timers: NodeJS.Timeout[] = [];
-
-        const killGroup = (signal: NodeJS.Signals) => {
-            if (child.pid === undefined) return;
-            try {
-                process.kill(-child.pid, signal);
-            } catch {
-                // ESRCH: the whole group is gone already.
-            }
-        };
-        const finish = () => {
-            if (settled) return;
-            settled = true;
-            for (const t of timers) clearTimeout(t);
-            // Whatever of the group ignored SIGTERM goes now, before the SIGKILL timer is lost.
-            if (timedOut) killGroup("SIGKILL");
-            child.stdout.destroy();
-            child.stderr.destroy();
-            resolve({ code: exit?.code ?? null, signal: exit?.signal ?? null, timedOut, output: tail.text(), elapsedMs: Date.now() - started });
-        };
-
-        child.stdout.on("data", (chunk: Buffer) => tail.push(chunk));
-        child.stderr.on("data", (chunk: Buffer) => tail.push(chunk));
-        child.on("error", (err) => {
-            // Emitted when the shell cannot be spawned; once it ran, 'exit' and 'close' decide.
-            if (settled || exit !== undefined) return;
-            settled = true;
-            for (const t of timers) clearTimeout(t);
-            reject(err);
-        });
-        child.on("exit", (code, signal) => {
-            exit = { code, signal };
-            timers.push(setTimeout(finish, DRAIN_AFTER_EXIT_MS));
-        });
-        child.on("close", finish);
-        timers.push(
-            setTimeout(() => {
-                // The shell already exited and only its pipes are draining: it met the deadline.
-                if (exit !== undefined) return;
-                timedOut = true;
-                killGroup("SIGTERM");
-                timers.push(setTimeout(() => killGroup("SIGKILL"), KILL_GRACE_MS));
-            }, deadlineMs),
-        );
-    });
-}
-
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`;
 
 async function verifyCommand(inputs: CommandRunInputs): Promise<CommandRunOutputs> {
@@ -340,10 +244,11 @@ async function verifyCommand(inputs: CommandRunInputs): Promise<CommandRunOutput
         );
     }
     // Headers are deliberately not passed: they are secrets, and the command has its own ways.
-    const env = { ...process.env, SMOKE_BASE_URL: inputs.baseUrl, SMOKE_TRIGGER: trigger };
+    // Nor is this process's environment: only the allowlisted variables (proc/run.ts).
+    const env = commandEnv({ SMOKE_BASE_URL: inputs.baseUrl, SMOKE_TRIGGER: trigger });
     let result: CommandResult;
     try {
-        result = await runCommand(command, cwd, env, inputs.deadlineMs);
+        result = await runCommand(command, { cwd, env, timeoutMs: inputs.deadlineMs, secrets: secretStrings(inputs.redact ?? []) });
     } catch (err) {
         throw new SmokeCommandError(command, `could not start: ${(err as Error).message}`, "", trigger);
     }
@@ -369,13 +274,17 @@ async function verifyCommand(inputs: CommandRunInputs): Promise<CommandRunOutput
 }
 
 async function verify(inputs: SmokeRunInputs): Promise<SmokeRunOutputs> {
+    const secrets = secretStrings(inputs.redact ?? []);
     try {
         return await (inputs.command !== undefined ? verifyCommand(inputs) : verifyChecks(inputs));
     } catch (err) {
-        if (inputs.candidate === undefined || !(err instanceof SmokeFailedError || err instanceof SmokeCommandError)) throw err;
-        const c = inputs.candidate;
-        const pods = await candidateReport(kubeApi(c.kubeconfig, c.context), c.namespace, c.selector);
-        err.message += `\nthe candidate's pods (namespace ${c.namespace}):\n${pods}`;
+        if (!(err instanceof SmokeFailedError || err instanceof SmokeCommandError)) throw err;
+        if (inputs.candidate !== undefined) {
+            const c = inputs.candidate;
+            const pods = await candidateReport(kubeApi(c.kubeconfig, c.context), c.namespace, c.selector);
+            err.message += `\nthe candidate's pods (namespace ${c.namespace}):\n${pods}`;
+        }
+        err.message = redactString(err.message, secrets);
         throw err;
     }
 }

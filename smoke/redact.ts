@@ -1,8 +1,9 @@
 // Redaction of secret header values. It works on the finished report (every string in it), not
 // on selected fields, so a server that echoes a token back in an error body cannot leak it.
+import { REDACTED, redactString } from "../proc/redact";
 import type { Check } from "./types";
 
-export const REDACTED = "[redacted]";
+export { REDACTED, redactString };
 
 const SENSITIVE_NAME = /authorization|cookie|token|secret|password|passwd|api[-_]?key|session|credential/i;
 
@@ -35,13 +36,6 @@ export function collectSecrets(shared: Readonly<Record<string, string>> | undefi
     return [...secrets].sort((a, b) => b.length - a.length);
 }
 
-export function redactString(text: string, secrets: readonly string[]): string {
-    let out = text;
-    for (const s of secrets) {
-        if (out.includes(s)) out = out.split(s).join(REDACTED);
-    }
-    return out;
-}
 
 /** Returns a deep copy of `value` with every secret replaced in every string. */
 export function redactDeep<T>(value: T, secrets: readonly string[]): T {

@@ -2,7 +2,9 @@
 // beyond its namespace and DNS (egress CIDRs). CIDRs are parsed by the same code the
 // NetworkPolicy evaluator uses, so what config accepts, `progression netcheck` understands.
 import { type Cidr, parseCidr } from "../../netpol/cidr";
+import { ENVIRONMENTS } from "../environments";
 import { type ConfigReader, PROJECT, show } from "../reader";
+import type { Identity } from "./identity";
 
 export interface EgressRule {
     readonly cidr: string;
@@ -39,11 +41,24 @@ export function parseEgress(text: string): EgressRule | { error: string; fixes?:
     return { cidr: m[1]!, port, protocol: (m[3] as "TCP" | "UDP" | undefined) ?? "TCP" };
 }
 
-/** Keys: ingressNamespace, egress. */
-export function validateNetwork(read: ConfigReader): NetworkConfig {
+/**
+ * Keys: ingressNamespace, egress. The app's NetworkPolicy admits every pod of ingressNamespace, so
+ * it may not name an environment's namespace (this stack's, or the default one of any environment
+ * of this app): every pod there would be admitted.
+ */
+export function validateNetwork(read: ConfigReader, id: Pick<Identity, "appName" | "namespace">): NetworkConfig {
     const ingressNamespace = read.string("ingressNamespace", "ingress-nginx");
+    const environmentNamespaces = ENVIRONMENTS.map((e) => `${id.appName}-${e}`);
     if (!RFC1123_LABEL.test(ingressNamespace) || ingressNamespace.length > 63) {
         read.problem(`${PROJECT}:ingressNamespace: ${show(ingressNamespace)} is not a namespace name. Allowed: an RFC 1123 label. Fix: ${read.fix("ingressNamespace", "ingress-nginx")}`);
+    } else if (ingressNamespace === id.namespace || environmentNamespaces.includes(ingressNamespace)) {
+        const what = ingressNamespace === id.namespace ? "this stack's own namespace" : "an environment's namespace";
+        const own = environmentNamespaces.includes(id.namespace) ? "" : ` ${id.namespace}`;
+        read.problem(
+            `${PROJECT}:ingressNamespace: ${show(ingressNamespace)} is ${what}, and every pod of ingressNamespace may reach the app, so every pod there would be admitted. ` +
+                `Allowed: the ingress controller's own namespace, not ${environmentNamespaces.join(", ")} or this stack's namespace${own}. ` +
+                `Fix: ${read.fix("ingressNamespace", "ingress-nginx")}`,
+        );
     }
     const egress: EgressRule[] = [];
     read.list("egress").forEach((item, i) => {

@@ -23,6 +23,7 @@ export const PROGRAM_PATHS: readonly string[] = [
     "promotion/**",
     "release/**",
     "kube/**",
+    "proc/**",
     "migrate/**",
     "migrations/**",
     "parity-rules.json",

@@ -30,3 +30,27 @@ describe("bin/progression", () => {
         expect(stdout).toMatch(new RegExp(`progression ${name}`));
     });
 });
+
+describe("a command name that is also an Object.prototype member", () => {
+    it.each(["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"])("'%s' is an unknown command (exit 2), not a crash", async (name) => {
+        const { main } = await import("../../cli/main");
+        const writes: string[] = [];
+        const write = process.stderr.write.bind(process.stderr);
+        process.stderr.write = ((chunk: string) => (writes.push(String(chunk)), true));
+        let code: number;
+        try {
+            code = await main([name]);
+        } finally {
+            process.stderr.write = write;
+        }
+        expect(code).toBe(2);
+        expect(writes.join("")).toContain(`progression: unknown command '${name}'; expected one of: smoke, netcheck, parity, rollback`);
+    });
+
+    it("the binary says so too", async () => {
+        const { code, stderr } = await progression("constructor");
+        expect(code).toBe(2);
+        expect(stderr).toContain("unknown command 'constructor'");
+        expect(stderr).not.toContain("unexpected error");
+    });
+});

@@ -1,11 +1,13 @@
 // smokeChecksFile at the edge: a header may reference a stack secret, a credential may not be
 // written into the (committed) file, and every problem joins the one config report.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readChecksFile, type SecretSource } from "../../config/load";
 import { defaultChecks } from "../../smoke";
+import { MAX_CHECKS_FILE_BYTES } from "../../smoke/checks";
 
 let dir: string;
 beforeAll(() => {
@@ -73,5 +75,22 @@ describe("smokeChecksFile", () => {
             "env-progression:smokeChecksFile: nope.json cannot be read (ENOENT). Fix: correct the file, or pulumi config rm smokeChecksFile -s staging to use the default checks",
         ]);
         expect(read("[{").problems[0]).toMatch(/^env-progression:smokeChecksFile: c\w+\.json is not valid JSON \(.+\)\. Fix: correct the file/);
+    });
+
+    it("refuses a file larger than the cap before reading it, naming the size, the cap and the fix", () => {
+        const big = path.join(dir, "big.json");
+        fs.writeFileSync(big, Buffer.alloc(MAX_CHECKS_FILE_BYTES + 1, " "));
+        expect(readChecksFile("big.json", "staging", secrets, dir).problems).toEqual([
+            `env-progression:smokeChecksFile: big.json is ${MAX_CHECKS_FILE_BYTES + 1} bytes, too large for a checks file. Allowed: at most ${MAX_CHECKS_FILE_BYTES} bytes (100 checks fit in far less). ` +
+                "Fix: keep the critical paths in the file, or pulumi config rm smokeChecksFile -s staging to use the default checks",
+        ]);
+    });
+
+    it("refuses a path that is not a regular file (a FIFO would block the read forever)", () => {
+        const fifo = path.join(dir, "fifo.json");
+        execFileSync("mkfifo", [fifo]);
+        expect(readChecksFile("fifo.json", "staging", secrets, dir).problems).toEqual([
+            "env-progression:smokeChecksFile: fifo.json is not a regular file. Allowed: a JSON file of checks. Fix: correct the file, or pulumi config rm smokeChecksFile -s staging to use the default checks",
+        ]);
     });
 });

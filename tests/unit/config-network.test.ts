@@ -46,3 +46,25 @@ describe("egress", () => {
         ]);
     });
 });
+
+describe("ingressNamespace names the ingress controller's namespace, never an environment's", () => {
+    // The app's NetworkPolicy admits every pod of ingressNamespace: naming an environment's
+    // namespace there would admit every pod of that environment.
+    it.each([
+        ["the stack's own namespace", "web-staging", {}],
+        ["another environment's namespace", "web-prod", {}],
+        ["dev's namespace", "web-dev", {}],
+        ["a namespace the stack configures for itself", "team-a", { namespace: "team-a" }],
+    ])("refuses %s", (_what, value, extra) => {
+        const problems = problemsOf(staging({ ingressNamespace: value, ...extra }));
+        expect(problems).toEqual([
+            `env-progression:ingressNamespace: "${value}" is ${value === "web-staging" || value === "team-a" ? "this stack's own namespace" : "an environment's namespace"}, and every pod of ingressNamespace may reach the app, so every pod there would be admitted. ` +
+                `Allowed: the ingress controller's own namespace, not web-dev, web-staging, web-prod or this stack's namespace${value === "team-a" ? " team-a" : ""}. ` +
+                "Fix: pulumi config set ingressNamespace ingress-nginx -s staging",
+        ]);
+    });
+
+    it("accepts the ingress controller's namespace", () => {
+        expect(validateConfig(staging({ ingressNamespace: "traefik" }), "staging").network.ingressNamespace).toBe("traefik");
+    });
+});

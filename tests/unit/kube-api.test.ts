@@ -74,13 +74,13 @@ describe("kubeApi", () => {
     });
 
     it("refuses to send a bearer token over plain http", () => {
-        expect(() => kubeApi(kubeconfig({ token: "s3cret" }), "ctx")).toThrow(/plain http and the user has a token, which would travel in clear text; fix: an https server/);
+        expect(() => kubeApi(kubeconfig({ token: "s3cret" }), "ctx")).toThrow(/plain http, and user 'u' has a token, which would travel in clear text\. Allowed: a token over https only\. Fix:/);
         expect(seen.some((s) => JSON.stringify(s.headers).includes("s3cret"))).toBe(false);
     });
 
     it("never runs an exec or auth-provider plugin, and names a missing context", () => {
-        expect(() => kubeApi(kubeconfig({ exec: { command: "/bin/sh", args: ["-c", "id"] } }), "ctx")).toThrow(/authenticates with a plugin, which this client does not run/);
-        expect(() => kubeApi(kubeconfig({}), "other")).toThrow(/kubeconfig has no context "other"/);
+        expect(() => kubeApi(kubeconfig({ exec: { command: "/bin/sh", args: ["-c", "id"] } }), "ctx")).toThrow(/authenticates with an exec or auth-provider plugin, which this client does not run/);
+        expect(() => kubeApi(kubeconfig({}), "other")).toThrow(/kubeconfig: context 'other' not found; fix: name one of: ctx/);
     });
 
     it("builds label selectors the API server reads", () => {

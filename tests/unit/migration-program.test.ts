@@ -131,6 +131,10 @@ describe("job mode on dev", () => {
         expect(inputs).toMatchObject({ mode: "job", namespace: "web-dev", context: "dev", lockTimeoutMs: 5000, statementTimeoutMs: 60_000 });
         expect(inputs["jobNamePrefix"]).toMatch(/^web-migrate-[0-9a-f]{6}$/);
         expect(isSecret(inputs["kubeconfig"])).toBe(true);
+        // The migration's secret values, to redact from the Job's logs: secret in state too.
+        expect(isSecret(inputs["redact"])).toBe(true);
+        expect((inputs["redact"] as { value: string[] }).value).toHaveLength(1);
+        expect((inputs["redact"] as { value: string[] }).value[0]).toMatch(/^postgres:\/\//);
         const job = JSON.parse(inputs["job"] as string);
         expect(job.metadata.namespace).toBe("web-dev");
         expect(job.spec.template.spec.containers[0]).toMatchObject({ image: `registry.example.com/web-migrate:1.4.2@${DIGEST}`, command: ["/app/migrate.sh"] });

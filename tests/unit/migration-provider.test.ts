@@ -101,7 +101,7 @@ describe("the serialized provider in job mode", () => {
         expect(result.name).toBe("MigrationFailedError");
         expect(result.hasId).toBe(false);
         expect(result.message).toMatch(
-            /^migration failed in staging \(version sha256:v…, trigger aaaaaaaaaaaa\): the migration Job web-staging\/web-migrate-aaaaaa-[0-9a-f]{5} could not be created \(.*ECONNREFUSED.*\)/,
+            /^migration failed in staging \(version sha256:v…, trigger aaaaaaaaaaaa\): the migration Jobs in web-staging could not be listed \(GET \/apis\/batch\/v1\/namespaces\/web-staging\/jobs: .*ECONNREFUSED.*\)/,
         );
         expect(result.message).toContain("The app was not updated");
     }, 60_000);

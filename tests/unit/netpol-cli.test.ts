@@ -306,6 +306,30 @@ describe("progression netcheck --kubeconfig", () => {
         }
     });
 
+    it("refuses to send a bearer token over plain http, even to a loopback server, and sends nothing", async () => {
+        const seenAuth: (string | undefined)[] = [];
+        const plain = http.createServer((req, res) => {
+            seenAuth.push(req.headers.authorization);
+            res.writeHead(200, { "content-type": "application/json" });
+            res.end(JSON.stringify({ kind: "List", items: [] }));
+        });
+        await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
+        try {
+            const server = `http://127.0.0.1:${(plain.address() as AddressInfo).port}`;
+            const file = variant("http-token-kubeconfig", { server }, { token: "s3cret-bearer-token" });
+            const r = await inProcess(["netcheck", "--kubeconfig", file]);
+            expect(r.code).toBe(2);
+            expect(r.stderr).toBe(
+                `progression netcheck: --kubeconfig '${file}': cluster 'test' has server ${server}, plain http, and user 'admin' has a token, which would travel in clear text. ` +
+                    "Allowed: a token over https only. Fix: set the cluster's server to its https:// address\n",
+            );
+            expect(seenAuth).toEqual([]);
+        } finally {
+            plain.closeAllConnections();
+            await new Promise((resolve) => plain.close(resolve));
+        }
+    });
+
     it("exits 2 with a clear message when the server is unreachable or the context unknown", async () => {
         const dead = path.join(tmp, "dead-kubeconfig");
         fs.writeFileSync(dead, fs.readFileSync(kubeconfig, "utf8").replace(/127\.0\.0\.1:\d+/, "127.0.0.1:1"));

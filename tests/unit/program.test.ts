@@ -125,6 +125,13 @@ describe.each(ENVIRONMENTS)("the program on Pulumi.%s.yaml", (stack) => {
         expect(key.inputs["__provider"]).not.toContain(`${stack}-token`);
     });
 
+    it("hands the smoke run the stack's secret values to redact, kept secret in state", () => {
+        const redact = one(run.recorded, SMOKE_TYPE).inputs["redact"];
+        expect(isSecret(redact), "redact is a secret in state").toBe(true);
+        expect(redact.value).toHaveLength(2);
+        expect(redact.value).toEqual(expect.arrayContaining([`${stack}-token`, `postgres://app:${stack}-pw@db.${stack}:5432/app`]));
+    });
+
     it("registers the isolation policies in the environment's namespace", () => {
         const policies = of(run.recorded, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
         expect(policies.map((p) => p.inputs["metadata"].name).sort()).toEqual(["allow-dns", "allow-ingress-controller", "allow-same-environment", "default-deny"]);

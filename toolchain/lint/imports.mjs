@@ -16,6 +16,8 @@ import ts from "typescript";
  * it (so `config/load.ts` sits above the rest of `config/`).
  */
 export const LAYERS = [
+    // Running a child process: allowlisted environment, redacted output, timeout, no survivors.
+    { name: "proc", paths: ["proc/"] },
     // Talking to the Kubernetes API, and the label keys every layer above selects by.
     { name: "kube", paths: ["kube/"] },
     // The NetworkPolicy evaluator: pure, on plain objects.
