@@ -36,6 +36,7 @@ PANIC_SYSCTLS="kernel.panic kernel.panic_on_oops vm.panic_on_oom"
 NODE_CHAINS='^(KUBE-|PROGRESSION-)'
 NODE_SETS='^(inet6:)?(KUBE-|kube-router)'
 KUBE_ROUTER_HEALTH_PORT=20244
+KUBE_PROXY_METRICS_PORT=10249
 
 boot_id() { cat /proc/sys/kernel/random/boot_id; }
 
@@ -195,6 +196,12 @@ node_network_up() {
   iptables -t raw -A PROGRESSION-INGRESS -d "$range" -i lo -j RETURN
   iptables -t raw -A PROGRESSION-INGRESS -d "$range" -m comment --comment "nothing outside reaches the pod network" -j DROP
   jump raw PREROUTING PROGRESSION-INGRESS
+  #   filter OUTPUT: the two loopback ports that answer without credentials (kube-proxy's metrics,
+  #     kube-router's health) answer root only.
+  new_chain filter PROGRESSION-LOCAL
+  iptables -t filter -A PROGRESSION-LOCAL -o lo -p tcp -m multiport --dports "$KUBE_PROXY_METRICS_PORT,$KUBE_ROUTER_HEALTH_PORT" \
+    -m owner ! --uid-owner 0 -m comment --comment "the node's metrics and health: root only" -j REJECT --reject-with tcp-reset
+  jump filter OUTPUT PROGRESSION-LOCAL
 }
 new_chain() { iptables -t "$1" -N "$2" 2>/dev/null || iptables -t "$1" -F "$2"; } # $1 = table, $2 = chain: created, or emptied
 jump() { iptables -t "$1" -C "$2" -j "$3" 2>/dev/null || iptables -t "$1" -I "$2" 1 -j "$3"; } # $1 = table, $2 = from, $3 = to
@@ -273,7 +280,7 @@ start_containerd() {
     running "$dir/pids/containerd.pid" || break
     sleep 0.1
   done
-  die_log containerd "containerd did not start" "fix what its log says, then run cluster/cluster.sh up again"
+  die_log containerd "containerd did not start" "correct what its log says, then run cluster/cluster.sh up again"
 }
 
 kubelet_started=false
@@ -322,13 +329,14 @@ start_kube_proxy() {
   running "$dir/pids/kube-proxy.pid" && return 0
   component_kubeconfig kube-proxy
   # The conntrack and localhost-NodePort settings leave the machine's sysctls alone. Its health
-  # and metrics ports answer anyone, so both stay closed: it is ready when its rules are in place.
-  # (Port 0 closes them; an empty --*-bind-address would bind 0.0.0.0 with the default port.)
+  # port answers anyone, so it stays closed (port 0; an empty --healthz-bind-address would bind
+  # 0.0.0.0): it is ready when its rules are in place. Its metrics port cannot be closed (1.36
+  # validates it as IP:port); only root reaches it (PROGRESSION-LOCAL).
   start_daemon "$dir/pids/kube-proxy.pid" "$dir/logs/kube-proxy.log" "$k8s_bin/kube-proxy" \
     --kubeconfig "$dir/kubeconfigs/kube-proxy.kubeconfig" --proxy-mode iptables --hostname-override "$(node_name)" \
     --cluster-cidr "$CLUSTER_CIDR" --nodeport-addresses "$NODE_ADDR/32" --iptables-localhost-nodeports=false \
     --conntrack-max-per-core 0 --conntrack-min 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
-    --healthz-port 0 --metrics-port 0
+    --healthz-port 0 --metrics-bind-address "127.0.0.1:$KUBE_PROXY_METRICS_PORT"
 }
 
 start_kube_router() {
@@ -383,18 +391,18 @@ kube_proxy_healthy() { # its rule for the kubernetes Service is in place
   rules=$(iptables -t nat -S KUBE-SERVICES 2>/dev/null) || return 1
   [[ $rules == *"-d ${SERVICE_CIDR%.0/16}.1/32"* ]]
 }
-# kube-router's own health endpoint: loopback only, it answers "OK" and nothing else. The
-# isolation check reads it to tell whether NetworkPolicies are enforced.
+# kube-router's own health endpoint: loopback, root only (PROGRESSION-LOCAL). The isolation check
+# reads it to tell whether NetworkPolicies are enforced.
 kube_router_healthy() { curl -fsS -m 1 "http://127.0.0.1:$KUBE_ROUTER_HEALTH_PORT/healthz" >/dev/null 2>&1; }
 
 wait_healthy() { # $1 = component; waits up to 60 s while the process lives
   local i check=${1//-/_}_healthy
   for i in $(seq 1 240); do
     "$check" && return 0
-    running "$dir/pids/$1.pid" || die_log "$1" "$1 exited while starting" "fix what its log says, then run cluster/cluster.sh up again"
+    running "$dir/pids/$1.pid" || die_log "$1" "$1 exited while starting" "correct what its log says, then run cluster/cluster.sh up again"
     sleep 0.25
   done
-  die_log "$1" "$1 did not become healthy within 60 s" "fix what its log says, then run cluster/cluster.sh up again"
+  die_log "$1" "$1 did not become healthy within 60 s" "correct what its log says, then run cluster/cluster.sh up again"
 }
 
 node_up() { # $1 = name, $2 = dir
@@ -647,6 +655,12 @@ node_down() { # $1 = name, $2 = dir
     esac
   done
   if $same_boot; then
+    # Containers whose shim is gone (containerd and its shims killed) still run in kubelet's cgroups.
+    local cg
+    for cg in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
+      [ -d "$cg" ] && ! grep -qxF "$cg" "$RECORD/present" 2>/dev/null || continue
+      find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | xargs -r kill -KILL 2>/dev/null || true
+    done
     node_remove_rules
     node_remove_sets
   fi
@@ -662,7 +676,6 @@ node_down() { # $1 = name, $2 = dir
   ip link del "$BRIDGE" 2>/dev/null || true
   if $same_boot; then
     # kubelet's cgroups (pods are gone, so they are empty), deepest first, unless they were there before.
-    local cg
     for cg in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
       [ -d "$cg" ] || continue
       ! grep -qxF "$cg" "$RECORD/present" 2>/dev/null || continue
