@@ -94,7 +94,8 @@ export NODE_ADDR POD_CIDR CLUSTER_CIDR SERVICE_CIDR DNS_SERVICE_IP INGRESS_SERVI
 kubectl() { "$k8s_bin/kubectl" --kubeconfig "$kubeconfig" --context "$context" "$@"; }
 
 # --- processes --------------------------------------------------------------------------------
-# Every daemon runs detached (its own session), logs to logs/<name>.log and has pids/<name>.pid.
+# Every daemon runs detached (its own session, without the lock's file descriptor), logs to
+# logs/<name>.log and has pids/<name>.pid.
 alive() { [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 pid_of() { # $1 = pid file; prints the pid when that process is alive and is the named binary
   local f=$1 pid comm
@@ -109,7 +110,7 @@ start_daemon() { # $1 = pid file, $2 = log file, rest = command (its basename mu
   local pidf=$1 logf=$2; shift 2
   mkdir -p "$(dirname "$pidf")" "$(dirname "$logf")"
   echo "=== $(date -u +%FT%TZ) $*" >>"$logf"
-  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  setsid "$@" >>"$logf" 2>&1 </dev/null 9>&- &
   echo $! >"$pidf"
 }
 stop_daemon() { # $1 = pid file, $2 = grace in tenths of a second (default 100): TERM, then KILL
@@ -476,7 +477,18 @@ status() {
   kubectl get nodes -o wide 2>/dev/null || { echo "  the API server does not answer"; return 1; }
 }
 
+# One up or down of a cluster at a time: a second waits for the first (the lock file outlives the
+# cluster's directory, which down deletes).
+lock_cluster() {
+  mkdir -p "$cache/clusters"
+  exec 9>>"$cache/clusters/.$name.lock"
+  flock -w 600 9 || die "another cluster/cluster.sh has held cluster $name for 10 minutes; fix: wait for it to finish, or stop it"
+}
+
 mode_flag=""
+case "${1:-}" in
+  up | down) lock_cluster ;;
+esac
 case "${1:-}" in
   up)
     case "${2:-}" in
