@@ -109,7 +109,8 @@ build() { # $1 = OUT_JSON
   layout="$cache/images/$key"
   if [ ! -f "$layout/refs.json" ]; then
     log "assembling the node's images ($layout)"
-    rm -rf "$layout"; mkdir -p "$layout"
+    [[ $key =~ ^[0-9a-f]{16}$ && $cache == /?* ]] || { log "unexpected image cache path $layout; fix: set PROGRESSION_CACHE to an absolute path"; exit 1; }
+    rm -rf --one-file-system -- "$layout"; mkdir -p "$layout"
     local st="$layout/stage" base app tools pl cl lib
     index="" refs=""
     # Node and the shared libraries it links, at the paths the dynamic loader looks in.
@@ -130,7 +131,7 @@ build() { # $1 = OUT_JSON
     pl=$(layer "$st/pause")
     stage_files "$st/coredns" "$coredns" /coredns
     cl=$(layer "$st/coredns")
-    rm -rf "$st"
+    rm -rf --one-file-system -- "$st"
 
     local path='PATH=/usr/local/bin:/usr/bin:/bin'
     local appenv
