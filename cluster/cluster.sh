@@ -112,6 +112,7 @@ start_daemon() { # $1 = pid file, $2 = log file, rest = command (its basename mu
   echo "=== $(date -u +%FT%TZ) $*" >>"$logf"
   setsid "$@" >>"$logf" 2>&1 </dev/null 9>&- &
   echo $! >"$pidf"
+  disown "$!" # its death is reported by the checks, not by the shell
 }
 stop_daemon() { # $1 = pid file, $2 = grace in tenths of a second (default 100): TERM, then KILL
   local pid i grace=${2:-100}
@@ -378,7 +379,7 @@ want_mode() { # prints real or simulated; explains an automatic fallback
       if [ "$(id -u)" -eq 0 ] && [ -n "$(node_missing_packages)" ] && command -v apt-get >/dev/null; then
         node_install_packages "$dir/logs/apt.log" || log "apt-get could not install the node's packages (log $dir/logs/apt.log)"
       fi
-      if ! why=$(node_unavailable "$name"); then echo real
+      if ! why=$(node_unavailable "$name" "$dir"); then echo real
       elif [ "$asked" = real ]; then die "the real node cannot run here: $why"
       else
         log "real node unavailable ($why); using simulated nodes, where no container runs. Choose with --real or --simulated"
@@ -390,7 +391,7 @@ want_mode() { # prints real or simulated; explains an automatic fallback
 
 # Stops every process of the cluster, undoes the node's changes, deletes its files.
 delete_cluster() {
-  if node_owned_by "$name"; then node_down "$name" "$dir"; fi
+  if node_owned_by "$name" "$dir"; then node_down "$name" "$dir"; fi
   # Its data goes too, so nothing needs a graceful stop.
   local c
   for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_daemon "$dir/pids/$c.pid" 0; done
@@ -437,7 +438,7 @@ up() {
 
 down() { # $1 = 1 to purge the node's data too
   local owner="" owner_dir=""
-  if [ -d "$dir" ] || node_owned_by "$name"; then
+  if [ -d "$dir" ] || node_owned_by "$name" "$dir"; then
     log "deleting cluster $name"
     delete_cluster
   else
@@ -480,8 +481,8 @@ status() {
 # One up or down of a cluster at a time: a second waits for the first (the lock file outlives the
 # cluster's directory, which down deletes).
 lock_cluster() {
-  mkdir -p "$cache/clusters"
-  exec 9>>"$cache/clusters/.$name.lock"
+  { mkdir -p "$cache/clusters" && exec 9>>"$cache/clusters/.$name.lock"; } 2>/dev/null ||
+    die "cannot write $cache/clusters/.$name.lock; fix: run as the user who owns $cache, or set PROGRESSION_CACHE to a directory of yours"
   flock -w 600 9 || die "another cluster/cluster.sh has held cluster $name for 10 minutes; fix: wait for it to finish, or stop it"
 }
 

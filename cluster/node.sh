@@ -67,7 +67,7 @@ node_made_chain() { # $1 = iptables|ip6tables, $2 = table, $3 = chain
 }
 
 # Why the real node cannot run here (printed, exit 0), or nothing (exit 1) when it can.
-node_unavailable() { # $1 = cluster name asking
+node_unavailable() { # $1 = name, $2 = dir of the cluster asking
   local missing foreign
   [ "$(id -u)" -eq 0 ] || { echo "it needs root (it runs containerd, kubelet and iptables); run as root or use --simulated"; return 0; }
   missing=$(node_missing_packages)
@@ -82,8 +82,8 @@ node_unavailable() { # $1 = cluster name asking
     return 0
   fi
   local owner="" owner_dir=""
-  if node_owner owner owner_dir && [ "$owner" != "$1" ] && running "$owner_dir/pids/kube-apiserver.pid"; then
-    echo "the real node serves cluster '$owner'; stop it first (PROGRESSION_CLUSTER=$owner cluster/cluster.sh down)"
+  if node_owner owner owner_dir && ! node_owned_by "$1" "$2" && running "$owner_dir/pids/kube-apiserver.pid"; then
+    echo "the real node serves cluster '$owner' ($owner_dir); stop it first (PROGRESSION_CLUSTER=$owner cluster/cluster.sh down)"
     return 0
   fi
   return 1
@@ -113,15 +113,20 @@ node_owner() { # $1, $2 = variable names (not _o, _d) for the cluster name and i
   case "$_d" in *..* | *" "*) return 1 ;; esac
   printf -v "$1" '%s' "$_o"; printf -v "$2" '%s' "$_d"
 }
-node_owned_by() { local owner="" owner_dir=""; node_owner owner owner_dir && [ "$owner" = "$1" ]; }
+# True when the node serves this cluster: its name and its directory (another cache's cluster of
+# the same name is another cluster).
+node_owned_by() { # $1 = name, $2 = dir
+  local owner="" owner_dir=""
+  node_owner owner owner_dir && [ "$owner" = "$1" ] && [ "$owner_dir" = "$2" ]
+}
 
 # Takes the node for this cluster; a previous owner that is gone is cleaned up first. The record
 # of what the machine had before is written once per boot, so a restart after a crash keeps the
 # values from before the node's first start.
 node_claim() { # $1 = name, $2 = dir
   local owner="" owner_dir=""
-  if node_owner owner owner_dir && [ "$owner" != "$1" ]; then
-    log "the real node was left by cluster '$owner', which is gone: cleaning it up"
+  if node_owner owner owner_dir && ! node_owned_by "$1" "$2"; then
+    log "the real node was left by cluster '$owner' ($owner_dir), which is gone: cleaning it up"
     node_down "$owner" "$owner_dir"
   fi
   mkdir -p "$RECORD"; chmod 700 "$NODE_LIB" "$RECORD"
