@@ -379,6 +379,7 @@ want_mode() { # prints real or simulated; explains an automatic fallback
       if [ "$(id -u)" -eq 0 ] && [ -n "$(node_missing_packages)" ] && command -v apt-get >/dev/null; then
         node_install_packages "$dir/logs/apt.log" || log "apt-get could not install the node's packages (log $dir/logs/apt.log)"
       fi
+      [ "$(id -u)" -ne 0 ] || node_load_br_netfilter
       if ! why=$(node_unavailable "$name" "$dir"); then echo real
       elif [ "$asked" = real ]; then die "the real node cannot run here: $why"
       else

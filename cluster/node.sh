@@ -103,6 +103,16 @@ node_install_packages() { # $1 = log file
   [ -z "$(node_missing_packages)" ]
 }
 
+# As root, loads br_netfilter when the kernel has it as a module not loaded yet, saying so on one
+# line; the record notes it, and down unloads it.
+node_load_br_netfilter() {
+  [ ! -d /proc/sys/net/bridge ] && command -v modprobe >/dev/null || return 0
+  log "loading the kernel module br_netfilter (NetworkPolicies on bridged traffic need it; down unloads it)"
+  modprobe br_netfilter 2>/dev/null || return 0
+  mkdir -p "$RECORD"; chmod 700 "$NODE_LIB" "$RECORD"
+  echo br_netfilter >>"$RECORD/modules"
+}
+
 # Reads the record's owner into the named variables; false when there is none or it is malformed.
 node_owner() { # $1, $2 = variable names (not _o, _d) for the cluster name and its directory
   local _o="" _d=""
@@ -689,9 +699,10 @@ node_down() { # $1 = name, $2 = dir
     local line
     [ ! -f "$RECORD/sysctls" ] || while IFS= read -r line; do restore_sysctl "$line"; done <"$RECORD/sysctls"
     grep -qx netns "$RECORD/present" 2>/dev/null || rmdir /run/netns 2>/dev/null || true
+    ! grep -qx br_netfilter "$RECORD/modules" 2>/dev/null || rmmod br_netfilter 2>/dev/null || true
   fi
   remove_tree "$KUBELET_ROOT"
   remove_tree "$NODE_RUN"
-  rm -f "$RECORD/owner" "$RECORD/boot" "$RECORD/sysctls" "$RECORD/chains" "$RECORD/sets" "$RECORD/present"
+  rm -f "$RECORD/owner" "$RECORD/boot" "$RECORD/sysctls" "$RECORD/chains" "$RECORD/sets" "$RECORD/present" "$RECORD/modules"
   rmdir "$RECORD" 2>/dev/null || true
 }
