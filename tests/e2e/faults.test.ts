@@ -109,6 +109,7 @@ describe("a node process killed in the middle of up", () => {
             });
             expect(killed.length, `up never started ${part} again:\n${cut.stderr}`).toBe(1);
             if (cut.status !== 0) expectOneLineFix(cut.stderr);
+            process.stdout.write(`${part} killed mid-up: exit ${String(cut.status)}, last line: ${cut.stderr.trim().split("\n").at(-1) ?? ""}\n`);
             const next = await up();
             expect(next.status, next.stderr).toBe(0);
             expectHealthy();
