@@ -190,6 +190,22 @@ describe("after teardown", () => {
         expect(diffSnapshots(before, hostSnapshot())).toEqual([]);
     });
 
+    it("after a reboot (the record of an earlier boot), teardown removes the node's files and leaves the kernel alone", () => {
+        // What a reboot leaves: the record and the node's files on disk, none of its kernel state.
+        // The record says nothing existed before and holds other sysctl values: neither may be acted on.
+        const record = path.join(NODE_LIB, "node");
+        fs.mkdirSync(record, { recursive: true, mode: 0o700 });
+        fs.mkdirSync(path.join(NODE_LIB, "kubelet", "pods"), { recursive: true });
+        fs.writeFileSync(path.join(record, "owner"), `${realClusterName()} ${dir}\n`);
+        fs.writeFileSync(path.join(record, "boot"), "00000000-0000-0000-0000-000000000000\n");
+        fs.writeFileSync(path.join(record, "sysctls"), "kernel.panic=0\nnet.ipv4.ip_forward=1\n");
+        for (const f of ["chains", "sets", "present"]) fs.writeFileSync(path.join(record, f), "");
+        clusterDown(realClusterName(), realClusterKubeconfig());
+        expect(diffSnapshots(before, hostSnapshot())).toEqual([]);
+        expect(fs.existsSync(record)).toBe(false);
+        expect(fs.existsSync(path.join(NODE_LIB, "kubelet"))).toBe(false);
+    });
+
     it("--purge also removes the node's data: containerd's images and content", () => {
         expect(fs.existsSync(path.join(NODE_LIB, "containerd"))).toBe(true);
         clusterDown(realClusterName(), realClusterKubeconfig(), { purge: true });
