@@ -259,7 +259,18 @@ load_ports() {
   . "$dir/ports.env"
 }
 
+# A daemon started by an earlier version of this script, without a flag it needs now, is stopped
+# so that it starts again with its current command line.
+restart_if_lacking() { # $1 = pid file, $2 = flag
+  local pid
+  pid=$(pid_of "$1") || return 0
+  case " $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) " in *" $2"*) return 0 ;; esac
+  log "restarting $(basename "$1" .pid): it runs without $2"
+  stop_daemon "$1"
+}
+
 start_etcd() {
+  restart_if_lacking "$dir/pids/etcd.pid" --client-cert-auth
   running "$dir/pids/etcd.pid" && return 0
   # A throwaway cluster: skipping fsync makes every write several times faster on a busy disk.
   # Clients and peers alike present a certificate of etcd's CA.
@@ -275,6 +286,7 @@ start_etcd() {
 }
 
 start_apiserver() {
+  restart_if_lacking "$dir/pids/kube-apiserver.pid" --anonymous-auth=false
   running "$dir/pids/kube-apiserver.pid" && return 0
   # Admission: the defaults (PodSecurity among them) plus NodeRestriction for the real node.
   start_daemon "$dir/pids/kube-apiserver.pid" "$dir/logs/kube-apiserver.log" "$k8s_bin/kube-apiserver" \
@@ -429,6 +441,7 @@ up() {
     node_up "$name" "$dir"
     wait_nodes "progression.dev/node=real" 1
     node_addons "$name" "$dir"
+    node_still_running
     log "up in $((SECONDS - t0))s: kubeconfig $kubeconfig (context $context), real node $(node_name) on $NODE_ADDR"
   else
     start_simulated

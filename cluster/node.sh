@@ -145,7 +145,7 @@ node_claim() { # $1 = name, $2 = dir
     for s in $NODE_SYSCTLS; do echo "$s=$(sysctl -n "$s")"; done >"$RECORD/sysctls.tmp"
     for ipt in iptables ip6tables; do
       for table in raw mangle nat filter; do
-        "$ipt" -t "$table" -S 2>/dev/null | awk -v p="$ipt $table" '$1 == "-N" {print p, $2}'
+        "$ipt" -t "$table" -S 2>/dev/null | awk -v p="$ipt $table" '$1 == "-N" {print p, $2}' || true
       done
     done >"$RECORD/chains.tmp"
     ipset list -n >"$RECORD/sets.tmp" 2>/dev/null || : >"$RECORD/sets.tmp"
@@ -300,6 +300,11 @@ start_containerd() {
 
 kubelet_started=false
 start_kubelet() {
+  # One started by an earlier version of this script serves its read-only health port: restart it.
+  if running "$dir/pids/kubelet.pid" && ! grep -qx 'healthzPort: 0' "$dir/kubelet.yaml" 2>/dev/null; then
+    log "restarting kubelet: its configuration predates the closed health port"
+    stop_daemon "$dir/pids/kubelet.pid"
+  fi
   running "$dir/pids/kubelet.pid" && return 0
   kubelet_started=true
   component_kubeconfig kubelet
@@ -341,6 +346,7 @@ YAML
 }
 
 start_kube_proxy() {
+  restart_if_lacking "$dir/pids/kube-proxy.pid" --healthz-port
   running "$dir/pids/kube-proxy.pid" && return 0
   component_kubeconfig kube-proxy
   # The conntrack and localhost-NodePort settings leave the machine's sysctls alone. Its health
@@ -583,6 +589,14 @@ node_restore_panic_when_set() {
   node_restore_panic
 }
 
+# After up: a part that stopped while up ran (killed after its own check) fails this up.
+node_still_running() {
+  local c
+  for c in containerd kubelet kube-proxy kube-router; do
+    running "$dir/pids/$c.pid" || die_log "$c" "$c stopped while up ran" "run cluster/cluster.sh up again"
+  done
+}
+
 # One line per part; exit 1 when any is down.
 node_status() { # $1 = name, $2 = dir
   local bad=0 c
@@ -616,7 +630,7 @@ node_remove_rules() {
   for ipt in iptables ip6tables; do
     command -v "$ipt" >/dev/null || continue
     for table in raw mangle nat filter; do
-      mine=$(node_chains "$ipt" "$table" | tr '\n' ' ')
+      mine=$(node_chains "$ipt" "$table" | tr '\n' ' ') || true
       [ -n "$mine" ] || continue
       # The jumps into them from chains that stay, last rule first so the numbers hold.
       "$ipt" -t "$table" -S 2>/dev/null | awk -v mine=" $mine" '
@@ -624,7 +638,7 @@ node_remove_rules() {
           for (i = 3; i < NF; i++) if (($i == "-j" || $i == "-g") && index(mine, " " $(i + 1) " ")) { print $2, n[$2]; break } }' |
         sort -k1,1 -k2,2nr | while read -r chain num; do
           [[ $chain =~ ^[A-Za-z0-9_.-]+$ && $num =~ ^[0-9]+$ ]] && "$ipt" -t "$table" -D "$chain" "$num" 2>/dev/null || true
-        done
+        done || true
       for chain in $mine; do "$ipt" -t "$table" -F "$chain" 2>/dev/null || true; done
       for chain in $mine; do "$ipt" -t "$table" -X "$chain" 2>/dev/null || true; done
     done
@@ -637,7 +651,7 @@ node_remove_sets() {
   local before=/dev/null set
   [ ! -f "$RECORD/sets" ] || before=$RECORD/sets
   ipset list -n 2>/dev/null | awk -v re="$NODE_SETS" -v rec="$before" 'FILENAME == rec { seen[$0] = 1; next } $0 ~ re && !($0 in seen)' "$before" - |
-    while IFS= read -r set; do ipset destroy "$set" 2>/dev/null || true; done
+    while IFS= read -r set; do ipset destroy "$set" 2>/dev/null || true; done || true
 }
 
 # Stops the node and undoes every change it made to the machine, from the record. Safe to run
@@ -652,7 +666,7 @@ node_down() { # $1 = name, $2 = dir
   if "${ctr_k8s[@]}" version >/dev/null 2>&1; then
     # Each task's first process, killed at once (its shim reports the exit), then all deleted.
     local pids
-    pids=$("${ctr_k8s[@]}" tasks ls 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/ && $2 > 1 {print $2}')
+    pids=$("${ctr_k8s[@]}" tasks ls 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/ && $2 > 1 {print $2}') || true
     # shellcheck disable=SC2086 # one word per pid
     [ -z "$pids" ] || { kill -KILL $pids 2>/dev/null || true; sleep 0.5; }
     "${ctr_k8s[@]}" tasks ls -q 2>/dev/null | xargs -r "${ctr_k8s[@]}" tasks delete -f >/dev/null 2>&1 || true
@@ -674,7 +688,7 @@ node_down() { # $1 = name, $2 = dir
     local cg
     for cg in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
       [ -d "$cg" ] && ! grep -qxF "$cg" "$RECORD/present" 2>/dev/null || continue
-      find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | xargs -r kill -KILL 2>/dev/null || true
+      { find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | xargs -r kill -KILL 2>/dev/null; } || true
     done
     node_remove_rules
     node_remove_sets
@@ -682,12 +696,12 @@ node_down() { # $1 = name, $2 = dir
   # Mounts under the node's paths and the pods' network namespaces, deepest first.
   local m
   awk -v re="^($NODE_RUN|$KUBELET_ROOT|/run/netns/cni-[^/]*)(/|\$)" '$5 ~ re {print $5}' /proc/self/mountinfo | sort -r |
-    while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done
+    while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done || true
   for f in /run/netns/cni-*; do [ ! -e "$f" ] || rm -f -- "$f"; done
   # The pods' veths, then the bridge (its addresses and routes go with it).
   local link
   ip -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' |
-    while IFS= read -r link; do [[ $link =~ ^[A-Za-z0-9_.-]+$ ]] && ip link del "$link" 2>/dev/null || true; done
+    while IFS= read -r link; do [[ $link =~ ^[A-Za-z0-9_.-]+$ ]] && ip link del "$link" 2>/dev/null || true; done || true
   ip link del "$BRIDGE" 2>/dev/null || true
   if $same_boot; then
     # kubelet's cgroups (pods are gone, so they are empty), deepest first, unless they were there before.
