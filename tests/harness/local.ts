@@ -84,10 +84,7 @@ export interface Cluster {
  */
 export function clusterUp(name: string, kubeconfig: string, opts: { nodes?: NodeMode | "auto" } = {}): Cluster {
     const nodes = opts.nodes ?? "simulated";
-    execFileSync(path.join(REPO, "cluster", "cluster.sh"), ["up", ...(nodes === "auto" ? [] : [`--${nodes}`])], {
-        stdio: ["ignore", "inherit", "inherit"],
-        env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig, PROGRESSION_NODES: "auto" },
-    });
+    clusterScript(["up", ...(nodes === "auto" ? [] : [`--${nodes}`])], { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig, PROGRESSION_NODES: "auto" });
     const doc = parse(fs.readFileSync(kubeconfig, "utf8")) as {
         "current-context": string;
         contexts: { name: string; context: { cluster: string } }[];
@@ -101,11 +98,23 @@ export function clusterUp(name: string, kubeconfig: string, opts: { nodes?: Node
     return { name, kubeconfig, context, server: doc.clusters.find((c) => c.name === cluster)!.cluster.server, mode, ...(images ? { images } : {}) };
 }
 
-export function clusterDown(name: string, kubeconfig: string): void {
-    execFileSync(path.join(REPO, "cluster", "cluster.sh"), ["down"], {
-        stdio: ["ignore", "inherit", "inherit"],
-        env: { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig },
-    });
+/** Deletes the cluster and undoes the node's changes; `purge` also removes the node's data (containerd's images). */
+export function clusterDown(name: string, kubeconfig: string, opts: { purge?: boolean } = {}): void {
+    clusterScript(["down", ...(opts.purge ? ["--purge"] : [])], { ...process.env, PROGRESSION_CLUSTER: name, PROGRESSION_KUBECONFIG: kubeconfig });
+}
+
+/** cluster/cluster.sh failed; it printed one line with the reason and the fix. */
+export class ClusterScriptError extends Error {
+    constructor(readonly args: readonly string[], readonly status: number | null) {
+        super(`cluster/cluster.sh ${args.join(" ")} failed (exit ${String(status)}); the line above says why and how to fix it`);
+        this.name = "ClusterScriptError";
+    }
+}
+
+function clusterScript(args: string[], env: NodeJS.ProcessEnv): void {
+    const run = spawnSync(path.join(REPO, "cluster", "cluster.sh"), args, { stdio: ["ignore", "inherit", "inherit"], env });
+    if (run.error) throw run.error;
+    if (run.status !== 0) throw new ClusterScriptError(args, run.status);
 }
 
 /** `cluster/cluster.sh status`: each part and whether it runs; ok is false when one is down. */
