@@ -40,12 +40,22 @@ export class PackGuardError extends Error {
     }
 }
 
-/** sha256 over each digested file's name and content, in a fixed order. */
+/**
+ * package.json without its version: the digest names the pack's content, and the version is what
+ * the ledger maps to it, so bumping the version alone must leave the digest as it was.
+ */
+function withoutVersion(packageJson: string | Buffer): string {
+    const { version: _version, ...rest } = JSON.parse(packageJson.toString()) as Record<string, unknown>;
+    return JSON.stringify(rest);
+}
+
+/** sha256 over each digested file's name and content (package.json without its version), in a fixed order. */
 export function contentDigest(files: Readonly<Record<string, string | Buffer>>): string {
     const h = crypto.createHash("sha256");
     for (const name of DIGESTED_FILES) {
-        const body = files[name];
-        if (body === undefined) throw new PackGuardError(`the built pack has no ${name}; rebuild it: npm run policy:build`);
+        const raw = files[name];
+        if (raw === undefined) throw new PackGuardError(`the built pack has no ${name}; rebuild it: npm run policy:build`);
+        const body = name === "package.json" ? withoutVersion(raw) : raw;
         h.update(`${name}\0${Buffer.byteLength(body)}\0`).update(body);
     }
     return `sha256:${h.digest("hex")}`;

@@ -110,7 +110,7 @@ export async function buildPack(out: string = DEFAULT_OUT, opts: { dependencies?
     fs.writeFileSync(
         path.join(out, "PulumiPolicy.yaml"),
         // Plain JavaScript: the runtime need not load a TypeScript compiler.
-        `# Built by policy/build.ts from policy/ (${pkg.name} ${pkg.version}); edit policy/, not this file.\n` +
+        `# Built by policy/build.ts from policy/ (${pkg.name}; its version is in package.json); edit policy/, not this file.\n` +
             `runtime:\n  name: nodejs\n  options:\n    typescript: false\ndescription: ${description}\n`,
     );
     return { dir: out, files: fs.readdirSync(out).sort(), externals: [...externals].sort(), inputs: inputs.sort() };

@@ -76,12 +76,18 @@ describe("the version guard", () => {
     });
 
     it("digests the files a published pack runs, each with its name", () => {
-        const files = { "PulumiPolicy.yaml": "a", "index.js": "b", "package.json": "c" };
+        const files = { "PulumiPolicy.yaml": "a", "index.js": "b", "package.json": '{"name":"p","version":"0.1.0"}' };
         expect(contentDigest(files)).toMatch(/^sha256:[0-9a-f]{64}$/);
         expect(contentDigest({ ...files, "index.js": "b2" })).not.toBe(contentDigest(files));
         // Moving bytes from one file to the next changes it too.
         expect(contentDigest({ ...files, "PulumiPolicy.yaml": "ab", "index.js": "" })).not.toBe(contentDigest(files));
-        expect(() => contentDigest({ "index.js": "b", "package.json": "c" })).toThrow("the built pack has no PulumiPolicy.yaml");
+        expect(() => contentDigest({ "index.js": "b", "package.json": "{}" })).toThrow("the built pack has no PulumiPolicy.yaml");
+    });
+
+    it("names the content, not the version: a bump alone keeps the digest, a dependency change does not", () => {
+        const files = { "PulumiPolicy.yaml": "a", "index.js": "b", "package.json": '{"name":"p","version":"0.1.0","dependencies":{"x":"1.0.0"}}' };
+        expect(contentDigest({ ...files, "package.json": '{"name":"p","version":"0.1.1","dependencies":{"x":"1.0.0"}}' })).toBe(contentDigest(files));
+        expect(contentDigest({ ...files, "package.json": '{"name":"p","version":"0.1.0","dependencies":{"x":"1.0.1"}}' })).not.toBe(contentDigest(files));
     });
 });
 
