@@ -4,10 +4,11 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
  * The end-to-end files, in the order they run (one at a time: fileParallelism is false). The
- * first four share the machine's one real node (tests/e2e/realCluster.ts): progression starts it,
- * release runs on it as progression leaves it, and the two that stop a part of it on purpose and
- * start it again (isolation: the NetworkPolicy enforcer; admission: a node component) come last,
- * so a part that fails to come back cannot fail the files before them. The rest bring their own
+ * first six share the machine's one real node (tests/e2e/realCluster.ts): progression starts it,
+ * release runs on it as progression leaves it, and the ones that stop a part of it on purpose and
+ * start it again (isolation: the NetworkPolicy enforcer; admission: a node component; faults:
+ * each node process) come after them, so a part that fails to come back cannot fail the files
+ * before them; host stops the cluster and checks the machine is as it was. The rest bring their own
  * simulated (kwok) cluster each and depend on no other file. A new e2e file must be added here.
  */
 const E2E_ORDER = [
@@ -15,8 +16,11 @@ const E2E_ORDER = [
     "release.test.ts",
     "isolation.test.ts",
     "admission.test.ts",
+    "faults.test.ts",
+    "host.test.ts",
     "config.test.ts",
     "migration.test.ts",
+    "concurrency.test.ts",
     "policy.test.ts",
     "promotion.test.ts",
     "pipeline.test.ts",
