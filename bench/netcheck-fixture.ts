@@ -1,6 +1,6 @@
 // Scaled inputs for the netcheck benchmark: N namespaces named team-<i>-<env>, each with W
 // workloads (the first, `web`, behind a Service on a named port; the others internal workers) and
-// the project's own four NetworkPolicies per namespace, shaped as components/isolation.ts builds
+// the project's own four NetworkPolicies per namespace, shaped as components/networkIsolation.ts builds
 // them. Written one YAML file per namespace, as a repository of manifests would hold them.
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -10,7 +10,7 @@ import type { HistoryEntry } from "../release/revisions";
 import type { LiveCheck } from "../release/switch";
 import { AppDeployment, liveSelector, secretChecksumOf } from "./app";
 import { DigestKey } from "./digestKey";
-import { isolationInput, NetworkIsolation } from "./isolation";
+import { isolationInput, NetworkIsolation } from "./networkIsolation";
 import { appLabels } from "./labels";
 import { LiveSwitch } from "./liveSwitch";
 import { environmentManifests } from "./manifests";

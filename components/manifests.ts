@@ -2,7 +2,7 @@
 // (components/manifestTypes.ts), never this module, so the imports form no cycle.
 import type { EnvironmentConfig } from "../config/schema";
 import { appRelease } from "./app";
-import { isolationInput, isolationPolicies } from "./isolation";
+import { isolationInput, isolationPolicies } from "./networkIsolation";
 import type { KubernetesObject } from "./manifestTypes";
 import { migrationRender } from "./migrationManifests";
 import { namespaceManifest } from "./namespace";

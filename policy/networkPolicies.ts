@@ -1,7 +1,7 @@
 // NetworkPolicy shape rules that need no evaluation: other namespaces are admitted only by the
 // name the API server sets (resource policy), and every environment namespace starts from a
 // default deny in both directions (stack policy). What the policies mean together is judged by
-// the evaluator in isolation.ts.
+// the evaluator in environmentIsolated.ts.
 import { ENVIRONMENT_LABEL, NAMESPACE_NAME_LABEL } from "../kube/labels";
 import type { ResourceCheck, StackCheck, StackViolation } from "./define";
 import { get, isObject, list, type Manifest, stringMap, subject } from "./manifest";
@@ -115,7 +115,7 @@ export function defaultDenyProblems(manifests: readonly { manifest: Manifest; ur
             message:
                 `Namespace ${name} has no default-deny NetworkPolicy for ${what}: until one exists, every ${what} path not explicitly allowed stays open. ` +
                 `Fix: add a NetworkPolicy in ${name} with podSelector {} and policyTypes [${missing.map((d) => `"${d}"`).join(", ")}] and no rules ` +
-                `(components/isolation.ts "default-deny" denies both).`,
+                `(components/networkIsolation.ts "default-deny" denies both).`,
             ...(urn !== undefined ? { urn } : {}),
         });
     }

@@ -6,7 +6,7 @@ import { resourcePolicy, type ResourceCheck, stackPolicy, type StackCheck } from
 import { pdbAllowsDrain, pdbAllowsDrainAtReplicas } from "./disruption";
 import { enforcementFor, type PackContext } from "./environment";
 import { stackEnvironment } from "./identity";
-import { environmentIsolated } from "./isolation";
+import { environmentIsolated } from "./environmentIsolated";
 import { PACK_NAME } from "./name";
 import { namespaceLabels } from "./namespaces";
 import { defaultDeny, namespaceSelectors } from "./networkPolicies";

@@ -20,9 +20,10 @@ export const ENFORCER_HEALTH = "http://127.0.0.1:20244/healthz";
 export const PROBE_NAME = "probe";
 const NAMESPACE_NAME = "kubernetes.io/metadata.name";
 
-export interface KubeTarget {
+/** A kubeconfig, and a context in it (the current one when omitted): what kubectl is pointed at. */
+export interface KubectlTarget {
     readonly kubeconfig: string;
-    readonly context: string;
+    readonly context?: string;
 }
 
 /** The parts of `progression netcheck --json` this module reads. */
@@ -43,14 +44,14 @@ interface PodJson {
     readonly status: { readonly podIP?: string; readonly conditions?: readonly { readonly type: string; readonly status: string }[] };
 }
 
-function kubectl(k: KubeTarget, args: string[], input?: string): string {
-    return execFileSync("kubectl", ["--kubeconfig", k.kubeconfig, "--context", k.context, ...args], {
+function kubectl(k: KubectlTarget, args: string[], input?: string): string {
+    return execFileSync("kubectl", ["--kubeconfig", k.kubeconfig, ...(k.context ? ["--context", k.context] : []), ...args], {
         encoding: "utf8",
         stdio: ["pipe", "pipe", "pipe"],
         ...(input === undefined ? {} : { input }),
     });
 }
-function kubectlJson<T>(k: KubeTarget, args: string[]): T {
+function kubectlJson<T>(k: KubectlTarget, args: string[]): T {
     return JSON.parse(kubectl(k, [...args, "-o", "json"])) as T;
 }
 
@@ -95,7 +96,7 @@ export interface ProbeSource {
 }
 
 /** Applies the probes (and any namespace they need), waits until each answers; pod IPs by namespace. */
-export function deployProbes(k: KubeTarget, image: string, sources: readonly ProbeSource[]): Map<string, string> {
+export function deployProbes(k: KubectlTarget, image: string, sources: readonly ProbeSource[]): Map<string, string> {
     const docs: Record<string, unknown>[] = [];
     for (const s of sources) {
         if (s.createNamespace) docs.push({ apiVersion: "v1", kind: "Namespace", metadata: { name: s.namespace, labels: s.createNamespace } });
@@ -110,7 +111,7 @@ export function deployProbes(k: KubeTarget, image: string, sources: readonly Pro
     return ips;
 }
 
-export function removeProbes(k: KubeTarget, sources: readonly ProbeSource[]): void {
+export function removeProbes(k: KubectlTarget, sources: readonly ProbeSource[]): void {
     for (const s of sources) {
         if (s.createNamespace) kubectl(k, ["delete", "namespace", s.namespace, "--ignore-not-found", "--wait=false"]);
         else kubectl(k, ["-n", s.namespace, "delete", "deployment", PROBE_NAME, "--ignore-not-found", "--wait=false"]);
@@ -123,14 +124,14 @@ const selectorText = (selector: Readonly<Record<string, string>>) =>
         .join(",");
 
 /** The IP of a Ready pod matching `selector` in `namespace`, or undefined when none is Ready. */
-export function readyPodIpOrUndefined(k: KubeTarget, namespace: string, selector: Readonly<Record<string, string>>): string | undefined {
+export function readyPodIpOrUndefined(k: KubectlTarget, namespace: string, selector: Readonly<Record<string, string>>): string | undefined {
     const pods = kubectlJson<{ items: PodJson[] }>(k, ["-n", namespace, "get", "pods", "-l", selectorText(selector)]);
     const ready = pods.items.find((p) => !p.metadata.deletionTimestamp && p.status.podIP && (p.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"));
     return ready?.status.podIP;
 }
 
 /** The IP of a Ready pod matching `selector` in `namespace`. */
-export function readyPodIp(k: KubeTarget, namespace: string, selector: Readonly<Record<string, string>>): string {
+export function readyPodIp(k: KubectlTarget, namespace: string, selector: Readonly<Record<string, string>>): string {
     const ip = readyPodIpOrUndefined(k, namespace, selector);
     if (ip === undefined) throw new Error(`no Ready pod with ${selectorText(selector)} in ${namespace}`);
     return ip;
@@ -207,8 +208,8 @@ export async function enforcerStatus(): Promise<Measurement["enforcer"]> {
 }
 
 /** `progression netcheck --kubeconfig K --json --matrix`: the verdict of every pair of live endpoints. */
-export function netcheck(k: KubeTarget): NetcheckReport {
-    const run = spawnSync(path.join(REPO, "bin", "progression"), ["netcheck", "--kubeconfig", k.kubeconfig, "--context", k.context, "--json", "--matrix"], { encoding: "utf8" });
+export function netcheck(k: KubectlTarget): NetcheckReport {
+    const run = spawnSync(path.join(REPO, "bin", "progression"), ["netcheck", "--kubeconfig", k.kubeconfig, ...(k.context ? ["--context", k.context] : []), "--json", "--matrix"], { encoding: "utf8" });
     if (run.status !== 0 && run.status !== 1) throw new Error(`progression netcheck failed (exit ${run.status}): ${run.stderr}`);
     return JSON.parse(run.stdout) as NetcheckReport;
 }
@@ -217,7 +218,7 @@ export function netcheck(k: KubeTarget): NetcheckReport {
  * One round: every probe source tries every app of every environment on its app port, and the
  * cluster DNS on UDP and TCP 53; each result is set against netcheck's cell for the same pair.
  */
-export async function measureOnce(k: KubeTarget, probeIps: ReadonlyMap<string, string>): Promise<Measurement> {
+export async function measureOnce(k: KubectlTarget, probeIps: ReadonlyMap<string, string>): Promise<Measurement> {
     const report = netcheck(k);
     const probesByName = new Map(report.probes.map((p) => [p.name, p]));
     const workloadIp = new Map<string, string | undefined>();
@@ -296,7 +297,7 @@ export async function measureOnce(k: KubeTarget, probeIps: ReadonlyMap<string, s
  * Measures until the result matches netcheck or `deadlineMs` passes: the enforcer applies new
  * pods and policies within seconds, not at once. Returns the last measurement.
  */
-export async function measure(k: KubeTarget, probeIps: ReadonlyMap<string, string>, deadlineMs = 30_000): Promise<Measurement> {
+export async function measure(k: KubectlTarget, probeIps: ReadonlyMap<string, string>, deadlineMs = 30_000): Promise<Measurement> {
     const until = Date.now() + deadlineMs;
     for (;;) {
         const m = await measureOnce(k, probeIps);
@@ -321,7 +322,7 @@ export function renderMeasurement(m: Measurement): string {
  * The standard sources: each environment's namespace, the ingress controller's namespace, and a
  * namespace that copies the last environment's namespace labels and its app pods' labels.
  */
-export function standardSources(k: KubeTarget, report: NetcheckReport, spoofName = "spoof"): ProbeSource[] {
+export function standardSources(k: KubectlTarget, report: NetcheckReport, spoofName = "spoof"): ProbeSource[] {
     const plain = { "app.kubernetes.io/name": PROBE_NAME, "app.kubernetes.io/part-of": "env-progression" };
     const sources: ProbeSource[] = report.environments.map((e) => ({ namespace: e.namespace, labels: plain }));
     sources.push({ namespace: report.ingressController.namespace, labels: plain });
@@ -342,7 +343,7 @@ async function main(argv: string[]): Promise<number> {
         options: { kubeconfig: { type: "string", default: path.join(REPO, ".local", "kubeconfig") }, context: { type: "string" }, keep: { type: "boolean", default: false } },
     });
     const doc = parse(fs.readFileSync(values.kubeconfig, "utf8")) as { "current-context": string };
-    const k: KubeTarget = { kubeconfig: values.kubeconfig, context: values.context ?? doc["current-context"] };
+    const k: KubectlTarget = { kubeconfig: values.kubeconfig, context: values.context ?? doc["current-context"] };
     const tools = kubectlJson<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(k, ["-n", REAL_NODE.ingressNamespace, "get", "deployment", "controller"]).spec
         .template.spec.containers[0]!.image;
     const sources = standardSources(k, netcheck(k));

@@ -166,7 +166,7 @@ describe("default-deny-per-namespace", () => {
         const out = await runStack(stackPolicyNamed("prod", "default-deny-per-namespace"), without(resources, k8s(resources, "NetworkPolicy", "default-deny")));
         expect(out).toEqual({
             violations: [
-                'Namespace web-prod has no default-deny NetworkPolicy for ingress and egress: until one exists, every ingress and egress path not explicitly allowed stays open. Fix: add a NetworkPolicy in web-prod with podSelector {} and policyTypes ["Ingress", "Egress"] and no rules (components/isolation.ts "default-deny" denies both).',
+                'Namespace web-prod has no default-deny NetworkPolicy for ingress and egress: until one exists, every ingress and egress path not explicitly allowed stays open. Fix: add a NetworkPolicy in web-prod with podSelector {} and policyTypes ["Ingress", "Egress"] and no rules (components/networkIsolation.ts "default-deny" denies both).',
             ],
             urns: [nsUrn(resources)],
             notApplicable: undefined,
@@ -178,7 +178,7 @@ describe("default-deny-per-namespace", () => {
         k8s(resources, "NetworkPolicy", "default-deny").props.spec.policyTypes = ["Ingress"];
         const out = await runStack(stackPolicyNamed("staging", "default-deny-per-namespace"), resources);
         expect(out.violations).toEqual([
-            'Namespace web-staging has no default-deny NetworkPolicy for egress: until one exists, every egress path not explicitly allowed stays open. Fix: add a NetworkPolicy in web-staging with podSelector {} and policyTypes ["Egress"] and no rules (components/isolation.ts "default-deny" denies both).',
+            'Namespace web-staging has no default-deny NetworkPolicy for egress: until one exists, every egress path not explicitly allowed stays open. Fix: add a NetworkPolicy in web-staging with podSelector {} and policyTypes ["Egress"] and no rules (components/networkIsolation.ts "default-deny" denies both).',
         ]);
     });
 

@@ -13,7 +13,7 @@ import {
     CONFIG_CHECKSUM,
     SECRET_CHECKSUM,
 } from "../../components/app";
-import { isolationPolicies } from "../../components/isolation";
+import { isolationPolicies } from "../../components/networkIsolation";
 import { REVISION_LABEL } from "../../kube/labels";
 import { appLabels } from "../../components/labels";
 import type { KubernetesObject } from "../../components/manifestTypes";

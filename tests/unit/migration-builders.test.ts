@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ENVIRONMENT_RULES } from "../../config/environments";
 import type { MigrationConfig } from "../../config/groups/migration";
 import type { AppConfig } from "../../config/schema";
-import { isolationInput, isolationPolicies } from "../../components/isolation";
+import { isolationInput, isolationPolicies } from "../../components/networkIsolation";
 import { appLabels } from "../../components/labels";
 import {
     migrationEgressPolicy,

@@ -7,13 +7,11 @@ import { REVISION_LABEL } from "../../../kube/labels";
 
 export { REVISION_LABEL };
 
-/** A kubeconfig, and a context in it (the current one when omitted). */
-export interface KubeTarget {
-    readonly kubeconfig: string;
-    readonly context?: string;
-}
+import type { KubectlTarget } from "../../harness/probes";
 
-function kubectlJson<T = any>(k: KubeTarget, args: string[]): T {
+export type { KubectlTarget };
+
+function kubectlJson<T = any>(k: KubectlTarget, args: string[]): T {
     const out = execFileSync("kubectl", ["--kubeconfig", k.kubeconfig, ...(k.context ? ["--context", k.context] : []), ...args, "-o", "json"], {
         encoding: "utf8",
     });
@@ -21,25 +19,25 @@ function kubectlJson<T = any>(k: KubeTarget, args: string[]): T {
 }
 
 /** The live Service's selector, or undefined when it selects nothing. */
-export function liveSelector(k: KubeTarget, namespace: string, service = "web"): Record<string, string> | undefined {
+export function liveSelector(k: KubectlTarget, namespace: string, service = "web"): Record<string, string> | undefined {
     const selector = kubectlJson<{ spec: { selector?: Record<string, string> } }>(k, ["-n", namespace, "get", "service", service]).spec.selector;
     return selector && Object.keys(selector).length > 0 ? selector : undefined;
 }
 
 /** The revision the live Service selects, or null before the first switch. */
-export function liveRevision(k: KubeTarget, namespace: string, service = "web"): string | null {
+export function liveRevision(k: KubectlTarget, namespace: string, service = "web"): string | null {
     return liveSelector(k, namespace, service)?.[REVISION_LABEL] ?? null;
 }
 
 /** The live revision's Deployment; fails when the live Service selects no revision. */
-export function liveDeployment(k: KubeTarget, namespace: string, app = "web"): any {
+export function liveDeployment(k: KubectlTarget, namespace: string, app = "web"): any {
     const revision = liveRevision(k, namespace, app);
     if (revision === null) throw new Error(`the live Service ${namespace}/${app} selects no revision: live traffic reaches nothing`);
     return kubectlJson(k, ["-n", namespace, "get", "deployment", `${app}-${revision}`]);
 }
 
 /** The app's revision Deployments in the namespace, as [name, spec.replicas], sorted by name. */
-export function revisionDeployments(k: KubeTarget, namespace: string, app = "web"): [string, number][] {
+export function revisionDeployments(k: KubectlTarget, namespace: string, app = "web"): [string, number][] {
     const list = kubectlJson<{
         items: { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { replicas: number } }[];
     }>(k, ["-n", namespace, "get", "deployments", "-l", `app.kubernetes.io/name=${app},${REVISION_LABEL}`]);
@@ -50,7 +48,7 @@ export function revisionDeployments(k: KubeTarget, namespace: string, app = "web
 }
 
 /** The pods of one revision that are not being deleted. */
-export function revisionPods(k: KubeTarget, namespace: string, revision: string, app = "web"): any[] {
+export function revisionPods(k: KubectlTarget, namespace: string, revision: string, app = "web"): any[] {
     return kubectlJson<{ items: any[] }>(k, ["-n", namespace, "get", "pods", "-l", `app.kubernetes.io/name=${app},${REVISION_LABEL}=${revision}`]).items.filter(
         (p) => !p.metadata.deletionTimestamp,
     );
