@@ -19,6 +19,7 @@ import { MigrationGate } from "./migrationGate";
 import { EnvironmentNamespace } from "./namespace";
 import { type SmokeCheckOutcome, smokeChecksJson, SmokeTest } from "./smokeTest";
 import type { ValidChecks } from "../smoke";
+import { LIVE_CHECK_DEFAULTS } from "../smoke/limits";
 
 export interface EnvironmentArgs {
     /** The stack's validated configuration. */
@@ -37,8 +38,6 @@ export interface EnvironmentArgs {
     readonly migrationLint?: LintReport;
 }
 
-/** How long the check on the live route right after a switch may take at most. */
-export const LIVE_CHECK_DEADLINE_MS = 15_000;
 /** Verified revisions an environment keeps in its history (stack output `release.history`). */
 export const HISTORY_LIMIT = 10;
 
@@ -168,9 +167,9 @@ export class Environment extends pulumi.ComponentResource {
         );
 
         // Live traffic moves only once the candidate's checks passed: the switch depends on them.
-        const deadlineMs = Math.min(config.smoke.deadlineMs, LIVE_CHECK_DEADLINE_MS);
+        const deadlineMs = Math.min(config.smoke.deadlineMs, LIVE_CHECK_DEFAULTS.deadlineMs);
         const liveCheck: LiveCheck = http
-            ? { baseUrl: config.smoke.baseUrl, checks: smokeChecksJson(args.checks), timeoutMs: config.smoke.timeoutMs, intervalMs: 250, deadlineMs }
+            ? { baseUrl: config.smoke.baseUrl, checks: smokeChecksJson(args.checks), timeoutMs: config.smoke.timeoutMs, intervalMs: LIVE_CHECK_DEFAULTS.intervalMs, deadlineMs }
             : { baseUrl: config.smoke.baseUrl, command: config.smoke.command, cwd: process.cwd(), deadlineMs };
         const live = new LiveSwitch(
             `${name}-live`,

@@ -12,6 +12,7 @@ import { runSmoke } from "../smoke/engine";
 import { formatReport } from "../smoke/format";
 import { commandEnv, runCommand } from "../proc/run";
 import { checksFromInputs } from "../smoke/checks";
+import { LIVE_CHECK_DEFAULTS, SMOKE_DEFAULTS } from "../smoke/limits";
 import { canonicalJson } from "../promotion/digest";
 import { APPLY_PATCH, type KubeApi, kubeApi, labelSelector, MERGE_PATCH } from "../kube/api";
 import { APP_NAME_LABEL, REVISION_LABEL } from "../kube/labels";
@@ -147,10 +148,10 @@ export async function liveCheckFails(check: LiveCheck): Promise<string | undefin
         return result.code === 0 ? undefined : `\`${check.command}\` exited with status ${String(result.code)}\n${result.output}`;
     }
     const report = await runSmoke(check.baseUrl, checksFromInputs(check.checks ?? "[]"), {
-        timeoutMs: check.timeoutMs ?? 5_000,
+        timeoutMs: check.timeoutMs ?? SMOKE_DEFAULTS.timeoutMs,
         deadlineMs: check.deadlineMs,
-        intervalMs: check.intervalMs ?? 500,
-        consecutivePasses: 1,
+        intervalMs: check.intervalMs ?? LIVE_CHECK_DEFAULTS.intervalMs,
+        consecutivePasses: LIVE_CHECK_DEFAULTS.consecutivePasses,
         ...(check.headers && Object.keys(check.headers).length > 0 ? { headers: check.headers } : {}),
         ...(check.caPem ? { caPem: check.caPem } : {}),
     });

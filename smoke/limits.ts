@@ -33,6 +33,18 @@ export const SMOKE_DEFAULTS = {
     failureLimit: 3,
 } as const;
 
+/**
+ * The live check: one pass of the same checks on the live route right after the switch. Its
+ * deadline is at most this (or the stack's smokeDeadline when shorter): the revision has already
+ * passed on the preview route, so a live route that does not answer soon is a routing fault, and
+ * every second spent waiting is a second users may see it. The request timeout is the stack's.
+ */
+export const LIVE_CHECK_DEFAULTS = {
+    deadlineMs: 15_000,
+    intervalMs: 250,
+    consecutivePasses: 1,
+} as const;
+
 /** The default failure limit: an assertion failing the same way this many times in a row is final. */
 export const DEFAULT_FAILURE_LIMIT = SMOKE_DEFAULTS.failureLimit;
 
