@@ -144,8 +144,7 @@ export function deploymentManifest(input: AppInput, secretChecksum: string) {
         spec: {
             replicas: app.replicas,
             selector: { matchLabels: { ...labels.selector, [REVISION_LABEL]: revision } },
-            // Never dip below the requested capacity outside dev: new pods must be Ready first.
-            strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: input.environment !== "dev" ? 0 : "25%" } },
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: ENVIRONMENT_RULES[input.environment].rolloutMaxUnavailable } },
             template: podTemplate(input, secretChecksum, revision),
         },
     };

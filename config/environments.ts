@@ -24,6 +24,8 @@ export interface EnvironmentRules {
      * count, so a 50-replica prod drains a node a few pods at a time instead of one by one.
      */
     readonly pdbMaxUnavailable: number | string;
+    /** The rollout's maxUnavailable: 0 means new pods are Ready before an old one goes, so capacity never dips. */
+    readonly rolloutMaxUnavailable: number | string;
     /**
      * Scheduled drift detection by Pulumi Deployments (cron, UTC), and whether a run also corrects
      * the drift it finds; undefined for none. A correction is an `up`: in an environment that
@@ -56,6 +58,7 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: false,
         requireImageDigest: false,
         pdbMaxUnavailable: 1,
+        rolloutMaxUnavailable: "25%",
         driftDetection: undefined,
         requiresApproval: false,
         lockTimeoutMs: 5_000,
@@ -71,6 +74,7 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: true,
         requireImageDigest: false,
         pdbMaxUnavailable: 1,
+        rolloutMaxUnavailable: 0,
         driftDetection: { schedule: "47 */6 * * *", remediate: false },
         requiresApproval: false,
         lockTimeoutMs: 2_000,
@@ -86,6 +90,7 @@ export const ENVIRONMENT_RULES: Readonly<Record<EnvironmentName, EnvironmentRule
         requireImageTag: true,
         requireImageDigest: true,
         pdbMaxUnavailable: "10%",
+        rolloutMaxUnavailable: 0,
         driftDetection: { schedule: "17 * * * *", remediate: false },
         requiresApproval: true,
         lockTimeoutMs: 1_000,

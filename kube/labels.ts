@@ -21,7 +21,7 @@ export const REVISION_LABEL = "progression.dev/revision";
 /** Length of a revision id: 10 hex characters, 40 bits, as Kubernetes' pod-template-hash. */
 export const REVISION_CHARS = 10;
 
-/** The recommended labels (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/). */
+/** Kubernetes' recommended app labels, which kubectl, dashboards and policies already select by. */
 export const APP_NAME_LABEL = "app.kubernetes.io/name";
 export const APP_INSTANCE_LABEL = "app.kubernetes.io/instance";
 export const APP_COMPONENT_LABEL = "app.kubernetes.io/component";

@@ -60,11 +60,16 @@ describe.concurrent("reference app", () => {
     });
 
     it("--healthy-after answers 503 until then, 200 after", async () => {
-        const slow = await startApp(["--healthy-after", "1500ms"]);
+        // The delay leaves a loaded machine time for the first request; then /healthz must turn 200.
+        const slow = await startApp(["--healthy-after", "3s"]);
         try {
             expect((await get(`${slow.url}/healthz`)).status).toBe(503);
-            await new Promise((r) => setTimeout(r, 1600));
-            expect((await get(`${slow.url}/healthz`)).status).toBe(200);
+            let status = 503;
+            for (const until = Date.now() + 15_000; status === 503 && Date.now() < until; ) {
+                await new Promise((r) => setTimeout(r, 200));
+                status = (await get(`${slow.url}/healthz`)).status;
+            }
+            expect(status).toBe(200);
         } finally {
             await slow.stop();
         }
