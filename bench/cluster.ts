@@ -264,8 +264,7 @@ export interface ClusterRunOptions {
     readonly scenarios: ReadonlySet<string>;
 }
 
-// One function: the scenarios run in this order on one cluster and one set of stacks, each a few
-// lines.
+/** Kept as one function: the scenarios run in this order on one cluster and one set of stacks, each a few lines. */
 export async function clusterScenarios(ctx: ClusterContext, rec: Recorder, opts: ClusterRunOptions): Promise<void> {
     const dir = path.join(ctx.work, opts.label);
     // State of an earlier bench describes a cluster that is gone (each bench starts its own).

@@ -119,8 +119,10 @@ function toolchainFromLog(rec: Recorder): void {
     );
 }
 
-// One function: the bench's steps in the order they run (arguments, toolchain, scenarios, results,
-// chart), read top to bottom.
+/**
+ * Kept as one function: the bench's steps in the order they run (arguments, toolchain, scenarios,
+ * results, chart), read top to bottom.
+ */
 async function main(): Promise<number> {
     const { values } = parseArgs({
         options: {
@@ -358,7 +360,7 @@ export function markdown(file: ResultsFile): string {
     return lines.join("\n") + "\n";
 }
 
-// One function: a Vega-Lite specification, written out literally.
+/** Kept as one function: the chart's panels and rows, written out literally in the order they are drawn. */
 function chart(file: ResultsFile): Promise<string> {
     const now = file.labels["after"] ?? Object.values(file.labels)[0]!;
     const before = file.labels["before"];

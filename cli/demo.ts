@@ -157,7 +157,7 @@ function down(purge: boolean): void {
     }
 }
 
-// One function: the demo's steps in the order they run and print, read top to bottom.
+/** Kept as one function: the demo's steps in the order they run and print, read top to bottom. */
 async function main(argv: string[]): Promise<number> {
     if (argv[0] === "down") {
         const rest = argv.slice(1);

@@ -54,6 +54,42 @@ options:
 exit status: 0 isolated (cross-environment and spoofed traffic denied, DNS and ingress allowed),
 1 a finding or an invalid policy, 2 the check could not run (usage, input or connection error)`;
 
+/** The source the flags name: its objects, a description of it for the report, and the ingress namespace. */
+async function readSource(
+    v: { readonly manifests?: string | undefined; readonly kubeconfig?: string | undefined; readonly context?: string | undefined; readonly stack?: string[] | undefined },
+    ingressFlag: string | undefined,
+    timeoutMs: number,
+    warn: (m: string) => void,
+): Promise<{ objects: unknown[]; source: string; ingressNamespace: string | undefined }> {
+    let objects: unknown[];
+    let source: string;
+    let ingressNamespace = ingressFlag;
+    if (v.manifests !== undefined) {
+        objects = readManifests(v.manifests);
+        source = `manifests in ${v.manifests}`;
+    } else if (v.kubeconfig !== undefined) {
+        const cluster = await readCluster(v.kubeconfig, v.context, warn, timeoutMs);
+        objects = cluster.objects;
+        // Stored policies are not enforced policies: only a network plugin enforces them.
+        warn(
+            "these are the stored policies' semantics; whether this cluster's network plugin enforces NetworkPolicy is not checked (a kwok cluster runs none)",
+        );
+        source = `the policies stored in the API server at ${cluster.server}`;
+    } else {
+        const requested = (v.stack ?? ["all"])
+            .flatMap((s) => s.split(","))
+            .map((s) => s.trim())
+            .filter((s) => s !== "");
+        const stacks = [...new Set(requested.flatMap((s) => (s === "all" ? ALL_STACKS : [s])))];
+        if (stacks.length === 0) throw new UsageError("--stack needs a stack name (dev, staging, prod or all)");
+        const built = stackObjects(stacks, warn);
+        objects = built.objects;
+        ingressNamespace ??= built.ingressNamespace;
+        source = `the program's manifests for stack${stacks.length > 1 ? "s" : ""} ${stacks.join(", ")}`;
+    }
+    return { objects, source, ingressNamespace };
+}
+
 export async function run(argv: string[]): Promise<number> {
     let parsed;
     try {
@@ -102,32 +138,7 @@ export async function run(argv: string[]): Promise<number> {
     const warn = (m: string) => warnings.push(m);
 
     try {
-        let objects: unknown[];
-        let source: string;
-        let ingressNamespace = ingressFlag;
-        if (v.manifests !== undefined) {
-            objects = readManifests(v.manifests);
-            source = `manifests in ${v.manifests}`;
-        } else if (v.kubeconfig !== undefined) {
-            const cluster = await readCluster(v.kubeconfig, v.context, warn, timeoutMs);
-            objects = cluster.objects;
-            // Stored policies are not enforced policies: only a network plugin enforces them.
-            warn(
-                "these are the stored policies' semantics; whether this cluster's network plugin enforces NetworkPolicy is not checked (a kwok cluster runs none)",
-            );
-            source = `the policies stored in the API server at ${cluster.server}`;
-        } else {
-            const requested = (v.stack ?? ["all"])
-                .flatMap((s) => s.split(","))
-                .map((s) => s.trim())
-                .filter((s) => s !== "");
-            const stacks = [...new Set(requested.flatMap((s) => (s === "all" ? ALL_STACKS : [s])))];
-            if (stacks.length === 0) throw new UsageError("--stack needs a stack name (dev, staging, prod or all)");
-            const built = stackObjects(stacks, warn);
-            objects = built.objects;
-            ingressNamespace ??= built.ingressNamespace;
-            source = `the program's manifests for stack${stacks.length > 1 ? "s" : ""} ${stacks.join(", ")}`;
-        }
+        const { objects, source, ingressNamespace } = await readSource(v, ingressFlag, timeoutMs, warn);
         const { model, policies, warnings: modelWarnings } = isolationModelFromManifests(objects, ingressNamespace ? { ingressNamespace } : {});
         const report = checkIsolation(model, policies, { maxFindings });
         const all = { ...report, warnings: [...warnings, ...modelWarnings, ...report.warnings] };

@@ -40,8 +40,10 @@ interface ReleaseView {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-// One function: the command's steps in order (arguments, stack, target revision, switch, record,
-// report), read top to bottom.
+/**
+ * Kept as one function: the command's steps in order (arguments, stack, target revision, switch,
+ * record, report), read top to bottom.
+ */
 export async function run(argv: string[]): Promise<number> {
     let values;
     try {

@@ -54,6 +54,26 @@ function tlsAdvice(code: string | undefined): string | undefined {
 /** Node appends a hint about its own --use-system-ca flag to some TLS errors; it does not apply here. */
 const stripNodeHint = (message: string) => message.replace(/;\s*if the root CA is installed locally.*$/s, "");
 
+/** A GET request to the API server, with the kubeconfig's TLS material when the server is https. */
+function getRequest(target: KubeTarget, url: URL, headers: Record<string, string>, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
+    return url.protocol === "https:"
+        ? https.request(
+              url,
+              {
+                  method: "GET",
+                  headers,
+                  ...(target.ca ? { ca: target.ca } : {}),
+                  ...(target.cert ? { cert: target.cert } : {}),
+                  ...(target.key ? { key: target.key } : {}),
+                  ...(target.servername ? { servername: target.servername } : {}),
+                  // Only ever off when the kubeconfig itself says insecure-skip-tls-verify (warned).
+                  rejectUnauthorized: !target.insecure,
+              },
+              onResponse,
+          )
+        : http.request(url, { method: "GET", headers }, onResponse);
+}
+
 /**
  * GET a JSON document. The whole answer must arrive within `timeoutMs`: a server that sends a
  * byte now and then keeps a connection busy but never finishes, so an idle timeout is not enough.
@@ -105,23 +125,7 @@ function getJson(target: KubeTarget, apiPath: string, timeoutMs: number): Promis
             });
             res.on("error", (err) => finish(new SourceError(`${where}: the answer broke off (${err.message})`)));
         };
-        const req =
-            url.protocol === "https:"
-                ? https.request(
-                      url,
-                      {
-                          method: "GET",
-                          headers,
-                          ...(target.ca ? { ca: target.ca } : {}),
-                          ...(target.cert ? { cert: target.cert } : {}),
-                          ...(target.key ? { key: target.key } : {}),
-                          ...(target.servername ? { servername: target.servername } : {}),
-                          // Only ever off when the kubeconfig itself says insecure-skip-tls-verify (warned).
-                          rejectUnauthorized: !target.insecure,
-                      },
-                      onResponse,
-                  )
-                : http.request(url, { method: "GET", headers }, onResponse);
+        const req = getRequest(target, url, headers, onResponse);
         const timer = setTimeout(() => {
             finish(
                 new SourceError(

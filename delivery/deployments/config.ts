@@ -117,7 +117,8 @@ const DAY = 24 * 3600 * 1000;
 
 /**
  * Validates the stack's config. `now` dates a defaulted review template expiry; `defaultOrganization`
- * is the organization of the stack running this program.
+ * is the organization of the stack running this program. Kept as one function: every check adds to
+ * one list of problems, so a stack with several mistakes hears of all of them in one error.
  */
 export function readDeploymentsConfig(raw: RawConfig, defaultOrganization: string, now: Date, repo: string = REPO, armed: DeliveryPath = DELIVERY.armed): DeploymentsConfig {
     const problems: string[] = [];

@@ -37,6 +37,11 @@ export class Delivery extends pulumi.ComponentResource {
     /** Stacks whose drift is detected on a schedule. */
     public readonly driftChecked: pulumi.Output<string[]>;
 
+    /**
+     * Registers the settings, policy groups, webhooks, team access, drift and review schedules. Kept
+     * as one function: the children register in this order, each `dependsOn` naming one registered
+     * above it, which reads best in one place.
+     */
     constructor(name: string, args: DeliveryArgs, opts?: pulumi.ComponentResourceOptions) {
         // Everything is computed, and checked, before anything is registered: a table the chain
         // cannot be built from registers nothing.

@@ -10,7 +10,9 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENTS, type EnvironmentName } from "../../config/environments";
-import { localRunner, planWorkflow, prepareLocal, readWorkflow, runPlan, stopLocalApps } from "../../delivery/pipeline";
+import { localRunner, prepareLocal, stopLocalApps } from "../../delivery/pipeline/local";
+import { planWorkflow, readWorkflow } from "../../delivery/pipeline/plan";
+import { runPlan } from "../../delivery/pipeline/run";
 import { liveDeployment, liveRevision, revisionDeployments } from "./helpers/live";
 
 const REPO = path.resolve(__dirname, "../..");

@@ -6,7 +6,9 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../config/environments";
-import { type PlanJob, type PlanStep, planWorkflow, readWorkflow, type Runner, runPlan } from "../../delivery/pipeline";
+import type { PlanJob, PlanStep } from "../../delivery/pipeline/model";
+import { planWorkflow, readWorkflow } from "../../delivery/pipeline/plan";
+import { type Runner, runPlan } from "../../delivery/pipeline/run";
 
 const ROOT = path.resolve(__dirname, "../..");
 const pulumiOf = (job: PlanJob) => job.steps.filter((s): s is Extract<PlanStep, { kind: "pulumi" }> => s.kind === "pulumi");
