@@ -1,4 +1,4 @@
-// A small Kubernetes API client for the program's own calls (the live switch, rollback): one
+// A small Kubernetes API client for the program's own calls (the live switch, the migration Job, rollback): one
 // context of a kubeconfig, JSON over HTTPS with node's own https module. @kubernetes/client-node
 // would do the same, but it loads for seconds inside the dynamic provider's process, on every
 // update, where the switch has a budget of about a second.

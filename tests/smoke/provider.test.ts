@@ -244,7 +244,7 @@ describe.concurrent("provider logic, command mode (real /bin/sh processes)", () 
     });
 
     it("keeps stdout and stderr interleaved in the order they were written", async () => {
-        const err = await rejection(smokeCreate(commandInputs("echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; exit 1")));
+        const err = await rejection(smokeCreate(commandInputs("echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three; exit 1")));
         expect(err.message).toMatch(/exited with status 1;.*\n.*:\none\ntwo\nthree$/s);
     });
 
