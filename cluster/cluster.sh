@@ -18,7 +18,7 @@
 # Authentication: etcd serves TLS to clients and peers holding a certificate of its own CA (only the
 # API server's); the API server and kubelet accept client certificates and tokens, never anonymous
 # requests; kubelet's read-only port is closed.
-# Env: PROGRESSION_CLUSTER (name, default env-progression, [a-z0-9][a-z0-9-]{0,30}; the kubeconfig
+# Env: PROGRESSION_CLUSTER (name, default env-progression, [a-z0-9][a-z0-9-]{0,49}; the kubeconfig
 #      context is local-<name>),
 #      PROGRESSION_KUBECONFIG (default .local/kubeconfig), PROGRESSION_NODES (real | simulated |
 #      auto, the default: real when this machine can run the node, else simulated, saying why),
@@ -54,8 +54,8 @@ die_log() { # $1 = component, $2 = what happened, $3 = fix
   last=$(grep -v '^===' "$dir/logs/$1.log" 2>/dev/null | tail -n 1 | cut -c1-300) || true
   die "$2 (log $dir/logs/$1.log${last:+, last line: $last}); fix: $3"
 }
-valid_name() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]]; }
-valid_name "$name" || die "PROGRESSION_CLUSTER='$name' is not a cluster name; allowed: lowercase letters, digits and '-', 1-31 characters, starting with a letter or digit; fix: export PROGRESSION_CLUSTER=env-progression"
+valid_name() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,49}$ ]]; }
+valid_name "$name" || die "PROGRESSION_CLUSTER='$name' is not a cluster name; allowed: lowercase letters, digits and '-', 1-50 characters, starting with a letter or digit; fix: export PROGRESSION_CLUSTER=env-progression"
 case "$cache" in
   /?*) [[ $cache != *"/../"* && $cache != *"/./"* && $cache != */.. ]] || die "PROGRESSION_CACHE='$cache' has '.' or '..' parts; fix: give it as a plain absolute path" ;;
   *) die "PROGRESSION_CACHE='$cache' is not an absolute path; fix: give it as one (e.g. \$HOME/.cache/env-progression)" ;;

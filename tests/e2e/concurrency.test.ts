@@ -29,7 +29,7 @@ import {
     workspace,
 } from "../../tests/harness/local";
 
-const CLUSTER = `progression-e2e-concurrency-${process.pid}`;
+const CLUSTER = `e2e-concurrency-${process.pid}`;
 let tmp: string;
 let kubeconfig: string | undefined;
 let cluster: Cluster;

@@ -22,6 +22,8 @@ import { configureRequest, LEVEL, type PackProcess, startPack as startPackIn, st
 
 const REPO = path.resolve(__dirname, "../..");
 const POLICY_DIR = path.join(REPO, "policy");
+/** The version the pack reports is policy/package.json's, the one the version guard records. */
+const PACK_VERSION = (JSON.parse(fs.readFileSync(path.join(POLICY_DIR, "package.json"), "utf8")) as { version: string }).version;
 
 // ---- layer 1: the pack's own process over gRPC ---------------------------------------------------
 
@@ -48,7 +50,7 @@ describe("the pack in its own process, as the CLI starts it", () => {
         const p = packs[env]!;
         const info = await unary<emptyproto.Empty, analyzerproto.AnalyzerInfo>(p.client.getAnalyzerInfo.bind(p.client), new emptyproto.Empty());
         expect(info.getName()).toBe("env-progression");
-        expect(info.getVersion()).toBe("0.1.0");
+        expect(info.getVersion()).toBe(PACK_VERSION);
         const levels = new Map(info.getPoliciesList().map((x) => [x.getName(), LEVEL[x.getEnforcementlevel()]]));
         // promotion-override keeps its own level: an emergency override is reported, never blocked.
         expect(levels.get("promotion-override")).toBe("advisory");
