@@ -13,6 +13,9 @@ const PORT = Number(process.env["PORT"] ?? "8080");
 // All interfaces inside the pod; HOST=127.0.0.1 to try it on a workstation.
 const HOST = process.env["HOST"] ?? "0.0.0.0";
 const UPSTREAM_TIMEOUT_MS = 10_000;
+/** Tries of a request whose upstream connection failed before it was established, and the pause between them. */
+const CONNECT_TRIES = 3;
+const RETRY_PAUSE_MS = 100;
 const LABEL = "[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?";
 const ROUTE = new RegExp(`^/(${LABEL})/(${LABEL}):(\\d{1,5})(/[^?#]*)?(\\?.*)?$`);
 // Headers that describe one connection, not the message: never forwarded.
@@ -40,31 +43,62 @@ const server = http.createServer((req, res) => {
     if (port < 1 || port > 65535) return reply(res, 400, { error: `port ${portText} is not 1-65535` });
     const host = `${service}.${namespace}.svc.cluster.local`;
     const prefix = `/${namespace}/${service}:${port}`;
+    const headers = { ...forwardable(req.headers), host: `${host}:${port}`, "x-forwarded-host": req.headers.host ?? "", "x-forwarded-prefix": prefix };
+    // The body is read first, so a request whose connection failed can be sent again whole.
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => forward(res, { host, port, prefix, method: req.method ?? "GET", path: `${path ?? "/"}${query ?? ""}`, headers, body: Buffer.concat(chunks) }, 1));
+});
+
+interface Forward {
+    readonly host: string;
+    readonly port: number;
+    readonly prefix: string;
+    readonly method: string;
+    readonly path: string;
+    readonly headers: http.OutgoingHttpHeaders;
+    readonly body: Buffer;
+}
+
+/**
+ * Sends one request upstream. A connection that fails before it is established (refused,
+ * unreachable, reset) carried nothing to the app, so it is tried again, up to CONNECT_TRIES times
+ * in all, as ingress-nginx does by default (proxy_next_upstream error): each try resolves the
+ * Service and lets kube-proxy pick a pod anew. Anything after the connection stands is answered
+ * as it came, never repeated.
+ */
+function forward(res: http.ServerResponse, f: Forward, attempt: number): void {
+    let connected = false;
     const upstream = http.request({
-        host,
-        port,
-        method: req.method,
-        path: `${path ?? "/"}${query ?? ""}`,
-        headers: { ...forwardable(req.headers), host: `${host}:${port}`, "x-forwarded-host": req.headers.host ?? "", "x-forwarded-prefix": prefix },
+        host: f.host,
+        port: f.port,
+        method: f.method,
+        path: f.path,
+        headers: { ...f.headers, "content-length": f.body.length },
         timeout: UPSTREAM_TIMEOUT_MS,
         // A fresh connection per request, so each one picks a pod anew, as the smoke engine does.
         agent: false,
     });
+    upstream.on("socket", (socket) => socket.once("connect", () => (connected = true)));
     upstream.on("response", (up) => {
         const headers = forwardable(up.headers);
         // Keep a same-host redirect inside this route, so the client stays on the same app.
         const location = up.headers.location;
-        if (typeof location === "string" && location.startsWith("/") && !location.startsWith("//")) headers["location"] = prefix + location;
+        if (typeof location === "string" && location.startsWith("/") && !location.startsWith("//")) headers["location"] = f.prefix + location;
         res.writeHead(up.statusCode ?? 502, headers);
         up.pipe(res);
     });
     upstream.on("timeout", () => upstream.destroy(Object.assign(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })));
     upstream.on("error", (err: NodeJS.ErrnoException) => {
         if (res.headersSent) return res.destroy();
-        reply(res, 502, { error: `upstream ${host}:${port}: ${err.code ?? err.message}` });
+        if (!connected && attempt < CONNECT_TRIES && err.code !== "ETIMEDOUT") {
+            setTimeout(() => forward(res, f, attempt + 1), RETRY_PAUSE_MS);
+            return;
+        }
+        reply(res, 502, { error: `upstream ${f.host}:${f.port}: ${err.code ?? err.message}${attempt > 1 ? ` (after ${attempt} tries)` : ""}` });
     });
-    req.pipe(upstream);
-});
+    upstream.end(f.body);
+}
 
 server.listen(PORT, HOST, () => process.stdout.write(`ingress proxy listening on :${PORT}\n`));
 const stop = () => {
