@@ -92,6 +92,8 @@ function forward(res: http.ServerResponse, f: Forward, attempt: number): void {
     upstream.on("error", (err: NodeJS.ErrnoException) => {
         if (res.headersSent) return res.destroy();
         if (!connected && attempt < CONNECT_TRIES && err.code !== "ETIMEDOUT") {
+            // One line per retry, so `kubectl logs` shows how often the data path refused a connection.
+            process.stdout.write(`retry ${attempt + 1}/${CONNECT_TRIES}: ${f.method} ${f.prefix}${f.path}: ${err.code ?? err.message}\n`);
             setTimeout(() => forward(res, f, attempt + 1), RETRY_PAUSE_MS);
             return;
         }
