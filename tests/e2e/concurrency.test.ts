@@ -64,7 +64,30 @@ beforeAll(() => {
     ws = workspace(tmp, { PATH: process.env["PATH"] ?? "", PULUMI_HOME: home });
 });
 
+/**
+ * The engine starts each plugin in a process group of its own, so killing the `up`'s group leaves
+ * them running. They all carry this file's PULUMI_HOME in their environment: kill those.
+ */
+function killPlugins(home: string): void {
+    for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        let environ: string;
+        try {
+            environ = fs.readFileSync(`/proc/${pid}/environ`, "latin1");
+        } catch {
+            continue;
+        }
+        if (environ.split("\0").includes(`PULUMI_HOME=${home}`)) {
+            try {
+                process.kill(Number(pid), "SIGKILL");
+            } catch {
+                /* gone already */
+            }
+        }
+    }
+}
+
 afterAll(async () => {
+    if (tmp) killPlugins(path.join(tmp, "pulumi-home"));
     for (const app of apps) await app.stop();
     if (kubeconfig) clusterDown(CLUSTER, kubeconfig);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
