@@ -209,7 +209,7 @@ describe("an `up` killed while its migration Job runs", () => {
             );
             expect(locked).toContain("the stack is currently locked by 1 lock(s)");
             await stack.cancel();
-            // The run the killed up was creating is pending in state: refresh clears it (FAULTS 26).
+            // The run the killed up was creating is pending in state: refresh clears it, as the engine asks before the next up.
             await stack.refresh({ color: "never", clearPendingCreates: true });
 
             let nextOutput = "";
