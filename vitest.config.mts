@@ -50,6 +50,8 @@ export default defineConfig({
         // which runs every file in turn. Most of these files wait on servers, timers and child
         // processes rather than the CPU, so four run side by side.
         maxWorkers: 4,
+        // dist/, the compiled program and provider bundles, built when a source changed.
+        globalSetup: ["tests/build.ts"],
         sequence: { sequencer: E2eOrder },
         projects: [
             { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000 } },

@@ -2,13 +2,12 @@
 // candidate on the preview route, so it runs only once those checks passed, and `pulumi preview`
 // shows it after them. One dynamic resource (progression:LiveSwitch); the logic is
 // release/switch.ts, and the provider follows the rules of components/serializedProvider.ts.
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { HistoryEntry } from "../release/revisions";
 import type { LiveCheck, SwitchInputs, SwitchOutputs } from "../release/switch";
-import { providerLogicProblem, serializedProvider } from "./serializedProvider";
+import { providerBundle, providerLogicProblem, serializedProvider } from "./serializedProvider";
 
-const PROVIDER_LOGIC = path.join(__dirname, "..", "release", "switch.ts");
+const PROVIDER_LOGIC = providerBundle("switch");
 
 /** The serialized provider. Exported for tests. */
 export const liveSwitchProvider = serializedProvider<SwitchInputs, SwitchOutputs>(PROVIDER_LOGIC);

@@ -5,7 +5,6 @@
 //   - job: a Kubernetes Job in the environment's namespace runs the team's migration image;
 //   - command: the team's command runs where `pulumi up` runs.
 // It runs again when the trigger (how it runs, and a digest of migrationsDir) changes.
-import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
@@ -13,7 +12,7 @@ import type { MigrationConfig } from "../config/groups/migration";
 import type { AppConfig } from "../config/schema";
 import type { CommandMigrationInputs, JobMigrationInputs, MigrationRunInputs, MigrationRunOutputs } from "../migrate/provider";
 import { lintMigrations, type LintReport, lintVerdict } from "../migrate/lint";
-import { providerLogicProblem, serializedProvider } from "./serializedProvider";
+import { providerBundle, providerLogicProblem, serializedProvider } from "./serializedProvider";
 import { migrationJobPrefix, migrationRender, migrationTrigger } from "./migrationManifests";
 import { fillSecret } from "./secretValues";
 
@@ -34,7 +33,7 @@ export interface MigrationGateArgs {
 }
 
 // The provider follows the rules of components/serializedProvider.ts.
-const PROVIDER_LOGIC = path.join(__dirname, "..", "migrate", "provider.ts");
+const PROVIDER_LOGIC = providerBundle("migrate");
 
 /** The serialized provider. Exported for tests. */
 export const migrationProvider = serializedProvider<MigrationRunInputs, MigrationRunOutputs>(PROVIDER_LOGIC);

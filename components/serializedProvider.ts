@@ -8,15 +8,16 @@
 //      Without them, refresh keeps the state as it is and delete just forgets the resource; what
 //      such a resource leaves in the cluster lives in the environment's namespace, which the
 //      stack deletes.
-//   2. Capture paths, not code: the text holds two absolute paths (the logic file and tsx's
-//      require API) and loads the logic through tsx inside each method, so undici, the Kubernetes
-//      client, the engine and any secret stay out of state.
-//   3. Run from the sources, never from a compiled `dist/`: the logic file is TypeScript beside
-//      the program. A component refuses to register a resource when the file is missing
+//   2. Capture a path, not code: the text holds the absolute path of the logic's compiled bundle
+//      (dist/provider-<name>.js, built with the program by build/compile.js) and requires it inside
+//      each method, so undici, the Kubernetes client, the engine and any secret stay out of state,
+//      and the provider process loads plain JavaScript: no TypeScript loader.
+//   3. The bundle must exist when a resource is registered: build/program.js builds dist/ before
+//      the program runs. A component refuses to register a resource when its bundle is missing
 //      (providerLogicProblem), instead of failing later in the provider process.
 // tests/smoke/provider-serialized.test.ts runs the serialized text the way the engine does.
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
+import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 
 /** What a logic file exports as `logic`: the provider's methods on plain objects. */
@@ -26,17 +27,21 @@ export interface ProviderLogic<I, O> {
     diff(id: string, olds: O, news: I): { changes: boolean; replaces: string[] };
 }
 
-const TSX_API = createRequire(__filename).resolve("tsx/cjs/api");
+/**
+ * The compiled bundle of a provider's logic. The same path from a source file and from the program's
+ * bundle: both sit one folder below the project root.
+ */
+export const providerBundle = (name: "smoke" | "migrate" | "switch"): string => path.join(__dirname, "..", "dist", `provider-${name}.js`);
 
-/** The serialized provider for the logic in `logicFile`: thin delegates that load it when called. */
-export function serializedProvider<I, O>(logicFile: string): pulumi.dynamic.ResourceProvider<I, O> {
-    const tsxApi = TSX_API;
+/** The serialized provider for the logic bundled in `bundle`: thin delegates that load it when called. */
+export function serializedProvider<I, O>(bundle: string): pulumi.dynamic.ResourceProvider<I, O> {
     const load = (): ProviderLogic<I, O> => {
+        // Stack traces of the logic name its TypeScript source: the bundle links its source map.
+        process.setSourceMapsEnabled(true);
         // `require`, not `import`: the closure serializer leaves `require` free, so it resolves in
         // the provider process at call time.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const tsx = require(tsxApi) as { require(id: string, fromFile: string): unknown };
-        return (tsx.require(logicFile, logicFile) as { logic: ProviderLogic<I, O> }).logic;
+        return (require(bundle) as { logic: ProviderLogic<I, O> }).logic;
     };
     return {
         async create(inputs) {
@@ -51,11 +56,12 @@ export function serializedProvider<I, O>(logicFile: string): pulumi.dynamic.Reso
     };
 }
 
-/** Rule 3: the logic must exist as a TypeScript source where the serialized text will look. Returns the problem, or undefined. */
-export function providerLogicProblem(file: string): string | undefined {
-    if (file.endsWith(".ts") && fs.existsSync(file)) return undefined;
+/** Rule 3: the logic's bundle must exist where the serialized text will look. Returns the problem, or undefined. */
+export function providerLogicProblem(bundle: string): string | undefined {
+    if (fs.existsSync(bundle)) return undefined;
     return (
-        `the provider's logic ${file} does not exist, so the serialized provider could not load it. ` +
-        "The program runs from its TypeScript sources (Pulumi.yaml main: the repository); a compiled dist/ has no such file. Fix: point main at the sources"
+        `the provider's compiled logic ${bundle} does not exist, so the serialized provider could not load it. ` +
+        "build/program.js (package.json main) builds it before the program runs. Fix: run the program through it " +
+        "(leave Pulumi.yaml without `main`), or build once with `node -e 'require(\"./build/compile\").ensureBuilt()'`"
     );
 }

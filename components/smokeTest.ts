@@ -8,12 +8,11 @@
 // Neither mode runs during preview; both run again when `trigger` changes.
 //
 // The provider follows the rules of components/serializedProvider.ts.
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_CHECKS, DEFAULTS, SmokeConfigError } from "../smoke/checks";
 import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
 import type { ValidChecks } from "../smoke/types";
-import { providerLogicProblem as sharedProblem, serializedProvider } from "./serializedProvider";
+import { providerBundle, providerLogicProblem as sharedProblem, serializedProvider } from "./serializedProvider";
 
 export type { SmokeCheckOutcome } from "../smoke/provider";
 
@@ -75,7 +74,7 @@ export interface SmokeTestArgs {
 /** The arguments that mean nothing to a command. */
 export const HTTP_ONLY_ARGS = ["checks", "timeoutMs", "intervalMs", "consecutivePasses", "failureLimit", "headers", "caPem"] as const;
 
-export const PROVIDER_LOGIC = path.join(__dirname, "..", "smoke", "provider.ts");
+export const PROVIDER_LOGIC = providerBundle("smoke");
 
 /** Rule 3 of components/serializedProvider.ts for this provider. Returns the problem, or undefined. */
 export function providerLogicProblem(file: string = PROVIDER_LOGIC): string | undefined {

@@ -16,6 +16,7 @@ export const PROJECT = "env-progression-deployments";
 export const PROGRAM_PATHS: readonly string[] = [
     "Pulumi.yaml",
     "index.ts",
+    "build/**",
     "components/**",
     "config/**",
     "smoke/**",

@@ -1,6 +1,6 @@
 // The serialized SmokeTest provider, run the way `pulumi-resource-pulumi-nodejs` runs it: the
 // text Pulumi stores in `__provider`, loaded with require-from-string in a plain Node process
-// (no TypeScript loader) from another working directory.
+// (no TypeScript loader) from another working directory; it loads the compiled bundle in dist/.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,9 +38,9 @@ describe.concurrent("serialized provider", () => {
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it("captures only paths: no engine, no undici, no secrets in the serialized text", () => {
-        expect(providerText).toContain(JSON.stringify(path.join(REPO, "smoke", "provider.ts")));
-        expect(providerText).toMatch(/tsx[\\/]+dist[\\/]+cjs[\\/]+api[\\/]+index\.cjs/);
+    it("captures only the bundle's path: no engine, no undici, no TypeScript loader, no secrets in the serialized text", () => {
+        expect(providerText).toContain(JSON.stringify(path.join(REPO, "dist", "provider-smoke.js")));
+        expect(providerText).not.toMatch(/tsx/);
         // The checkout's own path may contain any of these words (a worktree named undici).
         expect(providerText.split(REPO).join("<repo>")).not.toMatch(/undici|runSmoke|Authorization/);
         expect(providerText.length).toBeLessThan(4000);
@@ -100,8 +100,8 @@ describe.concurrent("serialized provider", () => {
 
     it("rule 2 holds for the live switch and the migration too: their text captures the logic's path, not its code", async () => {
         for (const [provider, file, code] of [
-            [liveSwitchProvider, path.join(REPO, "release", "switch.ts"), /pointService|awaitEndpoints/],
-            [migrationProvider, path.join(REPO, "migrate", "provider.ts"), /runMigrationJob|lock_timeout/],
+            [liveSwitchProvider, path.join(REPO, "dist", "provider-switch.js"), /pointService|awaitEndpoints/],
+            [migrationProvider, path.join(REPO, "dist", "provider-migrate.js"), /runMigrationJob|lock_timeout/],
         ] as const) {
             const text = (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text;
             expect(text).toContain(JSON.stringify(file));
@@ -109,13 +109,12 @@ describe.concurrent("serialized provider", () => {
         }
     });
 
-    it("rule 3: the logic is the TypeScript source beside the program; a compiled dist/ is refused up front", () => {
-        expect(PROVIDER_LOGIC).toBe(path.join(REPO, "smoke", "provider.ts"));
+    it("rule 3: the logic is the compiled bundle the program's build wrote; a missing one is refused up front", () => {
+        expect(PROVIDER_LOGIC).toBe(path.join(REPO, "dist", "provider-smoke.js"));
         expect(providerLogicProblem()).toBeUndefined();
-        expect(providerLogicProblem(path.join(REPO, "dist", "smoke", "provider.ts"))).toMatch(
-            /^the provider's logic .*dist\/smoke\/provider\.ts does not exist, so the serialized provider could not load it\. .*Fix: point main at the sources$/,
+        expect(providerLogicProblem(path.join(REPO, "dist", "provider-gone.js"))).toMatch(
+            /^the provider's compiled logic .*dist\/provider-gone\.js does not exist, so the serialized provider could not load it\. .*Fix: run the program through it/,
         );
-        expect(providerLogicProblem(path.join(REPO, "smoke", "provider.js"))).toMatch(/does not exist/);
     });
 
     it("the DigestKey provider runs there too: a fresh 64-hex key per create, and never a change", async () => {

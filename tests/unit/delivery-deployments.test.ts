@@ -177,7 +177,7 @@ describe("delivery/deployments/ on the environment table, with Pulumi Deployment
         // Every local module the program loads is under a filter, so a change to it previews every stack.
         const filters = settings[0]!.inputs["vcs"]["paths"] as string[];
         const covered = (file: string) => filters.some((p) => (p.endsWith("/**") ? file.startsWith(p.slice(0, -2)) : file === p));
-        for (const file of programModules()) expect(covered(file), `${file} is loaded by index.ts but no path filter covers it`).toBe(true);
+        for (const file of programModules()) expect(covered(file), `${file} is loaded by pulumi up but no path filter covers it`).toBe(true);
     });
 
     it("installs the project's Node before anything runs, and the dependencies with it", () => {
@@ -523,19 +523,12 @@ describe("delivery/deployments/ as its own npm project", () => {
     });
 });
 
-/** The repository files index.ts loads, transitively, relative to the root (type-only imports excluded). */
+/**
+ * The repository files `pulumi up` loads, relative to the root: the entry point and its builder, and
+ * every source the build bundled (dist/build.json, written by the suite's global setup).
+ */
 function programModules(): string[] {
-    const seen = new Set<string>();
-    const visit = (file: string) => {
-        if (seen.has(file)) return;
-        seen.add(file);
-        const text = fs.readFileSync(file, "utf8");
-        for (const m of text.matchAll(/^import (?!type )[^;]*?from "(\.[^"]+)";/gms)) {
-            const base = path.resolve(path.dirname(file), m[1]!);
-            const target = [`${base}.ts`, path.join(base, "index.ts"), base].find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
-            if (target) visit(target);
-        }
-    };
-    visit(path.join(ROOT, "index.ts"));
-    return [...seen].map((f) => path.relative(ROOT, f)).sort();
+    const record = JSON.parse(fs.readFileSync(path.join(ROOT, "dist", "build.json"), "utf8")) as { inputs: Record<string, string> };
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string };
+    return [pkg.main, "build/compile.js", ...Object.keys(record.inputs)].sort();
 }

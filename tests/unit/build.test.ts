@@ -1,0 +1,77 @@
+// build/compile.js, the program's ahead-of-time build, on a scratch project: what it writes, when
+// it builds again, and what a source that does not compile reports.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+interface Where {
+    root: string;
+    dist?: string;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const compile = require("../../build/compile") as {
+    ENTRIES: Record<string, string>;
+    staleReason(where?: Where): string | undefined;
+    build(where?: Where): void;
+    ensureBuilt(where?: Where): string | undefined;
+};
+
+let root: string;
+beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "build-"));
+    const write = (rel: string, text: string) => {
+        fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+        fs.writeFileSync(path.join(root, rel), text);
+    };
+    write("lib/answer.ts", "export const answer: number = 42;\n");
+    write("index.ts", 'import { answer } from "./lib/answer";\nexport = async () => ({ answer, root: require("node:path").resolve(__dirname, "..") });\n');
+    for (const src of Object.values(compile.ENTRIES).filter((s) => s !== "index.ts")) write(src, "export const logic = { name: 'x' };\n");
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+describe("the program's build", () => {
+    it("writes one bundle per entry, one folder below the root, that runs without a TypeScript loader", async () => {
+        expect(compile.staleReason({ root })).toBe("dist/ has not been built");
+        expect(compile.ensureBuilt({ root })).toBe("dist/ has not been built");
+        for (const name of Object.keys(compile.ENTRIES)) expect(fs.existsSync(path.join(root, "dist", `${name}.js`)), name).toBe(true);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const program = require(path.join(root, "dist", "index.js")) as () => Promise<{ answer: number; root: string }>;
+        // __dirname/.. in the bundle is the project root, as it is in a source one folder down.
+        expect(await program()).toEqual({ answer: 42, root });
+        const record = JSON.parse(fs.readFileSync(path.join(root, "dist", "build.json"), "utf8")) as { inputs: Record<string, string> };
+        expect(Object.keys(record.inputs)).toEqual(expect.arrayContaining(["index.ts", "lib/answer.ts", "smoke/provider.ts"]));
+    });
+
+    it("is current after a build, and stale when any input, the builder's record or a bundle changes", () => {
+        compile.build({ root });
+        expect(compile.ensureBuilt({ root })).toBeUndefined();
+
+        fs.writeFileSync(path.join(root, "lib", "answer.ts"), "export const answer: number = 43;\n");
+        expect(compile.staleReason({ root })).toBe("lib/answer.ts changed");
+        expect(compile.ensureBuilt({ root })).toBe("lib/answer.ts changed");
+        expect(fs.readFileSync(path.join(root, "dist", "index.js"), "utf8")).toContain("43");
+        expect(compile.staleReason({ root })).toBeUndefined();
+
+        // Touching a file without changing it is not a change.
+        const now = new Date();
+        fs.utimesSync(path.join(root, "index.ts"), now, now);
+        expect(compile.staleReason({ root })).toBeUndefined();
+
+        fs.rmSync(path.join(root, "dist", "provider-switch.js"));
+        expect(compile.staleReason({ root })).toBe("dist/provider-switch.js is missing");
+        compile.build({ root });
+
+        fs.rmSync(path.join(root, "lib", "answer.ts"));
+        expect(compile.staleReason({ root })).toBe("lib/answer.ts is gone");
+    });
+
+    it("a source that does not compile fails with its file and line and the fix, and keeps the last good build", () => {
+        compile.build({ root });
+        const before = fs.readFileSync(path.join(root, "dist", "index.js"), "utf8");
+        fs.writeFileSync(path.join(root, "lib", "answer.ts"), "export const answer: number = ;\n");
+        expect(() => compile.ensureBuilt({ root })).toThrow(/^the program does not compile:\n {2}lib\/answer\.ts:1:\d+: .*\nFix the source named above; `npm run typecheck`/);
+        expect(fs.readFileSync(path.join(root, "dist", "index.js"), "utf8")).toBe(before);
+        expect(compile.staleReason({ root })).toBe("lib/answer.ts changed");
+    });
+});
