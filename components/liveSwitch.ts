@@ -4,13 +4,13 @@
 // release/switch.ts, and the provider follows the rules of components/serializedProvider.ts.
 import * as pulumi from "@pulumi/pulumi";
 import type { HistoryEntry } from "../release/revisions";
-import type { LiveCheck, SwitchInputs, SwitchOutputs } from "../release/switch";
-import { providerBundle, providerLogicProblem, serializedProvider } from "./serializedProvider";
+import type { LiveCheck, SwitchInputs } from "../release/switch";
+import { DynamicResource, providerBundle, providerLogicProblem, providerText } from "./serializedProvider";
 
 const PROVIDER_LOGIC = providerBundle("switch");
 
 /** The serialized provider. Exported for tests. */
-export const liveSwitchProvider = serializedProvider<SwitchInputs, SwitchOutputs>(PROVIDER_LOGIC);
+export const liveSwitchProvider = providerText(PROVIDER_LOGIC);
 
 export interface LiveSwitchArgs {
     /** The kubeconfig holding only the stack's context (a secret), and that context. */
@@ -38,7 +38,7 @@ export interface LiveSwitchArgs {
 
 type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
-class LiveSwitchRun extends pulumi.dynamic.Resource {
+class LiveSwitchRun extends DynamicResource {
     declare public readonly live: pulumi.Output<string>;
     declare public readonly previous: pulumi.Output<string | null>;
     declare public readonly ranDigest: pulumi.Output<string | null>;
@@ -48,12 +48,11 @@ class LiveSwitchRun extends pulumi.dynamic.Resource {
 
     constructor(name: string, props: InputsOf<SwitchInputs>, opts: pulumi.CustomResourceOptions) {
         super(
+            "LiveSwitch",
             liveSwitchProvider,
             name,
             { ...props, live: undefined, previous: undefined, ranDigest: undefined, switchedAt: undefined, switchMs: undefined, history: undefined, checkBaseUrl: undefined },
             opts,
-            "progression",
-            "LiveSwitch",
         );
     }
 }

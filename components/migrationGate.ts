@@ -10,9 +10,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import type { MigrationConfig } from "../config/groups/migration";
 import type { AppConfig } from "../config/schema";
-import type { CommandMigrationInputs, JobMigrationInputs, MigrationRunInputs, MigrationRunOutputs } from "../migrate/provider";
+import type { CommandMigrationInputs, JobMigrationInputs } from "../migrate/provider";
 import { lintMigrations, type LintReport, lintVerdict } from "../migrate/lint";
-import { providerBundle, providerLogicProblem, serializedProvider } from "./serializedProvider";
+import { DynamicResource, providerBundle, providerLogicProblem, providerText } from "./serializedProvider";
 import { migrationJobPrefix, migrationRender, migrationTrigger } from "./migrationManifests";
 import { fillSecret } from "./secretValues";
 
@@ -36,11 +36,11 @@ export interface MigrationGateArgs {
 const PROVIDER_LOGIC = providerBundle("migrate");
 
 /** The serialized provider. Exported for tests. */
-export const migrationProvider = serializedProvider<MigrationRunInputs, MigrationRunOutputs>(PROVIDER_LOGIC);
+export const migrationProvider = providerText(PROVIDER_LOGIC);
 
 type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
-class MigrationRun extends pulumi.dynamic.Resource {
+class MigrationRun extends DynamicResource {
     // `declare`: a class field would overwrite the outputs the base constructor just set.
     declare public readonly version: pulumi.Output<string>;
     declare public readonly trigger: pulumi.Output<string>;
@@ -49,12 +49,11 @@ class MigrationRun extends pulumi.dynamic.Resource {
 
     constructor(name: string, props: InputsOf<CommandMigrationInputs> | InputsOf<JobMigrationInputs>, opts: pulumi.CustomResourceOptions) {
         super(
+            "MigrationRun",
             migrationProvider,
             name,
             { ...props, migratedAt: undefined, elapsedMs: undefined, jobName: undefined, output: undefined },
             opts,
-            "progression",
-            "MigrationRun",
         );
     }
 }

@@ -10,9 +10,9 @@
 // The provider follows the rules of components/serializedProvider.ts.
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_CHECKS, DEFAULTS, SmokeConfigError } from "../smoke/checks";
-import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome, SmokeRunInputs, SmokeRunOutputs } from "../smoke/provider";
+import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome } from "../smoke/provider";
 import type { ValidChecks } from "../smoke/types";
-import { providerBundle, providerLogicProblem as sharedProblem, serializedProvider } from "./serializedProvider";
+import { DynamicResource, providerBundle, providerLogicProblem as sharedProblem, providerText } from "./serializedProvider";
 
 export type { SmokeCheckOutcome } from "../smoke/provider";
 
@@ -82,12 +82,12 @@ export function providerLogicProblem(file: string = PROVIDER_LOGIC): string | un
 }
 
 /** The serialized provider. Exported for tests. */
-export const smokeProvider = serializedProvider<SmokeRunInputs, SmokeRunOutputs>(PROVIDER_LOGIC);
+export const smokeProvider = providerText(PROVIDER_LOGIC);
 
 type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 type SmokeRunProps = InputsOf<ChecksRunInputs> | InputsOf<CommandRunInputs>;
 
-class SmokeRun extends pulumi.dynamic.Resource {
+class SmokeRun extends DynamicResource {
     // `declare`: a class field would overwrite the outputs the base constructor just set.
     declare public readonly results: pulumi.Output<SmokeCheckOutcome[]>;
     declare public readonly passedAt: pulumi.Output<string>;
@@ -98,6 +98,7 @@ class SmokeRun extends pulumi.dynamic.Resource {
     constructor(name: string, props: SmokeRunProps, opts: pulumi.CustomResourceOptions) {
         // Outputs only the provider computes are registered as undefined so they come back.
         super(
+            "SmokeRun",
             smokeProvider,
             name,
             {
@@ -112,8 +113,6 @@ class SmokeRun extends pulumi.dynamic.Resource {
                 commandOutput: undefined,
             },
             opts,
-            "progression",
-            "SmokeRun",
         );
     }
 }

@@ -339,13 +339,31 @@ ensure_pulumi() {
   sum=$(cksum <"$repo/toolchain/langhost/main.go")
   [ -x "$pulumi_dir/bin/pulumi-language-nodejs" ] && [ "$(cat "$pulumi_dir/.langhost" 2>/dev/null)" = "$sum" ] ||
     timed "pulumi-language-nodejs" build_langhost "$sum"
-  # The dynamic-provider shim ships, executable, at the root of the npm package @pulumi/pulumi.
-  local shim="$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
-  if [ -f "$shim" ]; then
-    cmp -s "$shim" "$pulumi_dir/bin/pulumi-resource-pulumi-nodejs" 2>/dev/null || install -m 0755 "$shim" "$pulumi_dir/bin/"
-  elif [ ! -x "$pulumi_dir/bin/pulumi-resource-pulumi-nodejs" ]; then
-    log "warning: $shim is missing (run npm ci); dynamic providers will not work until it is copied"
-  fi
+  write_dynamic_provider_shim "$pulumi_dir/bin/pulumi-resource-pulumi-nodejs"
+}
+
+# The dynamic-provider launcher the engine starts for the program's dynamic resources. The npm
+# package @pulumi/pulumi ships one that starts Node twice (once only to resolve the host's path);
+# this one finds the host of the program's own @pulumi/pulumi from the working directory upward, as
+# Node's resolver would, and starts Node once.
+write_dynamic_provider_shim() {
+  local tmp="$1.tmp.$$"
+  cat >"$tmp" <<'SH'
+#!/bin/sh
+# Written by toolchain/toolchain.sh: runs the dynamic provider host of the nearest
+# node_modules/@pulumi/pulumi above the working directory.
+d=$PWD
+while :; do
+  host=$d/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js
+  if [ -f "$host" ]; then exec node "$host" "$@"; fi
+  [ "$d" = / ] && break
+  d=$(dirname "$d")
+done
+echo "pulumi-resource-pulumi-nodejs: no node_modules/@pulumi/pulumi in $PWD or above it; run npm ci in the project" >&2
+exit 1
+SH
+  chmod 0755 "$tmp"
+  if cmp -s "$tmp" "$1" 2>/dev/null; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
 }
 
 # --- pulumi-resource-kubernetes at exactly the @pulumi/kubernetes version ------------------------
@@ -473,6 +491,10 @@ emit_env() {
   echo "export PATH=\"$path:\$PATH\""
   [ -n "${pulumi_external:-}" ] || echo "export PULUMI_HOME=\"$pulumi_home\""
   echo "export PULUMI_SKIP_UPDATE_CHECK=true"
+  # V8 keeps the code it compiled for each module here, keyed by file and content: the engine's
+  # Node processes (the program, the dynamic provider host) skip parsing and compiling the SDKs
+  # after the first run. A folder of this user's own cache, never a shared temporary one.
+  echo "export NODE_COMPILE_CACHE=\"$cache/node-compile-cache\""
   echo "export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true"
 }
 

@@ -8,7 +8,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENT_RULES } from "../../config/environments";
 import { readMigrationSources } from "../../config/groups/migration";
@@ -164,11 +163,10 @@ describe.skipIf(!available && !required)("command mode against a real PostgreSQL
     });
 
     it("the serialized provider runs in a plain Node process from another directory", async () => {
-        const serialized = await pulumi.runtime.serializeFunction(() => migrationProvider, { allowSecrets: true });
-        expect(serialized.text).toContain(JSON.stringify(path.join(REPO, "migrate", "provider.ts")));
-        expect(serialized.text).not.toMatch(/client-node|squawk|PGOPTIONS/);
+        expect(migrationProvider).toContain(JSON.stringify(path.join(REPO, "dist", "provider-migrate.js")));
+        expect(migrationProvider).not.toMatch(/client-node|squawk|PGOPTIONS/);
         const file = path.join(tmp, "provider.js");
-        fs.writeFileSync(file, serialized.text);
+        fs.writeFileSync(file, migrationProvider);
         const i = inputs();
         const requireFromString = require.resolve("require-from-string", { paths: [path.join(REPO, "node_modules", "@pulumi", "pulumi")] });
         const driver = `

@@ -8,7 +8,6 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrationProvider } from "../../components/migrationGate";
 import { smokeProvider } from "../../components/smokeTest";
@@ -40,7 +39,7 @@ beforeAll(async () => {
         ["migration.js", migrationProvider],
         ["smoke.js", smokeProvider],
     ] as const) {
-        fs.writeFileSync(path.join(tmp, file), (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text);
+        fs.writeFileSync(path.join(tmp, file), provider);
     }
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -6,8 +6,9 @@
 // programs and policy packs; the work itself is done by the Node SDK's own entry points in
 // node_modules/@pulumi/pulumi (cmd/run, cmd/run-policy-pack, cmd/run-plugin):
 //
-//   - GetRequiredPackages / GetRequiredPlugins: every package.json under a node_modules folder with
-//     "pulumi": {"resource": true} names a resource plugin (name and version as the npm package says).
+//   - GetRequiredPackages / GetRequiredPlugins: every package of the program's npm dependency graph
+//     whose package.json says "pulumi": {"resource": true} names a resource plugin (name and version
+//     as the npm package says).
 //   - Run: node <@pulumi/pulumi/cmd/run> --monitor ... --engine ... <entry point>, config in env.
 //   - RunPlugin: policy packs (through the SDK's PolicyProxy, which hands the stack configuration over)
 //     and Node plugins.
@@ -27,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,10 +227,12 @@ func resolveModule(nodeBin, dir, module string) (string, error) {
 // ---- required plugins -----------------------------------------------------------------------------
 
 type packageJSON struct {
-	Name         string                  `json:"name"`
-	Version      string                  `json:"version"`
-	Pulumi       plugin.PulumiPluginJSON `json:"pulumi"`
-	Dependencies map[string]string       `json:"dependencies"`
+	Name                 string                  `json:"name"`
+	Version              string                  `json:"version"`
+	Pulumi               plugin.PulumiPluginJSON `json:"pulumi"`
+	Dependencies         map[string]string       `json:"dependencies"`
+	OptionalDependencies map[string]string       `json:"optionalDependencies"`
+	DevDependencies      map[string]string       `json:"devDependencies"`
 }
 
 type foundPackage struct {
@@ -236,70 +240,104 @@ type foundPackage struct {
 	param, extension      *pulumirpc.PackageParameterization
 }
 
-// findPackages walks dir and every folder below it (following links once, skipping nested policy
-// packs and .git) and collects the resource plugins named by package.json files under node_modules.
+// findPackages collects the resource plugins of the program's npm dependency graph: from the
+// package.json nearest the program directory, its dependencies, optionalDependencies and
+// devDependencies, and transitively the dependencies and optionalDependencies of each package
+// reached. A package is found as Node's resolver finds it: in node_modules/<name> of the requiring
+// package's folder or of a folder above it. A package.json with "pulumi": {"resource": true} names a
+// plugin. Only the graph is read (a few hundred small files), never every folder under the
+// program: another project's node_modules beside it (a nested policy pack, a second Pulumi
+// project) is not this program's.
 func findPackages(dir string) ([]foundPackage, error) {
+	root, err := nearestPackageJSON(dir)
+	if err != nil {
+		return nil, err
+	}
+	var rootPJ packageJSON
+	if err := readJSON(filepath.Join(root, "package.json"), &rootPJ); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	var found []foundPackage
 	var errs []error
-	var walk func(dir string, inNodeModules bool)
-	walk = func(dir string, inNodeModules bool) {
-		real, err := filepath.EvalSymlinks(dir)
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		if seen[real] {
-			return
-		}
-		seen[real] = true
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		for _, e := range entries {
-			p := filepath.Join(dir, e.Name())
-			isDir := e.IsDir()
-			if e.Type()&os.ModeSymlink != 0 {
-				if fi, err := os.Stat(p); err == nil {
-					isDir = fi.IsDir()
-				}
+	var visit func(from string, deps ...map[string]string)
+	visit = func(from string, deps ...map[string]string) {
+		for _, m := range deps {
+			names := make([]string, 0, len(m))
+			for name := range m {
+				names = append(names, name)
 			}
-			switch {
-			case isDir:
-				if e.Name() == ".git" {
-					continue
+			sort.Strings(names)
+			for _, name := range names {
+				pkgDir, ok := resolvePackage(from, name)
+				if !ok {
+					continue // an optional dependency not installed on this platform, or not installed yet
 				}
-				if _, err := os.Stat(filepath.Join(p, "PulumiPolicy.yaml")); err == nil {
-					continue // a policy pack's plugins are not the program's
-				}
-				walk(p, inNodeModules || filepath.Base(dir) == "node_modules")
-			case inNodeModules && e.Name() == "package.json":
-				b, err := os.ReadFile(p)
+				real, err := filepath.EvalSymlinks(pkgDir)
 				if err != nil {
 					errs = append(errs, err)
 					continue
 				}
+				if seen[real] {
+					continue
+				}
+				seen[real] = true
 				var pj packageJSON
-				if err := json.Unmarshal(b, &pj); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", p, err))
+				if err := readJSON(filepath.Join(pkgDir, "package.json"), &pj); err != nil {
+					errs = append(errs, err)
 					continue
 				}
-				if !pj.Pulumi.Resource {
-					continue
+				if pj.Pulumi.Resource {
+					if fp, err := describe(pj); err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", filepath.Join(pkgDir, "package.json"), err))
+					} else {
+						found = append(found, fp)
+					}
 				}
-				fp, err := describe(pj)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", p, err))
-					continue
-				}
-				found = append(found, fp)
+				visit(pkgDir, pj.Dependencies, pj.OptionalDependencies)
 			}
 		}
 	}
-	walk(dir, false)
+	visit(root, rootPJ.Dependencies, rootPJ.OptionalDependencies, rootPJ.DevDependencies)
 	return found, errors.Join(errs...)
+}
+
+// nearestPackageJSON returns dir or the closest folder above it holding a package.json.
+func nearestPackageJSON(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "package.json")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no package.json in %s or any folder above it", dir)
+		}
+	}
+}
+
+// resolvePackage finds node_modules/<name> from the folder `from` upward, as Node's resolver does.
+func resolvePackage(from, name string) (string, bool) {
+	for d := from; ; d = filepath.Dir(d) {
+		if filepath.Base(d) != "node_modules" {
+			p := filepath.Join(d, "node_modules", filepath.FromSlash(name))
+			if _, err := os.Stat(filepath.Join(p, "package.json")); err == nil {
+				return p, true
+			}
+		}
+		if filepath.Dir(d) == d {
+			return "", false
+		}
+	}
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 func describe(pj packageJSON) (foundPackage, error) {

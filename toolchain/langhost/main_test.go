@@ -22,22 +22,35 @@ func writeFile(t *testing.T, path, text string) {
 	}
 }
 
-// A program's resource plugins are the package.json files under node_modules that say
-// "pulumi": {"resource": true}; a nested policy pack's are not the program's.
+// A program's resource plugins are the packages of its dependency graph whose package.json says
+// "pulumi": {"resource": true}, found as Node finds them (nested node_modules first, then upward); a
+// package nobody depends on, and another project's node_modules beside the program, are not the
+// program's.
 func TestFindPackages(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "package.json"), `{"name": "app", "pulumi": {"resource": true}}`)
+	writeFile(t, filepath.Join(dir, "package.json"),
+		`{"name": "app", "dependencies": {"@pulumi/kubernetes": "4.25.0", "@pulumi/pulumi": "3.276.0"}, "optionalDependencies": {"gone": "1.0.0"}, "devDependencies": {"tool": "1.0.0"}}`)
 	writeFile(t, filepath.Join(dir, "node_modules/@pulumi/kubernetes/package.json"),
-		`{"name": "@pulumi/kubernetes", "version": "4.25.0", "pulumi": {"resource": true}}`)
+		`{"name": "@pulumi/kubernetes", "version": "4.25.0", "pulumi": {"resource": true}, "dependencies": {"@pulumi/pulumi": "^3", "third": "1"}}`)
 	writeFile(t, filepath.Join(dir, "node_modules/@pulumi/pulumi/package.json"),
-		`{"name": "@pulumi/pulumi", "version": "3.276.0"}`)
-	writeFile(t, filepath.Join(dir, "node_modules/third/package.json"),
+		`{"name": "@pulumi/pulumi", "version": "3.276.0", "dependencies": {"@pulumi/kubernetes": "*"}}`)
+	// Nested under the package that needs it: Node finds this copy first.
+	writeFile(t, filepath.Join(dir, "node_modules/@pulumi/kubernetes/node_modules/third/package.json"),
 		`{"name": "third", "version": "1.0.0", "pulumi": {"resource": true, "name": "thing", "version": "2.0.0"}}`)
-	writeFile(t, filepath.Join(dir, "policy/PulumiPolicy.yaml"), "runtime: nodejs\n")
-	writeFile(t, filepath.Join(dir, "policy/node_modules/@pulumi/random/package.json"),
+	writeFile(t, filepath.Join(dir, "node_modules/third/package.json"),
+		`{"name": "third", "version": "9.0.0", "pulumi": {"resource": true, "name": "thing", "version": "9.0.0"}}`)
+	writeFile(t, filepath.Join(dir, "node_modules/tool/package.json"),
+		`{"name": "tool", "version": "1.0.0", "devDependencies": {"@pulumi/random": "4"}}`)
+	// Installed, but nobody depends on it.
+	writeFile(t, filepath.Join(dir, "node_modules/@pulumi/random/package.json"),
 		`{"name": "@pulumi/random", "version": "4.0.0", "pulumi": {"resource": true}}`)
+	// Another project below the program, with its own dependencies.
+	writeFile(t, filepath.Join(dir, "deployments/package.json"), `{"name": "other", "dependencies": {"@pulumi/pulumiservice": "1"}}`)
+	writeFile(t, filepath.Join(dir, "deployments/node_modules/@pulumi/pulumiservice/package.json"),
+		`{"name": "@pulumi/pulumiservice", "version": "1.3.0", "pulumi": {"resource": true}}`)
 
-	found, err := findPackages(dir)
+	// The program directory may be below the package.json (Pulumi.yaml's main).
+	found, err := findPackages(filepath.Join(dir, "src"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +62,12 @@ func TestFindPackages(t *testing.T) {
 	want := []string{"kubernetes@v4.25.0", "thing@v2.0.0"}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("findPackages = %v, want %v", got, want)
+	}
+}
+
+func TestFindPackagesWithoutPackageJSON(t *testing.T) {
+	if _, err := findPackages(t.TempDir()); err == nil {
+		t.Fatal("findPackages found a package.json in an empty folder tree")
 	}
 }
 
