@@ -79,7 +79,7 @@ describe("SmokeTest (checks mode)", () => {
         expect(headers).toEqual(secretValue({ Authorization: "Bearer s3cr3t-value" }));
         expect(typeof __provider).toBe("string");
         expect(__provider as string).not.toContain("s3cr3t-value");
-        expect(__provider as string).toContain("smoke/provider.ts");
+        expect(__provider as string).toContain("dist/provider-smoke.js");
     });
 
     it("marks headers secret even when handed over as a plain Output", async () => {
