@@ -206,22 +206,37 @@ func (o options) env() []string {
 	return env
 }
 
-// resolveModule asks node where a module of the program's node_modules lives.
-func resolveModule(nodeBin, dir, module string) (string, error) {
-	script := fmt.Sprintf(`try { console.log(require.resolve(%q)) } catch (e) { `+
-		`console.error(e.code === "MODULE_NOT_FOUND" ? "cannot find %s from %s: run npm install there" : e.message); `+
-		`process.exit(1) }`, module, module, dir)
-	cmd := exec.Command(nodeBin, "-e", script)
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
-			return "", errors.New(strings.TrimSpace(string(ee.Stderr)))
-		}
-		return "", err
+// resolveModule finds a module of the program's node_modules as Node's require.resolve would for
+// the SDK's entry points (packages without an "exports" map): the package from dir upward, then the
+// file, the file with ".js", or the folder's index.js. Resolving here, not by asking node, saves a
+// Node start before every program run. A path (absolute or starting with ".") is taken as given.
+func resolveModule(dir, module string) (string, error) {
+	if filepath.IsAbs(module) {
+		return module, nil
 	}
-	return strings.TrimSpace(string(out)), nil
+	if strings.HasPrefix(module, ".") {
+		return filepath.Join(dir, module), nil
+	}
+	parts := strings.Split(module, "/")
+	n := 1
+	if strings.HasPrefix(module, "@") {
+		n = 2
+	}
+	if len(parts) < n {
+		return "", fmt.Errorf("%q is not a module name", module)
+	}
+	pkg, sub := strings.Join(parts[:n], "/"), filepath.FromSlash(strings.Join(parts[n:], "/"))
+	pkgDir, ok := resolvePackage(dir, pkg)
+	if !ok {
+		return "", fmt.Errorf("cannot find %s from %s: run npm install there", module, dir)
+	}
+	base := filepath.Join(pkgDir, sub)
+	for _, candidate := range []string{base, base + ".js", filepath.Join(base, "index.js")} {
+		if fi, err := os.Stat(candidate); err == nil && !fi.IsDir() {
+			return candidate, nil
+		}
+	}
+	return "", fmt.Errorf("cannot find %s in %s: reinstall it (npm ci)", module, pkgDir)
 }
 
 // ---- required plugins -----------------------------------------------------------------------------
@@ -422,7 +437,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if runModule == "" {
 		runModule = "@pulumi/pulumi/cmd/run"
 	}
-	runPath, err := resolveModule(nodeBin, dir, runModule)
+	runPath, err := resolveModule(dir, runModule)
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
@@ -527,7 +542,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerStre
 	if analyzer {
 		module = "@pulumi/pulumi/cmd/run-policy-pack"
 	}
-	runPath, err := resolveModule(nodeBin, dir, module)
+	runPath, err := resolveModule(dir, module)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -62,6 +63,32 @@ func TestFindPackages(t *testing.T) {
 	want := []string{"kubernetes@v4.25.0", "thing@v2.0.0"}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("findPackages = %v, want %v", got, want)
+	}
+}
+
+// The SDK's entry points resolve as Node resolves them: the package from the program's folder
+// upward, then the file, the file with .js, or the folder's index.js.
+func TestResolveModule(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "node_modules/@pulumi/pulumi/package.json"), `{"name": "@pulumi/pulumi", "version": "3.276.0"}`)
+	writeFile(t, filepath.Join(dir, "node_modules/@pulumi/pulumi/cmd/run/index.js"), "")
+	writeFile(t, filepath.Join(dir, "node_modules/@pulumi/pulumi/cmd/run-plugin.js"), "")
+	program := filepath.Join(dir, "app")
+	for module, want := range map[string]string{
+		"@pulumi/pulumi/cmd/run":        filepath.Join(dir, "node_modules/@pulumi/pulumi/cmd/run/index.js"),
+		"@pulumi/pulumi/cmd/run-plugin": filepath.Join(dir, "node_modules/@pulumi/pulumi/cmd/run-plugin.js"),
+		"/abs/run.js":                   "/abs/run.js",
+	} {
+		got, err := resolveModule(program, module)
+		if err != nil || got != want {
+			t.Errorf("resolveModule(%q) = %q, %v; want %q", module, got, err, want)
+		}
+	}
+	if _, err := resolveModule(program, "@pulumi/pulumi/cmd/missing"); err == nil {
+		t.Error("resolveModule found a module that does not exist")
+	}
+	if _, err := resolveModule(program, "nope/cmd"); err == nil || !strings.Contains(err.Error(), "run npm install there") {
+		t.Errorf("a missing package: %v, want the fix", err)
 	}
 }
 
