@@ -42,10 +42,13 @@ export async function checkPromotion(args: PromotionCheckArgs): Promise<{ output
     const { config } = args;
     const org = pulumi.getOrganization();
     const project = pulumi.getProject();
-    const own = await readStack({ name: ownStackName(config.stack, org, project), stack: config.stack }, "promotion-own");
     const source = promotionSource(config, org, project);
-    if (source === undefined) return { output: NO_PROMOTION, ownHistory: own.history };
-    const upstream = await readStack(source, "promotion-source");
+    // The two reads are independent: side by side, an update waits for one engine round trip, not two.
+    const [own, upstream] = await Promise.all([
+        readStack({ name: ownStackName(config.stack, org, project), stack: config.stack }, "promotion-own"),
+        source === undefined ? undefined : readStack(source, "promotion-source"),
+    ]);
+    if (source === undefined || upstream === undefined) return { output: NO_PROMOTION, ownHistory: own.history };
     const override = config.promotion.override;
     const decision = decidePromotion({
         candidate: candidateOf(config, args.checks),
