@@ -76,7 +76,7 @@ const TARGETS: Target[] = [
     { id: "netcheck-time", what: "netcheck on 1,000 namespaces / 5,000 workloads in at most 5 s", measure: "netcheck.1000.time", limit: 5 },
     { id: "netcheck-memory", what: "netcheck on 1,000 namespaces / 5,000 workloads under 1 GiB", measure: "netcheck.1000.memory", limit: 1024 },
     { id: "unit", what: "unit suite (npm test) at most 20 s", measure: "unit.suite", limit: 20 },
-    { id: "toolchain-cold", what: "cold toolchain build at most 25 min", measure: "toolchain.cold", limit: 25 * 60 },
+    { id: "toolchain-cold", what: "cold toolchain build at most 20 min", measure: "toolchain.cold", limit: 20 * 60 },
 ];
 
 interface LabelResult {
