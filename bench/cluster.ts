@@ -233,7 +233,17 @@ function manifestsFor(ctx: ClusterContext, env: EnvironmentName, namespace: stri
         fs.writeFileSync(file, stringify({ config: { ...committed.config, ...Object.fromEntries(extra) } }));
     }
     const config = readStackConfig(env, file ? { file } : {});
-    return environmentManifests({ ...config, namespace });
+    const manifests = environmentManifests({ ...config, namespace });
+    // The rendered live Service has no selector: the program's live switch points it at a revision
+    // once that revision's checks pass. kubectl and Helm have no switch, so their live Service
+    // selects the revision's pods from the start, as the switch leaves it: the preview Service's
+    // selector.
+    type Service = { kind: string; metadata: { name: string }; spec: { selector?: Record<string, string> } };
+    const services = manifests.filter((o) => o["kind"] === "Service") as unknown as Service[];
+    const live = services.find((o) => o.metadata.name === config.app.name);
+    const preview = services.find((o) => o.metadata.name === `${config.app.name}-preview`);
+    if (live && preview?.spec.selector && !live.spec.selector) live.spec.selector = { ...preview.spec.selector };
+    return manifests;
 }
 
 /** The seed's smoke script: each check once, with curl and jq. */
