@@ -2,11 +2,15 @@
 // pipeline and Helm, a no-change `up` against a bare preview, the smoke gate's overhead, how
 // long a deterministic break takes to fail `up` once the rollout is done, and what the live
 // switch adds to a passing `up` and how fast `progression rollback` brings the previous revision back.
+// The full progression runs again on real pods (scenario `real`).
 //
-// Everything runs against a cluster of its own (`bench`, beside the demo's), with the reference
-// app on 127.0.0.1 as each environment's smoke target, as in the demo. The program under test is
-// `repo` (this checkout, or another one for before/after figures); kubectl and Helm apply the
-// same rendered manifests, environmentManifests(config), in namespaces of their own.
+// Everything runs against a cluster of its own. With simulated nodes (`bench`, beside the
+// demo's), the reference app on 127.0.0.1 is each environment's smoke target, as in the demo.
+// With the real node (`bench-real`, which needs the machine's one real node), pods run the
+// project's app image and the checks go through the in-cluster ingress proxy to each namespace's
+// Service, as in the end-to-end tests. The program under test is `repo` (this checkout, or another
+// one for before/after figures); kubectl and Helm apply the same rendered manifests,
+// environmentManifests(config), in namespaces of their own.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -19,42 +23,117 @@ import { environmentManifests } from "../components/manifests";
 import { ENVIRONMENTS, type EnvironmentName } from "../config/environments";
 import { readStackConfig } from "../config/stackFile";
 import { type KubeApi, kubeApi, labelSelector } from "../kube/api";
-import { clusterDown, clusterUp, prepareStack, startApp, useToolchain, type Cluster, type RunningApp, type Workspace } from "../tests/harness/local";
-import { log, must, type Recorder, REPO } from "./lib";
+import {
+    clusterDown,
+    clusterUp,
+    ingressUrl,
+    type NodeMode,
+    prepareStack,
+    realNodeOverrides,
+    startApp,
+    useToolchain,
+    type Cluster,
+    type RunningApp,
+    type Workspace,
+} from "../tests/harness/local";
+import { hostChanges, hostState, realNodeBusy, type HostState } from "./host";
+import { log, must, type Recorder, REPO, timed } from "./lib";
 
 const PORTS: Record<EnvironmentName, number> = { dev: 18181, staging: 18182, prod: 18183 };
 const FAILING_PORT = 18184;
-const CLUSTER = "bench";
+const CLUSTERS: Record<NodeMode, string> = { simulated: "bench", real: "bench-real" };
+/** How long `up`, `kubectl rollout status` and `helm --wait` may wait for a rollout. */
+const ROLLOUT_TIMEOUT_S = 300;
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ClusterContext {
     readonly cluster: Cluster;
     readonly toolEnv: Record<string, string>;
+    /** The bench's files for this cluster: stacks, charts, kubeconfig. */
     readonly work: string;
     readonly apps: RunningApp[];
     /** Which kind of nodes the cluster has, for docs/performance.md. */
     readonly nodes: string;
+    /**
+     * Where the checks reach an environment's app deployed in `namespace`: the reference app on
+     * 127.0.0.1 beside simulated nodes, the ingress proxy to the namespace's Service on the real node.
+     */
+    smokeUrl(env: EnvironmentName, namespace: string): string;
+    /** Config values (keys without the project's namespace) that fit the nodes: the same for Pulumi, kubectl and Helm. */
+    readonly overrides: Readonly<Record<string, string>>;
+    /** The machine before the real node started, to compare after teardown. */
+    readonly hostBefore?: HostState;
 }
 
-export async function startCluster(work: string): Promise<ClusterContext> {
+/** Starts a fresh cluster of the bench's: simulated nodes, or the machine's real node (refused when one runs). */
+export async function startCluster(work: string, mode: NodeMode = "simulated"): Promise<ClusterContext> {
+    const name = CLUSTERS[mode];
+    const dir = mode === "real" ? path.join(work, "real") : work;
+    const kubeconfig = path.join(dir, "kubeconfig");
+    let hostBefore: HostState | undefined;
+    if (mode === "real") {
+        const busy = realNodeBusy();
+        if (busy) throw new Error(`scenario real: not starting a real node: ${busy}`);
+        hostBefore = hostState();
+    }
     const toolEnv = useToolchain();
-    fs.mkdirSync(work, { recursive: true });
-    log("starting a fresh bench cluster (cluster/cluster.sh, PROGRESSION_CLUSTER=bench)");
-    // Fresh every time: objects an earlier bench left behind would collide with this one's.
-    clusterDown(CLUSTER, path.join(work, "kubeconfig"));
-    const cluster = clusterUp(CLUSTER, path.join(work, "kubeconfig"));
+    fs.mkdirSync(dir, { recursive: true });
+    log(`starting a fresh bench cluster (cluster/cluster.sh up --${mode}, PROGRESSION_CLUSTER=${name})`);
+    let cluster: Cluster;
+    try {
+        // Fresh every time: objects an earlier bench left behind would collide with this one's.
+        clusterDown(name, kubeconfig);
+        cluster = clusterUp(name, kubeconfig, { nodes: mode });
+    } catch (err) {
+        if (mode === "real") {
+            clusterDown(name, kubeconfig);
+            const changed = hostBefore ? hostChanges(hostBefore, hostState()) : [];
+            if (changed.length > 0) log(`the host differs from before the failed start:\n  ${changed.join("\n  ")}`);
+        }
+        throw err;
+    }
     const nodes = await must("kubectl", ["--kubeconfig", cluster.kubeconfig, "get", "nodes", "-o", "json"]);
-    const items = (JSON.parse(nodes.stdout) as { items: { metadata: { annotations?: Record<string, string> } }[] }).items;
+    const items = (
+        JSON.parse(nodes.stdout) as {
+            items: { metadata: { annotations?: Record<string, string> }; status?: { nodeInfo?: { kubeletVersion?: string; containerRuntimeVersion?: string } } }[];
+        }
+    ).items;
     const simulated = items.filter((n) => n.metadata.annotations?.["kwok.x-k8s.io/node"] === "fake").length;
-    const description = `${items.length} node${items.length === 1 ? "" : "s"}, ${simulated === items.length ? "all simulated by kwok (no container runs)" : `${simulated} simulated by kwok, ${items.length - simulated} real`}`;
+    const real = items.find((n) => n.metadata.annotations?.["kwok.x-k8s.io/node"] !== "fake")?.status?.nodeInfo;
+    const description =
+        simulated === items.length
+            ? `${items.length} node${items.length === 1 ? "" : "s"}, all simulated by kwok (no container runs)`
+            : `${items.length - simulated} real node (kubelet ${real?.kubeletVersion ?? "?"}, ${real?.containerRuntimeVersion ?? "?"})${simulated > 0 ? ` and ${simulated} simulated by kwok` : ""}`;
     const apps: RunningApp[] = [];
+    if (mode === "real") {
+        // The node's app image and requests scaled to this machine (tests/harness/local.ts).
+        const overrides = Object.fromEntries(Object.entries(realNodeOverrides(cluster)).map(([k, v]) => [k, String(v)]));
+        return {
+            cluster,
+            toolEnv,
+            work: dir,
+            apps,
+            nodes: description,
+            smokeUrl: (env, namespace) => ingressUrl(namespace, readStackConfig(env).app.name, readStackConfig(env).app.port),
+            overrides: { ...overrides, rolloutTimeout: `${ROLLOUT_TIMEOUT_S}s` },
+            ...(hostBefore ? { hostBefore } : {}),
+        };
+    }
     for (const env of ENVIRONMENTS) apps.push(await startApp({ port: PORTS[env] }));
     apps.push(await startApp({ port: FAILING_PORT, fail: "db" }));
-    return { cluster, toolEnv, work, apps, nodes: description };
+    return { cluster, toolEnv, work: dir, apps, nodes: description, smokeUrl: (env) => `http://127.0.0.1:${PORTS[env]}`, overrides: {} };
 }
 
-export async function stopCluster(ctx: ClusterContext, keep: boolean): Promise<void> {
+/**
+ * Stops the apps and deletes the cluster (unless `keep`). For the real node, returns how the
+ * machine differs from before it started (empty when it is as it was).
+ */
+export async function stopCluster(ctx: ClusterContext, keep: boolean): Promise<string[]> {
     await Promise.all(ctx.apps.map((a) => a.stop()));
-    if (!keep) clusterDown(CLUSTER, ctx.cluster.kubeconfig);
+    if (keep) return [];
+    clusterDown(ctx.cluster.name, ctx.cluster.kubeconfig);
+    return ctx.hostBefore ? hostChanges(ctx.hostBefore, hostState()) : [];
 }
 
 /** A project directory whose program is `repo`, with a file backend and a passphrase. */
@@ -105,13 +184,13 @@ async function benchStacks(ctx: ClusterContext, repo: string, label: string): Pr
     const configure = (env: EnvironmentName, overrides: Record<string, unknown>) =>
         prepareStack(ws, env, {
             cluster: ctx.cluster,
-            smokeBaseUrl: `http://127.0.0.1:${PORTS[env]}`,
+            smokeBaseUrl: ctx.smokeUrl(env, readStackConfig(env).namespace),
             secrets: secrets[env],
             stackName: `bench-${env}`,
             // A real stack checks only when what is deployed changed; the demo's every-up gate is not
             // what a no-change `up` costs. Staging and prod promote from the bench's own upstream
             // stacks: the default upstream is named after the environment (dev, staging).
-            overrides: { smokeEveryUp: false, ...(UPSTREAM[env] ? { promoteFrom: `bench-${UPSTREAM[env]}` } : {}), ...overrides },
+            overrides: { ...ctx.overrides, smokeEveryUp: false, ...(UPSTREAM[env] ? { promoteFrom: `bench-${UPSTREAM[env]}` } : {}), ...overrides },
         });
     const stacks = {} as Record<EnvironmentName, Stack>;
     for (const env of ENVIRONMENTS) stacks[env] = await configure(env, {});
@@ -141,9 +220,30 @@ const SMOKE_RUN = "pulumi-nodejs:dynamic/progression:SmokeRun";
 // ---------------------------------------------------------------------------------------------
 // The seed's pipeline and Helm, over the same rendered manifests.
 
-function manifestsFor(env: EnvironmentName, namespace: string): Record<string, unknown>[] {
-    const config = readStackConfig(env);
-    return environmentManifests({ ...config, namespace });
+/**
+ * The environment's manifests as the program renders them, in `namespace`, with the cluster's
+ * overrides applied to the committed stack file the way the bench's stacks get them.
+ */
+function manifestsFor(ctx: ClusterContext, env: EnvironmentName, namespace: string): Record<string, unknown>[] {
+    let file: string | undefined;
+    if (Object.keys(ctx.overrides).length > 0) {
+        const committed = parse(fs.readFileSync(path.join(REPO, `Pulumi.${env}.yaml`), "utf8")) as { config: Record<string, unknown> };
+        const extra = Object.entries(ctx.overrides).map(([k, v]) => [`env-progression:${k}`, v] as const);
+        file = path.join(ctx.work, `manifests-${env}.yaml`);
+        fs.writeFileSync(file, stringify({ config: { ...committed.config, ...Object.fromEntries(extra) } }));
+    }
+    const config = readStackConfig(env, file ? { file } : {});
+    const manifests = environmentManifests({ ...config, namespace });
+    // The rendered live Service has no selector: the program's live switch points it at a revision
+    // once that revision's checks pass. kubectl and Helm have no switch, so their live Service
+    // selects the revision's pods from the start, as the switch leaves it: the preview Service's
+    // selector.
+    type Service = { kind: string; metadata: { name: string }; spec: { selector?: Record<string, string> } };
+    const services = manifests.filter((o) => o["kind"] === "Service") as unknown as Service[];
+    const live = services.find((o) => o.metadata.name === config.app.name);
+    const preview = services.find((o) => o.metadata.name === `${config.app.name}-preview`);
+    if (live && preview?.spec.selector && !live.spec.selector) live.spec.selector = { ...preview.spec.selector };
+    return manifests;
 }
 
 /** The seed's smoke script: each check once, with curl and jq. */
@@ -153,16 +253,33 @@ curl -fsS "$URL/api/version" | jq -e '.version | length > 0' > /dev/null
 curl -fsS "$URL/api/db-status" | jq -e '.connected == true' > /dev/null
 curl -fsS -X POST -H 'content-type: application/json' -d '{"test": true}' "$URL/api/test-action" | jq -e '.success == true' > /dev/null
 `;
+/** How long the seed's checks are tried again, 100 ms apart, before the run fails. */
+const SEED_SMOKE_DEADLINE_MS = 60_000;
 
-async function seedSmoke(env: EnvironmentName): Promise<void> {
-    await must("bash", ["-c", SEED_SMOKE], { env: { ...process.env, URL: `http://127.0.0.1:${PORTS[env]}` } });
+/**
+ * The seed's checks against `url`. On the real node the first request can come before
+ * kube-proxy and the NetworkPolicy firewall have programmed the pods the rollout just made Ready,
+ * so the script runs again 100 ms after a failure, as the project's smoke gate retries its
+ * passes, up to a deadline; beside simulated nodes the reference app answers the first time.
+ */
+async function seedSmoke(url: string): Promise<void> {
+    const deadline = performance.now() + SEED_SMOKE_DEADLINE_MS;
+    for (let tries = 1; ; tries++) {
+        const r = await timed("bash", ["-c", SEED_SMOKE], { env: { ...process.env, URL: url } });
+        if (r.code === 0) {
+            if (tries > 1) log(`  the seed's checks passed at try ${tries} (${url})`);
+            return;
+        }
+        if (performance.now() > deadline) throw new Error(`the seed's checks against ${url} still failed after ${tries} tries:\n${r.stderr.slice(-2000)}`);
+        await pause(100);
+    }
 }
 
 async function kubectlProgression(ctx: ClusterContext, dir: string): Promise<number> {
     const kc = ["--kubeconfig", ctx.cluster.kubeconfig, "--context", ctx.cluster.context];
     const files = ENVIRONMENTS.map((env) => {
         const file = path.join(dir, `kubectl-${env}.yaml`);
-        const manifests = manifestsFor(env, `kubectl-${env}`);
+        const manifests = manifestsFor(ctx, env, `kubectl-${env}`);
         fs.writeFileSync(file, manifests.map((o) => stringify(o)).join("---\n"));
         // The app's Deployment is its revision's: web-<revision>.
         const deployment = manifests.find((o) => o["kind"] === "Deployment") as { metadata: { name: string } };
@@ -171,8 +288,8 @@ async function kubectlProgression(ctx: ClusterContext, dir: string): Promise<num
     const t0 = performance.now();
     for (const [env, file, deployment] of files) {
         await must("kubectl", [...kc, "apply", "-f", file]);
-        await must("kubectl", [...kc, "rollout", "status", `deployment/${deployment}`, "-n", `kubectl-${env}`, "--timeout=300s"]);
-        await seedSmoke(env);
+        await must("kubectl", [...kc, "rollout", "status", `deployment/${deployment}`, "-n", `kubectl-${env}`, `--timeout=${ROLLOUT_TIMEOUT_S}s`]);
+        await seedSmoke(ctx.smokeUrl(env, `kubectl-${env}`));
     }
     const total = (performance.now() - t0) / 1000;
     await must("kubectl", [...kc, "delete", "namespace", ...ENVIRONMENTS.map((e) => `kubectl-${e}`), "--wait=true", "--timeout=300s"]);
@@ -180,7 +297,7 @@ async function kubectlProgression(ctx: ClusterContext, dir: string): Promise<num
 }
 
 /** A chart per environment whose templates are the rendered manifests, as they are. */
-function writeChart(dir: string, env: EnvironmentName): string {
+function writeChart(ctx: ClusterContext, dir: string, env: EnvironmentName): string {
     const chart = path.join(dir, `chart-${env}`);
     fs.rmSync(chart, { recursive: true, force: true });
     fs.mkdirSync(path.join(chart, "templates"), { recursive: true });
@@ -188,26 +305,39 @@ function writeChart(dir: string, env: EnvironmentName): string {
     // Helm templates with Go templates: the manifests hold no "{{", so they pass through unchanged.
     fs.writeFileSync(
         path.join(chart, "templates", "manifests.yaml"),
-        manifestsFor(env, `helm-${env}`)
+        manifestsFor(ctx, env, `helm-${env}`)
             .map((o) => stringify(o))
             .join("---\n"),
     );
     return chart;
 }
 
-async function helmProgression(ctx: ClusterContext, helm: string, dir: string): Promise<number> {
+/** The Helm the bench built (bench/helm.sh): its binary and the version it reports. */
+export interface Helm {
+    readonly bin: string;
+    readonly version: string;
+}
+
+/**
+ * Helm 4's `--wait` takes a strategy: `watcher` (what `--wait` alone means) follows each object's
+ * status until it is current, as kstatus reads it (a Deployment's updated, available replicas);
+ * `legacy` is Helm 3's poll.
+ */
+const HELM_WAIT = "--wait=watcher";
+
+async function helmProgression(ctx: ClusterContext, helm: Helm, dir: string): Promise<number> {
     const kc = ["--kubeconfig", ctx.cluster.kubeconfig, "--kube-context", ctx.cluster.context];
-    const charts = ENVIRONMENTS.map((env) => [env, writeChart(dir, env)] as const);
+    const charts = ENVIRONMENTS.map((env) => [env, writeChart(ctx, dir, env)] as const);
     const t0 = performance.now();
     for (const [env, chart] of charts) {
         // The release is stored in default; the chart's objects carry their own namespace.
-        await must(helm, [...kc, "upgrade", "--install", `web-${env}`, chart, "-n", "default", "--wait", "--timeout", "5m"]);
+        await must(helm.bin, [...kc, "upgrade", "--install", `web-${env}`, chart, "-n", "default", HELM_WAIT, "--timeout", `${ROLLOUT_TIMEOUT_S}s`]);
         // `helm test` runs a test pod to completion, which simulated nodes never do: the seed's
-        // curl/jq checks stand in for it, as in the kubectl pipeline.
-        await seedSmoke(env);
+        // curl/jq checks stand in for it, on both kinds of node, as in the kubectl pipeline.
+        await seedSmoke(ctx.smokeUrl(env, `helm-${env}`));
     }
     const total = (performance.now() - t0) / 1000;
-    for (const [env] of charts) await must(helm, [...kc, "uninstall", `web-${env}`, "-n", "default", "--wait"]);
+    for (const [env] of charts) await must(helm.bin, [...kc, "uninstall", `web-${env}`, "-n", "default", HELM_WAIT]);
     await must("kubectl", [
         "--kubeconfig",
         ctx.cluster.kubeconfig,
@@ -254,14 +384,76 @@ export interface ClusterRunOptions {
     readonly runs: number;
     readonly repo: string;
     readonly label: string;
-    /** Helm's binary, or undefined when it could not be built. */
-    readonly helm: string | undefined;
+    /** Helm, or undefined when it could not be built. */
+    readonly helm: Helm | undefined;
     /** Runs of the deterministic-failure scenario (each may wait out a deadline on old code). */
     readonly failureRuns: number;
     /** Leave the stacks deployed (with --keep-cluster), to look around afterwards. */
     readonly keep: boolean;
     /** Which of progression, nochange, smoke, failure, release to run. */
     readonly scenarios: ReadonlySet<string>;
+}
+
+/** What a progression scenario measures, and where its figures go. */
+interface ProgressionPlan {
+    /** The measures' id prefix: progression on simulated nodes, real.progression on real pods. */
+    readonly prefix: string;
+    /** Added to the measures' titles after "full progression" (e.g. " on real pods"). */
+    readonly where: string;
+    readonly runs: number;
+    readonly helm: Helm | undefined;
+    /**
+     * Leave the stacks deployed after the last run, for the scenarios that follow. Otherwise
+     * they are destroyed once their `up`s are timed, so kubectl and Helm find the node without
+     * them, as Pulumi found it.
+     */
+    readonly keepDeployed: boolean;
+}
+
+/**
+ * The full first progression, `runs` times: `pulumi up` dev, staging, prod from empty stacks, then
+ * the seed's kubectl pipeline and Helm over the same rendered manifests, each with the seed's
+ * curl/jq checks. The same on simulated nodes and on real pods; `ctx` says which.
+ */
+async function progressionScenario(ctx: ClusterContext, s: Stacks, rec: Recorder, dir: string, plan: ProgressionPlan): Promise<void> {
+    const quiet = { color: "never" as const };
+    const { prefix, where, runs } = plan;
+    const helmTitle = `full progression${where}: helm ${plan.helm ? `${plan.helm.version} ` : ""}upgrade --install ${HELM_WAIT}, curl/jq`;
+    for (let r = 1; r <= runs; r++) {
+        log(`${prefix} run ${r}/${runs}: pulumi up dev, staging, prod`);
+        const t0 = performance.now();
+        for (const env of ENVIRONMENTS) {
+            const steps = stepTimes();
+            const te = performance.now();
+            await s.stacks[env].up({ ...quiet, onEvent: steps.onEvent });
+            rec.add(`${prefix}.pulumi.${env}`, `pulumi up -s ${env} from empty${where}`, "s", (performance.now() - te) / 1000);
+        }
+        rec.add(`${prefix}.pulumi`, `full progression${where}: pulumi up dev, staging, prod`, "s", (performance.now() - t0) / 1000);
+        if (r < runs || !plan.keepDeployed) {
+            for (const env of [...ENVIRONMENTS].reverse()) await s.stacks[env].destroy(quiet);
+        }
+        log(`${prefix} run ${r}/${runs}: the seed's kubectl pipeline`);
+        rec.add(`${prefix}.kubectl`, `full progression${where}: kubectl apply, rollout status, curl/jq`, "s", await kubectlProgression(ctx, dir));
+        if (plan.helm) {
+            log(`${prefix} run ${r}/${runs}: helm ${plan.helm.version} upgrade --install ${HELM_WAIT}`);
+            rec.add(`${prefix}.helm`, helmTitle, "s", await helmProgression(ctx, plan.helm, dir));
+        } else {
+            rec.note(`${prefix}.helm`, helmTitle, "s", "Helm not built (bench/helm.sh failed)");
+        }
+    }
+}
+
+/**
+ * Scenario `real`: the full first progression on the real node's pods (the project's app image,
+ * the checks through the ingress proxy), measured as on simulated nodes.
+ */
+export async function realScenario(ctx: ClusterContext, rec: Recorder, opts: Pick<ClusterRunOptions, "runs" | "repo" | "label" | "helm">): Promise<void> {
+    const dir = path.join(ctx.work, opts.label);
+    // State of an earlier bench describes a cluster that is gone (each bench starts its own).
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const s = await benchStacks(ctx, opts.repo, opts.label);
+    await progressionScenario(ctx, s, rec, dir, { prefix: "real.progression", where: " on real pods", runs: opts.runs, helm: opts.helm, keepDeployed: false });
 }
 
 /** Kept as one function: the scenarios run in this order on one cluster and one set of stacks, each a few lines. */
@@ -279,28 +471,7 @@ export async function clusterScenarios(ctx: ClusterContext, rec: Recorder, opts:
         log("deploying the three stacks for the other scenarios (not timed)");
         for (const env of ENVIRONMENTS) await s.stacks[env].up(quiet);
     }
-    for (let r = 1; r <= progressionRuns; r++) {
-        log(`progression run ${r}/${opts.runs}: pulumi up dev, staging, prod`);
-        const t0 = performance.now();
-        for (const env of ENVIRONMENTS) {
-            const steps = stepTimes();
-            const te = performance.now();
-            await s.stacks[env].up({ ...quiet, onEvent: steps.onEvent });
-            rec.add(`progression.pulumi.${env}`, `pulumi up -s ${env} from empty`, "s", (performance.now() - te) / 1000);
-        }
-        rec.add("progression.pulumi", "full progression: pulumi up dev, staging, prod", "s", (performance.now() - t0) / 1000);
-        if (r < progressionRuns) {
-            for (const env of [...ENVIRONMENTS].reverse()) await s.stacks[env].destroy(quiet);
-        }
-        log(`progression run ${r}/${opts.runs}: the seed's kubectl pipeline`);
-        rec.add("progression.kubectl", "full progression: kubectl apply, rollout status, curl/jq", "s", await kubectlProgression(ctx, dir));
-        if (opts.helm) {
-            log(`progression run ${r}/${opts.runs}: helm upgrade --install --wait`);
-            rec.add("progression.helm", "full progression: helm upgrade --install --wait, curl/jq", "s", await helmProgression(ctx, opts.helm, dir));
-        } else {
-            rec.note("progression.helm", "full progression: helm upgrade --install --wait, curl/jq", "s", "Helm not built (bench/helm.sh failed)");
-        }
-    }
+    await progressionScenario(ctx, s, rec, dir, { prefix: "progression", where: "", runs: progressionRuns, helm: opts.helm, keepDeployed: true });
 
     // 2. A no-change `up` of each stack against a bare preview of an empty program.
     const empty = emptyProgram();
@@ -428,7 +599,6 @@ function committedEnv(env: EnvironmentName): Record<string, string> {
     return typeof value === "object" && value !== null ? (value as Record<string, string>) : {};
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Whether every ready endpoint of the Service is a pod of `revision`, and at least one is. A

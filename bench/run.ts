@@ -9,10 +9,12 @@
 //   npm run bench -- --markdown                     print results.json as docs/performance.md's table
 //   npm run bench -- --render                       judge results.json again and redraw the chart
 //
-// Scenarios: progression (pulumi vs the seed's kubectl pipeline vs Helm), nochange (no-change up
-// vs an empty preview), smoke (the gate's overhead), failure (rollout end to failed up), cli
-// (start to first request), netcheck (scaling, against cyclonus), toolchain (build times), release
-// (what the live switch adds to a passing up; progression rollback to the previous revision).
+// Scenarios: progression (pulumi vs the seed's kubectl pipeline vs Helm, simulated nodes), real
+// (the same progression on real pods: the machine's one real node, which must be free; the
+// machine is compared before and after), nochange (no-change up vs an empty preview), smoke (the
+// gate's overhead), failure (rollout end to failed up), cli (start to first request), netcheck
+// (scaling, against cyclonus), toolchain (build times), release (what the live switch adds to a
+// passing up; progression rollback to the previous revision).
 // Ratios are taken between figures of the same run.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -21,11 +23,12 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { renderChart, type ChartPanel, type ChartRow } from "./chart";
 import { kubeconfigIn, timeCliStart } from "./cli-start";
-import { clusterScenarios, startCluster, stopCluster } from "./cluster";
+import { clusterScenarios, type Helm, realScenario, startCluster, stopCluster } from "./cluster";
+import { realNodeBusy } from "./host";
 import { judge, log, machine, REPO, Recorder, RESULTS, stats, timed, type Measure, type Target, type TargetResult } from "./lib";
 import { netcheckScenarios, SIZES } from "./netcheck";
 
-const SCENARIOS = ["progression", "nochange", "smoke", "failure", "release", "cli", "netcheck", "toolchain"] as const;
+const SCENARIOS = ["progression", "real", "nochange", "smoke", "failure", "release", "cli", "netcheck", "toolchain"] as const;
 const CLUSTER_SCENARIOS = new Set(["progression", "nochange", "smoke", "failure", "release"]);
 
 const TARGETS: Target[] = [
@@ -37,6 +40,13 @@ const TARGETS: Target[] = [
         ratio: 2,
     },
     { id: "progression-vs-helm", what: "full progression no slower than Helm", measure: "progression.pulumi", against: "progression.helm", ratio: 1 },
+    {
+        id: "real-progression-vs-helm",
+        what: "full progression on real pods no slower than Helm",
+        measure: "real.progression.pulumi",
+        against: "real.progression.helm",
+        ratio: 1,
+    },
     ...(["dev", "staging", "prod"] as const).map((env) => ({
         id: `nochange-${env}`,
         what: `no-change up (${env}) at most 1.5x an empty preview`,
@@ -66,7 +76,7 @@ const TARGETS: Target[] = [
     { id: "netcheck-time", what: "netcheck on 1,000 namespaces / 5,000 workloads in at most 5 s", measure: "netcheck.1000.time", limit: 5 },
     { id: "netcheck-memory", what: "netcheck on 1,000 namespaces / 5,000 workloads under 1 GiB", measure: "netcheck.1000.memory", limit: 1024 },
     { id: "unit", what: "unit suite (npm test) at most 20 s", measure: "unit.suite", limit: 20 },
-    { id: "toolchain-cold", what: "cold toolchain build at most 25 min", measure: "toolchain.cold", limit: 25 * 60 },
+    { id: "toolchain-cold", what: "cold toolchain build at most 20 min", measure: "toolchain.cold", limit: 20 * 60 },
 ];
 
 interface LabelResult {
@@ -119,6 +129,19 @@ function toolchainFromLog(rec: Recorder): void {
     );
 }
 
+/** Helm for the progression scenarios (bench/helm.sh builds it once), and the version it reports. */
+function buildHelm(): Helm | undefined {
+    try {
+        const bin = execFileSync(path.join(REPO, "bench", "helm.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+        const version = execFileSync(bin, ["version", "--template", "{{.Version}}"], { encoding: "utf8" }).trim();
+        log(`Helm ${version} (bench/helm.sh): ${bin}`);
+        return { bin, version };
+    } catch {
+        log("Helm could not be built; the progression is compared with kubectl only");
+        return undefined;
+    }
+}
+
 /**
  * Kept as one function: the bench's steps in the order they run (arguments, toolchain, scenarios,
  * results, chart), read top to bottom.
@@ -165,6 +188,13 @@ async function main(): Promise<number> {
     if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs '${values.runs}' is not a positive integer`);
     const only = new Set(values.only ? values.only.split(",").map((s) => s.trim()) : SCENARIOS);
     for (const s of only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown scenario '${s}'; known: ${SCENARIOS.join(", ")}`);
+    // The real node serves one cluster at a time: refuse before anything runs, not after the
+    // other scenarios' minutes.
+    const busy = only.has("real") ? realNodeBusy() : undefined;
+    if (busy) {
+        log(`scenario real: not starting a real node: ${busy}`);
+        return 1;
+    }
     const repo = path.resolve(values.repo ?? REPO);
     const label = values.label;
     const work = path.join(REPO, ".local", "bench");
@@ -172,7 +202,8 @@ async function main(): Promise<number> {
     const rec = new Recorder();
     const info = machine();
     let failure: unknown;
-    let clusterNodes: string | undefined;
+    const clusterNodes: string[] = [];
+    const helm = only.has("progression") || only.has("real") ? buildHelm() : undefined;
 
     if (only.has("toolchain")) {
         toolchainFromLog(rec);
@@ -214,16 +245,8 @@ async function main(): Promise<number> {
     }
 
     if ([...only].some((s) => CLUSTER_SCENARIOS.has(s))) {
-        let helm: string | undefined;
-        if (only.has("progression")) {
-            try {
-                helm = execFileSync(path.join(REPO, "bench", "helm.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-            } catch {
-                log("Helm could not be built; the progression is compared with kubectl only");
-            }
-        }
         const ctx = await startCluster(work);
-        clusterNodes = ctx.nodes;
+        clusterNodes.push(ctx.nodes);
         try {
             // A failure keeps the figures so far: they are written below, and the exit code says it.
             await clusterScenarios(ctx, rec, {
@@ -240,6 +263,30 @@ async function main(): Promise<number> {
             log(`cluster scenarios stopped: ${err instanceof Error ? err.message : String(err)}`);
         } finally {
             await stopCluster(ctx, values["keep-cluster"]);
+        }
+    }
+
+    if (only.has("real")) {
+        // The cluster is deleted whatever happened, and the machine compared with before it started.
+        let ctx: Awaited<ReturnType<typeof startCluster>> | undefined;
+        try {
+            ctx = await startCluster(work, "real");
+            clusterNodes.push(`real pods: ${ctx.nodes}`);
+            await realScenario(ctx, rec, { runs, repo, label, helm });
+        } catch (err) {
+            failure = err;
+            log(`real-pods scenario stopped: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        try {
+            const changed = ctx ? await stopCluster(ctx, values["keep-cluster"]) : [];
+            if (ctx && values["keep-cluster"]) log(`the real node stays up (--keep-cluster); delete it with PROGRESSION_CLUSTER=${ctx.cluster.name} cluster/cluster.sh down`);
+            else if (changed.length > 0) {
+                failure ??= new Error("the host is not as it was before the real node started");
+                log(`the host is not as it was before the real node started:\n  ${changed.join("\n  ")}`);
+            } else if (ctx) log("real node deleted; the host is as it was (iptables, ip6tables, ipsets, links, mounts)");
+        } catch (err) {
+            failure ??= err;
+            log(`deleting the real-node cluster failed: ${err instanceof Error ? err.message : String(err)}`);
         }
     }
 
@@ -269,7 +316,7 @@ async function main(): Promise<number> {
         repo: path.relative(REPO, repo) || ".",
         commit,
         runs,
-        ...((clusterNodes ?? earlier?.cluster) ? { cluster: clusterNodes ?? earlier?.cluster } : {}),
+        ...(clusterNodes.length > 0 || earlier?.cluster ? { cluster: clusterNodes.length > 0 ? clusterNodes.join("; ") : earlier?.cluster } : {}),
         machine: info,
         measures,
         targets: judge(TARGETS, all),
@@ -379,6 +426,8 @@ function chart(file: ResultsFile): Promise<string> {
     const helm = median("progression.helm");
     const preview = median("preview.empty");
     const progressionTarget = kubectl !== undefined ? Math.min(2 * kubectl, helm ?? Infinity) : helm;
+    // The Helm rows name the version the bench built, from the measure's title.
+    const helmRow = (id: string) => row(id, `${now.measures[id]?.title.replace(/^[^:]*: /, "") ?? "helm upgrade --install --wait, curl/jq"}`);
     const panels: ChartPanel[] = [
         {
             title: "Full progression dev -> staging -> prod, from empty stacks",
@@ -386,7 +435,16 @@ function chart(file: ResultsFile): Promise<string> {
             rows: [
                 row("progression.pulumi", "pulumi up dev, staging, prod (+ smoke gate)", progressionTarget),
                 row("progression.kubectl", "seed: kubectl apply + rollout status + curl/jq"),
-                row("progression.helm", "helm upgrade --install --wait + curl/jq"),
+                helmRow("progression.helm"),
+            ],
+        },
+        {
+            title: "Full progression on real pods (one real node: kubelet, containerd, the app's image)",
+            unit: "s",
+            rows: [
+                row("real.progression.pulumi", "pulumi up dev, staging, prod (+ smoke gate)", median("real.progression.helm")),
+                row("real.progression.kubectl", "seed: kubectl apply + rollout status + curl/jq"),
+                helmRow("real.progression.helm"),
             ],
         },
         {
