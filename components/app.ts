@@ -365,7 +365,12 @@ export class AppDeployment extends pulumi.ComponentResource {
             dependsOn: [configMap, ...(secret ? [secret] : [])],
             customTimeouts: rolloutWait(args.app),
         });
-        const preview = new k8s.core.v1.Service(`${name}-preview`, fields("preview", ["metadata", "spec"]), { parent: this, dependsOn: [deployment] });
+        // The preview Service is applied beside the Deployment, not after it: the node's proxy then
+        // has its rules in place while the pods start, and the first check after the rollout does
+        // not race a Service created a moment before (on a real node, a connection to a ClusterIP
+        // without rules yet hangs until the check's timeout). It selects only this revision's pods,
+        // so it routes nothing until they are Ready.
+        const preview = new k8s.core.v1.Service(`${name}-preview`, fields("preview", ["metadata", "spec"]), { parent: this });
         const service = new k8s.core.v1.Service(`${name}-service`, fields("service", ["metadata", "spec"]), { parent: this });
         if (args.app.replicas > 1) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, fields("pdb", ["metadata", "spec"]), { parent: this });
 
