@@ -52,9 +52,13 @@ export default defineConfig({
         maxWorkers: 4,
         sequence: { sequencer: E2eOrder },
         projects: [
-            { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000 } },
-            { test: { name: "smoke", include: ["tests/smoke/**/*.test.ts"], testTimeout: 60_000 } },
-            { test: { name: "policy", include: ["tests/policy/**/*.test.ts"], testTimeout: 30_000 } },
+            // isolate: false: a worker runs its next file in the same process, with the modules it has
+            // loaded (@pulumi/pulumi and @pulumi/kubernetes alone take seconds to import), instead of a
+            // fresh process per file. A file that changes process-wide state (environment variables,
+            // Pulumi mocks, spies) puts it back or sets it anew before it reads it.
+            { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000, isolate: false } },
+            { test: { name: "smoke", include: ["tests/smoke/**/*.test.ts"], testTimeout: 60_000, isolate: false } },
+            { test: { name: "policy", include: ["tests/policy/**/*.test.ts"], testTimeout: 30_000, isolate: false } },
             // `npm run test:oracle`: our NetworkPolicy evaluator against cyclonus (toolchain/oracle.sh).
             { test: { name: "oracle", include: ["tests/oracle/**/*.test.ts"], testTimeout: 5 * 60_000 } },
             // `npm run test:pack`: the policy pack as published, installed and run outside the repository.

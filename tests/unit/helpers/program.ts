@@ -54,11 +54,14 @@ export interface Recorded {
 
 /**
  * Points KUBECONFIG, for the whole test file, at a kubeconfig with one context per environment
- * (each with a token of its own); returns a function giving its directory, a scratch space.
+ * (each with a token of its own), and back to what it was after; returns a function giving its
+ * directory, a scratch space.
  */
 export function useKubeconfig(): () => string {
     let tmp = "";
+    let previous: string | undefined;
     beforeAll(() => {
+        previous = process.env["KUBECONFIG"];
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "progression-unit-"));
         const kubeconfig = path.join(tmp, "kubeconfig");
         fs.writeFileSync(
@@ -77,7 +80,12 @@ export function useKubeconfig(): () => string {
         );
         process.env["KUBECONFIG"] = kubeconfig;
     });
-    afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    afterAll(() => {
+        // The next test file in this worker sees the environment as it was.
+        if (previous === undefined) delete process.env["KUBECONFIG"];
+        else process.env["KUBECONFIG"] = previous;
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
     return () => tmp;
 }
 
