@@ -29,29 +29,30 @@ const E2E_ORDER = [
 
 /**
  * The `npm test` files that take longest, most of it waiting on child processes, PostgreSQL and
- * servers; they start first, so the rest of the suite runs on the cores meanwhile. Without this,
- * a fresh clone (no timings of an earlier run) starts them by file size, some near the end.
+ * servers, longest first, whatever their project; they start first, so the rest of the suite runs
+ * on the cores meanwhile instead of after them. Without this, a fresh clone (no timings of an
+ * earlier run) starts them by file size, some near the end.
  */
 const SLOW_FIRST = [
     "tests/unit/migrate-sh.test.ts",
     "tests/unit/migration-command.test.ts",
+    "tests/smoke/engine.test.ts",
+    "tests/smoke/cli.test.ts",
     "tests/unit/program.test.ts",
     "tests/unit/netpol-cli.test.ts",
+    "tests/smoke/app.test.ts",
     "tests/unit/gate-commands.test.ts",
     "tests/unit/cli-dispatch.test.ts",
     "tests/unit/migration-program.test.ts",
-    "tests/smoke/cli.test.ts",
-    "tests/smoke/app.test.ts",
-    "tests/smoke/engine.test.ts",
 ];
 
-/** The projects of `npm test` in the order they start: the one with the longest files first. */
+/** The projects of `npm test` in the order their other files start. */
 const PROJECT_ORDER = ["unit", "smoke", "policy"];
 
 /**
- * Vitest's own order, except: the `npm test` projects run unit, smoke, policy, each with its
- * SLOW_FIRST files first; the e2e files run in E2E_ORDER. A project's files stay together, so a
- * worker goes on to the next file of its project in the same process (isolate: false, below).
+ * Vitest's own order, except: the SLOW_FIRST files start first, then the other files of unit,
+ * smoke and policy, each project's together, so a worker goes on to the next file of its project in
+ * the same process (isolate: false, below); the e2e files run in E2E_ORDER.
  */
 class E2eOrder extends BaseSequencer {
     override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -66,7 +67,7 @@ class E2eOrder extends BaseSequencer {
             return i < 0 ? SLOW_FIRST.length : i;
         };
         // Array.prototype.sort is stable: within a rank, vitest's order stays.
-        const sorted = (await super.sort(files)).sort((a, b) => projectRank(a) - projectRank(b) || slowRank(a) - slowRank(b));
+        const sorted = (await super.sort(files)).sort((a, b) => slowRank(a) - slowRank(b) || projectRank(a) - projectRank(b));
         const isE2e = (f: TestSpecification) => f.project.name === "e2e";
         const rank = (f: TestSpecification) => {
             const i = E2E_ORDER.indexOf(path.basename(f.moduleId));
