@@ -156,7 +156,9 @@ describe("progression netcheck --manifests", () => {
     });
 });
 
-describe.concurrent("progression netcheck --stack", () => {
+describe("progression netcheck --stack", () => {
+    // A process of its own: the command loads the program's builders with require(), which tsx
+    // gives the binary and this worker lacks.
     it("evaluates the program's own policies for a stack (exit 0 when they isolate)", async () => {
         const r = await progression(["netcheck", "--stack", "prod"]);
         expect(r.stderr).toBe("");
@@ -165,7 +167,7 @@ describe.concurrent("progression netcheck --stack", () => {
     });
 
     it("names the known stacks for an unknown one", async () => {
-        const r = await progression(["netcheck", "--stack", "qa"]);
+        const r = await inProcess(["netcheck", "--stack", "qa"]);
         expect(r.code).toBe(2);
         expect(r.stderr).toMatch(/--stack 'qa': no Pulumi\.qa\.yaml; known stacks: .*dev/);
     });
@@ -333,10 +335,10 @@ describe("progression netcheck --kubeconfig", () => {
     it("exits 2 with a clear message when the server is unreachable or the context unknown", async () => {
         const dead = path.join(tmp, "dead-kubeconfig");
         fs.writeFileSync(dead, fs.readFileSync(kubeconfig, "utf8").replace(/127\.0\.0\.1:\d+/, "127.0.0.1:1"));
-        const r = await progression(["netcheck", "--kubeconfig", dead]);
+        const r = await inProcess(["netcheck", "--kubeconfig", dead]);
         expect(r.code).toBe(2);
         expect(r.stderr).toMatch(/cannot read https:\/\/127\.0\.0\.1:1\/.* \(context 'test'\): ECONNREFUSED .*is the cluster running/);
-        const ctx = await progression(["netcheck", "--kubeconfig", kubeconfig, "--context", "nope"]);
+        const ctx = await inProcess(["netcheck", "--kubeconfig", kubeconfig, "--context", "nope"]);
         expect(ctx.code).toBe(2);
         expect(ctx.stderr).toContain("context 'nope' not found");
     });

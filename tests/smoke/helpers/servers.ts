@@ -250,7 +250,11 @@ export async function startApp(args: string[] = [], env: Record<string, string> 
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const url = await new Promise<string>((resolve, reject) => {
         let out = "";
-        const timer = setTimeout(() => reject(new Error(`app did not start within 10 s; stderr: ${stderr}`)), 10_000);
+        const timer = setTimeout(() => {
+            // A server that never said it listens must not outlive the test run.
+            child.kill("SIGKILL");
+            reject(new Error(`app did not start within 10 s; stderr: ${stderr}`));
+        }, 10_000);
         child.stdout.on("data", (c: Buffer) => {
             out += c.toString();
             const m = /listening on (http:\/\/\S+)/.exec(out);

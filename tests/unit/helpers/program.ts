@@ -30,8 +30,17 @@ export const DIGEST_KEY = "0f".repeat(32);
  * TEST_KEY, a minute ago. Its pods ran the digest staging and prod pin: dev's tag 1.4.2 named it.
  */
 export function committedRecord(env: EnvironmentName): SignedVerifiedRecord {
-    const ranDigest = parseImage(readStackConfig("prod").app.image).digest!;
-    return seededRecord(readStackConfig(env), TEST_KEY, { passedAt: new Date(Date.now() - 60_000).toISOString(), ranDigest });
+    const ranDigest = parseImage(committedConfig("prod").app.image).digest!;
+    return seededRecord(committedConfig(env), TEST_KEY, { passedAt: new Date(Date.now() - 60_000).toISOString(), ranDigest });
+}
+
+// The committed stack files do not change while the tests run: each is read and validated once per
+// worker (every runProgram builds the upstream records from them).
+const committedConfigs = new Map<EnvironmentName, ReturnType<typeof readStackConfig>>();
+function committedConfig(env: EnvironmentName): ReturnType<typeof readStackConfig> {
+    let config = committedConfigs.get(env);
+    if (config === undefined) committedConfigs.set(env, (config = readStackConfig(env)));
+    return config;
 }
 
 /** Outputs of the stacks a StackReference may read, by fully qualified name; the committed records by default. */
@@ -54,11 +63,14 @@ export interface Recorded {
 
 /**
  * Points KUBECONFIG, for the whole test file, at a kubeconfig with one context per environment
- * (each with a token of its own); returns a function giving its directory, a scratch space.
+ * (each with a token of its own), and back to what it was after; returns a function giving its
+ * directory, a scratch space.
  */
 export function useKubeconfig(): () => string {
     let tmp = "";
+    let previous: string | undefined;
     beforeAll(() => {
+        previous = process.env["KUBECONFIG"];
         tmp = fs.mkdtempSync(path.join(os.tmpdir(), "progression-unit-"));
         const kubeconfig = path.join(tmp, "kubeconfig");
         fs.writeFileSync(
@@ -77,14 +89,26 @@ export function useKubeconfig(): () => string {
         );
         process.env["KUBECONFIG"] = kubeconfig;
     });
-    afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    afterAll(() => {
+        // The next test file in this worker sees the environment as it was.
+        if (previous === undefined) delete process.env["KUBECONFIG"];
+        else process.env["KUBECONFIG"] = previous;
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
     return () => tmp;
+}
+
+/** A committed YAML file, parsed once per worker; callers copy what they change. */
+const parsedFiles = new Map<string, unknown>();
+function parsedYaml(file: string): unknown {
+    if (!parsedFiles.has(file)) parsedFiles.set(file, parse(fs.readFileSync(file, "utf8")));
+    return parsedFiles.get(file);
 }
 
 /** The config the engine would hand the program: stack values over Pulumi.yaml defaults. */
 export function engineConfig(stack: EnvironmentName, overrides: Record<string, unknown>): { config: Record<string, string>; secretKeys: string[] } {
-    const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { default?: unknown }> };
-    const stackFile = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    const project = parsedYaml(path.join(ROOT, "Pulumi.yaml")) as { config: Record<string, { default?: unknown }> };
+    const stackFile = parsedYaml(path.join(ROOT, `Pulumi.${stack}.yaml`)) as { config: Record<string, unknown> };
     const merged: Record<string, unknown> = {};
     for (const [k, decl] of Object.entries(project.config)) if (decl.default !== undefined) merged[`env-progression:${k}`] = decl.default;
     Object.assign(merged, stackFile.config);
