@@ -16,6 +16,14 @@ const UPSTREAM_TIMEOUT_MS = 10_000;
 /** Tries of a request whose upstream connection failed before it was established, and the pause between them. */
 const CONNECT_TRIES = 3;
 const RETRY_PAUSE_MS = 100;
+/**
+ * How long one try may take to connect (the Service's DNS name resolved, the TCP handshake done).
+ * On the node's bridge that takes a millisecond. A Service whose endpoints kube-proxy has not
+ * programmed yet (a Service just created, or just pointed at new pods) is not translated, so the
+ * connection waits on an ARP query for the Service address that fails only after 3 s: the try is
+ * given up sooner and made again, by when kube-proxy has usually caught up.
+ */
+const CONNECT_TIMEOUT_MS = 500;
 const LABEL = "[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?";
 const ROUTE = new RegExp(`^/(${LABEL})/(${LABEL}):(\\d{1,5})(/[^?#]*)?(\\?.*)?$`);
 // Headers that describe one connection, not the message: never forwarded.
@@ -79,7 +87,17 @@ function forward(res: http.ServerResponse, f: Forward, attempt: number): void {
         // A fresh connection per request, so each one picks a pod anew, as the smoke engine does.
         agent: false,
     });
-    upstream.on("socket", (socket) => socket.once("connect", () => (connected = true)));
+    upstream.on("socket", (socket) => {
+        const slow = setTimeout(
+            () => upstream.destroy(Object.assign(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`), { code: "ECONNECTTIMEOUT" })),
+            CONNECT_TIMEOUT_MS,
+        );
+        socket.once("connect", () => {
+            connected = true;
+            clearTimeout(slow);
+        });
+        socket.once("close", () => clearTimeout(slow));
+    });
     upstream.on("response", (up) => {
         const headers = forwardable(up.headers);
         // Keep a same-host redirect inside this route, so the client stays on the same app.
