@@ -201,8 +201,14 @@ describe.skipIf(!runCli)("pulumi preview --policy-pack policy (real CLI, local c
                     },
                 }),
             );
+            // The wrapper is TypeScript that imports the program's sources, so it runs through the
+            // SDK's ts-node (the project itself runs compiled, typescript: false).
             const projectFile = path.join(ws.projectDir, "Pulumi.yaml");
-            const text = fs.readFileSync(projectFile, "utf8").replace(/^main: .*$/m, `main: ${path.relative(ws.projectDir, programDir)}`);
+            const text = fs
+                .readFileSync(projectFile, "utf8")
+                .replace(/^main: .*$/m, `main: ${path.relative(ws.projectDir, programDir)}`)
+                .replace(/^(\s+)typescript: false$/m, "$1typescript: true");
+            if (!/^\s+typescript: true$/m.test(text)) throw new Error(`${projectFile}: no runtime option typescript to turn on for the TypeScript wrapper`);
             fs.writeFileSync(projectFile, text);
         }
         const secrets = {
