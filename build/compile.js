@@ -71,8 +71,13 @@ function staleReason({ root = ROOT, dist = path.join(root, "dist") } = {}) {
     return undefined;
 }
 
+/** esbuild's version, or "" when it is not installed (build says how to fix that). */
 function esbuildVersion() {
-    return /** @type {{ version: string }} */ (require("esbuild/package.json")).version;
+    try {
+        return /** @type {{ version: string }} */ (require("esbuild/package.json")).version;
+    } catch {
+        return "";
+    }
 }
 
 /**
@@ -121,11 +126,18 @@ function build({ root = ROOT, dist = path.join(root, "dist") } = {}) {
                 "Fix the source named above; `npm run typecheck` also reports type errors, which this build does not check.",
         );
     }
-    fs.mkdirSync(dist, { recursive: true });
     const tmp = `.tmp-${process.pid}`;
-    for (const out of result.outputFiles) {
-        fs.writeFileSync(out.path + tmp, out.contents);
-        fs.renameSync(out.path + tmp, out.path);
+    try {
+        fs.mkdirSync(dist, { recursive: true });
+        for (const out of result.outputFiles) {
+            fs.writeFileSync(out.path + tmp, out.contents);
+            fs.renameSync(out.path + tmp, out.path);
+        }
+    } catch (err) {
+        throw new Error(
+            `the compiled program cannot be written to ${dist}: ${err instanceof Error ? err.message : String(err)}. ` +
+                "Fix: run `pulumi up` from a checkout you can write to, or build it once where you can: node -e 'require(\"./build/compile\").ensureBuilt()'",
+        );
     }
     /** @type {Record<string, string>} */
     const inputs = {};

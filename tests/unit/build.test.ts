@@ -74,4 +74,10 @@ describe("the program's build", () => {
         expect(fs.readFileSync(path.join(root, "dist", "index.js"), "utf8")).toBe(before);
         expect(compile.staleReason({ root })).toBe("lib/answer.ts changed");
     });
+
+    it("a dist/ it cannot write fails with where and the fix", () => {
+        // A file where the folder should be: refused even for root, who may write anywhere else.
+        fs.writeFileSync(path.join(root, "dist"), "not a folder");
+        expect(() => compile.ensureBuilt({ root })).toThrow(/^the compiled program cannot be written to .*dist: .*\. Fix: run `pulumi up` from a checkout you can write to/);
+    });
 });
