@@ -1,5 +1,6 @@
 // The program's dynamic resources (SmokeRun, MigrationRun, LiveSwitch, DigestKey) are run by a
-// separate Node process, `pulumi-resource-pulumi-nodejs`, the SDK's dynamic provider host. The host
+// separate Node process, the SDK's dynamic provider host, which the engine's plugin
+// `pulumi-resource-pulumi-nodejs` starts (the project's engine starts it only when needed: rule 4). The host
 // reads a resource's provider from its `__provider` input: the text of a CommonJS module, loaded
 // with require-from-string, whose `handler()` returns the provider's methods. This module writes
 // that text itself, a few fixed lines, instead of having the SDK's closure serializer derive it
@@ -19,6 +20,12 @@
 //   3. The bundle must exist when a resource is registered: build/program.js builds dist/ before
 //      the program runs. A component refuses to register a resource when its bundle is missing
 //      (providerLogicProblem), instead of failing later in the provider process.
+//   4. A diff reports no change when the new inputs equal the old ones: each is a pure function
+//      of the old outputs (which mirror the inputs of the last successful run; a failed create or
+//      update keeps the old inputs in state) and the new inputs. The engine's plugin for these
+//      types (toolchain/langhost/dynamic) answers that case itself, without starting Node, and
+//      answers Check, Read and Delete as the SDK's host does for providers that define none of
+//      them. So whatever must run on every `up` is an input that changes every `up`.
 // tests/smoke/provider-serialized.test.ts runs each text the way the host does.
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -8,6 +8,7 @@
 // Neither mode runs during preview; both run again when `trigger` changes.
 //
 // The provider follows the rules of components/serializedProvider.ts.
+import { randomUUID } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_CHECKS, DEFAULTS, SmokeConfigError } from "../smoke/checks";
 import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome } from "../smoke/provider";
@@ -148,7 +149,10 @@ export class SmokeTest extends pulumi.ComponentResource {
         // The kubeconfig inside stays a secret in state.
         const candidate = args.candidate !== undefined ? { candidate: pulumi.secret(args.candidate) } : {};
         const redact = args.secretValues !== undefined ? { redact: pulumi.secret(args.secretValues) } : {};
-        const run = new SmokeRun(`${name}-run`, { ...props, ...candidate, ...redact }, childOpts);
+        // Unchanged inputs mean no change to the provider host (rule 4 of serializedProvider.ts),
+        // so a run on every `up` is an input that changes every `up`.
+        const everyUp = runOnEveryUp ? { runId: randomUUID() } : {};
+        const run = new SmokeRun(`${name}-run`, { ...props, ...candidate, ...redact, ...everyUp }, childOpts);
         this.results = run.results;
         this.passedAt = run.passedAt;
         this.trigger = run.trigger;

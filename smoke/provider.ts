@@ -34,6 +34,11 @@ interface SmokeRunCommon {
     readonly deadlineMs: number;
     readonly runOnEveryUp: boolean;
     /**
+     * With runOnEveryUp, a fresh id per program run: inputs that never change between `up`s mean
+     * no change without asking the diff (rule 4 of components/serializedProvider.ts).
+     */
+    readonly runId?: string;
+    /**
      * The candidate's pods, read into the report when the checks fail: the kubeconfig (a secret)
      * and context, the namespace and the candidate revision's labels. @default - no pods in the report
      */

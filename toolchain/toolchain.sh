@@ -298,21 +298,28 @@ compile_pulumi() {
   touch "$pulumi_dir/.built"
 }
 
-# The Node language host: toolchain/langhost, our own Go module (the release's host module is
-# untagged and not served by the Go module proxy reachable here; see docs/local-cluster.md). Its
-# go.mod requires sdk/v3 at PULUMI_VERSION (its test checks that); built in place, with the module
-# and build caches above. Rebuilt when its source changes.
+# The Node language host and the dynamic resources' plugin: toolchain/langhost, our own Go module
+# (the release's host module is untagged and not served by the Go module proxy reachable here; see
+# docs/local-cluster.md). Its go.mod requires sdk/v3 at PULUMI_VERSION (its test checks that);
+# built in place, with the module and build caches above. Rebuilt when their source changes.
+#   pulumi-language-nodejs          the language host (main.go)
+#   pulumi-resource-pulumi-nodejs   the dynamic resources' plugin (dynamic/main.go): it answers
+#                                   what needs no JavaScript and starts the SDK's Node host for
+#                                   the rest; the npm package's launcher would start Node (twice)
+#                                   on every `up`.
 build_langhost() {
   local dir=$pulumi_dir sum=$1 src="$repo/toolchain/langhost"
   grep -q "github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION\$" "$src/go.mod" || {
     log "toolchain/langhost/go.mod does not require github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION (toolchain/versions.env); run: cd toolchain/langhost && go get github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION && go mod tidy"
     return 1
   }
-  log "building pulumi-language-nodejs (toolchain/langhost, sdk/v3 v$PULUMI_VERSION)"
+  log "building pulumi-language-nodejs and pulumi-resource-pulumi-nodejs (toolchain/langhost, sdk/v3 v$PULUMI_VERSION)"
   mkdir -p "$dir/bin"
   (cd "$src" && go build -trimpath \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
-    -o "$dir/bin/pulumi-language-nodejs" .) || return 1
+    -o "$dir/bin/pulumi-language-nodejs" . &&
+    go build -trimpath -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
+      -o "$dir/bin/pulumi-resource-pulumi-nodejs" ./dynamic) || return 1
   echo "$sum" >"$dir/.langhost"
 }
 
@@ -336,34 +343,10 @@ ensure_pulumi() {
   fi
   done_stamp "$pulumi_dir" || build_group pulumi "pulumi-$PULUMI_VERSION"
   local sum
-  sum=$(cksum <"$repo/toolchain/langhost/main.go")
-  [ -x "$pulumi_dir/bin/pulumi-language-nodejs" ] && [ "$(cat "$pulumi_dir/.langhost" 2>/dev/null)" = "$sum" ] ||
+  sum=$(cat "$repo/toolchain/langhost/main.go" "$repo/toolchain/langhost/dynamic/main.go" | cksum)
+  [ -x "$pulumi_dir/bin/pulumi-language-nodejs" ] && [ -x "$pulumi_dir/bin/pulumi-resource-pulumi-nodejs" ] &&
+    [ "$(cat "$pulumi_dir/.langhost" 2>/dev/null)" = "$sum" ] ||
     timed "pulumi-language-nodejs" build_langhost "$sum"
-  write_dynamic_provider_shim "$pulumi_dir/bin/pulumi-resource-pulumi-nodejs"
-}
-
-# The dynamic-provider launcher the engine starts for the program's dynamic resources. The npm
-# package @pulumi/pulumi ships one that starts Node twice (once only to resolve the host's path);
-# this one finds the host of the program's own @pulumi/pulumi from the working directory upward, as
-# Node's resolver would, and starts Node once.
-write_dynamic_provider_shim() {
-  local tmp="$1.tmp.$$"
-  cat >"$tmp" <<'SH'
-#!/bin/sh
-# Written by toolchain/toolchain.sh: runs the dynamic provider host of the nearest
-# node_modules/@pulumi/pulumi above the working directory.
-d=$PWD
-while :; do
-  host=$d/node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js
-  if [ -f "$host" ]; then exec node "$host" "$@"; fi
-  [ "$d" = / ] && break
-  d=$(dirname "$d")
-done
-echo "pulumi-resource-pulumi-nodejs: no node_modules/@pulumi/pulumi in $PWD or above it; run npm ci in the project" >&2
-exit 1
-SH
-  chmod 0755 "$tmp"
-  if cmp -s "$tmp" "$1" 2>/dev/null; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
 }
 
 # --- pulumi-resource-kubernetes at exactly the @pulumi/kubernetes version ------------------------

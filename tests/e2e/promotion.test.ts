@@ -274,6 +274,10 @@ describe("promotion and parity on a real engine and API server", () => {
         expect(newer.passedAt > verified.passedAt).toBe(true);
         expect(newer.revision).toBe(verified.revision);
         expect(rerun.outputs["verifiedHistory"]).toEqual([newer]);
+        // And again with the same config: every up runs them, though no input of the program changed.
+        const third = await attempt(await stackFor("staging", { smokeEveryUp: true }), "up");
+        expect(third.ok, third.output).toBe(true);
+        expect((third.outputs["verified"] as SignedVerifiedRecord).passedAt > newer.passedAt).toBe(true);
         await stackFor("staging");
     });
 

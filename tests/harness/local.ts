@@ -290,11 +290,34 @@ export interface LocalStackValues {
     readonly promotionKey?: string | null;
 }
 
+/**
+ * The encryption salt of another stack file in `projectDir`, for a new stack there to share.
+ *
+ * The passphrase secrets manager derives its key from the passphrase and the stack's salt with a
+ * million rounds of PBKDF2 (about 0.2 s), once per salt in each engine run. The local stacks share
+ * one passphrase, so one salt gives them the same key and nothing weaker: an `up` that reads its
+ * upstream's record then derives one key, not two. Undefined when no sibling has a salt.
+ */
+export function siblingSalt(projectDir: string, stackFile: string): string | undefined {
+    for (const name of fs.readdirSync(projectDir).sort()) {
+        const file = path.join(projectDir, name);
+        if (!/^Pulumi\.[^.]+\.yaml$/.test(name) || file === stackFile) continue;
+        const salt = (parse(fs.readFileSync(file, "utf8")) as Record<string, unknown> | null)?.["encryptionsalt"];
+        if (typeof salt === "string" && salt !== "") return salt;
+    }
+    return undefined;
+}
+
 /** Creates or selects the stack and writes its config: the committed file plus local values. */
 export async function prepareStack(ws: Workspace, environment: EnvironmentName, values: LocalStackValues): Promise<Stack> {
     const stackName = values.stackName ?? environment;
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ws.projectDir }, { envVars: ws.envVars });
     const file = path.join(ws.projectDir, `Pulumi.${stackName}.yaml`);
+    if (!fs.existsSync(file)) {
+        // `pulumi stack init` keeps a salt already in the stack file.
+        const salt = siblingSalt(ws.projectDir, file);
+        if (salt !== undefined) fs.writeFileSync(file, stringify({ encryptionsalt: salt }));
+    }
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ws.projectDir }, { envVars: ws.envVars });
     const committed = parse(fs.readFileSync(path.join(REPO, `Pulumi.${environment}.yaml`), "utf8")) as { config: Record<string, unknown> };
     const existing = fs.existsSync(file) ? ((parse(fs.readFileSync(file, "utf8")) ?? {}) as Record<string, unknown>) : {};
     const config: Record<string, unknown> = { ...committed.config };

@@ -179,6 +179,14 @@ describe("SmokeTest (command mode)", () => {
         const run = byName("every-smoke-run");
         expect(run.inputs["runOnEveryUp"]).toBe(true);
         expect(run.inputs["deadlineMs"]).toBe(120_000);
+        // Unchanged inputs are no change to the engine's plugin: every program run brings a new id.
+        const again = new mod.SmokeTest("every-smoke-2", { baseUrl: "http://app:8080", trigger: "abc", command: "true", runOnEveryUp: true });
+        await resolve(again.passedAt);
+        expect(run.inputs["runId"]).toMatch(/^[0-9a-f-]{36}$/);
+        expect(byName("every-smoke-2-run").inputs["runId"]).not.toBe(run.inputs["runId"]);
+        const once = new mod.SmokeTest("once-smoke", { baseUrl: "http://app:8080", trigger: "abc", command: "true" });
+        await resolve(once.passedAt);
+        expect(byName("once-smoke-run").inputs).not.toHaveProperty("runId");
     });
 
     it("refuses an empty command", () => {

@@ -54,6 +54,13 @@ describe.concurrent("provider logic", () => {
         expect(Object.keys(outs)).not.toContain("headers");
     });
 
+    it("the outputs of a run that passed diff as unchanged against the same inputs (rule 4: the engine's plugin skips such a diff)", async () => {
+        const http = inputs(healthy.url);
+        expect(smokeDiff("id", (await smokeCreate(http)).outs, http).changes).toBe(false);
+        const cmd = commandInputs("true");
+        expect(smokeDiff("id", (await smokeCreate(cmd)).outs, cmd).changes).toBe(false);
+    });
+
     it("a failing create throws the formatted report, secrets redacted, and carries no id (nothing is recorded)", async () => {
         const err = await smokeCreate(inputs(broken.url)).then(
             () => undefined,

@@ -1,9 +1,10 @@
 // The local cluster's fixed facts, as the TypeScript side (demo, e2e) and the shell side
 // (cluster/cluster.sh, cluster/node.sh) each state them: they must agree.
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { cacheDir, type Cluster, ingressUrl, REAL_NODE, realNodeOverrides, REPO } from "../../tests/harness/local";
+import { cacheDir, type Cluster, ingressUrl, REAL_NODE, realNodeOverrides, REPO, siblingSalt } from "../../tests/harness/local";
 
 const clusterSh = fs.readFileSync(path.join(REPO, "cluster", "cluster.sh"), "utf8");
 const shellValue = (name: string) => new RegExp(`^${name}=(\\S+)`, "m").exec(clusterSh)?.[1];
@@ -61,5 +62,24 @@ describe("local values for the real node", () => {
         expect(cacheDir({ PROGRESSION_CACHE: "/c" })).toBe("/c");
         expect(cacheDir({ XDG_CACHE_HOME: "/x", HOME: "/h" })).toBe("/x/env-progression");
         expect(cacheDir({ HOME: "/h" })).toBe("/h/.cache/env-progression");
+    });
+});
+
+describe("a new local stack's encryption salt", () => {
+    it("is a sibling stack's, so one key serves the stacks that share the passphrase", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "salt-"));
+        try {
+            const staging = path.join(dir, "Pulumi.staging.yaml");
+            expect(siblingSalt(dir, staging)).toBeUndefined();
+            fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: p\n");
+            fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config: {}\n");
+            expect(siblingSalt(dir, staging)).toBeUndefined();
+            fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "encryptionsalt: v1:c2FsdA==:v1:x:y\nconfig: {}\n");
+            expect(siblingSalt(dir, staging)).toBe("v1:c2FsdA==:v1:x:y");
+            // Its own file is not a sibling.
+            expect(siblingSalt(dir, path.join(dir, "Pulumi.dev.yaml"))).toBeUndefined();
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

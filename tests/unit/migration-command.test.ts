@@ -89,6 +89,8 @@ describe.skipIf(!available && !required)("command mode against a real PostgreSQL
         expect(outs.output).toContain(`ms=2000 dir=${MIGRATIONS}`);
         expect(columns(i.database, "items")).toBe("id,name,created_at,note");
         expect(pg.sql(i.database, "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations")).toBe("001_create_items,002_items_add_note");
+        // Rule 4 of components/serializedProvider.ts: the same inputs again are no change.
+        expect(migrationDiff(id, outs, i).changes).toBe(false);
         // Run again (a retry, or a new trigger): nothing pending, nothing changes.
         const again = await migrationUpdate(id, outs, { ...i, trigger: "trigger-2" });
         expect(again.outs.output).toBe("schema at 002_items_add_note\n2s\n30s\n" + `ms=2000 dir=${MIGRATIONS}\n`);
