@@ -69,10 +69,10 @@ func main() {
 	}
 	f := newFront(os.Args[1:], startNode)
 	// SIGINT or SIGTERM stops the server, and with it the host.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	cancel := make(chan bool)
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() { <-signals; close(cancel) }()
+	go func() { <-ctx.Done(); close(cancel) }()
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancel,
 		Init: func(srv *grpc.Server) error {
@@ -134,22 +134,29 @@ func (f *front) launch() {
 	f.mu.Unlock()
 	go func() {
 		h, err := f.start(f.args)
-		if err == nil {
+		// Replays the newest Configure until none came meanwhile; one that comes after the host is
+		// published goes to it directly.
+		var replayed *pulumirpc.ConfigureRequest
+		for err == nil {
 			f.mu.Lock()
 			req := f.configure
-			f.mu.Unlock()
-			if req != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				_, err = h.client.Configure(ctx, req)
-				cancel()
-				if err != nil {
-					h.stop()
-					err = fmt.Errorf("configuring the Node dynamic provider host: %w", err)
-				}
+			if req == replayed {
+				f.host = h
+				f.mu.Unlock()
+				break
 			}
+			f.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, err = h.client.Configure(ctx, req)
+			cancel()
+			if err != nil {
+				h.stop()
+				err = fmt.Errorf("configuring the Node dynamic provider host: %w", err)
+			}
+			replayed = req
 		}
 		f.mu.Lock()
-		f.host, f.hostErr = h, err
+		f.hostErr = err
 		f.mu.Unlock()
 		close(f.ready)
 	}()
