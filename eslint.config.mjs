@@ -34,10 +34,26 @@ export default tseslint.config(
             "import-x/no-cycle": ["error", { ignoreExternal: true }],
             "progression/no-cycle": "error",
             // Imports run down the layers proc < kube < netpol < smoke < config < promotion < release <
-            // migrate < components < edge < harness < drivers < tests (toolchain/lint/imports.mjs).
+            // migrate < resources < components < edge < harness < drivers < tests (toolchain/lint/imports.mjs).
             "progression/layers": "error",
             // Tests assert on recorded mock inputs, which are untyped by nature.
             "@typescript-eslint/no-explicit-any": "off",
+        },
+    },
+    {
+        // The program that `pulumi up` runs: the packages' indexes load far more than it uses, on
+        // every run (resources/pulumi.ts, resources/kubernetes.ts). Types from them are free: they are erased.
+        files: ["index.ts", "config/**/*.ts", "resources/**/*.ts", "components/**/*.ts", "promotion/**/*.ts", "release/**/*.ts", "migrate/**/*.ts", "smoke/**/*.ts", "kube/**/*.ts", "netpol/**/*.ts", "proc/**/*.ts"],
+        rules: {
+            "no-restricted-imports": [
+                "error",
+                {
+                    paths: [
+                        { name: "@pulumi/pulumi", allowTypeImports: true, message: "The index loads the Automation API and the TypeScript compiler into every `pulumi up`. Import from resources/pulumi.ts instead." },
+                        { name: "@pulumi/kubernetes", allowTypeImports: true, message: "The index loads every API group's classes into every `pulumi up`. Register through resources/kubernetes.ts instead." },
+                    ],
+                },
+            ],
         },
     },
     {

@@ -4,7 +4,7 @@
 // the environment is registered. The entry is async so the promotion check can
 // await what the upstream stack verified first.
 import * as os from "node:os";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "./resources/pulumi";
 import { Environment } from "./components/environment";
 import { checkPromotion } from "./components/promotion";
 import { resolveCluster } from "./config/cluster";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import { KubernetesResource } from "../resources/kubernetes";
+import * as pulumi from "../resources/pulumi";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import { flagEnvName } from "../config/groups/envFlags";
 import type { AppConfig } from "../config/schema";
@@ -350,17 +350,17 @@ export class AppDeployment extends pulumi.ComponentResource {
         // when the previous revision goes.
         const revisionOpts = { parent: this, retainOnDelete: true, deleteBeforeReplace: false };
 
-        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, fields("configMap", ["metadata", "immutable", "data"]), revisionOpts);
-        let secret: k8s.core.v1.Secret | undefined;
+        const configMap = new KubernetesResource("ConfigMap", `${name}-config`, fields("configMap", ["metadata", "immutable", "data"]), revisionOpts);
+        let secret: KubernetesResource | undefined;
         if (args.app.secretEnv.length > 0) {
             const values = pulumi.all(args.secrets ?? {});
             const missing = args.app.secretEnv.filter((k) => args.secrets?.[k] === undefined);
             if (missing.length > 0) throw new pulumi.ResourceError(`${name}: secretEnv names ${missing.join(", ")}, and no value was given`, this);
             // The render's Secret with its placeholders replaced by the values, and nothing else.
             const stringData = pulumi.secret(pulumi.all([part("secret"), values]).apply(([s, v]) => fillSecret(s, v)));
-            secret = new k8s.core.v1.Secret(`${name}-secrets`, { ...fields("secret", ["metadata", "type", "immutable"]), stringData }, revisionOpts);
+            secret = new KubernetesResource("Secret", `${name}-secrets`, { ...fields("secret", ["metadata", "type", "immutable"]), stringData }, revisionOpts);
         }
-        const deployment = new k8s.apps.v1.Deployment(name, fields("deployment", ["metadata", "spec"]), {
+        const deployment = new KubernetesResource("Deployment", name, fields("deployment", ["metadata", "spec"]), {
             ...revisionOpts,
             dependsOn: [configMap, ...(secret ? [secret] : [])],
             customTimeouts: rolloutWait(args.app),
@@ -370,9 +370,9 @@ export class AppDeployment extends pulumi.ComponentResource {
         // not race a Service created a moment before (on a real node, a connection to a ClusterIP
         // without rules yet hangs until the check's timeout). It selects only this revision's pods,
         // so it routes nothing until they are Ready.
-        const preview = new k8s.core.v1.Service(`${name}-preview`, fields("preview", ["metadata", "spec"]), { parent: this });
-        const service = new k8s.core.v1.Service(`${name}-service`, fields("service", ["metadata", "spec"]), { parent: this });
-        if (args.app.replicas > 1) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, fields("pdb", ["metadata", "spec"]), { parent: this });
+        const preview = new KubernetesResource("Service", `${name}-preview`, fields("preview", ["metadata", "spec"]), { parent: this });
+        const service = new KubernetesResource("Service", `${name}-service`, fields("service", ["metadata", "spec"]), { parent: this });
+        if (args.app.replicas > 1) new KubernetesResource("PodDisruptionBudget", `${name}-pdb`, fields("pdb", ["metadata", "spec"]), { parent: this });
 
         this.revision = rendered.revision;
         this.deploymentName = deployment.metadata.name;

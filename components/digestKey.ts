@@ -4,7 +4,7 @@
 //
 // It is a dynamic resource, and so follows rule 1 of components/serializedProvider.ts: create (and
 // diff) only, never read or delete.
-import type * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "../resources/pulumi";
 import { DynamicResource } from "./serializedProvider";
 
 export interface DigestKeyOutputs {

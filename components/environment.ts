@@ -1,5 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import { KubernetesProvider } from "../resources/kubernetes";
+import * as pulumi from "../resources/pulumi";
 import type { ResolvedCluster } from "../config/cluster";
 import { ENVIRONMENT_RULES } from "../config/environments";
 import type { EnvironmentConfig } from "../config/schema";
@@ -87,7 +87,7 @@ export class Environment extends pulumi.ComponentResource {
         super("progression:env:Environment", name, {}, opts);
         const { config } = args;
 
-        const provider = new k8s.Provider(
+        const provider = new KubernetesProvider(
             `${name}-k8s`,
             // Secret: the one context's user may carry a token or a client key.
             { kubeconfig: pulumi.secret(args.cluster.kubeconfig), context: args.cluster.context },

@@ -2,7 +2,7 @@
 // candidate on the preview route, so it runs only once those checks passed, and `pulumi preview`
 // shows it after them. One dynamic resource (progression:LiveSwitch); the logic is
 // release/switch.ts, and the provider follows the rules of components/serializedProvider.ts.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../resources/pulumi";
 import type { HistoryEntry } from "../release/revisions";
 import type { LiveCheck, SwitchInputs } from "../release/switch";
 import { DynamicResource, providerBundle, providerLogicProblem, providerText } from "./serializedProvider";

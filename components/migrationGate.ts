@@ -5,8 +5,8 @@
 //   - job: a Kubernetes Job in the environment's namespace runs the team's migration image;
 //   - command: the team's command runs where `pulumi up` runs.
 // It runs again when the trigger (how it runs, and a digest of migrationsDir) changes.
-import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import { KubernetesResource } from "../resources/kubernetes";
+import * as pulumi from "../resources/pulumi";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import type { MigrationConfig } from "../config/groups/migration";
 import type { AppConfig } from "../config/schema";
@@ -124,15 +124,16 @@ export class MigrationGate extends pulumi.ComponentResource {
             if (rendered.secret) {
                 const secret = rendered.secret;
                 dependsOn.push(
-                    new k8s.core.v1.Secret(
+                    new KubernetesResource(
+                        "Secret",
                         `${name}-secret`,
-                        { metadata: secret.metadata, type: secret["type"] as string, stringData: pulumi.secret(pulumi.all(picked).apply((v) => fillSecret(secret, v))) },
+                        { metadata: secret.metadata, type: secret["type"], stringData: pulumi.secret(pulumi.all(picked).apply((v) => fillSecret(secret, v))) },
                         { parent: this },
                     ),
                 );
             }
             if (rendered.egress) {
-                dependsOn.push(new k8s.networking.v1.NetworkPolicy(`${name}-egress`, { metadata: rendered.egress.metadata, spec: rendered.egress.spec }, { parent: this }));
+                dependsOn.push(new KubernetesResource("NetworkPolicy", `${name}-egress`, { metadata: rendered.egress.metadata, spec: rendered.egress.spec }, { parent: this }));
             }
             const job = JSON.stringify(rendered.job);
             props = {

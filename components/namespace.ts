@@ -1,5 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import { KubernetesResource } from "../resources/kubernetes";
+import * as pulumi from "../resources/pulumi";
 import { ENVIRONMENT_RULES, type EnvironmentName } from "../config/environments";
 import { commonLabels } from "./labels";
 import type { NamespaceManifest } from "./manifestTypes";
@@ -43,7 +43,7 @@ export class EnvironmentNamespace extends pulumi.ComponentResource {
     constructor(name: string, args: EnvironmentNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:env:EnvironmentNamespace", name, {}, opts);
         const manifest = namespaceManifest(args.name, args.environment);
-        const ns = new k8s.core.v1.Namespace(name, { metadata: manifest.metadata }, { parent: this });
+        const ns = new KubernetesResource("Namespace", name, { metadata: manifest.metadata }, { parent: this });
         this.name = ns.metadata.name;
         this.registerOutputs({ name: this.name });
     }

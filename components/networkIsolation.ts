@@ -1,5 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import { KubernetesResource } from "../resources/kubernetes";
+import * as pulumi from "../resources/pulumi";
 import type { EnvironmentName } from "../config/environments";
 import type { EgressRule, EnvironmentConfig } from "../config/schema";
 import { NAMESPACE_NAME_LABEL } from "../kube/labels";
@@ -126,7 +126,7 @@ export class NetworkIsolation extends pulumi.ComponentResource {
     constructor(name: string, args: NetworkIsolationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("progression:network:NetworkIsolation", name, {}, opts);
         const created = isolationPolicies(args.input).map(
-            (p) => new k8s.networking.v1.NetworkPolicy(`${name}-${p.metadata.name}`, { metadata: p.metadata, spec: p.spec }, { parent: this }),
+            (p) => new KubernetesResource("NetworkPolicy", `${name}-${p.metadata.name}`, { metadata: p.metadata, spec: p.spec }, { parent: this }),
         );
         this.policyNames = pulumi.all(created.map((p) => p.metadata.name));
         this.registerOutputs({ policyNames: this.policyNames });

@@ -3,7 +3,7 @@
 // StackReferences, and refuse, before any resource of this environment is registered, what no
 // signed record vouches for. A StackReference is read during `pulumi preview` too, so a preview
 // refuses exactly what an `up` would.
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../resources/pulumi";
 import { ownStackName, promotionSource, type PromotionSource } from "../config/groups/promotion";
 import type { EnvironmentConfig } from "../config/schema";
 import { type Candidate, decidePromotion, NO_PROMOTION, promotionOutput, type PromotionOutput, type RecordSource } from "../promotion/compare";

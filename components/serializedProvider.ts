@@ -29,7 +29,7 @@
 // tests/smoke/provider-serialized.test.ts runs each text the way the host does.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../resources/pulumi";
 
 /**
  * The compiled bundle of a provider's logic. The same path from a source file and from the program's

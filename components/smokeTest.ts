@@ -9,7 +9,7 @@
 //
 // The provider follows the rules of components/serializedProvider.ts.
 import { randomUUID } from "node:crypto";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../resources/pulumi";
 import { DEFAULT_CHECKS, DEFAULTS, SmokeConfigError } from "../smoke/checks";
 import type { CandidatePods, ChecksRunInputs, CommandRunInputs, SmokeCheckOutcome } from "../smoke/provider";
 import type { ValidChecks } from "../smoke/types";

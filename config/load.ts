@@ -7,7 +7,7 @@
 // one set with --secret is decrypted and validated like any other, and is not kept secret.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "../resources/pulumi";
 import { MIN_KEY_CHARS, PROMOTION_KEY } from "../promotion/record";
 import { parseChecks, SmokeConfigError, type ValidChecks } from "../smoke";
 import { MAX_CHECKS, MAX_CHECKS_FILE_BYTES } from "../smoke/checks";

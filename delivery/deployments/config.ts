@@ -18,6 +18,7 @@ export const PROGRAM_PATHS: readonly string[] = [
     "index.ts",
     "build/**",
     "components/**",
+    "resources/**",
     "config/**",
     "smoke/**",
     "netpol/**",

@@ -1,5 +1,6 @@
 // build/compile.js, the program's ahead-of-time build, on a scratch project: what it writes, when
 // it builds again, and what a source that does not compile reports.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -79,5 +80,29 @@ describe("the program's build", () => {
         // A file where the folder should be: refused even for root, who may write anywhere else.
         fs.writeFileSync(path.join(root, "dist"), "not a folder");
         expect(() => compile.ensureBuilt({ root })).toThrow(/^the compiled program cannot be written to .*dist: .*\. Fix: run `pulumi up` from a checkout you can write to/);
+    });
+});
+
+describe("the program's bundle, as `pulumi up` loads it", () => {
+    // Modules whose load would cost every `pulumi up` time for nothing the program calls.
+    const HEAVY = [
+        "@pulumi/pulumi/index.js", // the SDK's index: the Automation API, the closure serializer
+        "@pulumi/pulumi/automation/index.js",
+        "typescript/lib/typescript.js", // loaded by the closure serializer
+        "@pulumi/kubernetes/index.js", // every API group's classes, YAML and Helm support
+    ];
+
+    it("loads the SDK's parts it uses and neither package's index, nor the TypeScript compiler", () => {
+        // A fresh Node, as the language host starts the program: the repository's real dist/.
+        const script = [
+            "const before = new Set(Object.keys(require.cache));",
+            `require(${JSON.stringify(path.join(__dirname, "..", "..", "dist", "index.js"))});`,
+            "process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k) => !before.has(k))));",
+        ].join("\n");
+        const loaded = JSON.parse(execFileSync(process.execPath, ["-e", script], { encoding: "utf8" })) as string[];
+        const inNodeModules = (m: string) => loaded.some((k) => k.endsWith(`${path.sep}node_modules${path.sep}${m.split("/").join(path.sep)}`));
+        // The check itself sees what it looks for: the SDK's output module is one the program uses.
+        expect(inNodeModules("@pulumi/pulumi/output.js")).toBe(true);
+        expect(HEAVY.filter(inNodeModules)).toEqual([]);
     });
 });

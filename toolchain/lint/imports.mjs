@@ -32,6 +32,9 @@ export const LAYERS = [
     { name: "release", paths: ["release/"] },
     // The migration gate's runner and lint.
     { name: "migrate", paths: ["migrate/"] },
+    // What the program registers with the engine, under the components: the Pulumi SDK's parts
+    // and the Kubernetes kinds, each loaded without its package's index.
+    { name: "resources", paths: ["resources/"] },
     // Pulumi components and the pure manifest builders under them.
     { name: "components", paths: ["components/"] },
     // The edges: the program (its config loader and entry point), the policy pack.
