@@ -1,7 +1,7 @@
 // Plain manifest types for what the builders produce: the subset of the Kubernetes API this
 // program writes. Plain objects keep builders free of Pulumi and easy to assert on; the
-// components hand them to @pulumi/kubernetes unchanged. Types only, importing nothing: every
-// builder may depend on this module without forming a cycle.
+// components hand them to the kubernetes provider unchanged (resources/kubernetes.ts). Types
+// only, importing nothing: every builder may depend on this module without forming a cycle.
 
 export type Labels = Record<string, string>;
 
