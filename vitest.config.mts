@@ -46,28 +46,19 @@ const SLOW_FIRST = [
     "tests/unit/migration-program.test.ts",
 ];
 
-/** The projects of `npm test` in the order their other files start. */
-const PROJECT_ORDER = ["unit", "smoke", "policy"];
-
 /**
- * Vitest's own order, except: the SLOW_FIRST files start first, then the other files of unit,
- * smoke and policy, each project's together, so a worker goes on to the next file of its project in
- * the same process (isolate: false, below); the e2e files run in E2E_ORDER.
+ * Vitest's own order, except: the SLOW_FIRST files start first; the e2e files run in E2E_ORDER.
  */
 class E2eOrder extends BaseSequencer {
     override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
         const root = this.ctx.config.root;
         for (const f of SLOW_FIRST) if (!fs.existsSync(path.join(root, f))) throw new Error(`${f} is in SLOW_FIRST (vitest.config.mts) but does not exist. Fix: remove it from that list`);
-        const projectRank = (f: TestSpecification) => {
-            const i = PROJECT_ORDER.indexOf(f.project.name);
-            return i < 0 ? PROJECT_ORDER.length : i;
-        };
         const slowRank = (f: TestSpecification) => {
             const i = SLOW_FIRST.indexOf(path.relative(root, f.moduleId));
             return i < 0 ? SLOW_FIRST.length : i;
         };
         // Array.prototype.sort is stable: within a rank, vitest's order stays.
-        const sorted = (await super.sort(files)).sort((a, b) => slowRank(a) - slowRank(b) || projectRank(a) - projectRank(b));
+        const sorted = (await super.sort(files)).sort((a, b) => slowRank(a) - slowRank(b));
         const isE2e = (f: TestSpecification) => f.project.name === "e2e";
         const rank = (f: TestSpecification) => {
             const i = E2E_ORDER.indexOf(path.basename(f.moduleId));
@@ -80,8 +71,8 @@ class E2eOrder extends BaseSequencer {
     }
 }
 
-// Four projects: `npm test` runs the fast ones (unit, smoke, policy); `npm run test:e2e` runs the
-// end-to-end suite against the real engine and a local control plane.
+// `npm test` runs the fast project (tests/unit, tests/smoke, tests/policy); `npm run test:e2e` runs
+// the end-to-end suite against the real engine and a local control plane.
 export default defineConfig({
     test: {
         // Vitest's default is one worker per core minus one: a single worker on a 2-core machine,
@@ -92,13 +83,23 @@ export default defineConfig({
         globalSetup: ["tests/build.ts"],
         sequence: { sequencer: E2eOrder },
         projects: [
+            // One project for the unit, smoke and policy files: a worker serves one project only, so
+            // three projects started twelve workers on four slots, each loading vitest and the SDK
+            // again (about 4 s of `npm test` on 2 cores); one project starts four. Run one folder
+            // alone by its path: toolchain/run vitest run tests/policy
             // isolate: false: a worker runs its next file in the same process, with the modules it has
             // loaded (@pulumi/pulumi and @pulumi/kubernetes alone take seconds to import), instead of a
             // fresh process per file. A file that changes process-wide state (environment variables,
             // Pulumi mocks, spies) puts it back or sets it anew before it reads it.
-            { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000, isolate: false } },
-            { test: { name: "smoke", include: ["tests/smoke/**/*.test.ts"], testTimeout: 60_000, isolate: false } },
-            { test: { name: "policy", include: ["tests/policy/**/*.test.ts"], testTimeout: 30_000, isolate: false } },
+            {
+                test: {
+                    name: "fast",
+                    include: ["tests/unit/**/*.test.ts", "tests/smoke/**/*.test.ts", "tests/policy/**/*.test.ts"],
+                    // The smoke files' servers and child processes need the most.
+                    testTimeout: 60_000,
+                    isolate: false,
+                },
+            },
             // `npm run test:oracle`: our NetworkPolicy evaluator against cyclonus (toolchain/oracle.sh).
             { test: { name: "oracle", include: ["tests/oracle/**/*.test.ts"], testTimeout: 5 * 60_000 } },
             // `npm run test:pack`: the policy pack as published, installed and run outside the repository.

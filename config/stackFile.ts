@@ -19,9 +19,26 @@ export interface ProjectInfo {
     readonly stackConfigDir: string;
 }
 
+/**
+ * Pulumi.yaml's parse, by its text. The CLI and the tests read the same project file many times in
+ * one process, and parsing it costs far more than reading it; a changed file is a new text.
+ */
+const parsedProjects = new Map<string, ProjectFile>();
+const PARSED_PROJECTS_KEPT = 8;
+
+function parseProject(text: string): ProjectFile {
+    let doc = parsedProjects.get(text);
+    if (doc === undefined) {
+        doc = (parse(text) ?? {}) as ProjectFile;
+        if (parsedProjects.size >= PARSED_PROJECTS_KEPT) parsedProjects.delete(parsedProjects.keys().next().value!);
+        parsedProjects.set(text, doc);
+    }
+    return doc;
+}
+
 /** What the program needs from a project's Pulumi.yaml. */
 export function readProject(dir = PROJECT_DIR): ProjectInfo {
-    const doc = (parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) ?? {}) as ProjectFile;
+    const doc = parseProject(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8"));
     const keys = Object.entries(doc.config ?? {}).filter(([, decl]) => decl?.secret === true);
     return {
         declaredSecrets: new Set(keys.map(([k]) => (k.startsWith(`${PROJECT}:`) ? k.slice(PROJECT.length + 1) : k))),
@@ -39,8 +56,9 @@ export function declaredSecrets(dir = PROJECT_DIR): Set<string> {
  * text they are in the file, as the engine hands them to the program: `replicas: 0x10` is the
  * text "0x10", not a YAML number 16.
  */
-export function readStackRaw(stack: string, file = path.join(readProject().stackConfigDir, `Pulumi.${stack}.yaml`), project = readProject()): RawConfig {
-    const doc = (parse(fs.readFileSync(file, "utf8"), { schema: "failsafe" }) ?? {}) as { config?: Record<string, unknown> };
+export function readStackRaw(stack: string, file?: string, project = readProject()): RawConfig {
+    const at = file ?? path.join(project.stackConfigDir, `Pulumi.${stack}.yaml`);
+    const doc = (parse(fs.readFileSync(at, "utf8"), { schema: "failsafe" }) ?? {}) as { config?: Record<string, unknown> };
     const values: Record<string, unknown> = {};
     const secretKeys = new Set<string>();
     for (const [fullKey, value] of Object.entries(doc.config ?? {})) {

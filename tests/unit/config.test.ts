@@ -13,7 +13,7 @@ import { MIGRATION_DEFAULTS } from "../../config/groups/migration";
 import { SMOKE_DEFAULTS } from "../../config/groups/smoke";
 import { resolveSmokeOptions } from "../../smoke/checks";
 import { formatDuration, SMOKE_DEFAULTS as ENGINE_SMOKE_DEFAULTS } from "../../smoke/limits";
-import { PROJECT_DIR, readStackConfig, readStackRaw } from "../../config/stackFile";
+import { PROJECT_DIR, readProject, readStackConfig, readStackRaw } from "../../config/stackFile";
 import { DECLARED, DIGEST, problemsOf, staging } from "./configFixture";
 import { DEFAULT_MAX_AGE, parseAgeMs } from "../../config/groups/promotion";
 
@@ -229,6 +229,21 @@ describe("the committed stack files", () => {
             expect(() => readStackConfig("dev", { file })).toThrow(/env-progression:replicas: "0x10" is not allowed/);
         } finally {
             fs.rmSync(path.dirname(file), { recursive: true, force: true });
+        }
+    });
+
+    it("read again after Pulumi.yaml changes: its parse is kept by text, not by path", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "project-file-"));
+        try {
+            const project = fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8");
+            fs.writeFileSync(path.join(dir, "Pulumi.yaml"), project);
+            expect(readProject(dir).declaredSecrets).toContain("DATABASE_URL");
+            expect(readProject(dir).stackConfigDir).toBe(dir);
+            fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `${project}stackConfigDir: stacks\n`.replace(/^( {2}DATABASE_URL:\n {4}type: string\n) {4}secret: true\n/m, "$1"));
+            expect(readProject(dir).declaredSecrets).not.toContain("DATABASE_URL");
+            expect(readProject(dir).stackConfigDir).toBe(path.join(dir, "stacks"));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 
