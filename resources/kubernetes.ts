@@ -4,7 +4,7 @@
 // index loads every API group's classes and its YAML and Helm support, and the SDK's index with
 // them: about 0.15 s of every `pulumi up`. The builders render whole objects anyway, so one
 // generic class registers them. The package stays a dependency: its version names the provider
-// plugin, the language host finds the plugin through it, and its types describe the inputs.
+// plugin and the language host finds the plugin through it.
 // tests/unit/kubernetes-resources.test.ts registers each kind through both and compares.
 import { version as providerVersion } from "@pulumi/kubernetes/package.json";
 import { CustomResource, type CustomResourceOptions, type Input, type Output, ProviderResource, type ResourceOptions, secret } from "./pulumi";
@@ -38,7 +38,7 @@ const SERVER_FIELDS = ["status"] as const;
 const SECRET_FIELDS = ["data", "stringData"] as const;
 
 /** The plugin version every resource of the package is registered with. */
-const pluginOptions = (): ResourceOptions => ({ version: providerVersion });
+const PLUGIN: ResourceOptions = { version: providerVersion };
 
 /** The object metadata the program reads back. */
 export interface ResourceMetadata {
@@ -54,7 +54,7 @@ export class KubernetesResource extends CustomResource {
     constructor(kind: Kind, name: string, args: ObjectArgs, opts?: CustomResourceOptions) {
         const inputs: Record<string, Input<unknown>> = { ...args, apiVersion: API_VERSIONS[kind], kind };
         for (const field of SERVER_FIELDS) if (!(field in inputs)) inputs[field] = undefined;
-        let options: CustomResourceOptions = { ...pluginOptions(), ...opts };
+        let options: CustomResourceOptions = { ...PLUGIN, ...opts };
         if (kind === "Secret") {
             for (const field of SECRET_FIELDS) if (inputs[field] !== undefined) inputs[field] = secret(inputs[field]);
             options = { ...options, additionalSecretOutputs: [...(options.additionalSecretOutputs ?? []), ...SECRET_FIELDS] };
@@ -74,7 +74,7 @@ export interface KubernetesProviderArgs {
 /** An explicit kubernetes provider: every resource of the environment names it. */
 export class KubernetesProvider extends ProviderResource {
     constructor(name: string, args: KubernetesProviderArgs, opts?: ResourceOptions) {
-        super("kubernetes", name, { kubeconfig: args.kubeconfig, context: args.context }, { ...pluginOptions(), ...opts });
+        super("kubernetes", name, { kubeconfig: args.kubeconfig, context: args.context }, { ...PLUGIN, ...opts });
     }
 }
 
