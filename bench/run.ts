@@ -294,7 +294,10 @@ async function main(): Promise<number> {
         log("unit suite (npm test), once");
         const t = await timed("npm", ["test"], { cwd: repo, env: process.env });
         if (t.code === 0) rec.add("unit.suite", "unit suite: npm test (unit, smoke, policy)", "s", t.seconds);
-        else rec.note("unit.suite", "unit suite: npm test (unit, smoke, policy)", "s", `npm test failed (exit ${t.code})`);
+        else {
+            rec.note("unit.suite", "unit suite: npm test (unit, smoke, policy)", "s", `npm test failed (exit ${t.code})`);
+            log(`npm test failed (exit ${t.code}); its last lines:\n${(t.stdout + t.stderr).trimEnd().split("\n").slice(-40).join("\n")}`);
+        }
     }
 
     // Merge into the results file: figures of other labels (before/after) are kept.
