@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     let config;
     try {
         const project = readProject(workDir);
-        config = validateConfig(readStackRaw(stackName, path.join(project.stackConfigDir, `Pulumi.${stackName}.yaml`), project), stackName);
+        config = validateConfig(readStackRaw(stackName, undefined, project), stackName);
     } catch (err) {
         if (err instanceof ConfigError) throw new UsageError(err.message);
         throw err;

@@ -71,8 +71,8 @@ export async function checkPromotion(args: PromotionCheckArgs): Promise<{ output
 export const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
 
 /**
- * What a failed read of the upstream's outputs means, with the fix; undefined for a failure the
- * StackReference reports itself. Pulumi Cloud refuses a token without read access to the stack
+ * What a failed read of the upstream's outputs means, with the fix; undefined for a failure with
+ * no known cause, which is reported with the engine's own message. Pulumi Cloud refuses a token without read access to the stack
  * (403), or answers as if the stack did not exist (404): a Pulumi Deployments deployment started
  * by a push or a webhook runs with a token of its own stack only.
  */

@@ -90,10 +90,9 @@ export function loadConfig(): LoadedConfig {
  * file does not hold (defaults, ESC environments) keep the engine's value and are not judged.
  */
 function stackFileView(stack: string, project: ProjectInfo, values: Record<string, unknown>): Pick<RawConfig, "secretKeys" | "plainKeys"> {
-    const file = path.join(project.stackConfigDir, `Pulumi.${stack}.yaml`);
     let written: RawConfig;
     try {
-        written = readStackRaw(stack, file, project);
+        written = readStackRaw(stack, undefined, project);
     } catch {
         return {};
     }

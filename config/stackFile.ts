@@ -54,7 +54,8 @@ export function declaredSecrets(dir = PROJECT_DIR): Set<string> {
 /**
  * The raw config of a stack file: values by key, and which keys are `secure:`. Scalars stay the
  * text they are in the file, as the engine hands them to the program: `replicas: 0x10` is the
- * text "0x10", not a YAML number 16.
+ * text "0x10", not a YAML number 16. `file` defaults to Pulumi.<stack>.yaml in the project's
+ * stackConfigDir.
  */
 export function readStackRaw(stack: string, file?: string, project = readProject()): RawConfig {
     const at = file ?? path.join(project.stackConfigDir, `Pulumi.${stack}.yaml`);

@@ -5,6 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Kind, KubernetesProvider, KubernetesResource, kubernetesType } from "../../resources/kubernetes";
+import { tapMonitor } from "./helpers/monitor";
 
 interface Request {
     type: string;
@@ -32,9 +33,7 @@ beforeAll(async () => {
         "test",
         false,
     );
-    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: (err: unknown, resp: any) => void): void };
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req, cb) => {
+    tapMonitor(pulumi, "registerResource", (req) => {
         requests.push({
             type: req.getType(),
             name: req.getName(),
@@ -42,8 +41,7 @@ beforeAll(async () => {
             version: req.getVersion(),
             secretOutputs: req.getAdditionalsecretoutputsList(),
         });
-        register(req, cb);
-    };
+    });
 });
 afterAll(async () => {
     await pulumi.runtime.disconnect();

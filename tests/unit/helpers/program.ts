@@ -13,6 +13,7 @@ import { parseImage } from "../../../config/schema";
 import { readStackConfig } from "../../../config/stackFile";
 import type { SignedVerifiedRecord } from "../../../promotion/record";
 import { seededRecord, TEST_KEY } from "../../records";
+import { tapMonitor } from "./monitor";
 
 export const ROOT = path.resolve(__dirname, "../../..");
 // The dynamic resources the program registers (module "progression").
@@ -206,9 +207,7 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
     // this repository's Pulumi.yaml and reads no stack file.
     (globalThis as unknown as { globalStore: { settings: { options: { rootDirectory: string } } } }).globalStore.settings.options.rootDirectory = opts.root ?? "";
     // The mock monitor hands newResource no dependencies: record them from the request itself.
-    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: (err: unknown, resp: any) => void): void };
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req, cb) => {
+    tapMonitor(pulumi, "registerResource", (req) => {
         const entry: Recorded = {
             type: req.getType(),
             name: req.getName(),
@@ -219,15 +218,10 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
             retainOnDelete: req.getRetainondelete?.() === true,
         };
         recorded.push(entry);
-        register(req, (err, resp) => {
-            if (resp) entry.urn = resp.getUrn();
-            cb(err, resp);
-        });
-    };
+        return (resp) => (entry.urn = resp.getUrn());
+    });
     // A StackReference is read, not registered.
-    const monitorReads = monitor as unknown as { readResource(req: any, cb: (err: unknown, resp: any) => void): void };
-    const read = monitorReads.readResource.bind(monitor);
-    monitorReads.readResource = (req, cb) => {
+    tapMonitor(pulumi, "readResource", (req) => {
         recorded.push({
             type: req.getType(),
             name: req.getName(),
@@ -236,8 +230,7 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
             dependencies: req.getDependenciesList(),
             parent: req.getParent(),
         });
-        read(req, cb);
-    };
+    });
     const { config, secretKeys } = engineConfig(stack, overrides);
     pulumi.runtime.setAllConfig(config, secretKeys);
     const warnings = opts.warnings;

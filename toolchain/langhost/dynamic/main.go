@@ -237,30 +237,28 @@ func (f *front) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumi
 		}
 		return &pulumirpc.CheckResponse{Inputs: news}, nil
 	}
+	return forward(f, ctx, req, pulumirpc.ResourceProviderClient.Check)
+}
+
+// forward sends a request to the Node host, started on first need, and returns its answer.
+func forward[Req, Resp any](f *front, ctx context.Context, req Req, call func(pulumirpc.ResourceProviderClient, context.Context, Req, ...grpc.CallOption) (Resp, error)) (Resp, error) {
 	c, err := f.node(ctx)
 	if err != nil {
-		return nil, err
+		var none Resp
+		return none, err
 	}
-	return c.Check(ctx, req)
+	return call(c, ctx, req)
 }
 
 func (f *front) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	if Unchanged(req) {
 		return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
 	}
-	c, err := f.node(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.Diff(ctx, req)
+	return forward(f, ctx, req, pulumirpc.ResourceProviderClient.Diff)
 }
 
 func (f *front) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	c, err := f.node(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.Create(ctx, req)
+	return forward(f, ctx, req, pulumirpc.ResourceProviderClient.Create)
 }
 
 // Read of the project's own resources: their providers define no `read`, for which the Node host
@@ -276,19 +274,11 @@ func (f *front) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirp
 		}
 		return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: props}, nil
 	}
-	c, err := f.node(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.Read(ctx, req)
+	return forward(f, ctx, req, pulumirpc.ResourceProviderClient.Read)
 }
 
 func (f *front) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	c, err := f.node(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.Update(ctx, req)
+	return forward(f, ctx, req, pulumirpc.ResourceProviderClient.Update)
 }
 
 // Delete of the project's own resources: their providers define no `delete`, for which the Node
@@ -297,19 +287,11 @@ func (f *front) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*empt
 	if own(req.GetUrn()) {
 		return &emptypb.Empty{}, nil
 	}
-	c, err := f.node(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.Delete(ctx, req)
+	return forward(f, ctx, req, pulumirpc.ResourceProviderClient.Delete)
 }
 
 func (f *front) Invoke(ctx context.Context, req *pulumirpc.InvokeRequest) (*pulumirpc.InvokeResponse, error) {
-	c, err := f.node(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.Invoke(ctx, req)
+	return forward(f, ctx, req, pulumirpc.ResourceProviderClient.Invoke)
 }
 
 // Cancel reaches the host only when it runs; with no host there is nothing to cancel.
