@@ -1,8 +1,8 @@
 // The promotion check, the program's shell over promotion/compare.ts: read the upstream stack's
 // `verified` and `verifiedHistory` outputs, and this stack's own last `verifiedHistory`, through
-// the engine (readStack), and refuse, before any resource of this environment is registered, what
-// no signed record vouches for. The engine answers these reads during `pulumi preview` too, so a
-// preview refuses exactly what an `up` would.
+// StackReferences, and refuse, before any resource of this environment is registered, what no
+// signed record vouches for. A StackReference is read during `pulumi preview` too, so a preview
+// refuses exactly what an `up` would.
 import * as pulumi from "../resources/pulumi";
 import { ownStackName, promotionSource, type PromotionSource } from "../config/groups/promotion";
 import type { EnvironmentConfig } from "../config/schema";
@@ -71,8 +71,24 @@ export async function checkPromotion(args: PromotionCheckArgs): Promise<{ output
 export const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
 
 /**
- * What a failed read of the upstream's outputs means, with the fix; undefined for a failure with
- * no known cause, which is reported with the engine's own message. Pulumi Cloud refuses a token without read access to the stack
+ * A StackReference to a stack that does not exist fails the whole update with the engine's bare
+ * `unknown stack` error, and no program code can catch a failed read. The engine's builtin
+ * function that reads stack outputs fails catchably instead, so it is asked first, only to turn
+ * a missing stack into a message that says what to run. Any other failure of it is left to the
+ * StackReference, which reports it itself.
+ */
+async function missingStack(source: Pick<PromotionSource, "name" | "stack">): Promise<string | undefined> {
+    try {
+        await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: source.name });
+        return undefined;
+    } catch (err) {
+        return upstreamReadProblem(err instanceof Error ? err.message : String(err), source.stack);
+    }
+}
+
+/**
+ * What a failed read of the upstream's outputs means, with the fix; undefined for a failure the
+ * StackReference reports itself. Pulumi Cloud refuses a token without read access to the stack
  * (403), or answers as if the stack did not exist (404): a Pulumi Deployments deployment started
  * by a push or a webhook runs with a token of its own stack only.
  */
@@ -88,24 +104,19 @@ export function upstreamReadProblem(message: string, stack: string): string | un
 }
 
 /**
- * A stack's signed record and history, as its outputs hold them now. The engine's builtin
- * function reads them: a StackReference to a stack that does not exist fails the whole update
- * with the engine's bare `unknown stack` error, which no program code can catch, while the
- * function fails catchably, so a missing or unreadable stack gets a message that says what to
- * do. The StackReference is registered after it, not awaited: it names the dependency in this
- * stack's state and preview, and its own read of the same outputs runs beside the rest of the
- * update instead of before the verdict.
+ * The StackReference's read is awaited before the verdict, not left to run beside the update: the
+ * own stack's reference reads the very checkpoint this update then writes, and a file backend's
+ * read that meets a checkpoint half written fails the update (`failed to load checkpoint: EOF`).
  */
 async function readStack(source: Pick<PromotionSource, "name" | "stack">, name: string): Promise<RecordSource> {
     const base = { source: source.name, stack: source.stack };
-    let outputs: Record<string, unknown>;
+    const missing = await missingStack(source);
+    if (missing !== undefined) return { ...base, problem: missing };
+    const ref = new pulumi.StackReference(name, { name: source.name });
     try {
-        const read = (await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: source.name })) as { outputs?: Record<string, unknown> };
-        outputs = read.outputs ?? {};
+        const [verified, history] = await Promise.all([ref.getOutputDetails(VERIFIED_OUTPUT), ref.getOutputDetails(HISTORY_OUTPUT)]);
+        return { ...base, verified: verified.value ?? verified.secretValue, history: history.value ?? history.secretValue };
     } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        return { ...base, problem: upstreamReadProblem(message, source.stack) ?? `it cannot be read (${message})` };
+        return { ...base, problem: `it cannot be read (${err instanceof Error ? err.message : String(err)})` };
     }
-    new pulumi.StackReference(name, { name: source.name });
-    return { ...base, verified: outputs[VERIFIED_OUTPUT], history: outputs[HISTORY_OUTPUT] };
 }
