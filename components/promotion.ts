@@ -1,8 +1,8 @@
 // The promotion check, the program's shell over promotion/compare.ts: read the upstream stack's
-// `verified` and `verifiedHistory` outputs, and this stack's own last `verifiedHistory`, through
-// StackReferences, and refuse, before any resource of this environment is registered, what no
-// signed record vouches for. A StackReference is read during `pulumi preview` too, so a preview
-// refuses exactly what an `up` would.
+// `verified` and `verifiedHistory` outputs through a StackReference, and this stack's own last
+// `verifiedHistory` through the engine's builtin read, and refuse, before any resource of this
+// environment is registered, what no signed record vouches for. Both reads happen during
+// `pulumi preview` too, so a preview refuses exactly what an `up` would.
 import * as pulumi from "../resources/pulumi";
 import { ownStackName, promotionSource, type PromotionSource } from "../config/groups/promotion";
 import type { EnvironmentConfig } from "../config/schema";
@@ -45,8 +45,8 @@ export async function checkPromotion(args: PromotionCheckArgs): Promise<{ output
     const source = promotionSource(config, org, project);
     // The two reads are independent: side by side, an update waits for one engine round trip, not two.
     const [own, upstream] = await Promise.all([
-        readStack({ name: ownStackName(config.stack, org, project), stack: config.stack }, "promotion-own"),
-        source === undefined ? undefined : readStack(source, "promotion-source"),
+        readOwnStack({ name: ownStackName(config.stack, org, project), stack: config.stack }),
+        source === undefined ? undefined : readUpstream(source),
     ]);
     if (source === undefined || upstream === undefined) return { output: NO_PROMOTION, ownHistory: own.history };
     const override = config.promotion.override;
@@ -103,20 +103,51 @@ export function upstreamReadProblem(message: string, stack: string): string | un
     return undefined;
 }
 
-/**
- * The StackReference's read is awaited before the verdict, not left to run beside the update: the
- * own stack's reference reads the very checkpoint this update then writes, and a file backend's
- * read that meets a checkpoint half written fails the update (`failed to load checkpoint: EOF`).
- */
-async function readStack(source: Pick<PromotionSource, "name" | "stack">, name: string): Promise<RecordSource> {
+/** The upstream's outputs, through a StackReference: the state records which stack this one read. */
+async function readUpstream(source: PromotionSource): Promise<RecordSource> {
     const base = { source: source.name, stack: source.stack };
     const missing = await missingStack(source);
     if (missing !== undefined) return { ...base, problem: missing };
-    const ref = new pulumi.StackReference(name, { name: source.name });
+    const ref = new pulumi.StackReference("promotion-source", { name: source.name });
     try {
         const [verified, history] = await Promise.all([ref.getOutputDetails(VERIFIED_OUTPUT), ref.getOutputDetails(HISTORY_OUTPUT)]);
         return { ...base, verified: verified.value ?? verified.secretValue, history: history.value ?? history.secretValue };
     } catch (err) {
         return { ...base, problem: `it cannot be read (${err instanceof Error ? err.message : String(err)})` };
     }
+}
+
+/** How often the own stack's read is tried, and the pause between tries. */
+export const OWN_READ = { attempts: 5, pauseMs: 100 } as const;
+
+/** A read that met a checkpoint being written: the next try reads it whole. */
+const TORN_CHECKPOINT = /failed to load checkpoint/i;
+
+/**
+ * This stack's own last outputs, through the engine's builtin read, not a StackReference. The
+ * read meets the checkpoint this very update is writing: a file backend rewrites each blob's
+ * metadata sidecar in place, so a read at the wrong moment fails with `failed to load
+ * checkpoint: EOF`. A StackReference's failed read fails the whole update; this one is caught and
+ * tried again. What still fails after the last try is the own history's problem: the verdict then
+ * stands on the upstream's records alone, and a refusal says the own history was not read.
+ */
+async function readOwnStack(own: Pick<PromotionSource, "name" | "stack">): Promise<RecordSource> {
+    const base = { source: own.name, stack: own.stack };
+    for (let attempt = 1; ; attempt++) {
+        try {
+            const read = (await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: own.name })) as { outputs?: Record<string, unknown> };
+            return { ...base, verified: read.outputs?.[VERIFIED_OUTPUT], history: read.outputs?.[HISTORY_OUTPUT] };
+        } catch (err) {
+            const message = err instanceof Error ? err.message : String(err);
+            if (attempt < OWN_READ.attempts && TORN_CHECKPOINT.test(message)) {
+                await sleep(OWN_READ.pauseMs);
+                continue;
+            }
+            return { ...base, problem: `it cannot be read (${message})` };
+        }
+    }
+}
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
 }

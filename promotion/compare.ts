@@ -329,7 +329,8 @@ export function decidePromotion(input: PromotionInput): PromotionDecision {
     const differences = primary.differences;
     const list = differences.map((d) => `  - ${d.message}`).join("\n");
     const alsoChecked =
-        earlier.length > 0 ? `\n  (checked as well: ${earlier.length} earlier verified record${earlier.length === 1 ? "" : "s"} of ${up}'s and ${stack}'s verifiedHistory; none matches)` : "";
+        (earlier.length > 0 ? `\n  (checked as well: ${earlier.length} earlier verified record${earlier.length === 1 ? "" : "s"} of ${up}'s and ${stack}'s verifiedHistory; none matches)` : "") +
+        (input.own?.problem !== undefined ? `\n  (${stack}'s own verifiedHistory was not checked: ${input.own.problem})` : "");
     if (override !== undefined && primary.record !== undefined) {
         const problem = overrideProblem(override, candidate, differences, now);
         if (problem === undefined) {

@@ -12,7 +12,8 @@ import { environmentManifests } from "../../components/manifests";
 import { readStackConfig } from "../../config/stackFile";
 import { keyedDigest, manifestDigest, smokeTrigger } from "../../promotion/digest";
 import { parseVerifiedRecord, type SignedVerifiedRecord } from "../../promotion/record";
-import { OTHER_KEY, TEST_KEY } from "../records";
+import { OWN_READ } from "../../components/promotion";
+import { OTHER_KEY, seededRecord, stackConfigWith, TEST_KEY } from "../records";
 import {
     committedRecord,
     committedUpstreams,
@@ -405,9 +406,26 @@ describe("promotion, checked before anything is registered", () => {
         expect(err?.message).toContain(`image: prod would run ${unverified}, but staging's pods ran ${prodImage} (it verified ${prodImage}, checks passed `);
         expect(err?.message).toContain(`Fix: deploy what staging ran: pulumi config set image ${prodImage} -s prod; or verify it in staging first: pulumi config set image ${unverified} -s staging && pulumi up -s staging`);
         expect(registeredBesidesTheReference(recorded)).toEqual([]);
-        // Its own last outputs (for its history), then the upstream's.
-        expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual(["organization/env-progression/prod", STAGING]);
+        // The upstream's outputs through a StackReference; its own through the engine's read, which a torn checkpoint cannot fail.
+        expect(recorded.filter((r) => r.type === REF_TYPE).map((r) => r.inputs["name"])).toEqual([STAGING]);
     });
+
+    it("goes back to an image of prod's own verifiedHistory though its first reads meet its checkpoint half written; says so when every read does", async () => {
+        const own = "organization/env-progression/prod";
+        const earlier = seededRecord(stackConfigWith("prod", { image: unverified }), TEST_KEY, {
+            passedAt: new Date(Date.now() - 3600_000).toISOString(),
+            ranDigest: unverified.slice(unverified.indexOf("@") + 1),
+        });
+        const upstreams = { ...committedUpstreams(), [own]: { verified: committedRecord("prod"), verifiedHistory: [committedRecord("prod"), earlier] } };
+        const run = await runProgram("prod", { image: unverified }, [], { upstreams, tornOwnReads: OWN_READ.attempts - 1 });
+        expect(run.outputs.promotion).toMatchObject({ status: "verified", checkedAgainst: { origin: "prod's own verifiedHistory[1]", environment: "prod" } });
+        const recorded: Recorded[] = [];
+        const err = await runProgram("prod", { image: unverified }, recorded, { upstreams, tornOwnReads: OWN_READ.attempts }).then(() => undefined, (e: unknown) => e as Error);
+        expect(err?.message).toContain(`prod refuses to deploy what staging has not verified`);
+        expect(err?.message).toContain(`(prod's own verifiedHistory was not checked: it cannot be read (`);
+        expect(err?.message).toContain(`failed to load checkpoint: EOF`);
+        expect(registeredBesidesTheReference(recorded)).toEqual([]);
+    }, 30_000);
 
     it("refuses a flag that is on in what staging verified and off in prod, by the parity rules", async () => {
         const recorded: Recorded[] = [];
@@ -461,8 +479,8 @@ describe("promotion, checked before anything is registered", () => {
 
     it("dev promotes from nothing: no reference is read", async () => {
         const run = await runProgram("dev");
-        // Only its own last outputs, for its history.
-        expect(of(run.recorded, REF_TYPE).map((r) => r.inputs["name"])).toEqual(["organization/env-progression/dev"]);
+        // Its own last outputs are read through the engine's builtin, not a StackReference.
+        expect(of(run.recorded, REF_TYPE)).toEqual([]);
         expect(run.outputs.promotion).toEqual({ source: null, status: "not-applicable", override: null, overridden: [], checkedAgainst: null });
     }, 30_000);
 });

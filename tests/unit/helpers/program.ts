@@ -44,7 +44,7 @@ function committedConfig(env: EnvironmentName): ReturnType<typeof readStackConfi
     return config;
 }
 
-/** Outputs of the stacks a StackReference may read, by fully qualified name; the committed records by default. */
+/** Outputs of the stacks the program may read, by fully qualified name; the committed records by default. */
 export type Upstreams = Record<string, Record<string, unknown>>;
 export const committedUpstreams = (): Upstreams =>
     Object.fromEntries(ENVIRONMENTS.map((e) => [`organization/env-progression/${e}`, { verified: committedRecord(e) }]));
@@ -131,7 +131,7 @@ export interface RunOptions {
     digestKey?: string;
     /** The project directory the engine reports. @default - none: no stack file is read */
     root?: string;
-    /** What StackReferences read. @default - the committed stacks' records */
+    /** What the stacks' reads return. @default - the committed stacks' records */
     upstreams?: Upstreams;
     /**
      * A preview of a new stack: the engine's dry run, where the DigestKey, never created yet, has
@@ -140,6 +140,11 @@ export interface RunOptions {
     preview?: boolean;
     /** Collects what the program warns (pulumi.log.warn) instead of printing it. @default - printed */
     warnings?: string[];
+    /**
+     * How many of the stack's reads of its own outputs meet its checkpoint half written, as a file
+     * backend's read can while the update writes it. @default 0
+     */
+    tornOwnReads?: number;
 }
 
 /** What the live switch reports after switching to the candidate (or the pinned revision). */
@@ -161,6 +166,7 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
     vi.resetModules();
     const pulumi = await import("@pulumi/pulumi");
     const upstreams = opts.upstreams ?? committedUpstreams();
+    let torn = opts.tornOwnReads ?? 0;
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
@@ -184,8 +190,13 @@ export async function runProgram(stack: EnvironmentName, overrides: Record<strin
                 return { id: `${args.name}-id`, state };
             },
             call(args) {
-                // The promotion check asks the engine whether the upstream stack exists.
+                // The promotion check reads its own outputs, and asks whether the upstream stack exists.
                 if (args.token === "pulumi:pulumi:readStackOutputs") {
+                    if (args.inputs["name"] === `organization/env-progression/${stack}` && torn > 0) {
+                        torn--;
+                        const details = "invocation of pulumi:pulumi:readStackOutputs returned an error: failed to load checkpoint: EOF";
+                        throw Object.assign(new Error(details), { details });
+                    }
                     const outputs = upstreams[args.inputs["name"] as string];
                     if (outputs === undefined) {
                         // The engine's gRPC error: the SDK reads its `details`.
