@@ -1,22 +1,24 @@
-// Compiles the Pulumi program ahead of `pulumi up` (build/program.js runs it), so an update starts
-// plain JavaScript: no TypeScript loader and no type check on every run (CI type-checks with tsc).
+// Compiles the Pulumi program ahead of `pulumi up` (build/program.js runs it) and the `progression`
+// command ahead of its start (bin/progression), so each starts plain JavaScript: no TypeScript
+// loader and no type check on every run (CI type-checks with tsc).
 //
-// One esbuild run writes four bundles, each of this repository's code only (npm packages stay
+// One esbuild run writes five bundles, each of this repository's code only (npm packages stay
 // external, loaded from node_modules as before):
 //   dist/index.js             the program (index.ts);
 //   dist/provider-smoke.js    the SmokeRun dynamic provider's logic (smoke/provider.ts);
 //   dist/provider-migrate.js  the MigrationRun one (migrate/provider.ts);
-//   dist/provider-switch.js   the LiveSwitch one (release/switch.ts).
-// Every bundle sits one folder below the root, as every source does, so the sources' `__dirname/..`
-// (the project root: parity-rules.json, Pulumi.<stack>.yaml, the provider bundles) is the same
-// path in a bundle.
+//   dist/provider-switch.js   the LiveSwitch one (release/switch.ts);
+//   dist/cli.js               the `progression` command (cli/main.ts).
+// Every bundle sits one folder below the root, as every source that reads `__dirname` does, so
+// its `__dirname/..` (the project root: parity-rules.json, Pulumi.<stack>.yaml, the provider
+// bundles) is the same path in a bundle.
 //
 // dist/build.json records what the bundles were built from: the SHA-256 of every input file (from
-// esbuild's metafile) and of this file, and esbuild's version. A run hashes those files again (a
-// few milliseconds) and rebuilds when one differs or a bundle is missing; an import of a new file
-// changes the importing file, so it is caught too. Bundles and the record are written to temporary
-// names and renamed, the record last: two `up`s at once build the same bytes, and a reader never
-// sees half a file.
+// esbuild's metafile) and of this file, esbuild's version, and which inputs each bundle holds. A
+// run hashes those files again (a few milliseconds) and rebuilds when one differs or a bundle is
+// missing; an import of a new file changes the importing file, so it is caught too. Bundles and the
+// record are written to temporary names and renamed, the record last: two `up`s at once build the
+// same bytes, and a reader never sees half a file.
 "use strict";
 const crypto = require("node:crypto");
 const fs = require("node:fs");
@@ -32,6 +34,7 @@ const ENTRIES = {
     "provider-smoke": "smoke/provider.ts",
     "provider-migrate": "migrate/provider.ts",
     "provider-switch": "release/switch.ts",
+    cli: "cli/main.ts",
 };
 
 /** @param {string} file */
@@ -81,7 +84,7 @@ function esbuildVersion() {
 }
 
 /**
- * Compiles the four bundles into dist/.
+ * Compiles the bundles into dist/.
  * @param {Where} [where]
  */
 function build({ root = ROOT, dist = path.join(root, "dist") } = {}) {
@@ -145,7 +148,14 @@ function build({ root = ROOT, dist = path.join(root, "dist") } = {}) {
         if (rel.includes("node_modules/")) continue;
         inputs[rel] = sha256(path.join(root, rel));
     }
-    const record = { version: RECORD_VERSION, builder: sha256(__filename), esbuild: esbuildVersion(), inputs };
+    // Which of those files each bundle holds: `pulumi up` loads the program's and the providers',
+    // never the command's.
+    /** @type {Record<string, string[]>} */
+    const bundles = {};
+    for (const [out, meta] of Object.entries(result.metafile.outputs)) {
+        bundles[path.basename(out, ".js")] = Object.keys(meta.inputs).filter((rel) => !rel.includes("node_modules/")).sort();
+    }
+    const record = { version: RECORD_VERSION, builder: sha256(__filename), esbuild: esbuildVersion(), inputs, bundles };
     fs.writeFileSync(path.join(dist, "build.json") + tmp, JSON.stringify(record, null, 2) + "\n");
     fs.renameSync(path.join(dist, "build.json") + tmp, path.join(dist, "build.json"));
 }

@@ -12,17 +12,16 @@ export type Commands = ReadonlyMap<string, () => Command | Promise<Command>>;
 // The commands, each in its own module named after it.
 export const COMMAND_NAMES = ["smoke", "netcheck", "parity", "rollback"] as const;
 
-// Each command is loaded only when asked for. The `progression` process (bin/progression) has
-// tsx's CommonJS hook only, so it loads them with require(): import() would go through Node's ESM
-// loader and need tsx's ESM hooks as well, a loader thread at every start. Callers in an ESM
-// runtime (the tests, under vitest) use import(). Both tables come from the one list, so a
-// command cannot exist for one loader and not the other.
-function table(load: (name: string) => Command | Promise<Command>): Commands {
-    return new Map(COMMAND_NAMES.map((name) => [name, () => load(name)]));
-}
-const byImport = table((name) => import(`./${name}`) as Promise<Command>);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const byRequire = table((name) => require(`./${name}`) as Command);
+// Each command is loaded only when asked for: `progression rollback` never loads the smoke checks'
+// HTTP client. The imports are static, so the bundle bin/progression runs (dist/cli.js) holds every
+// command, each initialised on its first use.
+const LOADERS: Record<(typeof COMMAND_NAMES)[number], () => Promise<Command>> = {
+    smoke: () => import("./smoke"),
+    netcheck: () => import("./netcheck"),
+    parity: () => import("./parity"),
+    rollback: () => import("./rollback"),
+};
+export const COMMANDS: Commands = new Map(COMMAND_NAMES.map((name) => [name, LOADERS[name]]));
 
 const usage = `usage: progression <command> [options]
 
@@ -34,7 +33,7 @@ commands:
 
 Run 'progression <command> --help' for a command's options.`;
 
-export async function main(argv: string[], commands: Commands = byImport): Promise<number> {
+export async function main(argv: string[], commands: Commands = COMMANDS): Promise<number> {
     const [name, ...rest] = argv;
     if (name === undefined || name === "--help" || name === "-h") {
         (name === undefined ? process.stderr : process.stdout).write(usage + "\n");
@@ -56,8 +55,9 @@ export async function main(argv: string[], commands: Commands = byImport): Promi
     }
 }
 
-if (require.main === module || process.argv[1]?.endsWith("bin/progression")) {
-    main(process.argv.slice(2), byRequire).then(
+/** The `progression` process (bin/progression): runs the command its arguments name and sets the exit code. */
+export function runProcess(): void {
+    main(process.argv.slice(2)).then(
         (code) => { process.exitCode = code; },
         (err: unknown) => {
             // Every expected failure is reported above with its fix; this is a bug, so the stack

@@ -19,7 +19,6 @@ import { parseDuration, UsageError } from "./args";
 import { DEFAULT_TIMEOUT_MS, readCluster } from "./netcheck/cluster";
 import { SourceError } from "./netcheck/errors";
 import { readManifests } from "./netcheck/manifests";
-import { stackObjects } from "./netcheck/stacks";
 import { writeChunks } from "./output";
 
 const ALL_STACKS = ["dev", "staging", "prod"];
@@ -82,6 +81,8 @@ async function readSource(
             .filter((s) => s !== "");
         const stacks = [...new Set(requested.flatMap((s) => (s === "all" ? ALL_STACKS : [s])))];
         if (stacks.length === 0) throw new UsageError("--stack needs a stack name (dev, staging, prod or all)");
+        // Loaded only now: the program's builders pull in @pulumi/*, which the other sources do not need.
+        const { stackObjects } = await import("./netcheck/stacks");
         const built = stackObjects(stacks, warn);
         objects = built.objects;
         ingressNamespace ??= built.ingressNamespace;

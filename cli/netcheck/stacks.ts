@@ -1,23 +1,20 @@
 // `progression netcheck --stack S`: the program's own manifests for some stacks, from their
-// committed stack files.
+// committed stack files. cli/netcheck.ts loads this module only for --stack: the builders pull in
+// @pulumi/*.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { environmentManifests } from "../../components/manifests";
+import { PROJECT_DIR, readStackConfig } from "../../config/stackFile";
 import { UsageError } from "../args";
 import { SourceError } from "./errors";
 
 export function stackObjects(stacks: string[], warn: (m: string) => void): { objects: unknown[]; ingressNamespace: string | undefined } {
-    const projectDir = path.resolve(__dirname, "..", "..");
     for (const stack of stacks) {
-        if (!fs.existsSync(path.join(projectDir, `Pulumi.${stack}.yaml`))) {
-            const known = fs.readdirSync(projectDir).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
+        if (!fs.existsSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`))) {
+            const known = fs.readdirSync(PROJECT_DIR).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
             throw new UsageError(`--stack '${stack}': no Pulumi.${stack}.yaml; known stacks: ${known.join(", ") || "none"}`);
         }
     }
-    // Loaded only now: the builders pull in @pulumi/*, which the other sources do not need.
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const { readStackConfig } = require("../../config/stackFile") as typeof import("../../config/stackFile");
-    const { environmentManifests } = require("../../components/manifests") as typeof import("../../components/manifests");
-    /* eslint-enable @typescript-eslint/no-require-imports */
     const objects: unknown[] = [];
     const ingress = new Set<string>();
     for (const stack of stacks) {

@@ -187,19 +187,19 @@ describe("progression smoke", () => {
     });
 
     it("loads undici only when checks run: not for --help or a usage error", async () => {
-        // The command's dispatcher as bin/progression runs it (tsx's CommonJS hook, require()),
-        // then which of undici's files the process loaded.
+        // bin/progression itself (the compiled dispatcher in dist/cli.js), then which of undici's
+        // files the process had loaded when it exited.
         const loaded = async (...args: string[]) => {
             const script = `
-                require("tsx/cjs");
-                const { main, byRequire } = require(${JSON.stringify(path.join(REPO, "cli", "main.ts"))});
+                process.argv = [process.execPath, ${JSON.stringify(BIN)}, "smoke", ...${JSON.stringify(args)}];
                 process.stdout.write = () => true;
                 process.stderr.write = () => true;
-                main(["smoke", ...${JSON.stringify(args)}], byRequire).then((code) => {
+                process.on("exit", (code) => {
                     const undici = Object.keys(require.cache).filter((f) => f.includes("/node_modules/undici/")).length;
                     require("node:fs").writeSync(1, JSON.stringify({ code, undici }));
-                });`;
-            const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], { cwd: REPO, timeout: 30_000 });
+                });
+                require(${JSON.stringify(BIN)});`;
+            const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], { cwd: REPO, timeout: 30_000 }).catch((err: { stdout: string }) => err);
             return JSON.parse(stdout) as { code: number; undici: number };
         };
         expect(await loaded("--help")).toEqual({ code: 0, undici: 0 });

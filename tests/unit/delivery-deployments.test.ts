@@ -525,10 +525,13 @@ describe("delivery/deployments/ as its own npm project", () => {
 
 /**
  * The repository files `pulumi up` loads, relative to the root: the entry point and its builder, and
- * every source the build bundled (dist/build.json, written by the suite's global setup).
+ * every source the build bundled into the program and the providers (dist/build.json, written by
+ * the suite's global setup).
  */
 function programModules(): string[] {
-    const record = JSON.parse(fs.readFileSync(path.join(ROOT, "dist", "build.json"), "utf8")) as { inputs: Record<string, string> };
+    const record = JSON.parse(fs.readFileSync(path.join(ROOT, "dist", "build.json"), "utf8")) as { bundles: Record<string, string[]> };
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string };
-    return [pkg.main, "build/compile.js", ...Object.keys(record.inputs)].sort();
+    // Every bundle but the `progression` command's.
+    const loaded = Object.entries(record.bundles).flatMap(([bundle, inputs]) => (bundle === "cli" ? [] : inputs));
+    return [...new Set([pkg.main, "build/compile.js", ...loaded])].sort();
 }

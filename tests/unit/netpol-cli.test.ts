@@ -157,8 +157,6 @@ describe("progression netcheck --manifests", () => {
 });
 
 describe("progression netcheck --stack", () => {
-    // A process of its own: the command loads the program's builders with require(), which tsx
-    // gives the binary and this worker lacks.
     it("evaluates the program's own policies for a stack (exit 0 when they isolate)", async () => {
         const r = await progression(["netcheck", "--stack", "prod"]);
         expect(r.stderr).toBe("");
