@@ -82,7 +82,8 @@ describe("a command's environment is an allowlist", () => {
 
     it("the smoke command sees neither the Pulumi token, the passphrase nor cloud credentials", async () => {
         hold();
-        const { outs } = await smokeCreate(commandInputs("env"));
+        // Names only: the state keeps the output's tail, and a long PATH's value would push the first names out of it.
+        const { outs } = await smokeCreate(commandInputs("env | sed 's/=.*//'"));
         const output = (outs as CommandRunOutputs).commandOutput;
         for (const value of Object.values(HELD)) expect(output).not.toContain(value);
         expect(names(output)).toEqual(["HOME", "PATH", "SMOKE_BASE_URL", "SMOKE_TRIGGER", ...["LANG", "LC_ALL", "TZ", "TMPDIR"].filter((n) => process.env[n] !== undefined)].sort());
