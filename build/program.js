@@ -3,15 +3,10 @@
 // and hands the engine what it exports.
 "use strict";
 const path = require("node:path");
-const { enableCompileCache } = require("node:module");
+// V8's compile cache (build/cache.js), for a language host that did not preload it.
+require("./cache");
 const { DIST, ensureBuilt } = require("./compile");
 
-// V8 keeps the code it compiled for each module in dist/compile-cache, so the next run skips
-// parsing and compiling what it loaded last time (the SDK, the Kubernetes SDK, the TypeScript
-// compiler the SDK's closure serializer loads eagerly, the program). Entries are keyed by the file's
-// path and content hash. The folder is the project's own, never a shared temporary one: a cache
-// another user could write would be code this run executes.
-enableCompileCache(path.join(DIST, "compile-cache"));
 ensureBuilt();
 // The SDK's runner installs source-map-support to map stack traces of TypeScript run through
 // ts-node. This program is compiled JavaScript without source maps, and the SDK takes a stack trace

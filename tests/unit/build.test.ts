@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 
 interface Where {
     root: string;
@@ -104,5 +105,20 @@ describe("the program's bundle, as `pulumi up` loads it", () => {
         // The check itself sees what it looks for: the SDK's output module is one the program uses.
         expect(inNodeModules("@pulumi/pulumi/output.js")).toBe(true);
         expect(HEAVY.filter(inNodeModules)).toEqual([]);
+    });
+});
+
+describe("V8's compile cache, as the language host starts the program", () => {
+    it("is on before the SDK loads: Pulumi.yaml's nodeargs preload build/cache.js, which points it at dist/compile-cache", () => {
+        const repo = path.join(__dirname, "..", "..");
+        const project = parse(fs.readFileSync(path.join(repo, "Pulumi.yaml"), "utf8")) as { runtime: { options: { nodeargs?: string } } };
+        const nodeargs = (project.runtime.options.nodeargs ?? "").split(/\s+/).filter((a) => a !== "");
+        // The language host starts Node in the program's directory, with the nodeargs before the SDK's runner.
+        const dir = execFileSync(process.execPath, [...nodeargs, "-e", "process.stdout.write(String(require('node:module').getCompileCacheDir()))"], {
+            cwd: repo,
+            encoding: "utf8",
+        });
+        // Node keeps one folder per Node version and build inside it.
+        expect(path.dirname(dir)).toBe(path.join(repo, "dist", "compile-cache"));
     });
 });
