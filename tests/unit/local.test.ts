@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { cacheDir, type Cluster, ingressUrl, REAL_NODE, realNodeOverrides, REPO, siblingSalt } from "../../tests/harness/local";
+import { parse } from "yaml";
+import { cacheDir, type Cluster, ingressUrl, REAL_NODE, realNodeOverrides, REPO, siblingSalt, workspace } from "../../tests/harness/local";
 
 const clusterSh = fs.readFileSync(path.join(REPO, "cluster", "cluster.sh"), "utf8");
 const shellValue = (name: string) => new RegExp(`^${name}=(\\S+)`, "m").exec(clusterSh)?.[1];
@@ -78,6 +79,21 @@ describe("a new local stack's encryption salt", () => {
             expect(siblingSalt(dir, staging)).toBe("v1:c2FsdA==:v1:x:y");
             // Its own file is not a sibling.
             expect(siblingSalt(dir, path.join(dir, "Pulumi.dev.yaml"))).toBeUndefined();
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+
+describe("a workspace's project file", () => {
+    it("names the repository as the program and its nodeargs' files by absolute path, so a test may point main elsewhere", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "workspace-"));
+        try {
+            const ws = workspace(dir);
+            const project = parse(fs.readFileSync(path.join(ws.projectDir, "Pulumi.yaml"), "utf8")) as { main: string; runtime: { options: { nodeargs: string } } };
+            expect(path.resolve(ws.projectDir, project.main)).toBe(REPO);
+            expect(project.runtime.options.nodeargs).toBe(`--require ${path.join(REPO, "build", "cache.js")}`);
+            expect(fs.existsSync(path.join(REPO, "build", "cache.js"))).toBe(true);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
