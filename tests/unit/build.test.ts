@@ -114,9 +114,12 @@ describe("V8's compile cache, as the language host starts the program", () => {
         const project = parse(fs.readFileSync(path.join(repo, "Pulumi.yaml"), "utf8")) as { runtime: { options: { nodeargs?: string } } };
         const nodeargs = (project.runtime.options.nodeargs ?? "").split(/\s+/).filter((a) => a !== "");
         // The language host starts Node in the program's directory, with the nodeargs before the SDK's runner.
+        // Without NODE_COMPILE_CACHE (the toolchain's environment sets it): Node would take that folder first.
+        const { NODE_COMPILE_CACHE: _, ...env } = process.env;
         const dir = execFileSync(process.execPath, [...nodeargs, "-e", "process.stdout.write(String(require('node:module').getCompileCacheDir()))"], {
             cwd: repo,
             encoding: "utf8",
+            env,
         });
         // Node keeps one folder per Node version and build inside it.
         expect(path.dirname(dir)).toBe(path.join(repo, "dist", "compile-cache"));
