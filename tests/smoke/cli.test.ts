@@ -186,7 +186,7 @@ describe("progression smoke", () => {
         expect(stdout).toContain("exit status: 0 all checks passed, 1 a check failed, 2 usage error");
     });
 
-    it("loads undici only when checks run: not for --help or a usage error", async () => {
+    it("runs compiled, and loads undici only when checks run: not for --help or a usage error", async () => {
         // bin/progression itself (the compiled dispatcher in dist/cli.js), then which of undici's
         // files the process had loaded when it exited.
         const loaded = async (...args: string[]) => {
@@ -196,16 +196,19 @@ describe("progression smoke", () => {
                 process.stderr.write = () => true;
                 process.on("exit", (code) => {
                     const undici = Object.keys(require.cache).filter((f) => f.includes("/node_modules/undici/")).length;
-                    require("node:fs").writeSync(1, JSON.stringify({ code, undici }));
+                    const tsx = Object.keys(require.cache).filter((f) => f.includes("/node_modules/tsx/")).length;
+                    require("node:fs").writeSync(1, JSON.stringify({ code, undici, tsx }));
                 });
                 require(${JSON.stringify(BIN)});`;
             const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], { cwd: REPO, timeout: 30_000 }).catch((err: { stdout: string }) => err);
-            return JSON.parse(stdout) as { code: number; undici: number };
+            return JSON.parse(stdout) as { code: number; undici: number; tsx: number };
         };
-        expect(await loaded("--help")).toEqual({ code: 0, undici: 0 });
-        expect(await loaded(healthy.url, "--deadline", "0s")).toEqual({ code: 2, undici: 0 });
+        // Compiled: no TypeScript loader either.
+        expect(await loaded("--help")).toEqual({ code: 0, undici: 0, tsx: 0 });
+        expect(await loaded(healthy.url, "--deadline", "0s")).toEqual({ code: 2, undici: 0, tsx: 0 });
         const ran = await loaded(healthy.url, ...FAST);
         expect(ran.code).toBe(0);
         expect(ran.undici).toBeGreaterThan(0);
+        expect(ran.tsx).toBe(0);
     });
 });
