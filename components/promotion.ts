@@ -3,6 +3,7 @@
 // `verifiedHistory` through the engine's builtin read, and refuse, before any resource of this
 // environment is registered, what no signed record vouches for. Both reads happen during
 // `pulumi preview` too, so a preview refuses exactly what an `up` would.
+import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "../resources/pulumi";
 import { ownStackName, promotionSource, type PromotionSource } from "../config/groups/promotion";
 import type { EnvironmentConfig } from "../config/schema";
@@ -146,8 +147,4 @@ async function readOwnStack(own: Pick<PromotionSource, "name" | "stack">): Promi
             return { ...base, problem: `it cannot be read (${message})` };
         }
     }
-}
-
-function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
 }
